@@ -138,9 +138,10 @@ class WordPieceTokenizer(Tokenizer):
                 **params,
             )
             # The learner prunes rare "##c" pieces, so a word of known characters could fall
-            # back to bytes; every kept character gets both forms first (most frequent first),
-            # then the learned pieces fill the rest in the learner's order (most frequent
-            # first).
+            # back to bytes, and rare "▁c" word starts, so a word after a space could split
+            # into a lone "▁" and continuations. Every kept character gets its three forms
+            # first (most frequent first), then the learned pieces fill the rest in the
+            # learner's order (most frequent first).
             characters = collections.Counter()
             for word, count in word_counts.items():
                 for character in word.removeprefix(cls.SPACE_MARKER):
@@ -150,7 +151,11 @@ class WordPieceTokenizer(Tokenizer):
             pieces = [
                 piece
                 for character, _ in ranked[:limit]
-                for piece in (character, _SUFFIX_INDICATOR + character)
+                for piece in (
+                    character,
+                    _SUFFIX_INDICATOR + character,
+                    cls.SPACE_MARKER + character,
+                )
             ]
             seen = set(vocabulary)
             for piece in pieces + learned:

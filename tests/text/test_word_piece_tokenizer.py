@@ -202,7 +202,8 @@ def test_from_corpus_with_dataset_matches_list():
 
 def test_frequent_words_become_single_pieces():
     corpus = ["He had to do it."] * 20 + SENTENCES
-    tokenizer = WordPieceTokenizer.from_corpus(corpus, vocabulary_size=400)
+    # 261 special tokens and three forms ("c", "##c", "▁c") of each character come first.
+    tokenizer = WordPieceTokenizer.from_corpus(corpus, vocabulary_size=500)
     ids = tokenizer.tokenize(["He had to do it."]).to_list()[0]
     assert [tokenizer.id_to_token(i) for i in ids] == ["He", "▁had", "▁to", "▁do", "▁it", "."]
 
@@ -335,3 +336,14 @@ def test_bad_ids_and_arguments(tokenizer):
         tokenizer.id_to_token(10**6)
     with pytest.raises(ValueError, match="not in the vocabulary"):
         tokenizer.token_to_id("Zyzzyva")
+
+
+def test_words_after_a_space_never_start_with_a_lone_marker():
+    tokenizer = WordPieceTokenizer.from_corpus(SENTENCES, vocabulary_size=500)
+    text = "He had to do it. Nothing stands here"
+    assert set(text) <= set("".join(SENTENCES))  # no byte fallback (which keeps a lone "▁")
+    pieces = [tokenizer.id_to_token(i) for i in tokenizer.tokenize([text]).to_list()[0]]
+    assert tokenizer.SPACE_MARKER not in pieces
+    starts = [p for p in pieces if not p.startswith("##")]
+    assert len(starts) == len(text.replace(".", " .").split())
+    assert tokenizer.detokenize(tokenizer.tokenize([text])).numpy()[0].decode() == text
