@@ -12,12 +12,13 @@ from keras_seq.decoding import (
     TopKSampler,
     TopPSampler,
 )
-from keras_seq.layers.gru import GRU
-from keras_seq.layers.lstm import LSTM
-from keras_seq.layers.stacked_rnn import StackedRNN
+from keras_seq.models._recurrent_body import (
+    build_recurrent_body,
+    check_cell_and_dropout,
+    resolve_vocabulary_size,
+)
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 
-CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
 PAD_ID, START_ID, END_ID = 0, 1, 2
 
 
@@ -109,22 +110,9 @@ class RNNLanguageModel(keras.Model):
         super().__init__(**kwargs)
         if isinstance(tokenizer, dict):
             tokenizer = keras.saving.deserialize_keras_object(tokenizer)
-        if vocabulary_size is None and tokenizer is not None:
-            vocabulary_size = tokenizer.vocabulary_size
-        if isinstance(vocabulary_size, bool) or not isinstance(vocabulary_size, int):
-            raise ValueError(
-                "`vocabulary_size` must be an int > 3 (ids 0-3 are reserved), or come from a "
-                f"tokenizer; got {vocabulary_size!r}."
-            )
-        if vocabulary_size <= END_ID + 1:
-            raise ValueError(
-                f"`vocabulary_size` must be an int > 3 (ids 0-3 are reserved), got "
-                f"{vocabulary_size}."
-            )
-        if cell not in CELL_LAYERS:
-            raise ValueError(f"`cell` must be one of {sorted(CELL_LAYERS)}, got {cell!r}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+        # ids 0-3 are reserved (padding, <s>, </s>, <unk>): at least one word beyond them.
+        vocabulary_size = resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=END_ID + 2)
+        check_cell_and_dropout(cell, dropout)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.units = units
@@ -134,18 +122,7 @@ class RNNLanguageModel(keras.Model):
         self.tie_weights = tie_weights
         self.tokenizer = tokenizer
 
-        self.embedding = keras.layers.Embedding(
-            vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
-        )
-        self.embedding_dropout = keras.layers.Dropout(dropout)
-        self.stack = StackedRNN(
-            CELL_LAYERS[cell](units, name=cell),
-            num_layers=num_layers,
-            dropout=dropout,
-            return_sequences=True,
-            return_state=True,
-            name="stack",
-        )
+        build_recurrent_body(self, return_state=True)
         self.output_dropout = keras.layers.Dropout(dropout)
         if tie_weights:
             self.tied_projection = (

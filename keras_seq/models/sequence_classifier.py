@@ -4,13 +4,14 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_seq.layers.gru import GRU
-from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.sequence_pooling import SequencePooling
-from keras_seq.layers.stacked_rnn import StackedRNN
+from keras_seq.models._recurrent_body import (
+    build_recurrent_body,
+    check_cell_and_dropout,
+    resolve_vocabulary_size,
+)
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 
-CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
 POOLING_MODES = ("last", "mean", "max")
 PAD_ID = 0
 
@@ -90,19 +91,10 @@ class SequenceClassifier(keras.Model):
                 "`class_names` must be a list of at least 2 distinct non-empty str, got "
                 f"{class_names!r:.200}."
             )
-        if vocabulary_size is None and tokenizer is not None:
-            vocabulary_size = tokenizer.vocabulary_size
-        if isinstance(vocabulary_size, bool) or not isinstance(vocabulary_size, int):
-            raise ValueError(
-                f"`vocabulary_size` must be an int, or come from a tokenizer; got "
-                f"{vocabulary_size!r}."
-            )
-        if cell not in CELL_LAYERS:
-            raise ValueError(f"`cell` must be one of {sorted(CELL_LAYERS)}, got {cell!r}.")
+        vocabulary_size = resolve_vocabulary_size(vocabulary_size, tokenizer)
+        check_cell_and_dropout(cell, dropout)
         if pooling not in POOLING_MODES:
             raise ValueError(f"`pooling` must be one of {POOLING_MODES}, got {pooling!r}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
         hidden_units = list(hidden_units)
         if not all(isinstance(size, int) and size > 0 for size in hidden_units):
             raise ValueError(f"`hidden_units` must be positive ints, got {hidden_units!r}.")
@@ -123,18 +115,7 @@ class SequenceClassifier(keras.Model):
         self.max_length = max_length
         self.tokenizer = tokenizer
 
-        self.embedding = keras.layers.Embedding(
-            vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
-        )
-        self.embedding_dropout = keras.layers.Dropout(dropout)
-        self.stack = StackedRNN(
-            CELL_LAYERS[cell](units, name=cell),
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            return_sequences=True,
-            name="stack",
-        )
+        build_recurrent_body(self, bidirectional=bidirectional)
         self.pool = SequencePooling(pooling, bidirectional=bidirectional, name="pooling")
         self.head = []
         for index, size in enumerate(hidden_units):

@@ -4,13 +4,14 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_seq.layers.gru import GRU
-from keras_seq.layers.lstm import LSTM
-from keras_seq.layers.stacked_rnn import StackedRNN
+from keras_seq.models._recurrent_body import (
+    build_recurrent_body,
+    check_cell_and_dropout,
+    resolve_vocabulary_size,
+)
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.word_tokenizer import WordTokenizer
 
-CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
 PAD_ID = 0
 
 
@@ -89,17 +90,8 @@ class SequenceTagger(keras.Model):
                 "`tokenizer` must be a `keras_seq.text.WordTokenizer` (one id per word, so one "
                 f"tag per word), got {type(tokenizer).__name__}."
             )
-        if vocabulary_size is None and tokenizer is not None:
-            vocabulary_size = tokenizer.vocabulary_size
-        if isinstance(vocabulary_size, bool) or not isinstance(vocabulary_size, int):
-            raise ValueError(
-                f"`vocabulary_size` must be an int, or come from a tokenizer; got "
-                f"{vocabulary_size!r}."
-            )
-        if cell not in CELL_LAYERS:
-            raise ValueError(f"`cell` must be one of {sorted(CELL_LAYERS)}, got {cell!r}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+        vocabulary_size = resolve_vocabulary_size(vocabulary_size, tokenizer)
+        check_cell_and_dropout(cell, dropout)
         self.tag_vocabulary = list(tag_vocabulary)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
@@ -110,18 +102,7 @@ class SequenceTagger(keras.Model):
         self.dropout = dropout
         self.tokenizer = tokenizer
 
-        self.embedding = keras.layers.Embedding(
-            vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
-        )
-        self.embedding_dropout = keras.layers.Dropout(dropout)
-        self.stack = StackedRNN(
-            CELL_LAYERS[cell](units, name=cell),
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            return_sequences=True,
-            name="stack",
-        )
+        build_recurrent_body(self, bidirectional=bidirectional)
         self.output_dropout = keras.layers.Dropout(dropout)
         self.output_layer = keras.layers.Dense(len(self.tag_vocabulary) + 1, name="logits")
         self._taggers = FunctionCache()

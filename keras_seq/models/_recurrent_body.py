@@ -1,0 +1,52 @@
+"""What the single-sequence models share: their argument checks and embedding → recurrent stack."""
+
+import keras
+
+from keras_seq.layers.gru import GRU
+from keras_seq.layers.lstm import LSTM
+from keras_seq.layers.stacked_rnn import StackedRNN
+
+CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
+
+
+def resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=1):
+    """``vocabulary_size``, or the tokenizer's when it is None; checked to be an int >= minimum."""
+    if vocabulary_size is None and tokenizer is not None:
+        vocabulary_size = tokenizer.vocabulary_size
+    if (
+        isinstance(vocabulary_size, bool)
+        or not isinstance(vocabulary_size, int)
+        or vocabulary_size < minimum
+    ):
+        raise ValueError(
+            f"`vocabulary_size` must be an int >= {minimum}, or come from a tokenizer; got "
+            f"{vocabulary_size!r}."
+        )
+    return vocabulary_size
+
+
+def check_cell_and_dropout(cell, dropout):
+    if cell not in CELL_LAYERS:
+        raise ValueError(f"`cell` must be one of {sorted(CELL_LAYERS)}, got {cell!r}.")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+
+
+def build_recurrent_body(model, bidirectional=False, return_state=False):
+    """Sets ``model.embedding`` (ids → vectors, 0 masked), ``model.embedding_dropout`` and
+    ``model.stack`` (a `StackedRNN` returning sequences) from the model's attributes
+    ``vocabulary_size``, ``embedding_dim``, ``units``, ``num_layers``, ``cell``, ``dropout``.
+    """
+    model.embedding = keras.layers.Embedding(
+        model.vocabulary_size, model.embedding_dim, mask_zero=True, name="embedding"
+    )
+    model.embedding_dropout = keras.layers.Dropout(model.dropout)
+    model.stack = StackedRNN(
+        CELL_LAYERS[model.cell](model.units, name=model.cell),
+        num_layers=model.num_layers,
+        bidirectional=bidirectional,
+        dropout=model.dropout,
+        return_sequences=True,
+        return_state=return_state,
+        name="stack",
+    )
