@@ -3,6 +3,9 @@
     python benchmarks/ptb_lm.py                    # 13 epochs (the paper's schedule)
     python benchmarks/ptb_lm.py --epochs 1 --max-steps 50   # smoke run
 
+The run saves its state after every epoch (``--state``, default ``runs/ptb_lm`` or
+``runs/ptb_lm_tied``): rerunning the same command after a kill resumes at the next epoch.
+
 The non-regularized "small" LSTM: 2 layers × 200 units, embedding 200, vocabulary 10k,
 35-step truncated BPTT over batch 20 (states carried across batches, reset each epoch),
 weights uniform in [-0.1, 0.1], plain SGD with learning rate 1 halved after every epoch from
@@ -110,12 +113,53 @@ def windows(data, steps):
             yield data[:, start:end], data[:, start + 1 : end + 1]
 
 
+def save_state(directory, model, optimizer, record):
+    """Weights, optimizer variables and the record so far, written to a temporary file and
+    renamed: a kill leaves the previous epoch's state whole."""
+    os.makedirs(directory, exist_ok=True)
+    arrays = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    arrays.update({f"o{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
+    arrays["record"] = np.array(json.dumps(record))
+    temporary = os.path.join(directory, "state.tmp.npz")
+    np.savez(temporary, **arrays)
+    os.replace(temporary, os.path.join(directory, "state.npz"))
+
+
+def load_state(directory, model, optimizer, record):
+    """The saved record (weights and optimizer restored), or ``record`` when there is none or
+    it was made with other settings."""
+    path = os.path.join(directory, "state.npz")
+    if not os.path.exists(path):
+        return record
+    with np.load(path) as arrays:
+        saved = json.loads(str(arrays["record"]))
+        settings = ("tie_weights", "max_steps")
+        if any(saved["config"].get(k) != record["config"].get(k) for k in settings):
+            print(f"{path} was saved with other settings; starting afresh (or use --state)")
+            return record
+        model.set_weights([arrays[f"w{i}"] for i in range(len(model.weights))])
+        for i, variable in enumerate(optimizer.variables):
+            variable.assign(arrays[f"o{i}"])
+    saved["config"] = record["config"]
+    print(f"resuming after epoch {len(saved['epochs'])} from {path}")
+    for row in saved["epochs"]:
+        print(json.dumps(row), flush=True)
+    return saved
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=13)
     parser.add_argument("--max-steps", type=int, help="cap train steps per epoch (smoke runs)")
     parser.add_argument("--tie-weights", action="store_true")
+    parser.add_argument(
+        "--state",
+        help="directory of the per-epoch state a rerun resumes from (default runs/ptb_lm, "
+        "runs/ptb_lm_tied with --tie-weights)",
+    )
+    parser.add_argument("--fresh", action="store_true", help="ignore a saved state")
     args = parser.parse_args(argv)
+    state_dir = args.state or os.path.join("runs", "ptb_lm_tied" if args.tie_weights else "ptb_lm")
     batch_size, steps, units = 20, 35, 200
     keras.utils.set_random_seed(1)
     data, vocabulary_size = load_ptb()
@@ -148,9 +192,12 @@ def main(argv=None):
         losses = [float(eval_step(x, y)) for x, y in windows(batches[name], steps)]
         return math.exp(float(np.mean(losses)))
 
-    record = {"config": vars(args), "epochs": []}
-    started = time.perf_counter()
-    for epoch in range(args.epochs):
+    record = {"config": vars(args), "epochs": [], "wall_seconds": 0.0}
+    optimizer.build(model.trainable_variables)
+    if not args.fresh:
+        record = load_state(state_dir, model, optimizer, record)
+    started = time.perf_counter() - record["wall_seconds"]
+    for epoch in range(len(record["epochs"]), args.epochs):
         optimizer.learning_rate.assign(0.5 ** max(epoch + 1 - 4, 0))
         reset_states(model)
         epoch_start, losses, tokens = time.perf_counter(), [], 0
@@ -169,11 +216,14 @@ def main(argv=None):
             "train_tokens_per_second": tokens / seconds,
         }
         record["epochs"].append(row)
+        record["wall_seconds"] = time.perf_counter() - started
+        save_state(state_dir, model, optimizer, record)
         print(json.dumps(row), flush=True)
     record["test_perplexity"] = perplexity("test")
     record["valid_perplexity"] = record["epochs"][-1]["valid_perplexity"]
     record["paper"] = PAPER
     record["wall_seconds"] = time.perf_counter() - started
+    save_state(state_dir, model, optimizer, record)
     print(
         f"test perplexity {record['test_perplexity']:.1f} (paper {PAPER['test']}), valid "
         f"{record['valid_perplexity']:.1f} (paper {PAPER['valid']}), "
