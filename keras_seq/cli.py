@@ -4,7 +4,9 @@
 Flags of ``serve`` keep TF Serving's names (``--model_base_path``, ``--model_name``,
 ``--rest_api_port``, ``--model_config_file``, ``--file_system_poll_wait_seconds``,
 ``--rest_api_num_threads``, ``--rest_api_timeout_in_ms``), so the same command line works
-against ``tensorflow_model_server``.
+against ``tensorflow_model_server``; the local server's own limits (``--max_queued_requests``,
+``--max_request_bytes``, ``--max_batch_size``, ``--max_string_bytes``) are documented in
+docs/security.md.
 """
 
 import argparse
@@ -31,6 +33,9 @@ def _serve(args):
         timeout=args.rest_api_timeout_in_ms / 1000.0,
         log_level=args.log_level,
         max_request_bytes=args.max_request_bytes,
+        max_batch_size=args.max_batch_size or None,
+        max_string_bytes=args.max_string_bytes or None,
+        enable_batching=args.enable_batching,
     )
     return 0
 
@@ -105,6 +110,23 @@ def build_parser():
         type=int,
         default=16 * 1024 * 1024,
         help="larger request bodies are refused with 413",
+    )
+    serve.add_argument(
+        "--max_batch_size",
+        type=int,
+        default=1000,
+        help="most rows (instances) per request, more get 400; 0: no limit",
+    )
+    serve.add_argument(
+        "--max_string_bytes",
+        type=int,
+        default=64 * 1024,
+        help="most bytes per string value, longer get 400; 0: no limit",
+    )
+    serve.add_argument(
+        "--enable_batching",
+        action="store_true",
+        help="merge concurrent requests for a signature into one run of <= max_batch_size rows",
     )
     serve.add_argument("--log_level", default="info")
     serve.set_defaults(run=_serve)

@@ -5,6 +5,12 @@ batch row, objects keyed by input name when they name inputs) or ``inputs`` (col
 tensor or an object of tensors), never both; ``{"b64": ...}`` for string values; outputs whose
 name ends in ``_bytes`` written as ``{"b64": ...}``; floats in shortest round-trip form with
 ``NaN`` / ``Infinity`` as bare tokens.
+
+Every malformed body is a 400 with a message, never an exception of another kind: JSON nested
+too deeply for the parser, lone UTF-16 surrogates (``"\\ud800"``, which UTF-8 cannot carry),
+tensors of more than ``MAX_RANK`` dimensions and numbers out of the input's range included.
+Optional limits refuse batches of more than ``max_batch_size`` rows and string values longer
+than ``max_string_bytes`` before any tensor is built.
 """
 
 import base64
@@ -30,19 +36,31 @@ _NUMPY_DTYPES = {
     "DT_BOOL": np.bool_,
     "DT_STRING": object,
 }
+_FLOAT_MAX = {
+    "DT_FLOAT": float(np.finfo(np.float32).max),
+    "DT_DOUBLE": float(np.finfo(np.float64).max),
+}
+
+# Deeper JSON arrays are refused (NumPy allows 64 dimensions, TensorFlow 254); real inputs
+# have a few.
+MAX_RANK = 32
 
 
 def _invalid(message):
     return ServingError(400, message)
 
 
-def parse_predict_request(body, input_dtypes_for):
+def parse_predict_request(body, input_dtypes_for, max_batch_size=None, max_string_bytes=None):
     """Parses a ``:predict`` body into input arrays.
 
     Args:
         body: bytes or str. The request body.
         input_dtypes_for: callable taking the request's ``signature_name`` (None for the
             default) and returning a dict of input name to DataType name (``"DT_STRING"``...).
+        max_batch_size: optional int. Most rows per request: the length of ``instances``, or
+            of each list given in ``inputs``; more is a 400.
+        max_string_bytes: optional int. Most UTF-8 (or base64-decoded) bytes per string
+            value; longer is a 400.
 
     Returns:
         (signature_name or None, dict of input name to NumPy array, row_format bool)
@@ -52,6 +70,8 @@ def parse_predict_request(body, input_dtypes_for):
     """
     try:
         request = json.loads(body)
+    except RecursionError:
+        raise _invalid("JSON Parse error: the document is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise _invalid(f"JSON Parse error: {error}") from None
     if not isinstance(request, dict):
@@ -67,9 +87,31 @@ def parse_predict_request(body, input_dtypes_for):
     if not (has_instances or has_inputs):
         raise _invalid("Missing 'inputs' or 'instances' key")
     input_dtypes = input_dtypes_for(signature_name)
+    limits = _Limits(max_batch_size, max_string_bytes)
     if has_instances:
-        return signature_name, _parse_instances(request["instances"], input_dtypes), True
-    return signature_name, _parse_inputs(request["inputs"], input_dtypes), False
+        return signature_name, _parse_instances(request["instances"], input_dtypes, limits), True
+    return signature_name, _parse_inputs(request["inputs"], input_dtypes, limits), False
+
+
+class _Limits:
+    def __init__(self, max_batch_size, max_string_bytes):
+        self.max_batch_size = max_batch_size
+        self.max_string_bytes = max_string_bytes
+
+    def check_batch(self, size, where):
+        if self.max_batch_size is not None and size > self.max_batch_size:
+            raise _invalid(
+                f"{where} has {size} rows, more than this server's max_batch_size of "
+                f"{self.max_batch_size}; split the request"
+            )
+
+    def check_string(self, value, input_name):
+        if self.max_string_bytes is not None and len(value) > self.max_string_bytes:
+            raise _invalid(
+                f"A string of input '{input_name}' has {len(value)} bytes, more than this "
+                f"server's max_string_bytes of {self.max_string_bytes}"
+            )
+        return value
 
 
 def _is_named(value):
@@ -80,11 +122,12 @@ def _is_b64(value):
     return isinstance(value, dict) and len(value) == 1 and "b64" in value
 
 
-def _parse_instances(instances, input_dtypes):
+def _parse_instances(instances, input_dtypes, limits):
     if not isinstance(instances, list):
         raise _invalid(f"Expecting 'instances' to be an list/array. Got {_short(instances)}")
     if not instances:
         raise _invalid("'instances' is an empty list: no valid instance found")
+    limits.check_batch(len(instances), "'instances'")
     if not _is_named(instances[0]):
         if len(input_dtypes) != 1:
             raise _invalid(
@@ -92,7 +135,7 @@ def _parse_instances(instances, input_dtypes):
                 f"{sorted(input_dtypes)}) in each instance, got {_short(instances[0])}"
             )
         (name,) = input_dtypes
-        return {name: _to_array(instances, input_dtypes[name], name)}
+        return {name: _to_array(instances, input_dtypes[name], name, limits)}
     keys = set(instances[0])
     for index, instance in enumerate(instances):
         if not _is_named(instance) or set(instance) != keys:
@@ -106,11 +149,11 @@ def _parse_instances(instances, input_dtypes):
             raise _invalid(
                 f"Input name '{name}' is not in the signature inputs {sorted(input_dtypes)}"
             )
-        arrays[name] = _to_array([i[name] for i in instances], input_dtypes[name], name)
+        arrays[name] = _to_array([i[name] for i in instances], input_dtypes[name], name, limits)
     return arrays
 
 
-def _parse_inputs(inputs, input_dtypes):
+def _parse_inputs(inputs, input_dtypes, limits):
     if _is_named(inputs):
         arrays = {}
         for name, value in inputs.items():
@@ -118,7 +161,9 @@ def _parse_inputs(inputs, input_dtypes):
                 raise _invalid(
                     f"Input name '{name}' is not in the signature inputs {sorted(input_dtypes)}"
                 )
-            arrays[name] = _to_array(value, input_dtypes[name], name)
+            if isinstance(value, list):
+                limits.check_batch(len(value), f"Input '{name}'")
+            arrays[name] = _to_array(value, input_dtypes[name], name, limits)
         return arrays
     if len(input_dtypes) != 1:
         raise _invalid(
@@ -126,15 +171,17 @@ def _parse_inputs(inputs, input_dtypes):
             f"got {_short(inputs)}"
         )
     (name,) = input_dtypes
-    return {name: _to_array(inputs, input_dtypes[name], name)}
+    if isinstance(inputs, list):
+        limits.check_batch(len(inputs), "'inputs'")
+    return {name: _to_array(inputs, input_dtypes[name], name, limits)}
 
 
-def _to_array(value, dtype_name, input_name):
+def _to_array(value, dtype_name, input_name, limits):
     if dtype_name not in _NUMPY_DTYPES:
         raise _invalid(f"Input '{input_name}' has dtype {dtype_name}, which JSON cannot carry")
     shape = []
     flat = []
-    _flatten(value, dtype_name, input_name, 0, shape, flat)
+    _flatten(value, (dtype_name, input_name, limits), 0, shape, flat)
     dtype = _NUMPY_DTYPES[dtype_name]
     array = np.empty(len(flat), dtype=dtype)
     if flat:
@@ -142,9 +189,15 @@ def _to_array(value, dtype_name, input_name):
     return array.reshape(shape)
 
 
-def _flatten(value, dtype_name, input_name, depth, shape, flat):
+def _flatten(value, leaf_spec, depth, shape, flat):
     """Walks nested lists depth-first; ``shape`` is fixed by the first path to a leaf."""
+    _, input_name, _ = leaf_spec
     if isinstance(value, list):
+        if depth == MAX_RANK:
+            raise _invalid(
+                f"Input '{input_name}' is nested deeper than {MAX_RANK} levels "
+                f"(tensors of this server have at most {MAX_RANK} dimensions)"
+            )
         if depth == len(shape):
             if flat:  # a leaf was already seen at a shallower depth
                 raise _ragged(input_name)
@@ -155,11 +208,11 @@ def _flatten(value, dtype_name, input_name, depth, shape, flat):
                 f"of input '{input_name}' (all rows must have the same shape)"
             )
         for item in value:
-            _flatten(item, dtype_name, input_name, depth + 1, shape, flat)
+            _flatten(item, leaf_spec, depth + 1, shape, flat)
         return
     if depth != len(shape):
         raise _ragged(input_name)
-    flat.append(_leaf(value, dtype_name, input_name))
+    flat.append(_leaf(value, *leaf_spec))
 
 
 def _ragged(input_name):
@@ -169,7 +222,7 @@ def _ragged(input_name):
     )
 
 
-def _leaf(value, dtype_name, input_name):
+def _leaf(value, dtype_name, input_name, limits):
     def type_error():
         return _invalid(
             f"JSON Value: {_short(value)} Type: {type(value).__name__} is not of expected "
@@ -178,12 +231,20 @@ def _leaf(value, dtype_name, input_name):
 
     if dtype_name == "DT_STRING":
         if isinstance(value, str):
-            return value.encode("utf-8")
+            try:
+                return limits.check_string(value.encode("utf-8"), input_name)
+            except UnicodeEncodeError:
+                # A lone surrogate such as "\ud800" is valid JSON escaping but not text.
+                raise _invalid(
+                    f"JSON Parse error: input '{input_name}' holds an invalid surrogate pair "
+                    f"{_short(value)}"
+                ) from None
         if _is_b64(value) and isinstance(value["b64"], str):
             try:
-                return base64.b64decode(value["b64"], validate=True)
+                decoded = base64.b64decode(value["b64"], validate=True)
             except (binascii.Error, ValueError):
                 raise _invalid(f"Unable to base64 decode {_short(value)}") from None
+            return limits.check_string(decoded, input_name)
         raise type_error()
     if dtype_name == "DT_BOOL":
         if isinstance(value, bool):
@@ -191,7 +252,11 @@ def _leaf(value, dtype_name, input_name):
         raise type_error()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise type_error()
-    if dtype_name in ("DT_FLOAT", "DT_DOUBLE"):
+    if dtype_name in _FLOAT_MAX:
+        # NaN and +-Infinity are accepted; a finite number the dtype cannot hold is not.
+        finite = isinstance(value, int) or math.isfinite(value)  # no float(10**400)
+        if finite and abs(value) > _FLOAT_MAX[dtype_name]:
+            raise _invalid(f"JSON Value: {_short(value)} out of range for {dtype_name[3:].lower()}")
         return value
     if isinstance(value, float):
         raise type_error()
@@ -279,5 +344,8 @@ def _scalar_json(item, array, as_b64):
 
 
 def _short(value):
-    text = json.dumps(value)
+    try:
+        text = json.dumps(value)
+    except (RecursionError, ValueError):
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."

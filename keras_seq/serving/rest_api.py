@@ -7,26 +7,38 @@ Routes (tensorflow_serving/model_servers/http_rest_api_handler.cc):
 - ``POST /v1/models/M[/versions/N|/labels/L]:predict``    row or columnar predict
 
 Predictions run on a fixed pool of ``num_threads`` threads; at most ``max_queued`` more wait.
-Beyond that the server answers 503 at once instead of queueing without bound, and a request
-that waits longer than ``timeout`` seconds gets 504. uvicorn handles SIGTERM/SIGINT: it stops
-accepting connections, lets in-flight requests finish, then the lifespan hook stops polling.
+Beyond that the server answers 503 at once instead of queueing without bound. Each request has
+a deadline ``timeout`` seconds after it arrives: the answer is 504 then, and the session run
+itself is cancelled at the deadline (``RunOptions.timeout_in_ms``, as TF Serving does), so a
+thread is never held longer. uvicorn handles SIGTERM/SIGINT: it stops accepting connections,
+lets in-flight requests finish (each within its deadline), then the lifespan hook drops what
+is still queued, stops polling and closes the sessions.
+
+Limits on what one request may ask (each answered with a 4xx and ``{"error": ...}``): the body
+size (413), the number of rows (``max_batch_size``, 400) and the bytes of each string value
+(``max_string_bytes``, 400). Every other answer, routing errors included, is JSON too.
 """
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Route
 
 from keras_seq.serving.json_tensor import format_predict_response, parse_predict_request
+from keras_seq.serving.request_batcher import RequestBatcher, batchable
 from keras_seq.serving.serving_error import ServingError
 
 logger = logging.getLogger(__name__)
@@ -56,6 +68,12 @@ class _Admission:
 
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+# TF Serving's batching default (BasicBatchScheduler::Options::max_batch_size).
+DEFAULT_MAX_BATCH_SIZE = 1000
+DEFAULT_MAX_STRING_BYTES = 64 * 1024
+# What Route needs to hand every request to `handle`, which answers TF Serving's 400 for the
+# methods it does not serve.
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 async def _read_body(request, limit):
@@ -78,6 +96,9 @@ def create_app(
     max_queued=16,
     timeout=30.0,
     max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
+    max_batch_size=DEFAULT_MAX_BATCH_SIZE,
+    max_string_bytes=DEFAULT_MAX_STRING_BYTES,
+    enable_batching=False,
 ):
     """The Starlette application serving ``model_server`` over TF Serving's REST API.
 
@@ -86,26 +107,49 @@ def create_app(
             if needed, stopped at shutdown).
         num_threads: int. Size of the thread pool running sessions.
         max_queued: int. Predictions allowed to wait for a thread; more get 503.
-        timeout: float. Seconds a prediction may take before the answer is 504.
+        timeout: float. Seconds from a request's arrival to its deadline: the answer is 504
+            then, and its session run is cancelled.
         max_request_bytes: int. Larger request bodies are refused with 413 before parsing.
+        max_batch_size: int or None. Most rows (``instances``, or the length of each
+            ``inputs`` list) per request; more get 400. None: no limit.
+        max_string_bytes: int or None. Most bytes per string value; longer get 400. It bounds
+            the work a model does before its own limits apply (e.g. encoding a source the
+            signature does not truncate). None: no limit.
+        enable_batching: bool. Merge concurrent requests for the same signature into one
+            session run of up to ``max_batch_size`` rows (1000 when None); see
+            :class:`~keras_seq.serving.request_batcher.RequestBatcher`. ``app.state.batcher``
+            counts its runs.
 
     Returns:
         A ``starlette.applications.Starlette``.
+
+    Raises:
+        ValueError: a limit out of range.
     """
-    if num_threads < 1 or max_queued < 0 or timeout <= 0:
+    if num_threads < 1 or max_queued < 0 or timeout <= 0 or max_request_bytes < 1:
         raise ValueError(
-            f"need num_threads >= 1, max_queued >= 0, timeout > 0; got {num_threads}, "
-            f"{max_queued}, {timeout}"
+            f"need num_threads >= 1, max_queued >= 0, timeout > 0, max_request_bytes >= 1; "
+            f"got {num_threads}, {max_queued}, {timeout}, {max_request_bytes}"
         )
+    for name, value in (("max_batch_size", max_batch_size), ("max_string_bytes", max_string_bytes)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
     pool = ThreadPoolExecutor(max_workers=num_threads, thread_name_prefix="predict")
     admission = _Admission(num_threads + max_queued)
+    batcher = None
+    if enable_batching:
+        batcher = RequestBatcher(pool, max_batch_size or DEFAULT_MAX_BATCH_SIZE, num_threads)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         if model_server._thread is None:
             await asyncio.get_running_loop().run_in_executor(None, model_server.start)
         yield
-        pool.shutdown(wait=True)
+        # Requests still queued have answered 504 or lost their client by now; running
+        # sessions end by their deadline.
+        pool.shutdown(wait=True, cancel_futures=True)
         model_server.stop()
 
     async def handle(request):
@@ -135,8 +179,9 @@ def create_app(
                     },
                 )
             if method == "POST" and suffix == ":predict":
+                deadline = time.monotonic() + timeout
                 body = await _read_body(request, max_request_bytes)
-                return await _predict(name, version, label, body)
+                return await _predict(name, version, label, body, deadline)
             if method == "POST" and suffix in (":classify", ":regress"):
                 raise ServingError(
                     501, f"{suffix[1:]} is not implemented by this server; use :predict"
@@ -144,11 +189,13 @@ def create_app(
             raise ServingError(400, f"Malformed request: {method} {request.url.path}")
         except ServingError as error:
             return _error_response(error)
+        except ClientDisconnect:
+            return _error_response(ServingError(499, "Client closed the request"))
         except Exception as error:  # noqa: BLE001 - answer in TF Serving's shape, and log
             logger.exception("request %s %s failed", method, request.url.path)
             return _error_response(ServingError(500, f"{type(error).__name__}: {error}"))
 
-    async def _predict(name, version, label, body):
+    async def _predict(name, version, label, body, deadline):
         servable = model_server.servable(name, version, label)
         if admission.pending >= admission.limit:
             raise ServingError(
@@ -157,20 +204,73 @@ def create_app(
                 f"(limit {admission.limit}); retry later",
             )
         admission.pending += 1
-        future = asyncio.get_running_loop().run_in_executor(pool, _run_predict, servable, body)
+        if batcher is not None:
+            return await _predict_batched(servable, body, deadline)
+        future = asyncio.get_running_loop().run_in_executor(
+            pool, _run_predict, servable, body, deadline, limits
+        )
 
-        def release(_):
+        def release(done):
             admission.pending -= 1
+            if not done.cancelled():
+                done.exception()  # retrieved: a run that ends after its 504 logs nothing
 
         future.add_done_callback(release)
+        timed_out = ServingError(504, f"Request timed out after {timeout} s")
         try:
-            text = await asyncio.wait_for(asyncio.shield(future), timeout)
+            text = await asyncio.wait_for(
+                asyncio.shield(future), max(deadline - time.monotonic(), 0)
+            )
         except TimeoutError:
-            raise ServingError(504, f"Request timed out after {timeout} s") from None
+            raise timed_out from None
+        except ServingError as error:
+            if error.status_code == 504:  # the session run hit the deadline first
+                raise timed_out from None
+            raise
         return _json_response(200, text)
 
-    routes = [Route("/v1/{path:path}", handle, methods=["GET", "POST"])]
-    return Starlette(routes=routes, lifespan=lifespan)
+    async def _predict_batched(servable, body, deadline):
+        loop = asyncio.get_running_loop()
+
+        async def parse_run_format():
+            signature_name, inputs, row_format = await loop.run_in_executor(
+                pool,
+                functools.partial(parse_predict_request, **limits),
+                body,
+                servable.input_dtypes,
+            )
+            if batchable(inputs):
+                outputs = await batcher.submit(servable, signature_name, inputs, deadline)
+            else:
+                outputs = await loop.run_in_executor(
+                    pool, _run_alone, servable, signature_name, inputs, deadline
+                )
+            return await loop.run_in_executor(pool, format_predict_response, outputs, row_format)
+
+        try:
+            text = await asyncio.wait_for(parse_run_format(), max(deadline - time.monotonic(), 0))
+        except TimeoutError:
+            raise ServingError(504, f"Request timed out after {timeout} s") from None
+        except ServingError as error:
+            if error.status_code == 504:
+                raise ServingError(504, f"Request timed out after {timeout} s") from None
+            raise
+        finally:
+            admission.pending -= 1
+        return _json_response(200, text)
+
+    async def http_error(request, error):
+        # Starlette's own answers (no route: 404) in TF Serving's shape.
+        return _error_response(ServingError(error.status_code, error.detail))
+
+    limits = {"max_batch_size": max_batch_size, "max_string_bytes": max_string_bytes}
+    routes = [Route("/v1/{path:path}", handle, methods=_METHODS)]
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+    )
+    app.router.redirect_slashes = False  # "/v1" is a JSON 404, not a redirect to "/v1/"
+    app.state.batcher = batcher
+    return app
 
 
 def _parse_version(text):
@@ -181,10 +281,19 @@ def _parse_version(text):
     return int(text)
 
 
-def _run_predict(servable, body):
-    signature_name, inputs, row_format = parse_predict_request(body, servable.input_dtypes)
-    outputs = servable.predict(signature_name, inputs)
+def _run_predict(servable, body, deadline, limits):
+    signature_name, inputs, row_format = parse_predict_request(
+        body, servable.input_dtypes, **limits
+    )
+    outputs = _run_alone(servable, signature_name, inputs, deadline)
     return format_predict_response(outputs, row_format)
+
+
+def _run_alone(servable, signature_name, inputs, deadline):
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:  # waited for a thread past the deadline: the client has its 504
+        raise ServingError(504, "Request timed out before it ran")
+    return servable.predict(signature_name, inputs, timeout=remaining)
 
 
 def run_server(
@@ -196,14 +305,22 @@ def run_server(
     timeout=30.0,
     log_level="info",
     max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
+    max_batch_size=DEFAULT_MAX_BATCH_SIZE,
+    max_string_bytes=DEFAULT_MAX_STRING_BYTES,
+    enable_batching=False,
 ):
     """Serves until SIGTERM/SIGINT, then shuts down gracefully.
+
+    On SIGTERM the server stops accepting connections and exits once in-flight requests have
+    answered; since each request ends by its deadline, that takes at most ``timeout`` seconds
+    plus the time to close the sessions.
 
     Args:
         model_server: ``ModelServer``.
         host: str. Interface to bind; loopback only unless told otherwise.
         port: int. TF Serving's ``--rest_api_port`` (8501 in the official image).
-        num_threads, max_queued, timeout, max_request_bytes: see :func:`create_app`.
+        num_threads, max_queued, timeout, max_request_bytes, max_batch_size,
+            max_string_bytes, enable_batching: see :func:`create_app`.
         log_level: str. uvicorn's log level.
     """
     app = create_app(
@@ -212,6 +329,9 @@ def run_server(
         max_queued=max_queued,
         timeout=timeout,
         max_request_bytes=max_request_bytes,
+        max_batch_size=max_batch_size,
+        max_string_bytes=max_string_bytes,
+        enable_batching=enable_batching,
     )
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=timeout

@@ -66,12 +66,15 @@ class Servable:
         signature = self._signature(signature_name)
         return {k: types_pb2.DataType.Name(v.dtype) for k, v in signature.inputs.items()}
 
-    def predict(self, signature_name, inputs):
+    def predict(self, signature_name, inputs, timeout=None):
         """Runs one signature.
 
         Args:
             signature_name: str or None (``serving_default``).
             inputs: dict of input name to NumPy array.
+            timeout: optional float. Seconds the session run may take; past them TensorFlow
+                cancels it (``RunOptions.timeout_in_ms``, as TF Serving passes a request's
+                deadline) and the answer is 504.
 
         Returns:
             dict of output name to NumPy array.
@@ -89,8 +92,13 @@ class Servable:
             else:
                 feed[info.name] = tf.make_ndarray(signature.defaults[alias])
         aliases = sorted(signature.outputs)
+        options = None
+        if timeout is not None:
+            options = tf.compat.v1.RunOptions(timeout_in_ms=max(1, int(timeout * 1000)))
         try:
-            values = self._session.run([signature.outputs[a].name for a in aliases], feed)
+            values = self._session.run(
+                [signature.outputs[a].name for a in aliases], feed, options=options
+            )
         except tf.errors.OpError as error:
             code = _canonical_code(type(error).__name__)
             raise ServingError.from_code(code, error.message) from None

@@ -86,3 +86,59 @@ def test_parse_errors_are_400(body, dtype, message):
     with pytest.raises(ServingError, match=message) as info:
         parse_predict_request(body, _dtypes({"x": dtype}))
     assert info.value.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body, dtype, message",
+    [
+        ("[" * 100_000, "DT_STRING", "nested too deeply"),
+        ('{"inputs": ' + "[" * 100_000, "DT_STRING", "nested too deeply"),
+        ('{"inputs": ' + "[" * 33 + '"a"' + "]" * 33 + "}", "DT_STRING", "deeper than 32"),
+        ('{"inputs": ["\\ud800"]}', "DT_STRING", "invalid surrogate pair"),
+        ('{"inputs": [' + "9" * 400 + "]}", "DT_FLOAT", "out of range for float"),
+        ('{"inputs": [1e39]}', "DT_FLOAT", "out of range for float"),
+        ('{"inputs": [-1e39]}', "DT_FLOAT", "out of range for float"),
+        ('{"inputs": [' + "9" * 400 + "]}", "DT_DOUBLE", "out of range for double"),
+        ('{"inputs": [' + "1" * 5000 + "]}", "DT_INT64", "JSON Parse error"),
+        (b'{"inputs": ["\xff\xfe"]}', "DT_STRING", "JSON Parse error"),
+    ],
+)
+def test_hostile_bodies_are_400_not_crashes(body, dtype, message):
+    with pytest.raises(ServingError, match=message) as info:
+        parse_predict_request(body, _dtypes({"x": dtype}))
+    assert info.value.status_code == 400
+
+
+def test_rank_limit_is_inclusive_and_nan_infinity_reach_floats():
+    deepest = '{"inputs": ' + "[" * 32 + "1.5" + "]" * 32 + "}"
+    _, inputs, _ = parse_predict_request(deepest, _dtypes({"x": "DT_FLOAT"}))
+    assert inputs["x"].shape == (1,) * 32
+    _, inputs, _ = parse_predict_request(
+        '{"inputs": [NaN, Infinity, -Infinity, 3.4028234e38]}', _dtypes({"x": "DT_FLOAT"})
+    )
+    np.testing.assert_array_equal(
+        inputs["x"], np.array([np.nan, np.inf, -np.inf, np.finfo(np.float32).max], np.float32)
+    )
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('{"instances": ["a", "b", "c"]}', "'instances' has 3 rows, more than this server's "),
+        ('{"inputs": ["a", "b", "c"]}', "'inputs' has 3 rows"),
+        ('{"inputs": {"x": ["a", "b", "c"]}}', "Input 'x' has 3 rows"),
+        ('{"instances": ["abcde"]}', "A string of input 'x' has 5 bytes, more than"),
+        ('{"instances": [{"b64": "YWJjZGU="}]}', "has 5 bytes"),
+        ('{"inputs": {"x": [["ab", "\\u00e9\\u00e9\\u00e9"]]}}', "has 6 bytes"),
+    ],
+)
+def test_batch_and_string_limits(body, message):
+    dtypes = _dtypes({"x": "DT_STRING"})
+    with pytest.raises(ServingError, match=message) as info:
+        parse_predict_request(body, dtypes, max_batch_size=2, max_string_bytes=4)
+    assert info.value.status_code == 400
+    # At the limits exactly, and without limits, the same shapes parse.
+    _, inputs, _ = parse_predict_request('{"instances": ["ab", "abcd"]}', dtypes, 2, 4)
+    assert inputs["x"].tolist() == [b"ab", b"abcd"]
+    _, inputs, _ = parse_predict_request(body, dtypes)
+    assert inputs["x"].size >= 1

@@ -3,7 +3,6 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -12,17 +11,23 @@ import time
 import numpy as np
 import pytest
 import requests
-import uvicorn
-from tensorflow_serving.config import model_server_config_pb2
 
 from keras_seq.export import export
-from keras_seq.serving import Client, ModelServer, ServingError, create_app
+from keras_seq.serving import Client, ModelServer, ServingError
 from tests.export.toy_models import (
     LABELS,
     TEXTS,
     eager_outputs,
     make_classifier,
     reference_normalize,
+)
+from tests.serving.local_server import (
+    ServerThread,
+    free_port,
+    listening_addresses,
+    toy_config,
+    tree_snapshot,
+    wait_for,
 )
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -38,63 +43,9 @@ local_server_only = pytest.mark.skipif(
 )
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class _ServerThread:
-    """The real uvicorn server on 127.0.0.1 in a thread of the test process."""
-
-    def __init__(self, model_server, **options):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(model_server, **options)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc_info):
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
-def _wait_for(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.fixture(scope="module")
 def models():
     return {1: make_classifier(seed=1), 2: make_classifier(seed=2)}
-
-
-def _config(base, versions=None):
-    """ModelServerConfig for base/toy: all versions, or the given ones; label stable -> 1."""
-    config = model_server_config_pb2.ModelServerConfig()
-    model = config.model_config_list.config.add()
-    model.name = "toy"
-    model.base_path = str(base / "toy")
-    model.model_platform = "tensorflow"
-    if versions is None:
-        model.model_version_policy.all.SetInParent()
-    else:
-        model.model_version_policy.specific.versions.extend(versions)
-    model.version_labels["stable"] = 1
-    return config
 
 
 class _RealServing:
@@ -116,13 +67,13 @@ def served(tmp_path_factory, models):
             except (ServingError, requests.RequestException):
                 return False
 
-        assert _wait_for(available, timeout=120), f"{TFSERVING_URL} never served toy/1"
+        assert wait_for(available, timeout=120), f"{TFSERVING_URL} never served toy/1"
         yield base, _RealServing(TFSERVING_URL)
         return
     base = tmp_path_factory.mktemp("models")
     export(models[1], base, name="toy")
-    model_server = ModelServer(_config(base), poll_interval=0.2)
-    with _ServerThread(model_server, num_threads=2, max_queued=4) as server:
+    model_server = ModelServer(toy_config(base), poll_interval=0.2)
+    with ServerThread(model_server, num_threads=2, max_queued=4) as server:
         yield base, server
 
 
@@ -196,7 +147,7 @@ def test_new_version_is_picked_up_and_selectable(served, models):
     if not os.path.exists(base / "toy" / "2"):
         export(models[2], base, name="toy")
     with Client(server.url, "toy") as latest:
-        assert _wait_for(lambda: [s["version"] for s in latest.status()] == ["2", "1"])
+        assert wait_for(lambda: [s["version"] for s in latest.status()] == ["2", "1"])
         _assert_classify(latest.predict(TEXTS), models[2])
     _assert_classify(Client(server.url, "toy", version=1).predict(TEXTS), models[1])
     _assert_classify(Client(server.url, "toy", label="stable").predict(TEXTS), models[1])
@@ -259,8 +210,8 @@ def test_unknown_model_and_version_status_are_404(served):
 @local_server_only
 def test_overload_answers_503_quickly_and_slow_runs_504(served):
     base, _ = served
-    model_server = ModelServer(_config(base, versions=[1]), poll_interval=5)
-    with _ServerThread(model_server, num_threads=1, max_queued=0, timeout=1.0) as server:
+    model_server = ModelServer(toy_config(base, versions=[1]), poll_interval=5)
+    with ServerThread(model_server, num_threads=1, max_queued=0, timeout=1.0) as server:
         slow_result = {}
 
         def slow_request():
@@ -301,17 +252,25 @@ def test_client_argument_errors():
 
 
 @local_server_only
-def test_cli_serve_subprocess_and_sigterm(served):
+def test_cli_serve_subprocess_sigterm_loopback_and_no_files_written(served, tmp_path):
+    """`keras-seq serve` binds 127.0.0.1 by default; on SIGTERM an in-flight request completes
+    (200), a runaway one is cut at its deadline (504), and the process exits 0 within the
+    deadline plus a margin, having written nothing to its working directory or the models."""
     base, _ = served
-    port = _free_port()
+    port = free_port()
+    timeout_s = 5
     command = [
         sys.executable, "-m", "keras_seq.cli", "serve",
         "--model_base_path", str(base / "toy"), "--model_name", "toy",
         "--rest_api_port", str(port), "--log_level", "warning",
+        "--rest_api_num_threads", "2", "--rest_api_timeout_in_ms", str(timeout_s * 1000),
     ]  # fmt: skip
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO_ROOT)
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    models_before = tree_snapshot(base / "toy")
     process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
         client = Client(f"http://127.0.0.1:{port}", "toy", timeout=5)
@@ -322,29 +281,44 @@ def test_cli_serve_subprocess_and_sigterm(served):
             except requests.ConnectionError:
                 return process.poll() is None and False
 
-        assert _wait_for(up, timeout=90), process.stdout.read().decode() if process.poll() else ""
+        assert wait_for(up, timeout=90), process.stdout.read().decode() if process.poll() else ""
+        if os.path.exists("/proc/net/tcp"):  # Linux: the socket table says who may connect
+            assert listening_addresses(port) == {"127.0.0.1"}
         assert client.predict([{"text": "the cat"}], signature_name="normalize") == [
             {"normalized": "the cat", "token_count": 2}
         ]
-        # SIGTERM while a slow request is in flight: it completes, then the server exits 0.
-        slow = {}
-        thread = threading.Thread(
-            target=lambda: slow.update(
-                outputs=Client(client.url, "toy", timeout=60).predict_columnar(
-                    {"text": ["a"], "iterations": 150_000}, signature_name="spin"
+        answers = {}
+
+        def spin(key, iterations):
+            try:
+                answers[key] = Client(client.url, "toy", timeout=60).predict_columnar(
+                    {"text": [key], "iterations": iterations}, signature_name="spin"
                 )
-            )
-        )
-        thread.start()
+            except ServingError as error:
+                answers[key] = error
+
+        threads = [
+            threading.Thread(target=spin, args=("slow", 150_000)),  # about 0.5 s
+            threading.Thread(target=spin, args=("endless", 2**31 - 1)),  # hours uncut
+        ]
+        for thread in threads:
+            thread.start()
         time.sleep(0.3)
         process.send_signal(signal.SIGTERM)
-        thread.join(timeout=60)
-        assert slow == {"outputs": ["a0"]}
-        assert process.wait(timeout=30) == 0
+        signalled = time.monotonic()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert answers["slow"] == ["slow0"]
+        assert answers["endless"].status_code == 504
+        assert process.wait(timeout=60) == 0
+        exit_s = time.monotonic() - signalled
+        assert exit_s < timeout_s + 10, f"exit took {exit_s:.1f} s after SIGTERM"
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+    assert list(workdir.iterdir()) == []
+    assert tree_snapshot(base / "toy") == models_before
 
 
 @local_server_only
@@ -408,8 +382,8 @@ def test_failed_version_is_reported_and_previous_keeps_serving(served, tmp_path,
 @local_server_only
 def test_request_size_limit_answers_413(served):
     base, _ = served
-    model_server = ModelServer(_config(base, versions=[1]), poll_interval=5)
-    with _ServerThread(model_server, max_request_bytes=2000) as server:
+    model_server = ModelServer(toy_config(base, versions=[1]), poll_interval=5)
+    with ServerThread(model_server, max_request_bytes=2000) as server:
         url = f"{server.url}/v1/models/toy/versions/1:predict"
         small = requests.post(url, json={"instances": ["the cat"]}, timeout=30)
         assert small.status_code == 200, small.text

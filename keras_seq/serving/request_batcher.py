@@ -1,0 +1,162 @@
+"""Server-side batching: concurrent requests for one signature merged into one session run."""
+
+import asyncio
+import collections
+import time
+
+import numpy as np
+
+from keras_seq.serving.serving_error import ServingError
+
+_Task = collections.namedtuple("_Task", ["inputs", "rows", "deadline", "future"])
+
+
+def batchable(inputs):
+    """Whether a request can join a merged run: every input leads with the same batch
+    dimension (a scalar option such as a beam size cannot be concatenated, as in TF Serving)."""
+    if not inputs or any(np.ndim(value) < 1 for value in inputs.values()):
+        return False
+    return len({len(value) for value in inputs.values()}) == 1
+
+
+class RequestBatcher:
+    """Merges concurrent ``:predict`` requests into one session run per signature.
+
+    Like TF Serving's ``--enable_batching`` with ``batch_timeout_micros: 0``: a request never
+    waits for others to arrive. While all ``max_running`` runs are busy, the requests for the
+    same servable, signature and input layout (names, trailing shapes, dtypes) queue; when a
+    run ends, the oldest queue is concatenated along dimension 0, up to ``max_rows`` rows, into
+    the next run, whose outputs are split back by rows. So batches form exactly when the
+    server is loaded, and an idle server answers a lone request at once.
+
+    A merged run may take until the latest deadline among its requests (each request's own
+    504 comes from its handler at its own deadline); a request whose deadline has passed
+    before its run starts does not run. If a merged run fails, or an output does not lead with
+    the batch dimension, each of its requests runs alone, so one bad request cannot fail the
+    others.
+
+    Lives on the event loop (not thread-safe): ``submit`` must be called from it.
+
+    Args:
+        pool: ``concurrent.futures.Executor`` running the sessions.
+        max_rows: int. Most rows per merged run (a single larger request runs alone).
+        max_running: int. Runs of the batcher at once (the pool's thread count).
+
+    Example:
+
+    >>> batcher = RequestBatcher(pool, max_rows=64, max_running=4)  # doctest: +SKIP
+    >>> outputs = await batcher.submit(servable, None, {"text": texts}, deadline)  # doctest: +SKIP
+    """
+
+    def __init__(self, pool, max_rows, max_running):
+        if max_rows < 1 or max_running < 1:
+            raise ValueError(
+                f"need max_rows >= 1 and max_running >= 1, got {max_rows}, {max_running}"
+            )
+        self.pool = pool
+        self.max_rows = max_rows
+        self.max_running = max_running
+        self.runs = 0  # session runs started (merged or alone), for monitoring and tests
+        self.requests = 0  # requests answered through those runs
+        self._queues = {}  # key -> deque of _Task, oldest key first
+        self._running = 0
+
+    def submit(self, servable, signature_name, inputs, deadline):
+        """Queues one parsed request; returns an asyncio future of its output arrays."""
+        key = (
+            servable,
+            signature_name,
+            tuple(sorted((n, v.shape[1:], v.dtype.str) for n, v in inputs.items())),
+        )
+        rows = len(next(iter(inputs.values())))
+        future = asyncio.get_running_loop().create_future()
+        self._queues.setdefault(key, collections.deque()).append(
+            _Task(inputs, rows, deadline, future)
+        )
+        self._dispatch()
+        return future
+
+    def _dispatch(self):
+        while self._running < self.max_running and self._queues:
+            key = next(iter(self._queues))
+            queue = self._queues.pop(key)
+            batch, rows = [], 0
+            while queue and (not batch or rows + queue[0].rows <= self.max_rows):
+                task = queue.popleft()
+                if not task.future.done():  # done: its client timed out or went away
+                    batch.append(task)
+                    rows += task.rows
+            if queue:
+                self._queues[key] = queue  # to the back: other signatures go first
+            if batch:
+                self._running += 1
+                asyncio.get_running_loop().create_task(self._run(key[0], key[1], batch))
+
+    async def _run(self, servable, signature_name, batch):
+        try:
+            results, runs = await asyncio.get_running_loop().run_in_executor(
+                self.pool, self._run_batch, servable, signature_name, batch
+            )
+            self.runs += runs
+            self.requests += len(batch)
+            for task, result in zip(batch, results, strict=True):
+                if task.future.done():
+                    continue
+                if isinstance(result, ServingError):
+                    task.future.set_exception(result)
+                else:
+                    task.future.set_result(result)
+        except Exception as error:  # noqa: BLE001 - hand it to every waiting request
+            for task in batch:
+                if not task.future.done():
+                    task.future.set_exception(error)
+        finally:
+            self._running -= 1
+            self._dispatch()
+
+    @staticmethod
+    def _run_batch(servable, signature_name, batch):
+        """In a pool thread: (the outputs or ServingError of each task, session runs)."""
+        now = time.monotonic()
+        results = [ServingError(504, "Request timed out before it ran")] * len(batch)
+        live = [i for i, task in enumerate(batch) if task.deadline > now]
+        runs = 0
+        if len(live) > 1:
+            runs += 1
+            merged = _run_merged(servable, signature_name, [batch[i] for i in live], now)
+            if merged is not None:
+                for i, outputs in zip(live, merged, strict=True):
+                    results[i] = outputs
+                return results, runs
+        for i in live:  # alone: a lone request, or the requests of a failed merged run
+            remaining = batch[i].deadline - time.monotonic()
+            if remaining <= 0:
+                continue
+            runs += 1
+            try:
+                results[i] = servable.predict(signature_name, batch[i].inputs, timeout=remaining)
+            except ServingError as error:
+                results[i] = error
+        return results, runs
+
+
+def _run_merged(servable, signature_name, tasks, now):
+    """Outputs split per task, or None when the requests must run alone."""
+    names = list(tasks[0].inputs)
+    merged = {n: np.concatenate([task.inputs[n] for task in tasks]) for n in names}
+    total = sum(task.rows for task in tasks)
+    try:
+        outputs = servable.predict(
+            signature_name, merged, timeout=max(task.deadline for task in tasks) - now
+        )
+    except ServingError as error:
+        if error.status_code == 504:  # every deadline has passed: running alone is later still
+            return [error] * len(tasks)
+        return None
+    if any(np.ndim(value) < 1 or len(value) != total for value in outputs.values()):
+        return None
+    split, start = [], 0
+    for task in tasks:
+        split.append({n: value[start : start + task.rows] for n, value in outputs.items()})
+        start += task.rows
+    return split
