@@ -12,6 +12,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # (they read data files or pull in the serving stack).
 from keras_seq import (  # noqa: E402
     attention,
+    callbacks,
     cells,
     decoding,
     evaluation,
@@ -54,6 +55,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "attention",
+    "callbacks",
     "cells",
     "decoding",
     "evaluation",

@@ -1,48 +1,286 @@
-"""What every recipe shares: its command-line core, its callbacks and its output files."""
+"""What every recipe shares: its command-line core, its tf.distribute strategy, its callbacks
+and its output files.
+
+A recipe calls `prepare` first (it creates the strategy, which must happen before any other
+TensorFlow op when the strategy is multi-worker), builds and compiles its model under
+``run.strategy.scope()`` and passes it to `build_for_fit`, feeds `model.fit` the stream that
+`train_stream` makes and the callbacks of `training_callbacks`, and writes every file into
+``run.out``. docs/scaling.md tells the whole story.
+"""
 
 import argparse
+import atexit
+import dataclasses
 import json
 import os
+import shutil
+import tempfile
 
 import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_seq.callbacks import AtomicBackupAndRestore, AtomicModelCheckpoint, StopOnNaN
+
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 
 
 def recipe_parser(description, default_out):
     """An argparse parser with the flags every recipe takes (--quick, --out, --epochs,
-    --steps-per-epoch, --seed); a recipe adds its own."""
+    --steps-per-epoch, --seed, --strategy, --tpu, --deterministic, --final-weights); a recipe
+    adds its own."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="the quick configuration")
     parser.add_argument("--out", default=default_out, help="output directory")
     parser.add_argument("--epochs", type=int, help="override the configuration's epochs")
     parser.add_argument("--steps-per-epoch", type=int, help="cap steps per epoch (smoke tests)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="default",
+        help="tf.distribute strategy: default (no strategy, one device), one_device, mirrored "
+        "(all local GPUs), multi_worker (the cluster in TF_CONFIG; see docs/scaling.md). The "
+        "configuration's batch_size is the global batch, split over the replicas",
+    )
+    parser.add_argument(
+        "--tpu",
+        metavar="ADDRESS",
+        help="train with TPUStrategy on this TPU (TPUClusterResolver address; untested here)",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic TensorFlow ops (tf.config.experimental.enable_op_determinism): "
+        "a rerun, or a killed run resumed, gives the same weights; slower",
+    )
+    parser.add_argument(
+        "--final-weights",
+        metavar="PATH",
+        help="also write the weights at the end of training (every worker) to PATH, an .npz "
+        "with one array per model weight in `model.weights` order",
+    )
     return parser
 
 
+@dataclasses.dataclass
+class Run:
+    """Where and how this process trains.
+
+    Attributes:
+        strategy: the `tf.distribute.Strategy` to build and compile the model under.
+        chief: bool. Whether this process writes the results (always, but for the non-chief
+            workers of a multi-worker run).
+        out: str. Where this process writes: ``--out`` for the chief, a temporary directory
+            (removed at exit) for the other workers.
+        backup_dir: str. ``--out/backup``, the training state that every worker restores.
+        initial_epoch: int. The epoch training starts at (0, or the backup's).
+        history: list of dict. Per-epoch logs of the epochs the backup already holds.
+        final_weights: str or None. ``--final-weights``.
+    """
+
+    strategy: tf.distribute.Strategy
+    chief: bool
+    out: str
+    backup_dir: str
+    initial_epoch: int
+    history: list
+    final_weights: str | None
+
+
+def make_strategy(name, tpu=None):
+    """The `tf.distribute.Strategy` called ``name`` (one of `STRATEGIES`), or a TPUStrategy on
+    ``tpu``. ``multi_worker`` reads the cluster and this process's task from ``TF_CONFIG``."""
+    if tpu:
+        if name != "default":
+            raise SystemExit(f"--tpu and --strategy {name} exclude each other")
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if name == "one_device":
+        device = "/gpu:0" if tf.config.list_physical_devices("GPU") else "/cpu:0"
+        return tf.distribute.OneDeviceStrategy(device)
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise SystemExit(
+                "--strategy multi_worker reads the cluster from the TF_CONFIG environment "
+                "variable, which is not set (see docs/scaling.md)"
+            )
+        _average_logs_across_workers()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    raise ValueError(f"`name` must be one of {STRATEGIES}, got {name!r}.")
+
+
+def is_chief(cluster_resolver):
+    """True for the process that writes results: the only one when there is no cluster
+    (``cluster_resolver`` None, as `Strategy.cluster_resolver` is outside multi-worker runs),
+    else the task of type ``chief``, or worker 0 of a cluster that has no chief (the TF
+    convention)."""
+    if cluster_resolver is None or not cluster_resolver.task_type:
+        return True
+    if cluster_resolver.task_type == "chief":
+        return True
+    return (
+        cluster_resolver.task_type == "worker"
+        and cluster_resolver.task_id == 0
+        and "chief" not in cluster_resolver.cluster_spec().as_dict()
+    )
+
+
 def prepare(args, configs):
-    """The chosen configuration (with --epochs applied); creates --out and seeds Keras."""
+    """The chosen configuration (with --epochs applied) and the `Run`.
+
+    Creates the strategy (first: a multi-worker strategy must exist before any other op),
+    makes ops deterministic if asked, seeds Keras, creates the output directory (a temporary
+    one on non-chief workers) and reads the backup a killed run left. Returns
+    ``(config, run)``."""
+    strategy = make_strategy(args.strategy, args.tpu)
+    if args.deterministic:
+        tf.config.experimental.enable_op_determinism()
     config = dict(configs["quick" if args.quick else "full"])
     if args.epochs:
         config["epochs"] = args.epochs
-    os.makedirs(args.out, exist_ok=True)
+    chief = is_chief(strategy.cluster_resolver)
+    if chief:
+        out = args.out
+        os.makedirs(out, exist_ok=True)
+    else:
+        resolver = strategy.cluster_resolver
+        out = tempfile.mkdtemp(prefix=f"keras_seq_{resolver.task_type}{resolver.task_id}_")
+        atexit.register(shutil.rmtree, out, ignore_errors=True)
     keras.utils.set_random_seed(args.seed)
-    return config
+    backup_dir = os.path.join(args.out, "backup")
+    state = AtomicBackupAndRestore.saved_state(backup_dir)
+    run = Run(
+        strategy=strategy,
+        chief=chief,
+        out=out,
+        backup_dir=backup_dir,
+        initial_epoch=state["epoch"] if state else 0,
+        history=state["history"] if state else [],
+        final_weights=args.final_weights,
+    )
+    if strategy.num_replicas_in_sync > 1 or not chief:
+        print(
+            f"strategy: {args.strategy} ({type(strategy).__name__}), "
+            f"{strategy.num_replicas_in_sync} replicas"
+            f"{'' if chief else f', not the chief (writing to {out})'}"
+        )
+    if state:
+        print(f"resuming from the backup in {backup_dir}: epoch {run.initial_epoch + 1}")
+    return config, run
 
 
-def training_callbacks(out, monitor, mode="min", patience=3, before=()):
-    """Best-model checkpoint to ``out/model.keras`` and early stopping on ``monitor``;
-    ``out/backup`` so that rerunning a killed command resumes; stop on a NaN loss.
+def train_stream(run, dataset, steps_per_epoch=None):
+    """``(stream, steps_per_epoch)`` for `model.fit`: the epochs of ``dataset`` back to back
+    (``dataset.repeat()``: a pipeline with ``reshuffle_each_iteration`` gives each epoch its own
+    order, the same on every run with the same seeds), from epoch ``run.initial_epoch`` on.
+
+    Skipping the epochs a backup already holds is what makes a resumed run see the batches the
+    uninterrupted run would have seen. ``steps_per_epoch`` defaults to the dataset's
+    cardinality."""
+    steps = steps_per_epoch or int(dataset.cardinality())
+    if steps < 1:
+        raise ValueError(
+            f"`dataset` has no known length ({int(dataset.cardinality())}): pass steps_per_epoch."
+        )
+    return dataset.repeat().skip(run.initial_epoch * steps), steps
+
+
+def build_for_fit(run, model, dataset):
+    """Builds the compiled state (metrics, loss, optimizer) of ``model`` from the element spec
+    of ``dataset`` under a multi-worker strategy, where Keras 3.15's `fit` cannot.
+
+    Under a strategy, `fit` first all-reduces one batch across the replicas to build that
+    state (``_maybe_symbolic_build`` in keras/src/backend/tensorflow/trainer.py); with
+    MultiWorkerMirroredStrategy the collective reduce rejects an ``(inputs, targets)``
+    structure ("Attempt to convert a value (PerReplica...)", keras-team/keras#20585), and the
+    workers' batches would not even agree in length. Only shapes and dtypes are needed: they
+    are taken from ``dataset.element_spec`` and that step of `fit` is skipped for this model.
+
+    Nothing is done under other strategies."""
+    if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    with run.strategy.scope():
+        model._symbolic_build(data_batch=dataset.element_spec)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+def _average_logs_across_workers():
+    """Makes Keras 3.15 average the logs of a multi-worker `fit` / `evaluate` step.
+
+    Its ``reduce_per_replica`` (keras/src/backend/tensorflow/trainer.py) reduces each log with
+    ``strategy.reduce("MEAN", value, axis=0)`` under MultiWorkerMirroredStrategy, which fails
+    on the scalar logs of every step ("Invalid reduction dimension 0 for input with 0
+    dimensions", keras-team/keras#20585): no multi-worker `fit` gets past its first step. The
+    logs are averaged over the replicas instead (``axis=None``): every worker then sees the
+    same logs and takes the same decisions (best checkpoint, early stopping). `predict`'s
+    ``"concat"`` and the other strategies are left to Keras."""
+    from keras.src.backend.tensorflow import trainer
+
+    keras_reduce = trainer.reduce_per_replica
+    if getattr(keras_reduce, "averages_across_workers", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or not isinstance(
+            strategy, tf.distribute.MultiWorkerMirroredStrategy
+        ):
+            return keras_reduce(values, strategy, reduction)
+
+        def average(value):
+            if isinstance(value, tf.distribute.DistributedValues) or tf.is_tensor(value):
+                return strategy.reduce("MEAN", value, axis=None)
+            return value
+
+        return tf.nest.map_structure(average, values)
+
+    reduce_per_replica.averages_across_workers = True
+    trainer.reduce_per_replica = reduce_per_replica
+
+
+def training_callbacks(run, monitor, mode="min", patience=3, before=()):
+    """Best-model checkpoint to ``run.out/model.keras`` and early stopping on ``monitor``;
+    a backup in ``run.backup_dir`` so that rerunning a killed command resumes; a stop with a
+    message at the first NaN loss (before the epoch's checkpoints are written).
     ``before`` are callbacks that must run first (e.g. one that adds ``monitor`` to the logs).
     Returns ``(callbacks, best_model_path)``."""
-    best_path = os.path.join(out, "model.keras")
+    best_path = os.path.join(run.out, "model.keras")
+    # On resume the checkpoint must still beat the best epoch before the kill.
+    seen = [logs[monitor] for logs in run.history if isinstance(logs.get(monitor), float)]
+    best = (max if mode == "max" else min)(seen) if seen else None
     callbacks = [
         *before,
-        keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode=mode, save_best_only=True),
+        StopOnNaN(),
+        AtomicModelCheckpoint(
+            best_path,
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
+            initial_value_threshold=best,
+        ),
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
-        keras.callbacks.BackupAndRestore(os.path.join(out, "backup")),
-        keras.callbacks.TerminateOnNaN(),
+        AtomicBackupAndRestore(
+            run.backup_dir, write_dir=None if run.chief else os.path.join(run.out, "backup")
+        ),
     ]
+    if run.final_weights:
+        callbacks.append(
+            keras.callbacks.LambdaCallback(
+                on_train_end=lambda logs: write_weights(run.final_weights, callbacks[0].model)
+            )
+        )
     return callbacks, best_path
+
+
+def write_weights(path, model):
+    """``path`` (.npz): the model's weights, ``w0``, ``w1``… in `model.weights` order."""
+    np.savez(path, **{f"w{i}": w.numpy() for i, w in enumerate(model.weights)})
 
 
 def write_json(out, name, data):
@@ -50,6 +288,11 @@ def write_json(out, name, data):
         json.dump(data, f, indent=1)
 
 
-def write_history(out, history):
-    """``out/history.json``: the per-epoch logs of a `fit`."""
-    write_json(out, "history.json", {k: [float(x) for x in v] for k, v in history.history.items()})
+def write_history(out, history, earlier=()):
+    """``out/history.json``: the per-epoch logs of a `fit`, after those of ``earlier`` epochs
+    (``run.history``: what a resumed run restored)."""
+    keys = {key for logs in earlier for key in logs} | set(history.history)
+    merged = {key: [logs.get(key) for logs in earlier] for key in keys}
+    for key in keys:
+        merged[key] += [float(x) for x in history.history.get(key, [])]
+    write_json(out, "history.json", merged)

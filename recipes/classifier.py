@@ -26,8 +26,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
+    build_for_fit,
     prepare,
     recipe_parser,
+    train_stream,
     training_callbacks,
     write_history,
     write_json,
@@ -110,7 +112,7 @@ def main(argv=None):
         help="SpamAssassin ham/spam, or the 15 Brown genres of single sentences",
     )
     args = parser.parse_args(argv)
-    config = prepare(args, CONFIGS)
+    config, run = prepare(args, CONFIGS)
 
     # The splits are sorted by label: `shuffle` happens in the pipeline, the caps below keep
     # both classes by taking every k-th mail.
@@ -130,7 +132,7 @@ def main(argv=None):
         max_vocabulary_size=config["max_vocabulary_size"],
         lowercase=True,
     )
-    tokenizer.save_assets(args.out)
+    tokenizer.save_assets(run.out)
     print(f"vocabulary: {tokenizer.vocabulary_size} words")
 
     def batches(examples, shuffle):
@@ -139,39 +141,40 @@ def main(argv=None):
         )
 
     dataset = batches(train, shuffle=True)
-    if args.steps_per_epoch:
-        dataset = dataset.repeat()
+    dataset, steps_per_epoch = train_stream(run, dataset, args.steps_per_epoch)
 
-    model = SequenceClassifier(
-        class_names,
-        embedding_dim=config["embedding_dim"],
-        units=config["units"],
-        num_layers=config["num_layers"],
-        pooling=config["pooling"],
-        hidden_units=config["hidden_units"],
-        dropout=config["dropout"],
-        max_length=config["max_length"],
-        tokenizer=tokenizer,
-    )
-    model.build()  # BackupAndRestore needs the weights before `fit`
-    model.compile(
-        keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy", ClassF1Score(len(class_names), class_names=class_names)],
-    )
-    callbacks, best_path = training_callbacks(args.out, monitor="val_class_f1", mode="max")
+    with run.strategy.scope():  # variables mirrored over the replicas
+        model = SequenceClassifier(
+            class_names,
+            embedding_dim=config["embedding_dim"],
+            units=config["units"],
+            num_layers=config["num_layers"],
+            pooling=config["pooling"],
+            hidden_units=config["hidden_units"],
+            dropout=config["dropout"],
+            max_length=config["max_length"],
+            tokenizer=tokenizer,
+        )
+        model.build()  # BackupAndRestore needs the weights before `fit`
+        model.compile(
+            keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy", ClassF1Score(len(class_names), class_names=class_names)],
+        )
+        build_for_fit(run, model, dataset)
+    callbacks, best_path = training_callbacks(run, monitor="val_class_f1", mode="max")
     started = time.perf_counter()
     history = model.fit(
         dataset,
         validation_data=batches(dev, shuffle=False),
         epochs=config["epochs"],
-        steps_per_epoch=args.steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles
         verbose=2,
     )
     train_seconds = time.perf_counter() - started
-    write_history(args.out, history)
+    write_history(run.out, history, run.history)
 
     best = keras.saving.load_model(best_path)
     labels, _ = best.classify([text for text, _ in test])
@@ -196,8 +199,8 @@ def main(argv=None):
         "test_mails": len(test),
         "test": report,
     }
-    write_json(args.out, "results.json", results)
-    print(f"wrote {best_path} and {os.path.join(args.out, 'results.json')}")
+    write_json(run.out, "results.json", results)
+    print(f"wrote {best_path} and {os.path.join(run.out, 'results.json')}")
     return results
 
 

@@ -25,8 +25,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
+    build_for_fit,
     prepare,
     recipe_parser,
+    train_stream,
     training_callbacks,
     write_history,
     write_json,
@@ -78,7 +80,7 @@ def main(argv=None):
     parser.add_argument("--max-eval-examples", type=int, help="cap dev and test sentences")
     parser.add_argument("--max-length", type=int, default=40, help="word pieces per sample")
     args = parser.parse_args(argv)
-    config = prepare(args, CONFIGS)
+    config, run = prepare(args, CONFIGS)
 
     train = sentences(load_moby_dick("train"))[: args.max_train_examples]
     dev = sentences(load_moby_dick("dev"))[: args.max_eval_examples]
@@ -87,7 +89,7 @@ def main(argv=None):
 
     started = time.perf_counter()
     tokenizer = WordPieceTokenizer.from_corpus(train, config["vocabulary_size"])
-    tokenizer.save_assets(args.out)
+    tokenizer.save_assets(run.out)
     print(f"vocabulary: {tokenizer.vocabulary_size} ({time.perf_counter() - started:.0f} s)")
 
     def pipeline(texts, shuffle):
@@ -104,36 +106,37 @@ def main(argv=None):
     dev_dataset, _ = pipeline(dev, shuffle=False)
     test_dataset, test_statistics = pipeline(test, shuffle=False)
     print(f"pipeline: {statistics}")
-    if args.steps_per_epoch:
-        dataset = dataset.repeat()
+    dataset, steps_per_epoch = train_stream(run, dataset, args.steps_per_epoch)
 
-    model = RNNLanguageModel(
-        embedding_dim=config["embedding_dim"],
-        units=config["units"],
-        num_layers=config["num_layers"],
-        dropout=config["dropout"],
-        tie_weights=True,
-        tokenizer=tokenizer,
-    )
-    model.build()  # BackupAndRestore needs the weights before `fit`
-    model.compile(
-        keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
-        MaskedSequenceLoss(),
-        metrics=[Perplexity()],
-    )
-    callbacks, best_path = training_callbacks(args.out, monitor="val_loss")
+    with run.strategy.scope():  # variables mirrored over the replicas
+        model = RNNLanguageModel(
+            embedding_dim=config["embedding_dim"],
+            units=config["units"],
+            num_layers=config["num_layers"],
+            dropout=config["dropout"],
+            tie_weights=True,
+            tokenizer=tokenizer,
+        )
+        model.build()  # BackupAndRestore needs the weights before `fit`
+        model.compile(
+            keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
+            MaskedSequenceLoss(),
+            metrics=[Perplexity()],
+        )
+        build_for_fit(run, model, dataset)
+    callbacks, best_path = training_callbacks(run, monitor="val_loss")
     started = time.perf_counter()
     history = model.fit(
         dataset,
         validation_data=dev_dataset,
         epochs=config["epochs"],
-        steps_per_epoch=args.steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles
         verbose=2,
     )
     train_seconds = time.perf_counter() - started
-    write_history(args.out, history)
+    write_history(run.out, history, run.history)
 
     best = keras.saving.load_model(best_path)
     scores = best.evaluate(test_dataset, verbose=0, return_dict=True)
@@ -154,8 +157,8 @@ def main(argv=None):
         "test_perplexity": scores["perplexity"],
         "samples": samples,
     }
-    write_json(args.out, "results.json", results)
-    print(f"wrote {best_path} and {os.path.join(args.out, 'results.json')}")
+    write_json(run.out, "results.json", results)
+    print(f"wrote {best_path} and {os.path.join(run.out, 'results.json')}")
     return results
 
 

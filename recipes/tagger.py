@@ -24,8 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
+    build_for_fit,
     prepare,
     recipe_parser,
+    train_stream,
     training_callbacks,
     write_history,
     write_json,
@@ -83,7 +85,7 @@ def main(argv=None):
     parser.add_argument("--max-train-examples", type=int, help="use only this many sentences")
     parser.add_argument("--max-eval-examples", type=int, help="cap dev and test sentences")
     args = parser.parse_args(argv)
-    config = prepare(args, CONFIGS)
+    config, run = prepare(args, CONFIGS)
     if args.max_train_examples:
         config["max_train_sentences"] = args.max_train_examples
 
@@ -95,7 +97,7 @@ def main(argv=None):
     tokenizer = WordTokenizer.from_corpus(
         [words for words, _ in train], min_count=config["min_count"], lowercase=True
     )
-    tokenizer.save_assets(args.out)
+    tokenizer.save_assets(run.out)
     print(f"vocabulary: {tokenizer.vocabulary_size} words, {len(tags)} tags: {' '.join(tags)}")
 
     def pipeline(examples, shuffle):
@@ -107,36 +109,37 @@ def main(argv=None):
     dev_dataset, _ = pipeline(dev, shuffle=False)
     test_dataset, _ = pipeline(test, shuffle=False)
     print(f"pipeline: {statistics}")
-    if args.steps_per_epoch:
-        dataset = dataset.repeat()
+    dataset, steps_per_epoch = train_stream(run, dataset, args.steps_per_epoch)
 
-    model = SequenceTagger(
-        tags,
-        embedding_dim=config["embedding_dim"],
-        units=config["units"],
-        num_layers=config["num_layers"],
-        dropout=config["dropout"],
-        tokenizer=tokenizer,
-    )
-    model.build()  # BackupAndRestore needs the weights before `fit`
-    model.compile(
-        keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
-        MaskedSequenceLoss(),
-        metrics=[MaskedAccuracy()],
-    )
-    callbacks, best_path = training_callbacks(args.out, monitor="val_masked_accuracy", mode="max")
+    with run.strategy.scope():  # variables mirrored over the replicas
+        model = SequenceTagger(
+            tags,
+            embedding_dim=config["embedding_dim"],
+            units=config["units"],
+            num_layers=config["num_layers"],
+            dropout=config["dropout"],
+            tokenizer=tokenizer,
+        )
+        model.build()  # BackupAndRestore needs the weights before `fit`
+        model.compile(
+            keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
+            MaskedSequenceLoss(),
+            metrics=[MaskedAccuracy()],
+        )
+        build_for_fit(run, model, dataset)
+    callbacks, best_path = training_callbacks(run, monitor="val_masked_accuracy", mode="max")
     started = time.perf_counter()
     history = model.fit(
         dataset,
         validation_data=dev_dataset,
         epochs=config["epochs"],
-        steps_per_epoch=args.steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles
         verbose=2,
     )
     train_seconds = time.perf_counter() - started
-    write_history(args.out, history)
+    write_history(run.out, history, run.history)
 
     best = keras.saving.load_model(best_path)
     per_tag = per_tag_accuracy(best, test_dataset, tags)
@@ -159,8 +162,8 @@ def main(argv=None):
             tag: {"accuracy": c / max(n, 1), "tokens": n} for tag, (c, n) in per_tag.items()
         },
     }
-    write_json(args.out, "results.json", results)
-    print(f"wrote {best_path} and {os.path.join(args.out, 'results.json')}")
+    write_json(run.out, "results.json", results)
+    print(f"wrote {best_path} and {os.path.join(run.out, 'results.json')}")
     return results
 
 

@@ -23,8 +23,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
+    build_for_fit,
     prepare,
     recipe_parser,
+    train_stream,
     training_callbacks,
     write_history,
     write_json,
@@ -99,6 +101,7 @@ def load_pairs(args):
 def main(argv=None):
     parser = recipe_parser(__doc__.split("\n")[0], "runs/translate")
     parser.add_argument("--max-train-pairs", type=int, help="use only this many train pairs")
+    parser.add_argument("--max-eval-examples", type=int, help="cap dev and test pairs")
     parser.add_argument("--beam-size", type=int, default=4)
     parser.add_argument("--length-penalty", type=float, default=0.6)
     parser.add_argument("--train-tsv", help="your own source<TAB>target training file")
@@ -112,12 +115,12 @@ def main(argv=None):
         help="save the attention matrices of the first N test translations as PNG",
     )
     args = parser.parse_args(argv)
-    config = prepare(args, CONFIGS)
+    config, run = prepare(args, CONFIGS)
 
     pairs = load_pairs(args)
     train = pairs["train"][: args.max_train_pairs] if args.max_train_pairs else pairs["train"]
-    dev = pairs["dev"][: config["dev_examples"]]
-    test = pairs["test"]
+    dev = pairs["dev"][: min(config["dev_examples"], args.max_eval_examples or len(pairs["dev"]))]
+    test = pairs["test"][: args.max_eval_examples]
     print(f"pairs: train {len(train)}, dev {len(dev)} (for selection), test {len(test)}")
 
     started = time.perf_counter()
@@ -143,24 +146,27 @@ def main(argv=None):
         seed=args.seed,
     )
     print(f"pipeline: {statistics}")
+    dataset, steps_per_epoch = train_stream(run, dataset, args.steps_per_epoch)
 
-    model = Seq2Seq(
-        embedding_dim=config["embedding_dim"],
-        units=config["units"],
-        encoder_layers=config["encoder_layers"],
-        decoder_layers=config["decoder_layers"],
-        dropout=config["dropout"],
-        source_tokenizer=source_tokenizer,
-        target_tokenizer=target_tokenizer,
-    )
-    model.build()  # BackupAndRestore needs the weights before `fit`
-    model.compile(
-        keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
-        MaskedSequenceLoss(label_smoothing=0.1),
-        metrics=[MaskedAccuracy(), Perplexity()],
-    )
+    with run.strategy.scope():  # variables mirrored over the replicas
+        model = Seq2Seq(
+            embedding_dim=config["embedding_dim"],
+            units=config["units"],
+            encoder_layers=config["encoder_layers"],
+            decoder_layers=config["decoder_layers"],
+            dropout=config["dropout"],
+            source_tokenizer=source_tokenizer,
+            target_tokenizer=target_tokenizer,
+        )
+        model.build()  # BackupAndRestore needs the weights before `fit`
+        model.compile(
+            keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
+            MaskedSequenceLoss(label_smoothing=0.1),
+            metrics=[MaskedAccuracy(), Perplexity()],
+        )
+        build_for_fit(run, model, dataset)
     callbacks, best_path = training_callbacks(
-        args.out,
+        run,
         monitor="val_bleu",
         mode="max",
         patience=4,
@@ -170,7 +176,7 @@ def main(argv=None):
     history = model.fit(
         dataset,
         epochs=config["epochs"],
-        steps_per_epoch=args.steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         verbose=2,
     )
@@ -179,7 +185,7 @@ def main(argv=None):
     target_tokens = int(
         target_tokenizer.tokenize([t for _, t in train]).row_lengths().numpy().sum() + len(train)
     )
-    write_history(args.out, history)
+    write_history(run.out, history, run.history)
 
     best = keras.saving.load_model(best_path)
     sources = [s for s, _ in test]
@@ -205,18 +211,18 @@ def main(argv=None):
             f"test {name} (k={beam}): BLEU {bleu.score:.2f}, chrF {chrf.score:.2f}, {seconds:.1f} s"
         )
         if name == "beam":
-            with open(os.path.join(args.out, "test.hyp.txt"), "w", encoding="utf-8") as f:
+            with open(os.path.join(run.out, "test.hyp.txt"), "w", encoding="utf-8") as f:
                 f.write("\n".join(hypotheses) + "\n")
     for source, reference, hypothesis in list(zip(sources, references, hypotheses, strict=True))[
         :5
     ]:
         print(f"  DE  {source}\n  REF {reference}\n  HYP {hypothesis}")
     for index, (source, _) in enumerate(test[: args.plot_attention]):
-        path = os.path.join(args.out, f"attention_{index}.png")
+        path = os.path.join(run.out, f"attention_{index}.png")
         plot_attention(*attention_alignment(best, source, args.beam_size), path=path, title=source)
         print(f"wrote {path}")
-    write_json(args.out, "results.json", results)
-    print(f"wrote {best_path} and {os.path.join(args.out, 'results.json')}")
+    write_json(run.out, "results.json", results)
+    print(f"wrote {best_path} and {os.path.join(run.out, 'results.json')}")
     return results
 
 

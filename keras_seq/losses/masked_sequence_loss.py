@@ -13,6 +13,11 @@ class MaskedSequenceLoss(keras.losses.Loss):
     ``−Σ_v q_v log p_v``; tokens equal to ``pad_id`` count for nothing, and the mean is taken
     over the real tokens of the batch (not over padded positions).
 
+    Under a `tf.distribute` strategy the mean is over the real tokens of the *global* batch:
+    each replica divides its sum by the all-reduced token count and multiplies by the number
+    of replicas, which Keras divides by again before summing the replicas' gradients. So
+    replicas holding different numbers of real tokens train exactly as one device would.
+
     Args:
         label_smoothing: float in [0, 1).
         pad_id: int. Target id that marks padding.
@@ -48,7 +53,7 @@ class MaskedSequenceLoss(keras.losses.Loss):
             smooth = -ops.mean(log_probs, axis=-1)
             token_loss = (1 - self.label_smoothing) * token_loss + self.label_smoothing * smooth
         weights = ops.cast(ops.not_equal(y_true, self.pad_id), token_loss.dtype)
-        return ops.sum(token_loss * weights) / ops.maximum(ops.sum(weights), 1.0)
+        return _global_token_mean(ops.sum(token_loss * weights), ops.sum(weights))
 
     def get_config(self):
         return {
@@ -57,3 +62,17 @@ class MaskedSequenceLoss(keras.losses.Loss):
             "pad_id": self.pad_id,
             "from_logits": self.from_logits,
         }
+
+
+def _global_token_mean(loss_sum, token_count):
+    """``loss_sum / token_count`` on one device; under a strategy with N replicas,
+    ``N · loss_sum / Σ_replicas token_count`` (Keras scales each replica's loss by 1/N)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            total = context.all_reduce(tf.distribute.ReduceOp.SUM, token_count)
+            replicas = ops.cast(context.num_replicas_in_sync, loss_sum.dtype)
+            return replicas * loss_sum / ops.maximum(total, 1.0)
+    return loss_sum / ops.maximum(token_count, 1.0)

@@ -1,0 +1,150 @@
+"""Backs up the training state at each epoch end with an atomic commit; restores it on rerun."""
+
+import json
+import math
+import os
+import shutil
+
+import keras
+import numpy as np
+
+from keras_seq.callbacks.atomic_model_checkpoint import replace_atomically
+
+_STATE_FILE = "training_state.json"
+
+
+def _seed_states(model):
+    """The state variables of the model's `keras.random.SeedGenerator`s (dropout masks), which
+    `save_weights` leaves out."""
+    return [v for v in model.variables if v.name == "seed_generator_state"]
+
+
+def _loggable(value):
+    """A JSON value for a log: floats (non-finite ones as "nan", "inf"), arrays as lists."""
+    array = np.asarray(value, dtype="float64")
+    if array.ndim:
+        return [_loggable(item) for item in array]
+    number = float(array)
+    return number if math.isfinite(number) else str(number)
+
+
+class AtomicBackupAndRestore(keras.callbacks.Callback):
+    """`keras.callbacks.BackupAndRestore` with an atomic commit, the epoch logs, and workers.
+
+    At the end of each epoch the model and optimizer weights are written to
+    ``epoch-<n>.weights.h5`` (through a temporary file and a rename), then
+    ``training_state.json`` is replaced atomically: ``{"epoch": n, "weights": file name,
+    "history": [per-epoch logs], "seed_generator_states": [...]}`` (the dropout random
+    generators, which `save_weights` leaves out: without them a resumed run draws other
+    masks). That rename is the commit: a process killed at any moment leaves either the
+    previous state or the new one, whole. (Keras 3.15's `BackupAndRestore`
+    overwrites ``latest.weights.h5`` in place and then its metadata: a kill in between resumes
+    the weights of epoch n + 1 as if they were those of epoch n, and a kill during the write
+    leaves a truncated file.) At `fit` start, a saved state is loaded (weights, optimizer
+    slots, step counter) and training continues at epoch n (0-based, i.e. Keras prints
+    "Epoch n + 1/…"); when `fit` ends normally the backup is deleted.
+
+    In multi-worker training every worker must take part in the save (reading distributed
+    variables may need collective ops): the chief writes to ``backup_dir`` and every other
+    worker passes a private ``write_dir`` (e.g. a temporary directory), while all of them
+    restore from ``backup_dir``, which must be on storage every worker reads.
+
+    What is not restored: the state of other callbacks (e.g. `EarlyStopping`'s patience counter
+    restarts) and the position of the data iterator — pass the epoch to the data pipeline
+    (``saved_state(backup_dir)["epoch"]``) to skip what was already seen.
+
+    Args:
+        backup_dir: str. Directory of the backup read at `fit` start (and written, unless
+            ``write_dir`` is given). Used by nothing else.
+        write_dir: str or None. Where this process writes its backups; defaults to
+            ``backup_dir``.
+        delete_checkpoint: bool. Remove the written backup when `fit` finishes normally.
+
+    Attributes:
+        history: list of dict. The logs of every finished epoch, restored ones included.
+
+    Example:
+
+    >>> backup = AtomicBackupAndRestore("runs/tagger/backup")  # doctest: +SKIP
+    >>> model.fit(dataset, epochs=10, callbacks=[backup])  # doctest: +SKIP
+    """
+
+    def __init__(self, backup_dir, write_dir=None, delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError(f"`backup_dir` must be a non-empty path, got {backup_dir!r}.")
+        self.backup_dir = os.fspath(backup_dir)
+        self.write_dir = os.fspath(write_dir) if write_dir else self.backup_dir
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self.history = []
+
+    @staticmethod
+    def saved_state(backup_dir):
+        """The committed state in ``backup_dir`` (``{"epoch", "weights", "history",
+        "seed_generator_states"}``) or None if there is none."""
+        path = os.path.join(backup_dir, _STATE_FILE)
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+
+    def on_train_begin(self, logs=None):
+        if not self.model.built:
+            raise ValueError(
+                "AtomicBackupAndRestore needs a built model (call `model.build()` before `fit`)."
+            )
+        if os.path.isdir(self.write_dir):  # leftovers of a process killed while writing
+            for name in os.listdir(self.write_dir):
+                if name.startswith(".") and ".partial-" in name:
+                    os.remove(os.path.join(self.write_dir, name))
+        state = self.saved_state(self.backup_dir)
+        self.history = []
+        if state is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
+        self.history = list(state["history"])
+        seed_states = _seed_states(self.model)
+        if len(seed_states) != len(state["seed_generator_states"]):
+            raise ValueError(
+                f"The backup in {self.backup_dir} holds {len(state['seed_generator_states'])} "
+                f"random generator states, the model has {len(seed_states)}: it was made by "
+                "another model."
+            )
+        for variable, value in zip(seed_states, state["seed_generator_states"], strict=True):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+        # The hook Keras' own BackupAndRestore uses: `fit` starts at this epoch.
+        self.model._initial_epoch = state["epoch"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.history.append({key: _loggable(value) for key, value in (logs or {}).items()})
+        os.makedirs(self.write_dir, exist_ok=True)
+        name = f"epoch-{epoch + 1}.weights.h5"
+        partial = os.path.join(self.write_dir, f".{name}.partial-{os.getpid()}.weights.h5")
+        self.model.save_weights(partial, overwrite=True)
+        replace_atomically(partial, os.path.join(self.write_dir, name))
+        state = {
+            "epoch": epoch + 1,
+            "weights": name,
+            "history": self.history,
+            "seed_generator_states": [v.numpy().tolist() for v in _seed_states(self.model)],
+        }
+        partial_state = os.path.join(self.write_dir, f".{_STATE_FILE}.partial-{os.getpid()}")
+        with open(partial_state, "w", encoding="utf-8") as f:
+            json.dump(state, f)
+        replace_atomically(partial_state, os.path.join(self.write_dir, _STATE_FILE))
+        for old in os.listdir(self.write_dir):
+            if old.endswith(".weights.h5") and old != name and not old.startswith("."):
+                os.remove(os.path.join(self.write_dir, old))
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and os.path.isdir(self.write_dir):
+            shutil.rmtree(self.write_dir)
+
+    def get_config(self):
+        return {
+            "backup_dir": self.backup_dir,
+            "write_dir": self.write_dir,
+            "delete_checkpoint": self.delete_checkpoint,
+        }

@@ -1,0 +1,56 @@
+"""`keras.callbacks.ModelCheckpoint` whose files appear whole or not at all."""
+
+import os
+
+import keras
+
+
+def _partial_path(path):
+    """A hidden name next to ``path`` with the same file type (Keras checks the suffix)."""
+    directory, name = os.path.split(path)
+    for suffix in (".weights.h5", ".keras", ".h5"):
+        if name.endswith(suffix):
+            break
+    else:
+        suffix = ""
+    return os.path.join(directory, f".{name}.partial-{os.getpid()}{suffix}")
+
+
+def replace_atomically(partial, final):
+    """Flushes ``partial`` to disk and renames it to ``final`` (atomic on POSIX and Windows
+    within one file system)."""
+    with open(partial, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(partial, final)
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """`ModelCheckpoint` that writes to a temporary file and renames it into place.
+
+    Keras 3 (3.15) writes a ``.keras`` checkpoint by opening the final path and streaming the
+    zip archive into it: a process killed during the save leaves a truncated file and the
+    previous best model is gone. Here the archive is written to a hidden
+    ``.<name>.partial-<pid>.keras`` in the same directory, flushed, then renamed over the old
+    file, so ``filepath`` always holds a complete model (the previous one until the rename).
+
+    Args and behaviour are those of `keras.callbacks.ModelCheckpoint`.
+
+    Example:
+
+    >>> checkpoint = AtomicModelCheckpoint("out/model.keras", monitor="val_loss",
+    ...                                    save_best_only=True)  # doctest: +SKIP
+    """
+
+    def _save_model(self, epoch, batch, logs):
+        # Keras formats `self.filepath` then saves to it: point it at the partial file for the
+        # duration of the save (braces escaped: the formatted name is used verbatim).
+        final = self._get_file_path(epoch, batch, logs)
+        partial = _partial_path(final)
+        pattern = self.filepath
+        self.filepath = partial.replace("{", "{{").replace("}", "}}")
+        try:
+            super()._save_model(epoch, batch, logs)
+        finally:
+            self.filepath = pattern
+        if os.path.exists(partial):
+            replace_atomically(partial, final)
