@@ -409,7 +409,9 @@ class Seq2Seq(keras.Model):
         return tf.reduce_sum(tf.where(target_out != PAD_ID, picked, 0.0), axis=1)
 
     # ------------------------------------------------------------------------- serving
-    def serving_signatures(self, beam_size=4, n_best=4, length_penalty=0.6, max_length=100):
+    def serving_signatures(
+        self, beam_size=4, n_best=4, length_penalty=0.6, max_length=100, max_source_length=256
+    ):
         """String-in / string-out signatures for `keras_seq.export.export` (TF Serving).
 
         - ``serving_default(source)``: beam search; ``translation`` [B], ``score`` [B] (the
@@ -419,7 +421,9 @@ class Seq2Seq(keras.Model):
         - ``score(source, target)``: ``log_probability`` [B] of the given translations.
 
         The decoding options are per-signature constants (the arguments here), which also
-        works with TF Serving's batching (see docs/serving.md).
+        works with TF Serving's batching (see docs/serving.md). The translating signatures
+        keep the first ``max_source_length`` source tokens (None: all), so that the work of a
+        request is bounded by the two lengths whatever string a client sends.
         """
         self._require_tokenizers("serving_signatures")
         source = tf.TensorSpec([None], tf.string, name="source")
@@ -429,7 +433,7 @@ class Seq2Seq(keras.Model):
         greedy = GreedySearch()
 
         def serving_default(source):
-            strings, result = self.translate_text(source, best, max_length)
+            strings, result = self.translate_text(source, best, max_length, max_source_length)
             return {
                 "translation": strings[:, 0],
                 "score": result.scores[:, 0],
@@ -437,11 +441,11 @@ class Seq2Seq(keras.Model):
             }
 
         def translate_nbest(source):
-            strings, result = self.translate_text(source, several, max_length)
+            strings, result = self.translate_text(source, several, max_length, max_source_length)
             return {"translations": strings, "scores": result.scores}
 
         def translate_greedy(source):
-            strings, result = self.translate_text(source, greedy, max_length)
+            strings, result = self.translate_text(source, greedy, max_length, max_source_length)
             return {"translation": strings[:, 0], "log_probability": result.log_probs[:, 0]}
 
         def score(source, target):

@@ -58,6 +58,20 @@ def test_bad_and_edge_inputs(translator):
         translator.translate([3])
 
 
+def test_serving_signatures_bound_the_source_length(translator):
+    """The exported translations keep the first `max_source_length` source tokens."""
+    long_source = "Er hat es tun müssen, " * 40 + "und Das Wetter ist schön."
+    signatures = translator.serving_signatures(max_length=6, max_source_length=5)
+    greedy, _ = signatures["translate_greedy"]
+    served = greedy(tf.constant([long_source, "Wir müssen gehen."]))["translation"].numpy()
+    expected = translator.translate(
+        [long_source, "Wir müssen gehen."], beam_size=1, max_length=6, max_source_length=5
+    )
+    assert [t.decode() for t in served] == expected
+    # The bound matters: the whole source gives another translation.
+    assert translator.translate([long_source], beam_size=1, max_length=6) != expected[:1]
+
+
 def test_score_is_the_teacher_forced_log_probability(translator):
     sources, targets = [s for s, _ in PAIRS[:2]], [t for _, t in PAIRS[:2]]
     scores = translator.score(sources, targets)
