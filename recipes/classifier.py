@@ -117,9 +117,11 @@ def main(argv=None):
     # The splits are sorted by label: `shuffle` happens in the pipeline, the caps below keep
     # both classes by taking every k-th mail.
     def cap(examples, count):
+        """``count`` examples spread evenly over the split (which is sorted by label), so each
+        label keeps its share."""
         if not count or count >= len(examples):
             return examples
-        return examples[:: len(examples) // count][:count]
+        return [examples[i * len(examples) // count] for i in range(count)]
 
     train, class_names = load_task(args.task, "train")
     train = cap(train, args.max_train_examples)

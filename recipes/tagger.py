@@ -60,7 +60,7 @@ CONFIGS = {
         units=128,
         num_layers=2,
         dropout=0.3,
-        epochs=15,
+        epochs=2,  # dev accuracy 96.69% → 96.82% after epochs 1 → 2 (docs/results.md)
         batch_size=64,
         learning_rate=2e-3,
     ),
