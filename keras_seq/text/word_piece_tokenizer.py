@@ -139,24 +139,19 @@ class WordPieceTokenizer(Tokenizer):
             )
             # The learner prunes rare "##c" pieces, so a word of known characters could fall
             # back to bytes, and rare "▁c" word starts, so a word after a space could split
-            # into a lone "▁" and continuations. Every kept character gets its three forms
-            # first (most frequent first), then the learned pieces fill the rest in the
-            # learner's order (most frequent first).
+            # into a lone "▁" and continuations. Every kept character first gets its two
+            # coverage forms "c" and "##c" (most frequent first), then its word-start form
+            # "▁c" (same order), then the learned pieces fill the rest in the learner's order.
+            # Coverage comes before word starts, so a small vocabulary never trades a
+            # character for a byte fallback.
             characters = collections.Counter()
             for word, count in word_counts.items():
                 for character in word.removeprefix(cls.SPACE_MARKER):
                     characters[character] += count
             ranked = sorted(characters.items(), key=lambda item: (-item[1], item[0]))
-            limit = params.get("max_unique_chars", 1000)
-            pieces = [
-                piece
-                for character, _ in ranked[:limit]
-                for piece in (
-                    character,
-                    _SUFFIX_INDICATOR + character,
-                    cls.SPACE_MARKER + character,
-                )
-            ]
+            kept = [character for character, _ in ranked[: params.get("max_unique_chars", 1000)]]
+            pieces = [piece for c in kept for piece in (c, _SUFFIX_INDICATOR + c)]
+            pieces += [cls.SPACE_MARKER + c for c in kept]
             seen = set(vocabulary)
             for piece in pieces + learned:
                 if piece not in seen and len(vocabulary) < vocabulary_size:

@@ -202,7 +202,7 @@ def test_from_corpus_with_dataset_matches_list():
 
 def test_frequent_words_become_single_pieces():
     corpus = ["He had to do it."] * 20 + SENTENCES
-    # 261 special tokens and three forms ("c", "##c", "▁c") of each character come first.
+    # 261 special tokens, then "c" and "##c" of each character, then each "▁c", come first.
     tokenizer = WordPieceTokenizer.from_corpus(corpus, vocabulary_size=500)
     ids = tokenizer.tokenize(["He had to do it."]).to_list()[0]
     assert [tokenizer.id_to_token(i) for i in ids] == ["He", "▁had", "▁to", "▁do", "▁it", "."]
