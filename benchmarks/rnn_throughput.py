@@ -1,24 +1,53 @@
-"""Training throughput of keras_seq's LSTM / GRU against Keras' own layers, in the same run.
+"""Training throughput of keras_seq's recurrent layers against Keras and PyTorch, in one run.
 
-A train step is forward + backward + Adam update of one recurrent layer (return_sequences,
-float32) under `tf.function`, exactly the same harness for both layers. Steps of the two
-layers are interleaved (round-robin) so that machine noise hits both alike; we report the
-median step time over the rounds after warm-up, tokens/s = batch × length / median, and the
-ratio ours / Keras (> 1 means we are faster).
+A train step is forward + backward + Adam update of one recurrent layer (or stack) with
+``return_sequences`` on a mean-square loss, float32, exactly the same harness for every
+candidate: Keras layers under `tf.function`, PyTorch modules eagerly with 2 threads
+(``torch.set_num_threads(2)``, ``--torch-threads`` to change it; oneDNN's whole-sequence
+kernels). The steps of the candidates
+of a row are interleaved (round-robin) so that machine noise hits all alike; we report the
+median step time after warm-up as tokens/s = batch × length / median, the ratio ours /
+reference (> 1 means we are faster), and the achieved GFLOP/s against the machine's matmul
+ceiling measured at the start of the same run (the best ``tf.matmul`` time on the shapes of the
+rows; the rows' medians can exceed it on a busy machine, whose load varies during a run).
 
-    python benchmarks/rnn_throughput.py            # sizes A and B, 15 measured steps each
-    python benchmarks/rnn_throughput.py --steps 30 --sizes A
-    python benchmarks/rnn_throughput.py --mask     # right-padded batches (lengths T/2 … T)
+FLOPs count the matmuls only, backward = 2 × forward: a layer with k gate blocks, input size
+D and hidden size H costs ``3 · 2 · B · T · (D + H) · k · H`` per direction and level.
+
+Peak memory (``--memory``): each candidate of a row is built and stepped in its own
+subprocess with TensorFlow's BFC allocator on the CPU (``TF_CPU_ALLOCATOR_USE_BFC=true``, the
+only way TF keeps allocator statistics on a CPU); the number is the allocator's peak during
+one train step minus what was allocated before it (weights, optimizer slots and inputs
+excluded), i.e. the activations kept for the backward pass plus gradients and temporaries.
+PyTorch's CPU allocator keeps no such statistics, so torch rows have no memory column.
+
+    python benchmarks/rnn_throughput.py                      # every layer at size C
+    python benchmarks/rnn_throughput.py --sizes A B C --layers LSTM GRU --steps 20
+    python benchmarks/rnn_throughput.py --memory --layers LSTM PeepholeLSTM
+    python benchmarks/rnn_throughput.py --mask --layers LSTM GRU   # right-padded batches
+    python benchmarks/rnn_throughput.py --dtype mixed_bfloat16 --layers LSTM
+
+Torch runs with ``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set (see below it).
+
+Torch rows need ``torch`` importable (see benchmarks/README.md); without it they are skipped
+with a message.
 """
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Idle OpenMP threads of torch sleep at once instead of spinning for a while after each
+# parallel region: spinning threads would steal the cores from the next candidate's step in
+# the interleaved loop (TensorFlow runs on its own thread pool and ignores this).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -26,63 +55,273 @@ import tensorflow as tf  # noqa: E402
 
 import keras_seq  # noqa: E402
 
+try:
+    import torch
+except ImportError:
+    torch = None
+
+TORCH_THREADS = 2
 SIZES = {  # name: (batch, length, input features, hidden units)
     "A": (64, 50, 128, 256),
     "B": (32, 100, 256, 512),
-}
-LAYERS = {
-    "LSTM": (keras_seq.layers.LSTM, keras.layers.LSTM),
-    "GRU": (keras_seq.layers.GRU, keras.layers.GRU),
+    "C": (64, 30, 256, 512),
 }
 
 
-def make_train_step(layer, x, mask):
+# ------------------------------------------------------------------------------ candidates
+class KerasStack(keras.layers.Layer):
+    """Keras layers applied one after the other, passing the mask on (a 2-level reference)."""
+
+    def __init__(self, levels, **kwargs):
+        super().__init__(**kwargs)
+        self.levels = levels
+
+    def call(self, x, mask=None, training=None):
+        for level in self.levels:
+            x = level(x, mask=mask, training=training)
+        return x
+
+
+def _ours(family, units, **kwargs):
+    return getattr(keras_seq.layers, family)(units, return_sequences=True, **kwargs)
+
+
+def _keras(family, units):
+    return getattr(keras.layers, family)(units, return_sequences=True)
+
+
+# A row: (k gate blocks, directions, levels, keras_seq builder, references). A reference is
+# (name, kind, builder): kind "keras" builds a Keras layer from `units`, "torch" a torch module
+# from (features, units).
+ROWS = {
+    "LSTM": (
+        4,
+        1,
+        1,
+        lambda u: _ours("LSTM", u),
+        [
+            ("keras.layers.LSTM", "keras", lambda u: _keras("LSTM", u)),
+            ("torch.nn.LSTM", "torch", lambda d, u: torch.nn.LSTM(d, u, batch_first=True)),
+        ],
+    ),
+    "GRU": (
+        3,
+        1,
+        1,
+        lambda u: _ours("GRU", u),
+        [
+            ("keras.layers.GRU", "keras", lambda u: _keras("GRU", u)),
+            ("torch.nn.GRU", "torch", lambda d, u: torch.nn.GRU(d, u, batch_first=True)),
+        ],
+    ),
+    "SimpleRNN": (
+        1,
+        1,
+        1,
+        lambda u: _ours("SimpleRNN", u),
+        [
+            ("keras.layers.SimpleRNN", "keras", lambda u: _keras("SimpleRNN", u)),
+            ("torch.nn.RNN", "torch", lambda d, u: torch.nn.RNN(d, u, batch_first=True)),
+        ],
+    ),
+    "PeepholeLSTM": (
+        4,
+        1,
+        1,
+        lambda u: _ours("PeepholeLSTM", u),
+        [
+            ("keras_seq LSTM", "keras", lambda u: _ours("LSTM", u)),
+            ("keras.layers.LSTM", "keras", lambda u: _keras("LSTM", u)),
+        ],
+    ),
+    "CoupledLSTM": (
+        3,
+        1,
+        1,
+        lambda u: _ours("CoupledLSTM", u),
+        [
+            ("keras_seq LSTM", "keras", lambda u: _ours("LSTM", u)),
+            ("keras.layers.LSTM", "keras", lambda u: _keras("LSTM", u)),
+        ],
+    ),
+    "BiLSTM": (
+        4,
+        2,
+        1,
+        lambda u: keras_seq.layers.Bidirectional(_ours("LSTM", u)),
+        [
+            (
+                "keras Bidirectional(LSTM)",
+                "keras",
+                lambda u: keras.layers.Bidirectional(_keras("LSTM", u)),
+            ),
+            (
+                "torch.nn.LSTM(bidirectional)",
+                "torch",
+                lambda d, u: torch.nn.LSTM(d, u, batch_first=True, bidirectional=True),
+            ),
+        ],
+    ),
+    "StackedLSTM2": (
+        4,
+        1,
+        2,
+        lambda u: keras_seq.layers.StackedRNN(keras_seq.layers.LSTM(u), num_layers=2),
+        [
+            (
+                "2 × keras.layers.LSTM",
+                "keras",
+                lambda u: KerasStack([_keras("LSTM", u), _keras("LSTM", u)]),
+            ),
+            (
+                "torch.nn.LSTM(num_layers=2)",
+                "torch",
+                lambda d, u: torch.nn.LSTM(d, u, batch_first=True, num_layers=2),
+            ),
+        ],
+    ),
+}
+
+
+def train_flops(row, size):
+    """Matmul FLOPs of one train step (backward = 2 × forward)."""
+    gates, directions, levels, _, _ = ROWS[row]
+    batch, length, features, units = SIZES[size]
+    flops, width = 0, features
+    for _ in range(levels):
+        flops += directions * 2 * batch * length * (width + units) * gates * units
+        width = directions * units
+    return 3 * flops
+
+
+def inputs_for(size, padded):
+    batch, length, features, _ = SIZES[size]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, length, features)).astype("float32")
+    mask = None
+    if padded:
+        lengths = rng.integers(length // 2, length + 1, size=(batch, 1))
+        mask = np.arange(length)[None, :] < lengths
+    return x, mask
+
+
+def keras_train_step(layer, x, mask):
+    x = tf.constant(x)
+    mask = None if mask is None else tf.constant(mask)
     layer(x, mask=mask)
     optimizer = keras.optimizers.Adam(1e-3)
     optimizer.build(layer.trainable_variables)
 
     @tf.function
-    def train_step(x):
+    def train_step():
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(layer(x, mask=mask, training=True)))
+            outputs = tf.cast(layer(x, mask=mask, training=True), tf.float32)
+            loss = tf.reduce_mean(tf.square(outputs))
         grads = tape.gradient(loss, layer.trainable_variables)
         optimizer.apply(grads, layer.trainable_variables)
         return loss
 
+    return lambda: train_step().numpy()
+
+
+def torch_train_step(module, x):
+    x = torch.from_numpy(x)
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+
+    def train_step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = module(x)[0].square().mean()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
     return train_step
 
 
-def time_step(step, x):
+def build_candidates(row, size, padded):
+    """``{name: step}``: keras_seq first, then the references that can run here."""
+    _, _, _, ours, references = ROWS[row]
+    _, _, features, units = SIZES[size]
+    x, mask = inputs_for(size, padded)
+    candidates = {"keras_seq": keras_train_step(ours(units), x, mask)}
+    for name, kind, build in references:
+        if kind == "keras":
+            candidates[name] = keras_train_step(build(units), x, mask)
+        elif torch is not None and not padded:
+            candidates[name] = torch_train_step(build(features, units), x)
+    return candidates
+
+
+def time_step(step):
     start = time.perf_counter()
-    step(x).numpy()
+    step()
     return time.perf_counter() - start
 
 
-def measure(family, size, steps, warmup, padded=False):
-    batch, length, features, units = SIZES[size]
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.normal(size=(batch, length, features)), tf.float32)
-    mask = None
-    if padded:
-        lengths = rng.integers(length // 2, length + 1, size=(batch, 1))
-        mask = tf.constant(np.arange(length)[None, :] < lengths)
-    ours_cls, keras_cls = LAYERS[family]
-    candidates = {
-        "keras_seq": make_train_step(ours_cls(units, return_sequences=True), x, mask),
-        "keras": make_train_step(keras_cls(units, return_sequences=True), x, mask),
-    }
+def measure(row, size, steps, warmup, padded):
+    """Median step time (s) of every candidate of ``row`` at ``size``, interleaved."""
+    candidates = build_candidates(row, size, padded)
     for step in candidates.values():
         for _ in range(warmup):
-            time_step(step, x)
+            step()
     times = {name: [] for name in candidates}
     for _ in range(steps):
         for name, step in candidates.items():
-            times[name].append(time_step(step, x))
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    tokens = batch * length
-    return {name: tokens / m for name, m in medians.items()}, medians
+            times[name].append(time_step(step))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
+# ------------------------------------------------------------------------- matmul ceiling
+def matmul_gflops(m, k, n, repeats=30):
+    """Best GFLOP/s of a float32 ``[m, k] × [k, n]`` tf.matmul over ``repeats`` runs (the
+    result is fetched): the best, not the median, since the ceiling is what the machine can
+    do at all, and a shared machine only ever slows a run down."""
+    rng = np.random.default_rng(0)
+    a = tf.constant(rng.normal(size=(m, k)).astype("float32"))
+    b = tf.constant(rng.normal(size=(k, n)).astype("float32"))
+    for _ in range(3):
+        tf.matmul(a, b).numpy()
+    times = [time_step(lambda: tf.matmul(a, b).numpy()) for _ in range(repeats)]
+    return 2 * m * k * n / min(times) / 1e9
+
+
+def matmul_ceiling(sizes):
+    """GFLOP/s of the two matmul shapes of an LSTM at each size: the per-step recurrent one
+    ``[B, H] × [H, 4H]`` and the all-steps input projection ``[T·B, D] × [D, 4H]``."""
+    shapes = set()
+    for size in sizes:
+        batch, length, features, units = SIZES[size]
+        shapes.add((batch, units, 4 * units))
+        shapes.add((batch * length, features, 4 * units))
+    return {shape: matmul_gflops(*shape) for shape in sorted(shapes)}
+
+
+# -------------------------------------------------------------------------- peak memory
+def memory_probe(row, size, candidate, padded):
+    """Allocator peak (bytes) of one train step above what was allocated before it."""
+    candidates = build_candidates(row, size, padded)
+    step = candidates[candidate]
+    step()  # trace and run once: every variable and optimizer slot now exists
+    tf.config.experimental.reset_memory_stats("CPU:0")
+    before = tf.config.experimental.get_memory_info("CPU:0")["current"]
+    step()
+    return tf.config.experimental.get_memory_info("CPU:0")["peak"] - before
+
+
+def measure_memory(row, size, candidate, padded):
+    """`memory_probe` in a fresh subprocess with the BFC allocator; None if it fails."""
+    command = [sys.executable, __file__, "--memory-probe", row, size, candidate]
+    if padded:
+        command.append("--mask")
+    env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="true")
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        print(f"# memory probe of {candidate} ({row}, {size}) failed: {result.stderr[-300:]}")
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])["peak_bytes"]
+
+
+# ------------------------------------------------------------------------------- report
 def cpu_model():
     """The CPU's model name (``lscpu``'s "Model name"), or the architecture if unknown."""
     try:
@@ -101,40 +340,98 @@ def load_average():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=15, help="measured steps per layer (>= 10)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
-    parser.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    parser.add_argument("--steps", type=int, default=10, help="measured steps per candidate")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--sizes", nargs="+", default=["C"], choices=list(SIZES))
+    parser.add_argument("--layers", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument(
         "--mask", action="store_true", help="right-padded batches: a mask with lengths T/2 … T"
     )
+    parser.add_argument(
+        "--memory", action="store_true", help="also measure each train step's peak memory"
+    )
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "mixed_bfloat16"],
+        help="Keras dtype policy of the keras_seq and Keras candidates",
+    )
+    parser.add_argument(
+        "--torch-threads", type=int, default=TORCH_THREADS, help="torch.set_num_threads"
+    )
+    parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.steps < 10:
-        parser.error("--steps must be at least 10 (medians of fewer steps are too noisy)")
+    keras.mixed_precision.set_global_policy(args.dtype)
+    if torch is not None:
+        torch.set_num_threads(args.torch_threads)
+        torch.manual_seed(0)
+    if args.memory_probe:
+        print(json.dumps({"peak_bytes": memory_probe(*args.memory_probe, args.mask)}))
+        return
+    if args.steps < 5:
+        parser.error("--steps must be at least 5 (medians of fewer steps are too noisy)")
 
     print(
-        f"# {cpu_model()}, {os.cpu_count()} cores, "
-        f"TF {tf.__version__}, Keras {keras.__version__}, "
-        f"intra-op threads {tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}"
+        f"# {cpu_model()}, {os.cpu_count()} cores, TF {tf.__version__}, "
+        f"Keras {keras.__version__}, torch {torch.__version__ if torch else 'not installed'}"
+        f" ({args.torch_threads} threads), policy {args.dtype}"
     )
+    if torch is None:
+        print("# torch is not importable: torch rows skipped (see benchmarks/README.md)")
+    elif args.mask:
+        print("# --mask: torch rows skipped (its modules take no mask)")
     print(
         f"# median of {args.steps} interleaved train steps after {args.warmup} warm-up steps"
         + (", right-padded batches with a mask" if args.mask else "")
     )
     print(f"# load average (1, 5, 15 min) at start: {load_average()}")
-    print("| layer | size (batch×len, in→hidden) | keras_seq tok/s | Keras tok/s | ratio |")
-    print("|---|---|---|---|---|")
+    ceilings = matmul_ceiling(args.sizes)
+    for (m, k, n), gflops in ceilings.items():
+        print(f"# tf.matmul float32 [{m}, {k}] × [{k}, {n}]: {gflops:.0f} GFLOP/s")
+    ceiling = max(ceilings.values())
+    print(f"# ceiling = the fastest of these: {ceiling:.0f} GFLOP/s")
+    print()
+    print(
+        "| layer | size | keras_seq tok/s | GFLOP/s (% ceiling) | reference | reference tok/s "
+        "| GFLOP/s (% ceiling) | ratio |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         batch, length, features, units = SIZES[size]
-        for family in args.layers:
-            throughput, _ = measure(family, size, args.steps, args.warmup, args.mask)
-            ratio = throughput["keras_seq"] / throughput["keras"]
-            print(
-                f"| {family} | {size}: {batch}×{length}, {features}→{units} | "
-                f"{throughput['keras_seq']:,.0f} | {throughput['keras']:,.0f} | "
-                f"{ratio:.2f}× |",
-                flush=True,
-            )
+        tokens = batch * length
+        for row in args.layers:
+            medians = measure(row, size, args.steps, args.warmup, args.mask)
+            flops = train_flops(row, size)
+
+            def describe(name, medians=medians, flops=flops, tokens=tokens):
+                gflops = flops / medians[name] / 1e9
+                return f"{tokens / medians[name]:,.0f} | {gflops:.0f} ({gflops / ceiling:.0%})"
+
+            for name in list(medians)[1:]:
+                print(
+                    f"| {row} | {size}: {batch}×{length}, {features}→{units} | "
+                    f"{describe('keras_seq')} | {name} | {describe(name)} | "
+                    f"{medians[name] / medians['keras_seq']:.2f}× |",
+                    flush=True,
+                )
+    if args.memory:
+        print()
+        print("| layer | size | keras_seq step peak MB | reference | reference peak MB | ratio |")
+        print("|---|---|---|---|---|---|")
+        for size in args.sizes:
+            for row in args.layers:
+                ours = measure_memory(row, size, "keras_seq", args.mask)
+                for name, kind, _ in ROWS[row][4]:
+                    if kind != "keras" or ours is None:
+                        continue
+                    reference = measure_memory(row, size, name, args.mask)
+                    if reference is None:
+                        continue
+                    print(
+                        f"| {row} | {size} | {ours / 2**20:.1f} | {name} | "
+                        f"{reference / 2**20:.1f} | {ours / reference:.2f}× |",
+                        flush=True,
+                    )
     print(f"# load average (1, 5, 15 min) at end: {load_average()}")
 
 
