@@ -39,6 +39,14 @@ class BeamSearch(DecodingStrategy):
     best first. At step 0 only the first copy of each example is expanded, so
     no hypothesis appears twice.
 
+    Within one beam every token but the end token is scored by the same
+    increasing function of its log-probability, so a beam contributes at most
+    its `k` best non-end tokens and its end token to the survivors. When the
+    logits' vocabulary size `V` is known and `V >= k + 2`, the search scores
+    only those `k + 2` candidates a beam (found with one `top_k` and one
+    log-sum-exp over the `V` logits) instead of all `V` tokens; the result is
+    the same, ties included (lower beam, then lower token id first).
+
     Args:
         beam_size: int >= 1. Number of hypotheses kept per example.
         length_penalty: None (no normalization), a `LengthPenalty`,
@@ -112,18 +120,55 @@ class BeamSearch(DecodingStrategy):
                 variables["coverage"] = tf.zeros(shape + [source_length])
             return variables
 
+        def candidates(logits):
+            """`(log_probs, tokens, is_end, end_column)` of the candidates, each `[B, k, C]`.
+
+            Within one beam every non-end token is scored by the same monotone map of its
+            log-probability (one length and one coverage for the beam), so the `k` survivors
+            of a beam are among its `k` best non-end tokens and its end token. When the
+            vocabulary is known and larger than `k + 1`, those `k + 2` candidates per beam
+            (the `k + 1` best logits, an end token among them masked, plus the end token)
+            replace the `V` tokens: the elementwise work runs on `[B, k, k + 2]` instead of
+            `[B, k, V]`, and only the log-sum-exp and one `top_k` read the whole row. The
+            candidates are ordered by token id so ties break as over the whole vocabulary
+            (lower beam, then lower token). `tokens` is None for the whole vocabulary.
+            """
+            vocabulary_size = logits.shape[-1]
+            if vocabulary_size is None or vocabulary_size < beam_size + 2:
+                vocabulary_size = vocabulary_size or tf.shape(logits)[-1]
+                log_probs = tf.nn.log_softmax(logits)
+                is_end = tf.equal(tf.range(vocabulary_size), end_id)
+                shape = [batch_size, beam_size, -1]
+                return tf.reshape(log_probs, shape), None, is_end, is_end
+            normalizer = tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
+            top_logits, top_tokens = tf.math.top_k(logits, k=beam_size + 1)
+            rows = tf.shape(logits)[0]
+            tokens = tf.concat([top_tokens, tf.fill([rows, 1], end_id)], axis=-1)
+            values = tf.concat([top_logits, logits[:, end_id : end_id + 1]], axis=-1)
+            end_column = tf.concat(
+                [tf.zeros_like(top_tokens, tf.bool), tf.ones([rows, 1], tf.bool)], axis=-1
+            )
+            is_end = tf.equal(tokens, end_id)
+            # The end token among the best logits is a copy of the end column: drop it.
+            log_probs = tf.where(is_end & ~end_column, NEGATIVE_INFINITY, values - normalizer)
+            order = tf.argsort(tokens, axis=-1, stable=True)
+            shape = [batch_size, beam_size, beam_size + 2]
+
+            def arrange(tensor):
+                return tf.reshape(tf.gather(tensor, order, batch_dims=1), shape)
+
+            return arrange(log_probs), arrange(tokens), arrange(is_end), arrange(end_column)
+
         def advance(index, logits, attention, variables, state):
-            vocabulary_size = logits.shape[-1] or tf.shape(logits)[-1]
-            log_probs = tf.reshape(tf.nn.log_softmax(logits), [batch_size, beam_size, -1])
-            is_end = tf.equal(tf.range(vocabulary_size), end_id)
+            log_probs, candidate_tokens, is_end, end_column = candidates(logits)
             too_short = tf.less(index, min_lengths)[:, None, None]
             log_probs = tf.where(too_short & is_end, NEGATIVE_INFINITY, log_probs)
             ended = variables["finished"]  # complete before this step: frozen
             # The one continuation of a complete hypothesis: itself, at no cost.
-            frozen_row = tf.where(is_end, 0.0, NEGATIVE_INFINITY)
+            frozen_row = tf.where(end_column, 0.0, NEGATIVE_INFINITY)
             log_probs = tf.where(ended[:, :, None], frozen_row, log_probs)
 
-            totals = variables["log_probs"][:, :, None] + log_probs  # [B, k, V]
+            totals = variables["log_probs"][:, :, None] + log_probs  # [B, k, C]
             lengths = tf.where(ended, variables["lengths"], index + 1)
             scores = totals / self.length_penalty(lengths)[:, :, None]
             reaches_max = (index + 1 >= max_lengths)[:, None, None]
@@ -139,8 +184,12 @@ class BeamSearch(DecodingStrategy):
 
             flat_scores = tf.reshape(scores, [batch_size, -1])
             top_scores, top_indices = tf.math.top_k(flat_scores, k=beam_size)
-            origins = top_indices // vocabulary_size  # beam each survivor extends
-            tokens = top_indices % vocabulary_size
+            candidate_count = tf.shape(log_probs)[-1]
+            origins = top_indices // candidate_count  # beam each survivor extends
+            tokens = top_indices % candidate_count
+            if candidate_tokens is not None:
+                flat_tokens = tf.reshape(candidate_tokens, [batch_size, -1])
+                tokens = tf.gather(flat_tokens, top_indices, batch_dims=1)
 
             def reorder(tensor):
                 return tf.gather(tensor, origins, batch_dims=1)

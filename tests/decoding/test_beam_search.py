@@ -369,3 +369,78 @@ def test_bad_call_arguments():
 
     with pytest.raises(ValueError, match="max_length_bound"):
         unbounded.get_concrete_function()
+
+
+def _unknown_vocabulary(step):
+    """The same step with the logits' vocabulary dimension hidden from shape inference, which
+    makes the search score every token of the vocabulary instead of `k + 2` candidates."""
+
+    def hidden(ids, state, index):
+        logits, *rest = step(ids, state, index)
+        logits = tf.raw_ops.PlaceholderWithDefault(input=logits, shape=[None, None])
+        assert logits.shape[-1] is None
+        return (logits, *rest)
+
+    return hidden
+
+
+@pytest.mark.parametrize(
+    "seed, beam_size, ties, end_id, kwargs",
+    [
+        (0, 2, False, 3, dict(n_best=2)),
+        (1, 3, True, 0, dict(n_best=3, length_penalty=("gnmt", 0.6))),
+        (2, 4, True, 7, dict(n_best=2, length_penalty="average")),
+        (3, 3, False, 5, dict(n_best=3, length_penalty=("gnmt", 1.0), coverage_penalty=0.3)),
+        (4, 1, True, 2, dict()),
+    ],
+)
+def test_candidate_scoring_equals_scoring_the_whole_vocabulary(
+    seed, beam_size, ties, end_id, kwargs
+):
+    """With a known vocabulary of V >= k + 2 tokens, each beam's `k + 2` candidates are
+    scored instead of all V tokens; the result must be the same, ties included."""
+    vocabulary_size, max_length, source_length = 9, 5, 4
+    logits, attention = random_tables(seed, max_length, vocabulary_size, source_length)
+    if ties:  # a few distinct values: many equal logits, the end token among them
+        logits = np.round(logits).astype(np.float32)
+    if "coverage_penalty" not in kwargs:
+        attention = None
+    step = make_step(logits, attention)
+    search = BeamSearch(beam_size, **kwargs)
+    arguments = dict(
+        start_ids=[0, 4, 8],
+        end_id=end_id,
+        initial_state=(),
+        max_length=tf.constant([5, 3, 4]),
+        min_length=tf.constant([0, 2, 1]),
+    )
+    fast = search(step, **arguments)
+    whole = search(_unknown_vocabulary(step), **arguments)
+    finite = np.isfinite(whole.scores.numpy())
+    assert finite.any()
+    np.testing.assert_array_equal(np.isfinite(fast.scores.numpy()), finite)
+    for name in ("ids", "lengths"):
+        got, expected = getattr(fast, name).numpy(), getattr(whole, name).numpy()
+        np.testing.assert_array_equal(got[finite], expected[finite], err_msg=name)
+    for name in ("scores", "log_probs", "token_scores"):
+        got, expected = getattr(fast, name).numpy(), getattr(whole, name).numpy()
+        np.testing.assert_allclose(got[finite], expected[finite], atol=1e-5, err_msg=name)
+    if attention is not None:
+        np.testing.assert_allclose(
+            fast.alignments.numpy()[finite], whole.alignments.numpy()[finite], atol=1e-6
+        )
+
+
+def test_candidate_scoring_finds_the_exhaustive_best():
+    """k + 2 candidates a beam, k = 3 over 8 tokens: the best hypothesis is the exhaustive one
+    when the beam is wide enough to keep it (a table where greedy goes wrong)."""
+    vocabulary_size, max_length = 8, 3
+    logits, _ = random_tables(21, max_length, vocabulary_size)
+    result = BeamSearch(beam_size=6, n_best=3, length_penalty=("gnmt", 0.6))(
+        make_step(logits), [1], end_id=END, initial_state=(), max_length=max_length
+    )
+    expected = enumerate_hypotheses(logits, 1, END, max_length, length_penalty=gnmt_penalty(0.6))[
+        :1
+    ]
+    assert result.ids[0, 0].numpy().tolist() == padded(expected[0]["ids"], max_length)
+    np.testing.assert_allclose(result.scores[0, 0], expected[0]["score"], atol=1e-5)
