@@ -1,4 +1,4 @@
-"""Fused LSTM / GRU recurrences with a hand-written backward pass (BPTT).
+"""Fused LSTM / GRU / simple (Elman, tanh) recurrences with a hand-written backward pass.
 
 Autodiff through a ``tf.while_loop`` replays the loop backwards with one small matmul per step
 for every weight gradient (``h_{t-1}ᵀ dz_t``) and keeps gradient accumulators of the loop
@@ -9,11 +9,12 @@ then ONE matmul over all steps, ``dU = [h_0 … h_{T-1}]ᵀ [dz_1 … dz_T]`` on
 projection ``x W + b`` (computed outside, for all steps at once) by ordinary autodiff.
 
 The forward pass computes every number with the same float operations as `LSTMCell.step` /
-`GRUCell.step` (a gate activation may run over several gates at once), so outputs equal the
-general loop's; gradients agree with autodiff to float rounding. A mask carries the states
-over at masked steps (``h_t = m_t ? h̃_t : h_{t-1}``) as the general loop does; the gradient
-then flows past a masked step unchanged. Dropout in training, ``unroll`` and any other cell
-are left to `Recurrent`'s general loop (`supports_fused_recurrence`).
+`GRUCell.step` / `SimpleRNNCell.step` (a gate activation may run over several gates at
+once), so outputs equal the general loop's; gradients agree with autodiff to float
+rounding. A mask carries the states over at masked steps (``h_t = m_t ? h̃_t : h_{t-1}``) as
+the general loop does; the gradient then flows past a masked step unchanged. Dropout in
+training, ``unroll`` and any other cell are left to `Recurrent`'s general loop
+(`supports_fused_recurrence`).
 """
 
 import keras
@@ -22,6 +23,7 @@ from keras import ops
 
 from keras_seq.cells.gru_cell import GRUCell
 from keras_seq.cells.lstm_cell import LSTMCell
+from keras_seq.cells.simple_rnn_cell import SimpleRNNCell
 
 
 def supports_fused_recurrence(cell, training, unroll):
@@ -29,11 +31,14 @@ def supports_fused_recurrence(cell, training, unroll):
     if unroll:
         return False
     # Exact classes only: subclasses (peephole, coupled) change the gate math.
-    if type(cell) not in (LSTMCell, GRUCell):
+    if type(cell) not in (LSTMCell, GRUCell, SimpleRNNCell):
         return False
     if cell.activation is not keras.activations.tanh:
         return False
-    if cell.recurrent_activation is not keras.activations.sigmoid:
+    # The simple cell has no gates: its recurrent activation is unused.
+    if type(cell) is not SimpleRNNCell and (
+        cell.recurrent_activation is not keras.activations.sigmoid
+    ):
         return False
     if training and (cell.dropout > 0 or cell.recurrent_dropout > 0):
         return False
@@ -46,7 +51,7 @@ def fused_recurrence(cell, inputs, states, mask=None):
 
     ``h`` is the time-major sequence of the state ``h_t`` after every step (carried over at
     masked steps, where ``mask`` [B, T] is False); ``final_states`` is ``[h_T, c_T]`` (LSTM)
-    or ``[h_T]`` (GRU).
+    or ``[h_T]`` (GRU, simple).
     """
     # Projecting time-major inputs gives time-major pre-activations without a [B, T, k·u]
     # transpose.
@@ -58,6 +63,9 @@ def fused_recurrence(cell, inputs, states, mask=None):
     if isinstance(cell, LSTMCell):
         outputs, c_last = _lstm(projected, states[0], states[1], kernel, mask)
         return outputs, [outputs[-1], c_last]
+    if isinstance(cell, SimpleRNNCell):
+        outputs = _simple(projected, states[0], kernel, mask)
+        return outputs, [outputs[-1]]
     if cell.reset_after:
         if cell.bias is None:
             # Adding zeros leaves every number as the cell computes it without a bias.
@@ -375,3 +383,51 @@ def _gru_reset_before(projected, h0, kernel, mask):
         return outputs, grad
 
     return gru(projected, h0, kernel)
+
+
+# ---------------------------------------------------------------------------------- simple
+def _simple(projected, h0, kernel, mask):
+    """Elman recurrence ``h_t = tanh(x_t W + b + h_{t-1} U)`` over time-major ``x W + b``;
+    returns h [T, B, u].
+
+    Backward: ``da_t = dh_t ⊙ (1 − h̃_t²)`` with ``h̃_t`` the step's own output (before a
+    mask carries the old state over), ``dh_{t-1} = da_t Uᵀ``, ``dU = Σ h_{t-1}ᵀ da_t`` and
+    ``d(x W + b)_t = da_t``.
+    """
+    length = tf.shape(projected)[0]
+    dtype = projected.dtype
+    steps = _Mask(mask, dtype, length)
+
+    @tf.custom_gradient
+    def simple(projected, h0, kernel):
+        steps.forward()
+        inputs = _array(dtype, length).unstack(projected)
+
+        def body(t, h_prev, new_ta, h_ta):
+            new = tf.tanh(inputs.read(t) + tf.matmul(h_prev, kernel))
+            (h,) = steps.carry(t, [new], [h_prev])
+            return t + 1, h, new_ta.write(t, new), h_ta.write(t, h)
+
+        _, new_ta, h_ta = _run(body, length, (h0, _array(dtype, length), _array(dtype, length)))
+        outputs = h_ta.stack()
+        # Without a mask the step's own outputs are the outputs: nothing more to keep.
+        new_all = new_ta.stack() if steps.masked else outputs
+
+        def grad(d_outputs):
+            steps.backward()
+            new_ta, d_outputs_ta = _unstacked([new_all, d_outputs])
+            kernel_t = tf.transpose(kernel)
+
+            def back(t, d_h_next, d_a_ta):
+                d_h, d_h_carried = steps.split_gradient(t, d_outputs_ta.read(t) + d_h_next)
+                new = new_ta.read(t)
+                d_a = d_h * (1.0 - new * new)
+                return t - 1, _plus(tf.matmul(d_a, kernel_t), d_h_carried), d_a_ta.write(t, d_a)
+
+            d_h0, d_a_ta = _run_backwards(back, length, (tf.zeros_like(h0), _array(dtype, length)))
+            d_a = d_a_ta.stack()
+            return d_a, d_h0, _weight_gradient(_previous(h0, outputs), d_a)
+
+        return outputs, grad
+
+    return simple(projected, h0, kernel)

@@ -1,12 +1,13 @@
-"""The fused LSTM / GRU loop (hand-written BPTT) against autodiff through the cell's step."""
+"""The fused LSTM / GRU / SimpleRNN loops (hand-written BPTT) against autodiff through the
+cell's step."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_seq.cells import GRUCell, LSTMCell, PeepholeLSTMCell
-from keras_seq.layers import GRU, LSTM
+from keras_seq.cells import GRUCell, LSTMCell, PeepholeLSTMCell, SimpleRNNCell
+from keras_seq.layers import GRU, LSTM, SimpleRNN
 from keras_seq.layers._fused_recurrence import supports_fused_recurrence
 from tests.layers.helpers import padding_mask, randomize
 from tests.test_case import assert_allclose
@@ -19,6 +20,8 @@ CONFIGS = {
     "gru": (GRU, {}),
     "gru_no_bias": (GRU, {"use_bias": False}),
     "gru_reset_before": (GRU, {"reset_after": False}),
+    "simple": (SimpleRNN, {}),
+    "simple_no_bias": (SimpleRNN, {"use_bias": False}),
 }
 MASKS = {
     "none": None,
@@ -74,7 +77,7 @@ def test_fused_path_equals_autodiff_of_the_cell_in_float64(name, mask_name):
     [{"go_backwards": True}, {"zero_output_for_mask": True}],
     ids=["go_backwards", "zero_output_for_mask"],
 )
-@pytest.mark.parametrize("name", ["lstm", "gru"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "simple"])
 def test_fused_path_with_layer_options_in_float64(name, options):
     ours, reference, x, initial_state = _layers(name, "float64", **options)
     mask = MASKS["left"]
@@ -95,7 +98,7 @@ def test_fused_path_equals_autodiff_under_tf_function_in_float32(name):
     assert_allclose(our_grads, ref_grads, atol=1e-5)
 
 
-@pytest.mark.parametrize("family", [LSTM, GRU], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("family", [LSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
 def test_gradient_of_the_last_output_only(family):
     """``return_sequences=False``, no states returned: only ``h_T`` carries a gradient."""
     rng = np.random.default_rng(1)
@@ -127,7 +130,7 @@ def test_gradient_of_the_final_carry_only():
     assert_allclose(grads[0], grads[1], atol=1e-12, rtol=1e-10)
 
 
-@pytest.mark.parametrize("family", [LSTM, GRU], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("family", [LSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
 def test_training_step_matches_keras_builtin_layer(family):
     """One Adam step of our layer (fused) and of Keras' layer from the same weights."""
     rng = np.random.default_rng(2)
@@ -159,14 +162,21 @@ class TestDispatch:
     """The fused path takes only what it computes exactly; the rest runs the general loop."""
 
     def test_plain_cells_are_fused(self):
-        for cell in (LSTMCell(3), GRUCell(3), GRUCell(3, reset_after=False)):
+        for cell in (LSTMCell(3), GRUCell(3), GRUCell(3, reset_after=False), SimpleRNNCell(3)):
             assert supports_fused_recurrence(cell, True, False)
+        # The simple cell has no gates: its (unused) recurrent activation does not matter.
+        assert supports_fused_recurrence(
+            SimpleRNNCell(3, recurrent_activation="hard_sigmoid"), True, False
+        )
 
     def test_other_cases_fall_back(self):
         assert not supports_fused_recurrence(LSTMCell(3), False, True)  # unroll
         assert not supports_fused_recurrence(PeepholeLSTMCell(3), False, False)
         assert not supports_fused_recurrence(keras.layers.LSTMCell(3), False, False)
         assert not supports_fused_recurrence(LSTMCell(3, activation="relu"), False, False)
+        assert not supports_fused_recurrence(SimpleRNNCell(3, activation="relu"), False, False)
+        assert not supports_fused_recurrence(keras.layers.SimpleRNNCell(3), False, False)
+        assert not supports_fused_recurrence(SimpleRNNCell(3, dropout=0.1), True, False)
         assert not supports_fused_recurrence(
             GRUCell(3, recurrent_activation="hard_sigmoid"), False, False
         )
@@ -177,7 +187,7 @@ class TestDispatch:
         assert supports_fused_recurrence(dropped, False, False)
 
 
-@pytest.mark.parametrize("family", [LSTM, GRU], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("family", [LSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
 def test_saved_model_round_trip(family, tmp_path):
     """A SavedModel holding the fused loop (and its custom gradient) saves and serves."""
     rng = np.random.default_rng(3)
