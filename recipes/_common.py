@@ -23,11 +23,13 @@ import tensorflow as tf
 from keras_seq.callbacks import AtomicBackupAndRestore, AtomicModelCheckpoint, StopOnNaN
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def recipe_parser(description, default_out):
     """An argparse parser with the flags every recipe takes (--quick, --out, --epochs,
-    --steps-per-epoch, --seed, --strategy, --tpu, --deterministic, --final-weights); a recipe
+    --steps-per-epoch, --seed, --strategy, --tpu, --deterministic, --dtype-policy,
+    --final-weights); a recipe
     adds its own."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="the quick configuration")
@@ -53,6 +55,13 @@ def recipe_parser(description, default_out):
         action="store_true",
         help="deterministic TensorFlow ops (tf.config.experimental.enable_op_determinism): "
         "a rerun, or a killed run resumed, gives the same weights; slower",
+    )
+    parser.add_argument(
+        "--dtype-policy",
+        choices=DTYPE_POLICIES,
+        default="float32",
+        help="Keras dtype policy for every layer: float32, or mixed_bfloat16 / mixed_float16 "
+        "(float32 variables, 16-bit compute; docs/benchmarks.md has the measured effect)",
     )
     parser.add_argument(
         "--final-weights",
@@ -142,9 +151,13 @@ def prepare(args, configs):
     strategy = make_strategy(args.strategy, args.tpu)
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy(args.dtype_policy)
+    if args.dtype_policy != "float32":
+        print(f"dtype policy: {args.dtype_policy}")
     config = dict(configs["quick" if args.quick else "full"])
     if args.epochs:
         config["epochs"] = args.epochs
+    config["dtype_policy"] = args.dtype_policy  # recorded with the configuration
     chief = is_chief(strategy.cluster_resolver)
     if chief:
         out = args.out

@@ -124,3 +124,27 @@ def test_strategy_flags(monkeypatch):
         common.make_strategy("multi_worker")
     with pytest.raises(ValueError, match="`name` must be one of"):
         common.make_strategy("parameter_server")
+
+
+def test_dtype_policy_flag_sets_the_global_policy_and_is_recorded(tmp_path):
+    parser = common.recipe_parser("test", "runs/test")
+    assert parser.parse_args([]).dtype_policy == "float32"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--dtype-policy", "bfloat16"])
+    configs = {"quick": {"epochs": 1}, "full": {"epochs": 2}}
+    args = parser.parse_args(
+        ["--quick", "--out", str(tmp_path), "--dtype-policy", "mixed_bfloat16"]
+    )
+    try:
+        config, run = common.prepare(args, configs)
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+        assert config == {"epochs": 1, "dtype_policy": "mixed_bfloat16"}
+        assert configs["quick"] == {"epochs": 1}  # the table itself is left alone
+        layer = keras.layers.Dense(2)
+        assert layer(np.ones((1, 3), np.float32)).dtype == "bfloat16"
+        assert layer.kernel.dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    config, _ = common.prepare(parser.parse_args(["--out", str(tmp_path)]), configs)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert config == {"epochs": 2, "dtype_policy": "float32"}
