@@ -1,4 +1,5 @@
-"""Fused LSTM / GRU / simple (Elman, tanh) recurrences with a hand-written backward pass.
+"""Fused LSTM (plain and peephole) / GRU / simple (Elman, tanh) recurrences with a
+hand-written backward pass (BPTT).
 
 Autodiff through a ``tf.while_loop`` replays the loop backwards with one small matmul per step
 for every weight gradient (``h_{t-1}ᵀ dz_t``) and keeps gradient accumulators of the loop
@@ -9,12 +10,12 @@ then ONE matmul over all steps, ``dU = [h_0 … h_{T-1}]ᵀ [dz_1 … dz_T]`` on
 projection ``x W + b`` (computed outside, for all steps at once) by ordinary autodiff.
 
 The forward pass computes every number with the same float operations as `LSTMCell.step` /
-`GRUCell.step` / `SimpleRNNCell.step` (a gate activation may run over several gates at
-once), so outputs equal the general loop's; gradients agree with autodiff to float
-rounding. A mask carries the states over at masked steps (``h_t = m_t ? h̃_t : h_{t-1}``) as
-the general loop does; the gradient then flows past a masked step unchanged. Dropout in
-training, ``unroll`` and any other cell are left to `Recurrent`'s general loop
-(`supports_fused_recurrence`).
+`PeepholeLSTMCell.step` / `GRUCell.step` / `SimpleRNNCell.step` (a gate activation may run
+over several gates at once), so outputs equal the general loop's; gradients agree with
+autodiff to float rounding. A mask carries the states over at masked steps
+(``h_t = m_t ? h̃_t : h_{t-1}``) as the general loop does; the gradient then flows past a
+masked step unchanged. Dropout in training, ``unroll`` and any other cell are left to
+`Recurrent`'s general loop (`supports_fused_recurrence`).
 """
 
 import keras
@@ -23,6 +24,7 @@ from keras import ops
 
 from keras_seq.cells.gru_cell import GRUCell
 from keras_seq.cells.lstm_cell import LSTMCell
+from keras_seq.cells.peephole_lstm_cell import PeepholeLSTMCell
 from keras_seq.cells.simple_rnn_cell import SimpleRNNCell
 
 
@@ -30,8 +32,8 @@ def supports_fused_recurrence(cell, training, unroll):
     """Whether `fused_recurrence` can run ``cell`` (exact class, sigmoid/tanh, no dropout)."""
     if unroll:
         return False
-    # Exact classes only: subclasses (peephole, coupled) change the gate math.
-    if type(cell) not in (LSTMCell, GRUCell, SimpleRNNCell):
+    # Exact classes only: a subclass (e.g. the coupled LSTM) changes the gate math.
+    if type(cell) not in (LSTMCell, PeepholeLSTMCell, GRUCell, SimpleRNNCell):
         return False
     if cell.activation is not keras.activations.tanh:
         return False
@@ -60,6 +62,17 @@ def fused_recurrence(cell, inputs, states, mask=None):
     states = [tf.convert_to_tensor(s) for s in states]
     if mask is not None:
         mask = tf.transpose(mask)[:, :, None]  # [T, B, 1], broadcast over units
+    if isinstance(cell, PeepholeLSTMCell):
+        peepholes = [
+            tf.convert_to_tensor(ops.convert_to_tensor(weight))
+            for weight in (
+                cell.input_gate_peephole,
+                cell.forget_gate_peephole,
+                cell.output_gate_peephole,
+            )
+        ]
+        outputs, c_last = _peephole_lstm(projected, states[0], states[1], kernel, peepholes, mask)
+        return outputs, [outputs[-1], c_last]
     if isinstance(cell, LSTMCell):
         outputs, c_last = _lstm(projected, states[0], states[1], kernel, mask)
         return outputs, [outputs[-1], c_last]
@@ -236,6 +249,99 @@ def _lstm(projected, h0, c0, kernel, mask):
         return (outputs, c_last), grad
 
     return lstm(projected, h0, c0, kernel)
+
+
+def _peephole_lstm(projected, h0, c0, kernel, peepholes, mask):
+    """Peephole LSTM over ``x W + b``; returns ``(h [T, B, u], c_T)``.
+
+    Forward as `PeepholeLSTMCell`: ``i = σ(z_i + p_i ⊙ c_{t-1})``, ``f = σ(z_f + p_f ⊙
+    c_{t-1})``, ``c_t = f ⊙ c_{t-1} + i ⊙ tanh(z_c)``, ``o = σ(z_o + p_o ⊙ c_t)``, ``h_t = o ⊙
+    tanh(c_t)``. Backward: the LSTM's, plus ``dc_t += dz_o ⊙ p_o`` (c_t feeds o_t),
+    ``dc_{t-1} += dz_i ⊙ p_i + dz_f ⊙ p_f``, and ``dp_i = Σ dz_i ⊙ c_{t-1}``, ``dp_f = Σ dz_f ⊙
+    c_{t-1}``, ``dp_o = Σ dz_o ⊙ c_t`` summed over steps and batch after the loop.
+    """
+    units = h0.shape[-1]
+    length = tf.shape(projected)[0]
+    dtype = projected.dtype
+    steps = _Mask(mask, dtype, length)
+
+    @tf.custom_gradient
+    def lstm(projected, h0, c0, kernel, peephole_i, peephole_f, peephole_o):
+        steps.forward()
+        inputs = _array(dtype, length).unstack(projected)
+
+        def body(t, h_prev, c_prev, gates_ta, c_prev_ta, c_ta, tanh_c_ta, h_ta):
+            z = inputs.read(t) + tf.matmul(h_prev, kernel)
+            z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
+            i = tf.sigmoid(z_i + peephole_i * c_prev)
+            f = tf.sigmoid(z_f + peephole_f * c_prev)
+            candidate = tf.tanh(z_c)
+            c = f * c_prev + i * candidate
+            o = tf.sigmoid(z_o + peephole_o * c)
+            tanh_c = tf.tanh(c)
+            h_new, c_new = o * tanh_c, c
+            h, c = steps.carry(t, [h_new, c_new], [h_prev, c_prev])
+            return (
+                t + 1,
+                h,
+                c,
+                gates_ta.write(t, tf.concat([i, f, candidate, o], axis=-1)),
+                c_prev_ta.write(t, c_prev),
+                c_ta.write(t, c_new),
+                tanh_c_ta.write(t, tanh_c),
+                h_ta.write(t, h),
+            )
+
+        _, c_last, *arrays = _run(
+            body, length, (h0, c0, *(_array(dtype, length) for _ in range(5)))
+        )
+        saved = _stacked(arrays[:4])
+        outputs = arrays[4].stack()
+
+        def grad(d_outputs, d_c_last):
+            steps.backward()
+            gates_ta, c_prev_ta, _, tanh_c_ta, d_outputs_ta = _unstacked([*saved, d_outputs])
+            kernel_t = tf.transpose(kernel)
+            ones, zeros = tf.ones([units], dtype), tf.zeros([units], dtype)
+            alpha = tf.concat([ones, ones, zeros, ones], axis=0)
+            beta = tf.concat([zeros, zeros, ones, zeros], axis=0)
+            d_c = tf.zeros_like(c0) if d_c_last is None else d_c_last
+
+            def back(t, d_h_next, d_c_next, d_z_ta):
+                gates = gates_ta.read(t)
+                tanh_c = tanh_c_ta.read(t)
+                c_prev = c_prev_ta.read(t)
+                i, f, candidate, o = tf.split(gates, 4, axis=-1)
+                d_h, d_h_carried = steps.split_gradient(t, d_outputs_ta.read(t) + d_h_next)
+                d_c, d_c_carried = steps.split_gradient(t, d_c_next)
+                d_z_o = d_h * tanh_c * o * (1.0 - o)
+                d_c = d_c + d_h * o * (1.0 - tanh_c * tanh_c) + d_z_o * peephole_o
+                d_gates = tf.concat([d_c * candidate, d_c * c_prev, d_c * i, d_h * tanh_c], axis=-1)
+                d_z = d_gates * (gates * (alpha - gates) + beta)
+                d_z_i, d_z_f, _, _ = tf.split(d_z, 4, axis=-1)
+                d_c_prev = d_c * f + d_z_i * peephole_i + d_z_f * peephole_f
+                return (
+                    t - 1,
+                    _plus(tf.matmul(d_z, kernel_t), d_h_carried),
+                    _plus(d_c_prev, d_c_carried),
+                    d_z_ta.write(t, d_z),
+                )
+
+            d_h0, d_c0, d_z_ta = _run_backwards(
+                back, length, (tf.zeros_like(h0), d_c, _array(dtype, length))
+            )
+            d_z = d_z_ta.stack()
+            d_kernel = _weight_gradient(_previous(h0, outputs), d_z)
+            d_z_i, d_z_f, _, d_z_o = tf.split(d_z, 4, axis=-1)
+            c_prev_all, c_all = saved[1], saved[2]
+            d_peephole_i = tf.reduce_sum(d_z_i * c_prev_all, axis=[0, 1])
+            d_peephole_f = tf.reduce_sum(d_z_f * c_prev_all, axis=[0, 1])
+            d_peephole_o = tf.reduce_sum(d_z_o * c_all, axis=[0, 1])
+            return d_z, d_h0, d_c0, d_kernel, d_peephole_i, d_peephole_f, d_peephole_o
+
+        return (outputs, c_last), grad
+
+    return lstm(projected, h0, c0, kernel, *peepholes)
 
 
 # ------------------------------------------------------------------------------------- GRU

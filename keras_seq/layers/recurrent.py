@@ -40,9 +40,9 @@ class Recurrent(keras.layers.Layer):
     the recurrence with one matmul over [batch·time, features] (``cell.project_inputs``), and
     the loop (a ``tf.while_loop``, or unrolled) runs only the recurrence ``cell.step``; any
     other Keras cell (e.g. `keras.layers.LSTMCell`) is called step by step. A plain
-    `LSTMCell` / `GRUCell` (sigmoid/tanh) or tanh `SimpleRNNCell` without dropout in training
-    or ``unroll`` runs a fused loop with a hand-written backward pass instead (same numbers,
-    faster training; see ``_fused_recurrence``).
+    `LSTMCell` / `PeepholeLSTMCell` / `GRUCell` (sigmoid/tanh) or tanh `SimpleRNNCell` without
+    dropout in training or ``unroll`` runs a fused loop with a hand-written backward pass
+    instead (same numbers, faster training; see ``_fused_recurrence``).
 
     Masking: at a masked step the states are carried over unchanged and the output repeats
     the last valid output (zeros if ``zero_output_for_mask``); right- and left-padded batches

@@ -1,13 +1,13 @@
-"""The fused LSTM / GRU / SimpleRNN loops (hand-written BPTT) against autodiff through the
-cell's step."""
+"""The fused LSTM / peephole LSTM / GRU / SimpleRNN loops (hand-written BPTT) against
+autodiff through the cell's step."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_seq.cells import GRUCell, LSTMCell, PeepholeLSTMCell, SimpleRNNCell
-from keras_seq.layers import GRU, LSTM, SimpleRNN
+from keras_seq.cells import CoupledLSTMCell, GRUCell, LSTMCell, PeepholeLSTMCell, SimpleRNNCell
+from keras_seq.layers import GRU, LSTM, PeepholeLSTM, SimpleRNN
 from keras_seq.layers._fused_recurrence import supports_fused_recurrence
 from tests.layers.helpers import padding_mask, randomize
 from tests.test_case import assert_allclose
@@ -17,6 +17,7 @@ B, T, D, U = 3, 5, 4, 6
 CONFIGS = {
     "lstm": (LSTM, {}),
     "lstm_no_bias": (LSTM, {"use_bias": False}),
+    "peephole": (PeepholeLSTM, {}),
     "gru": (GRU, {}),
     "gru_no_bias": (GRU, {"use_bias": False}),
     "gru_reset_before": (GRU, {"reset_after": False}),
@@ -77,7 +78,7 @@ def test_fused_path_equals_autodiff_of_the_cell_in_float64(name, mask_name):
     [{"go_backwards": True}, {"zero_output_for_mask": True}],
     ids=["go_backwards", "zero_output_for_mask"],
 )
-@pytest.mark.parametrize("name", ["lstm", "gru", "simple"])
+@pytest.mark.parametrize("name", ["lstm", "peephole", "gru", "simple"])
 def test_fused_path_with_layer_options_in_float64(name, options):
     ours, reference, x, initial_state = _layers(name, "float64", **options)
     mask = MASKS["left"]
@@ -98,7 +99,7 @@ def test_fused_path_equals_autodiff_under_tf_function_in_float32(name):
     assert_allclose(our_grads, ref_grads, atol=1e-5)
 
 
-@pytest.mark.parametrize("family", [LSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("family", [LSTM, PeepholeLSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
 def test_gradient_of_the_last_output_only(family):
     """``return_sequences=False``, no states returned: only ``h_T`` carries a gradient."""
     rng = np.random.default_rng(1)
@@ -116,9 +117,10 @@ def test_gradient_of_the_last_output_only(family):
     assert_allclose(grads[0], grads[1], atol=1e-12, rtol=1e-10)
 
 
-def test_gradient_of_the_final_carry_only():
+@pytest.mark.parametrize("name", ["lstm", "peephole"])
+def test_gradient_of_the_final_carry_only(name):
     """A loss on ``c_T`` alone: the outputs' gradient is zero, the carry's is not."""
-    ours, reference, x, initial_state = _layers("lstm", "float64")
+    ours, reference, x, initial_state = _layers(name, "float64")
     grads = []
     for layer in (ours, reference):
         x_t = tf.constant(x)
@@ -162,7 +164,14 @@ class TestDispatch:
     """The fused path takes only what it computes exactly; the rest runs the general loop."""
 
     def test_plain_cells_are_fused(self):
-        for cell in (LSTMCell(3), GRUCell(3), GRUCell(3, reset_after=False), SimpleRNNCell(3)):
+        cells = (
+            LSTMCell(3),
+            PeepholeLSTMCell(3),
+            GRUCell(3),
+            GRUCell(3, reset_after=False),
+            SimpleRNNCell(3),
+        )
+        for cell in cells:
             assert supports_fused_recurrence(cell, True, False)
         # The simple cell has no gates: its (unused) recurrent activation does not matter.
         assert supports_fused_recurrence(
@@ -171,7 +180,8 @@ class TestDispatch:
 
     def test_other_cases_fall_back(self):
         assert not supports_fused_recurrence(LSTMCell(3), False, True)  # unroll
-        assert not supports_fused_recurrence(PeepholeLSTMCell(3), False, False)
+        assert not supports_fused_recurrence(CoupledLSTMCell(3), False, False)
+        assert not supports_fused_recurrence(PeepholeLSTMCell(3, activation="relu"), False, False)
         assert not supports_fused_recurrence(keras.layers.LSTMCell(3), False, False)
         assert not supports_fused_recurrence(LSTMCell(3, activation="relu"), False, False)
         assert not supports_fused_recurrence(SimpleRNNCell(3, activation="relu"), False, False)

@@ -52,7 +52,11 @@ LAYERS = {
 def test_learns_to_recall_the_first_digit(name):
     x, y = recall_data(2048, seed=1)
     x_test, y_test = recall_data(512, seed=2)
-    accuracy = fit_and_score(LAYERS[name](), x, y, x_test, y_test, epochs=10)
+    # After 10 epochs the peephole LSTM is still learning and where it stands moves with float
+    # rounding (seen: 0.88 to 1.0 over runs, with the fused and with the general loop); after
+    # 15 epochs every run seen was at 1.0.
+    epochs = 15 if name == "peephole_lstm" else 10
+    accuracy = fit_and_score(LAYERS[name](), x, y, x_test, y_test, epochs=epochs)
     assert accuracy >= 0.95, f"{name}: held-out accuracy {accuracy:.3f} < 0.95"
 
 
