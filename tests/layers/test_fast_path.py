@@ -197,7 +197,7 @@ class TestDispatch:
         assert supports_fused_recurrence(dropped, False, False)
 
 
-@pytest.mark.parametrize("family", [LSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("family", [LSTM, PeepholeLSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
 def test_saved_model_round_trip(family, tmp_path):
     """A SavedModel holding the fused loop (and its custom gradient) saves and serves."""
     rng = np.random.default_rng(3)
