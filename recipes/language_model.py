@@ -11,7 +11,8 @@ included). Greedy and nucleus samples are printed. The output directory receives
     model.keras         the best model, tokenizer included (reload with keras.saving.load_model)
     vocabulary.txt      the word-piece vocabulary, one piece per line
     history.json        per-epoch loss / perplexity (train and dev)
-    results.json        the configuration, data sizes, timings, test perplexity and samples
+    results.json        the configuration, data sizes, timings, validation (dev) and test
+                        perplexity, and samples
     backup/             BackupAndRestore state: rerun the same command to resume a killed run
 """
 
@@ -139,7 +140,9 @@ def main(argv=None):
     write_history(run.out, history, run.history)
 
     best = keras.saving.load_model(best_path)
+    dev_scores = best.evaluate(dev_dataset, verbose=0, return_dict=True)
     scores = best.evaluate(test_dataset, verbose=0, return_dict=True)
+    print(f"validation perplexity (per word piece): {dev_scores['perplexity']:.2f}")
     print(f"test perplexity (per word piece): {scores['perplexity']:.2f}")
     samples = {
         "greedy": best.generate(PROMPTS, max_length=args.max_length),
@@ -153,6 +156,8 @@ def main(argv=None):
         "train_sentences": len(train),
         "test_sentences_scored": test_statistics.num_kept,
         "train_seconds": train_seconds,
+        "dev_loss": dev_scores["loss"],
+        "dev_perplexity": dev_scores["perplexity"],
         "test_loss": scores["loss"],
         "test_perplexity": scores["perplexity"],
         "samples": samples,

@@ -50,8 +50,12 @@ def run_recipe(name, out, *extra):
 @pytest.mark.slow
 def test_language_model_recipe(tmp_path):
     stdout, results = run_recipe("language_model", tmp_path)
-    assert "test perplexity" in stdout
+    assert "test perplexity" in stdout and "validation perplexity" in stdout
     assert results["test_perplexity"] > 1.0
+    # One epoch: the kept model is the one fit validated, so evaluating it on dev again gives
+    # the perplexity fit logged.
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert results["dev_perplexity"] == pytest.approx(history["val_perplexity"][0], rel=1e-4)
     assert len(results["samples"]["greedy"]) == 4
     model = keras.saving.load_model(tmp_path / "model.keras")
     assert isinstance(model, RNNLanguageModel)
