@@ -29,8 +29,7 @@ DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 def recipe_parser(description, default_out):
     """An argparse parser with the flags every recipe takes (--quick, --out, --epochs,
     --steps-per-epoch, --seed, --strategy, --tpu, --deterministic, --dtype-policy,
-    --final-weights); a recipe
-    adds its own."""
+    --final-weights); a recipe adds its own."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="the quick configuration")
     parser.add_argument("--out", default=default_out, help="output directory")

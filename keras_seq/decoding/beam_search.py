@@ -186,8 +186,9 @@ class BeamSearch(DecodingStrategy):
             top_scores, top_indices = tf.math.top_k(flat_scores, k=beam_size)
             candidate_count = tf.shape(log_probs)[-1]
             origins = top_indices // candidate_count  # beam each survivor extends
-            tokens = top_indices % candidate_count
-            if candidate_tokens is not None:
+            if candidate_tokens is None:  # the candidates are the whole vocabulary
+                tokens = top_indices % candidate_count
+            else:
                 flat_tokens = tf.reshape(candidate_tokens, [batch_size, -1])
                 tokens = tf.gather(flat_tokens, top_indices, batch_dims=1)
 

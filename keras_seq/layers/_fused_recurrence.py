@@ -175,6 +175,15 @@ def _plus(value, carried):
 
 
 # ------------------------------------------------------------------------------------ LSTM
+def _lstm_gate_derivative_terms(units, dtype):
+    """``(α, β)`` [4u] such that ``a·(α − a) + β`` is every gate's derivative in one op over
+    [B, 4u]: a·(1 − a) for the sigmoid blocks (i, f, o), 1 − a² for the tanh block (c̃)."""
+    ones, zeros = tf.ones([units], dtype), tf.zeros([units], dtype)
+    alpha = tf.concat([ones, ones, zeros, ones], axis=0)
+    beta = tf.concat([zeros, zeros, ones, zeros], axis=0)
+    return alpha, beta
+
+
 def _lstm(projected, h0, c0, kernel, mask):
     """LSTM over time-major pre-activations ``x W + b``; returns ``(h [T, B, u], c_T)``."""
     units = h0.shape[-1]
@@ -214,11 +223,7 @@ def _lstm(projected, h0, c0, kernel, mask):
             steps.backward()
             gates_ta, c_prev_ta, tanh_c_ta, d_outputs_ta = _unstacked([*saved, d_outputs])
             kernel_t = tf.transpose(kernel)
-            # The gates' derivatives in one op over [B, 4u]: a·(1 − a) for the sigmoid blocks
-            # (i, f, o) and 1 − a² for the tanh block (c̃), i.e. a·(α − a) + β.
-            ones, zeros = tf.ones([units], dtype), tf.zeros([units], dtype)
-            alpha = tf.concat([ones, ones, zeros, ones], axis=0)
-            beta = tf.concat([zeros, zeros, ones, zeros], axis=0)
+            alpha, beta = _lstm_gate_derivative_terms(units, dtype)
             d_c = tf.zeros_like(c0) if d_c_last is None else d_c_last
 
             def back(t, d_h_next, d_c_next, d_z_ta):
@@ -270,7 +275,7 @@ def _peephole_lstm(projected, h0, c0, kernel, peepholes, mask):
         steps.forward()
         inputs = _array(dtype, length).unstack(projected)
 
-        def body(t, h_prev, c_prev, gates_ta, c_prev_ta, c_ta, tanh_c_ta, h_ta):
+        def body(t, h_prev, c_prev, gates_ta, c_prev_ta, tanh_c_ta, h_ta):
             z = inputs.read(t) + tf.matmul(h_prev, kernel)
             z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
             i = tf.sigmoid(z_i + peephole_i * c_prev)
@@ -279,32 +284,28 @@ def _peephole_lstm(projected, h0, c0, kernel, peepholes, mask):
             c = f * c_prev + i * candidate
             o = tf.sigmoid(z_o + peephole_o * c)
             tanh_c = tf.tanh(c)
-            h_new, c_new = o * tanh_c, c
-            h, c = steps.carry(t, [h_new, c_new], [h_prev, c_prev])
+            h, c = steps.carry(t, [o * tanh_c, c], [h_prev, c_prev])
             return (
                 t + 1,
                 h,
                 c,
                 gates_ta.write(t, tf.concat([i, f, candidate, o], axis=-1)),
                 c_prev_ta.write(t, c_prev),
-                c_ta.write(t, c_new),
                 tanh_c_ta.write(t, tanh_c),
                 h_ta.write(t, h),
             )
 
         _, c_last, *arrays = _run(
-            body, length, (h0, c0, *(_array(dtype, length) for _ in range(5)))
+            body, length, (h0, c0, *(_array(dtype, length) for _ in range(4)))
         )
-        saved = _stacked(arrays[:4])
-        outputs = arrays[4].stack()
+        saved = _stacked(arrays[:3])
+        outputs = arrays[3].stack()
 
         def grad(d_outputs, d_c_last):
             steps.backward()
-            gates_ta, c_prev_ta, _, tanh_c_ta, d_outputs_ta = _unstacked([*saved, d_outputs])
+            gates_ta, c_prev_ta, tanh_c_ta, d_outputs_ta = _unstacked([*saved, d_outputs])
             kernel_t = tf.transpose(kernel)
-            ones, zeros = tf.ones([units], dtype), tf.zeros([units], dtype)
-            alpha = tf.concat([ones, ones, zeros, ones], axis=0)
-            beta = tf.concat([zeros, zeros, ones, zeros], axis=0)
+            alpha, beta = _lstm_gate_derivative_terms(units, dtype)
             d_c = tf.zeros_like(c0) if d_c_last is None else d_c_last
 
             def back(t, d_h_next, d_c_next, d_z_ta):
@@ -333,7 +334,10 @@ def _peephole_lstm(projected, h0, c0, kernel, peepholes, mask):
             d_z = d_z_ta.stack()
             d_kernel = _weight_gradient(_previous(h0, outputs), d_z)
             d_z_i, d_z_f, _, d_z_o = tf.split(d_z, 4, axis=-1)
-            c_prev_all, c_all = saved[1], saved[2]
+            # c_t is the carried c of step t + 1's input (c_T for the last step); the two
+            # differ only at masked steps, where dz_o is 0.
+            c_prev_all = saved[1]
+            c_all = tf.concat([c_prev_all[1:], c_last[None]], axis=0)
             d_peephole_i = tf.reduce_sum(d_z_i * c_prev_all, axis=[0, 1])
             d_peephole_f = tf.reduce_sum(d_z_f * c_prev_all, axis=[0, 1])
             d_peephole_o = tf.reduce_sum(d_z_o * c_all, axis=[0, 1])

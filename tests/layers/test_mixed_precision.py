@@ -145,6 +145,15 @@ def _check_dtypes(component, outputs):
         assert output.dtype == tf.bfloat16, f"an output is {output.dtype}, not bfloat16"
 
 
+def _float32_twin_outputs(build, trained, *inputs, **kwargs):
+    """Outputs of ``build()`` made under float32 and given ``trained``'s weights."""
+    with dtype_policy("float32"):
+        reference = build()
+        reference(*inputs, **kwargs)
+        reference.set_weights(trained.get_weights())
+        return reference(*inputs, **kwargs)
+
+
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_layer_under_mixed_bfloat16(name):
     build, inputs, kwargs = LAYERS[name]
@@ -170,11 +179,7 @@ def test_layer_under_mixed_bfloat16(name):
                 for b, w in zip(before, layer.trainable_weights, strict=True)
             ), "the training step left a weight unchanged"
             outputs = layer(*inputs, **kwargs)
-    with dtype_policy("float32"):
-        reference = build()
-        reference(*inputs, **kwargs)
-        reference.set_weights(layer.get_weights())
-        expected = reference(*inputs, **kwargs)
+    expected = _float32_twin_outputs(build, layer, *inputs, **kwargs)
     assert all(o.dtype == tf.float32 for o in _flat(expected))
     assert_allclose(
         [tf.cast(o, "float32") for o in _flat(outputs)],
@@ -229,11 +234,7 @@ def test_model_under_mixed_bfloat16(name):
             for b, w in zip(before, model.trainable_weights, strict=True)
         )
         outputs = model(inputs)
-    with dtype_policy("float32"):
-        reference = build()
-        reference(inputs)
-        reference.set_weights(model.get_weights())
-        expected = reference(inputs)
+    expected = _float32_twin_outputs(build, model, inputs)
     assert expected.dtype == tf.float32
     assert_allclose(tf.cast(outputs, "float32"), expected, atol=TOLERANCE, rtol=TOLERANCE)
 
@@ -246,11 +247,7 @@ def test_sequence_classifier_under_mixed_bfloat16():
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         assert np.isfinite(model.train_on_batch(SOURCE, np.array([0, 1])))
         outputs = model(SOURCE)
-    with dtype_policy("float32"):
-        reference = build()
-        reference(SOURCE)
-        reference.set_weights(model.get_weights())
-        expected = reference(SOURCE)
+    expected = _float32_twin_outputs(build, model, SOURCE)
     assert_allclose(tf.cast(outputs, "float32"), expected, atol=TOLERANCE, rtol=TOLERANCE)
 
 
