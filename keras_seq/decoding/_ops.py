@@ -25,6 +25,40 @@ def write_time_step(buffer, index, values, time_axis):
     return tf.where(at_index, tf.expand_dims(values, time_axis), buffer)
 
 
+def top_k(values, k, block_size=64):
+    """Exactly `tf.math.top_k(values, k)` of `[N, V]` values (V static), faster for k ≪ V.
+
+    TensorFlow's CPU `TopK` costs about 8 ns a value even for k = 5: 8.6 ms for
+    `[128, 8000]`, a fifth of a beam-search step. Here one `reduce_max` pass finds the
+    best value of each block of `block_size` columns, `TopK` picks the k best blocks, and a
+    second `TopK` runs on those k blocks' values only (2 ms measured for the same input).
+
+    Exact, ties included: order the values by (value descending, column ascending), as
+    `TopK` breaks ties to the lower column. A block's rank is that of its first value in
+    this order, which `TopK` over block maxima reproduces (equal maxima: lower block first).
+    If a value among the k first had its block outside the k first blocks, those k blocks'
+    first values would all come before it: k values ahead of it, a contradiction. The chosen
+    blocks are put back in column order before the second `TopK`, so its ties break the
+    same way. Padding columns hold `-inf` and come after every real column, so they are
+    never chosen while the row has k real columns.
+    """
+    vocabulary_size = values.shape[-1]
+    blocks = -(-vocabulary_size // block_size)
+    if blocks < 2 * k:
+        return tf.math.top_k(values, k=k)
+    rows = tf.shape(values)[0]
+    padding = blocks * block_size - vocabulary_size
+    floor = tf.constant(NEGATIVE_INFINITY, values.dtype)
+    padded = tf.pad(values, [[0, 0], [0, padding]], constant_values=floor)
+    blocked = tf.reshape(padded, [rows, blocks, block_size])
+    _, best_blocks = tf.math.top_k(tf.reduce_max(blocked, axis=-1), k=k)
+    best_blocks = tf.sort(best_blocks, axis=-1)
+    chosen = tf.reshape(tf.gather(blocked, best_blocks, batch_dims=1), [rows, k * block_size])
+    top_values, positions = tf.math.top_k(chosen, k=k)
+    block_of = tf.gather(best_blocks, positions // block_size, batch_dims=1)
+    return top_values, block_of * block_size + positions % block_size
+
+
 def relax_batch_dimension(structure):
     """Shape invariants of `structure` with an unknown leading (batch) dimension."""
 

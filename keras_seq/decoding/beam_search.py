@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from keras_seq.decoding._ops import NEGATIVE_INFINITY, write_time_step
+from keras_seq.decoding._ops import NEGATIVE_INFINITY, top_k, write_time_step
 from keras_seq.decoding.average_length_penalty import AverageLengthPenalty
 from keras_seq.decoding.decoding_result import DecodingResult
 from keras_seq.decoding.decoding_strategy import DecodingStrategy
@@ -140,8 +140,12 @@ class BeamSearch(DecodingStrategy):
                 is_end = tf.equal(tf.range(vocabulary_size), end_id)
                 shape = [batch_size, beam_size, -1]
                 return tf.reshape(log_probs, shape), None, is_end, is_end
-            normalizer = tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
-            top_logits, top_tokens = tf.math.top_k(logits, k=beam_size + 1)
+            top_logits, top_tokens = top_k(logits, beam_size + 1)
+            # `tf.reduce_logsumexp` with the row maximum it would compute taken from `top_k`:
+            # the same numbers, one pass over [rows, V] fewer.
+            row_max = top_logits[:, :1]
+            row_max = tf.where(tf.math.is_finite(row_max), row_max, tf.zeros_like(row_max))
+            normalizer = tf.math.log(tf.reduce_sum(tf.exp(logits - row_max), -1, True)) + row_max
             rows = tf.shape(logits)[0]
             tokens = tf.concat([top_tokens, tf.fill([rows, 1], end_id)], axis=-1)
             values = tf.concat([top_logits, logits[:, end_id : end_id + 1]], axis=-1)

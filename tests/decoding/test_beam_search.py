@@ -385,21 +385,24 @@ def _unknown_vocabulary(step):
 
 
 @pytest.mark.parametrize(
-    "seed, beam_size, ties, end_id, kwargs",
+    "seed, beam_size, ties, end_id, kwargs, vocabulary_size",
     [
-        (0, 2, False, 3, dict(n_best=2)),
-        (1, 3, True, 0, dict(n_best=3, length_penalty=("gnmt", 0.6))),
-        (2, 4, True, 7, dict(n_best=2, length_penalty="average")),
-        (3, 3, False, 5, dict(n_best=3, length_penalty=("gnmt", 1.0), coverage_penalty=0.3)),
-        (4, 1, True, 2, dict()),
+        (0, 2, False, 3, dict(n_best=2), 9),
+        (1, 3, True, 0, dict(n_best=3, length_penalty=("gnmt", 0.6)), 9),
+        (2, 4, True, 7, dict(n_best=2, length_penalty="average"), 9),
+        (3, 3, False, 5, dict(n_best=3, length_penalty=("gnmt", 1.0), coverage_penalty=0.3), 9),
+        (4, 1, True, 2, dict(), 9),
+        # Large enough for the blockwise top-k (V = 1000: 16 blocks of 64, the last padded).
+        (5, 4, True, 997, dict(n_best=3, length_penalty=("gnmt", 0.6)), 1000),
+        (6, 3, False, 0, dict(n_best=2), 1000),
     ],
 )
 def test_candidate_scoring_equals_scoring_the_whole_vocabulary(
-    seed, beam_size, ties, end_id, kwargs
+    seed, beam_size, ties, end_id, kwargs, vocabulary_size
 ):
     """With a known vocabulary of V >= k + 2 tokens, each beam's `k + 2` candidates are
     scored instead of all V tokens; the result must be the same, ties included."""
-    vocabulary_size, max_length, source_length = 9, 5, 4
+    max_length, source_length = 5, 4
     logits, attention = random_tables(seed, max_length, vocabulary_size, source_length)
     if ties:  # a few distinct values: many equal logits, the end token among them
         logits = np.round(logits).astype(np.float32)
