@@ -1,5 +1,7 @@
 """Keras callback that scores translations of a held-out set with sacrebleu."""
 
+import time
+
 import keras
 
 from keras_seq.evaluation.scores import corpus_bleu, corpus_chrf
@@ -19,6 +21,12 @@ class BleuEvaluation(keras.callbacks.Callback):
             score).
         max_length: static bound of the output length.
 
+    Attributes:
+        history: one dict per evaluation: ``epoch``, ``bleu``, ``chrf`` and ``seconds`` (the
+            time the evaluation took, decoding included).
+        seconds: the total of ``seconds``: what `fit`'s wall time spent here rather than
+            training.
+
     Example:
     >>> model.fit(data, callbacks=[BleuEvaluation(dev_de, dev_en), checkpoint], epochs=10)
     """
@@ -37,15 +45,21 @@ class BleuEvaluation(keras.callbacks.Callback):
         self.max_length = max_length
         self.history = []
 
+    @property
+    def seconds(self):
+        return sum(entry["seconds"] for entry in self.history)
+
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
+        started = time.perf_counter()
         hypotheses = self.model.translate(
             self.sources, beam_size=self.beam_size, max_length=self.max_length
         )
         bleu = corpus_bleu(hypotheses, self.references).score
         chrf = corpus_chrf(hypotheses, self.references).score
-        self.history.append({"epoch": epoch + 1, "bleu": bleu, "chrf": chrf})
+        seconds = time.perf_counter() - started
+        self.history.append({"epoch": epoch + 1, "bleu": bleu, "chrf": chrf, "seconds": seconds})
         if logs is not None:
             logs["val_bleu"] = bleu
             logs["val_chrf"] = chrf

@@ -71,5 +71,9 @@ def test_bleu_callback_logs_dev_scores(translator):
     )
     assert logs["val_bleu"] == pytest.approx(expected.score)
     assert callback.history[0]["epoch"] == 1
+    callback.on_epoch_end(1, {})
+    seconds = [entry["seconds"] for entry in callback.history]
+    assert len(seconds) == 2 and all(s > 0 for s in seconds)
+    assert callback.seconds == pytest.approx(sum(seconds))
     with pytest.raises(ValueError, match="same length"):
         BleuEvaluation(["a"], [])
