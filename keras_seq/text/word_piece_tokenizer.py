@@ -141,9 +141,8 @@ class WordPieceTokenizer(Tokenizer):
             # back to bytes, and rare "▁c" word starts, so a word after a space could split
             # into a lone "▁" and continuations. Every kept character first gets its two
             # coverage forms "c" and "##c" (most frequent first), then its word-start form
-            # "▁c" (same order), then the learned pieces fill the rest in the learner's order.
-            # Coverage comes before word starts, so a small vocabulary never trades a
-            # character for a byte fallback.
+            # "▁c" (same order). Coverage comes before word starts, so a small vocabulary
+            # never trades a character for a byte fallback.
             characters = collections.Counter()
             for word, count in word_counts.items():
                 for character in word.removeprefix(cls.SPACE_MARKER):
@@ -153,10 +152,23 @@ class WordPieceTokenizer(Tokenizer):
             pieces = [piece for c in kept for piece in (c, _SUFFIX_INDICATOR + c)]
             pieces += [cls.SPACE_MARKER + c for c in kept]
             seen = set(vocabulary)
-            for piece in pieces + learned:
+            for piece in pieces:
                 if piece not in seen and len(vocabulary) < vocabulary_size:
                     seen.add(piece)
                     vocabulary.append(piece)
+            # The learned pieces fill the rest, those the tokenizer uses most on the corpus
+            # first. The coverage forms above can push the learner's total past
+            # ``vocabulary_size``, and its own ranking (its internal counts, which subtract
+            # the counts of longer pieces, ties alphabetical: "▁" words last) is a poor guide
+            # to what to cut: cutting its list dropped "▁until" and "▁wait" from the Ding
+            # vocabularies while rare fragments stayed.
+            learned = [piece for piece in learned if piece not in seen]
+            room = vocabulary_size - len(vocabulary)
+            if len(learned) > room:
+                usage = _piece_usage(word_counts, seen | set(learned))
+                order = {piece: index for index, piece in enumerate(learned)}
+                learned = sorted(learned, key=lambda piece: (-usage[piece], order[piece]))
+            vocabulary += learned[:room]
         return cls(
             vocabulary=vocabulary,
             lowercase=lowercase,
@@ -257,6 +269,30 @@ class WordPieceTokenizer(Tokenizer):
         return tf.RaggedTensor.from_value_rowids(
             tf.gather(values, order), sentences, nrows=words.nrows(), validate=False
         )
+
+
+def _piece_usage(word_counts, vocabulary):
+    """How often each piece of ``vocabulary`` is used when the counted words are cut as
+    `tf_text.FastWordpieceTokenizer` cuts them (longest match first, continuations with
+    ``"##"``; a word that cannot be covered uses no piece: it falls back to bytes)."""
+    longest = max(len(piece) for piece in vocabulary)
+    usage = collections.Counter()
+    for word, count in word_counts.items():
+        pieces, start = [], 0
+        while start < len(word):
+            prefix = _SUFFIX_INDICATOR if start else ""
+            for end in range(min(len(word), start + longest), start, -1):
+                piece = prefix + word[start:end]
+                if piece in vocabulary:
+                    pieces.append(piece)
+                    start = end
+                    break
+            else:
+                pieces = []
+                break
+        for piece in pieces:
+            usage[piece] += count
+    return usage
 
 
 def _batched_strings(texts_or_dataset, batch_size=1024):

@@ -1,3 +1,4 @@
+import collections
 import os
 import unicodedata
 
@@ -7,7 +8,9 @@ import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib
 
+from keras_seq.datasets import load_ding
 from keras_seq.text import Tokenizer, WordPieceTokenizer
 from keras_seq.text.tokenizer import string_constant
 from tests.test_case import run_serialization_test
@@ -347,3 +350,37 @@ def test_words_after_a_space_never_start_with_a_lone_marker():
     starts = [p for p in pieces if not p.startswith("##")]
     assert len(starts) == len(text.replace(".", " .").split())
     assert tokenizer.detokenize(tokenizer.tokenize([text])).numpy()[0].decode() == text
+
+
+def test_a_full_vocabulary_keeps_the_learned_pieces_used_most(monkeypatch):
+    """When the learner's pieces do not all fit next to the coverage forms, the pieces kept
+    are those the tokenizer uses most on the corpus (not the learner's own ranking, which
+    cut "▁until" and "▁wait" from the Ding vocabularies)."""
+    english = [target for _, target in load_ding("train")[:1000]]
+    learner = {}
+    learn = wordpiece_tokenizer_learner_lib.learn
+
+    def spy(*args, **kwargs):
+        learner["pieces"] = learn(*args, **kwargs)
+        return learner["pieces"]
+
+    monkeypatch.setattr(wordpiece_tokenizer_learner_lib, "learn", spy)
+    tokenizer = WordPieceTokenizer.from_corpus(english, vocabulary_size=800)
+    vocabulary = tokenizer.vocabulary
+    characters = set("".join(english).replace(" ", ""))
+    coverage = {f for c in characters for f in (c, "##" + c, tokenizer.SPACE_MARKER + c)}
+    learned = [
+        p
+        for p in learner["pieces"]
+        if p not in coverage and p not in WordPieceTokenizer.SPECIAL_TOKENS
+    ]
+    kept = [p for p in learned if p in vocabulary]
+    dropped = [p for p in learned if p not in vocabulary]
+    assert len(vocabulary) == 800 and kept and dropped
+
+    # Usage with every learned piece available, counted by the real tokenizer.
+    everything = WordPieceTokenizer(vocabulary=vocabulary + dropped)
+    usage = collections.Counter(everything.tokenize(english).flat_values.numpy().tolist())
+    kept_usage = [usage[everything.token_to_id(p)] for p in kept]
+    dropped_usage = [usage[everything.token_to_id(p)] for p in dropped]
+    assert min(kept_usage) >= max(dropped_usage)
