@@ -2,7 +2,10 @@
 
 1. Search: one step function (token embedding → `keras.layers.LSTMCell` → dense projection
    to the vocabulary, random weights) driven by `keras_seq.decoding.BeamSearch`,
-   `keras_hub.samplers.BeamSampler` (same beam size) and `keras_seq.decoding.GreedySearch`.
+   `keras_hub.samplers.BeamSampler` (same beam size) and `keras_seq.decoding.GreedySearch`,
+   the latter also on batch × k rows: that row is the beam's step calls alone, so it splits
+   beam / greedy into the step function's share (its cost on k× the rows, a floor for any
+   beam search) and the search's own.
    Every search runs exactly ``--steps`` steps (``min_length = max_length = steps`` for ours,
    no stop token for keras-hub's) and is compiled once with `tf.function`; calls are
    interleaved round-robin and the median wall time of a call is reported.
@@ -133,6 +136,13 @@ def search_benchmark(args):
         "keras_seq BeamSearch, all V tokens scored": lambda: fetch(whole(start_ids, state)),
         "keras_seq GreedySearch": lambda: fetch(greedy(start_ids, state)),
     }
+    # The same step on batch × k rows, greedily: what the beam's step calls alone cost.
+    wide_start_ids = tf.fill([args.batch_size * args.beam_size], START_ID)
+    wide_state = model.initial_state(args.batch_size * args.beam_size)
+    wide = keras_seq_search(model, GreedySearch(), args.steps)
+    functions["keras_seq GreedySearch, batch × k rows"] = lambda: fetch(
+        wide(wide_start_ids, wide_state)
+    )
     if keras_hub is None:
         print("# keras_hub is not importable: keras-hub rows skipped (see benchmarks/README.md)")
     else:
@@ -163,7 +173,14 @@ def search_benchmark(args):
             f"# throughput keras_seq beam / keras-hub beam: "
             f"{medians['keras_hub BeamSampler'] / ours_time:.2f}×"
         )
-    print(f"# time keras_seq beam / greedy: {ours_time / medians['keras_seq GreedySearch']:.2f}×")
+    greedy_time = medians["keras_seq GreedySearch"]
+    wide_time = medians["keras_seq GreedySearch, batch × k rows"]
+    print(f"# time keras_seq beam / greedy: {ours_time / greedy_time:.2f}×")
+    print(
+        f"# of which the step function on k× the rows (greedy on batch × k rows / greedy): "
+        f"{wide_time / greedy_time:.2f}×; the search itself (beam / greedy on batch × k rows): "
+        f"{ours_time / wide_time:.2f}×"
+    )
 
 
 def export_benchmark(args):

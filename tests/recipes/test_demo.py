@@ -34,4 +34,6 @@ def test_demo_runs_end_to_end_on_a_tiny_budget(tmp_path):
     assert "[3/3] REST :predict" in run.stdout and "demo OK" in run.stdout
     results = json.loads((out / "train" / "results.json").read_text())
     assert set(results) >= {"greedy", "beam", "config"}
+    assert results["epochs_run"] == 1
+    assert 0 < results["dev_evaluation_seconds"] < results["train_seconds"]
     assert (out / "models" / "translator" / "1" / "saved_model.pb").exists()
