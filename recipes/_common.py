@@ -27,13 +27,21 @@ DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def recipe_parser(description, default_out):
-    """An argparse parser with the flags every recipe takes (--quick, --out, --epochs,
+    """An argparse parser with the flags every recipe takes (--quick, --out, --epochs, --set,
     --steps-per-epoch, --seed, --strategy, --tpu, --deterministic, --dtype-policy,
     --final-weights); a recipe adds its own."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="the quick configuration")
     parser.add_argument("--out", default=default_out, help="output directory")
     parser.add_argument("--epochs", type=int, help="override the configuration's epochs")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one entry of the configuration (repeatable), e.g. --set dropout=0.5; "
+        "the value takes the type of the entry it replaces and is recorded in results.json",
+    )
     parser.add_argument("--steps-per-epoch", type=int, help="cap steps per epoch (smoke tests)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -140,8 +148,47 @@ def is_chief(cluster_resolver):
     )
 
 
+def parse_overrides(assignments, config):
+    """``{key: value}`` from ``["key=value", …]`` (``--set``), each value converted to the type
+    of ``config[key]`` (int, float, bool as true/false, str; ``none`` for an entry that may
+    be None). A key the configuration lacks or a value of the wrong type exits with a message
+    naming it."""
+    overrides = {}
+    for assignment in assignments:
+        key, separator, text = assignment.partition("=")
+        key, text = key.strip(), text.strip()
+        if not separator or not key:
+            raise SystemExit(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set dropout=0.5")
+        if key not in config:
+            raise SystemExit(
+                f"--set {assignment!r}: the configuration has no {key!r}; its keys are "
+                f"{', '.join(sorted(config))}"
+            )
+        current = config[key]
+        try:
+            if text.lower() == "none":
+                value = None
+            elif isinstance(current, bool):
+                if text.lower() not in ("true", "false"):
+                    raise ValueError("expected true or false")
+                value = text.lower() == "true"
+            elif isinstance(current, int):
+                value = int(text)
+            elif isinstance(current, float):
+                value = float(text)
+            else:  # str, or an entry that is None by default (an int when given)
+                value = int(text) if current is None and text.lstrip("-").isdigit() else text
+        except ValueError as error:
+            raise SystemExit(
+                f"--set {assignment!r}: cannot read {text!r} as the "
+                f"{type(current).__name__} that {key!r} holds ({error})"
+            ) from None
+        overrides[key] = value
+    return overrides
+
+
 def prepare(args, configs):
-    """The chosen configuration (with --epochs applied) and the `Run`.
+    """The chosen configuration (with --set and --epochs applied) and the `Run`.
 
     Creates the strategy (first: a multi-worker strategy must exist before any other op),
     makes ops deterministic if asked, seeds Keras, creates the output directory (a temporary
@@ -154,6 +201,7 @@ def prepare(args, configs):
     if args.dtype_policy != "float32":
         print(f"dtype policy: {args.dtype_policy}")
     config = dict(configs["quick" if args.quick else "full"])
+    config.update(parse_overrides(args.set, config))
     if args.epochs:
         config["epochs"] = args.epochs
     config["dtype_policy"] = args.dtype_policy  # recorded with the configuration

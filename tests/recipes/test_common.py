@@ -4,6 +4,7 @@ resumed run, the strategy flags."""
 import importlib.util
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -148,3 +149,45 @@ def test_dtype_policy_flag_sets_the_global_policy_and_is_recorded(tmp_path):
     config, _ = common.prepare(parser.parse_args(["--out", str(tmp_path)]), configs)
     assert keras.mixed_precision.global_policy().name == "float32"
     assert config == {"epochs": 2, "dtype_policy": "float32"}
+
+
+def test_set_overrides_config_entries_with_their_types(tmp_path):
+    parser = common.recipe_parser("test", "runs/test")
+    configs = {
+        "quick": {"epochs": 1, "dropout": 0.1, "units": 8, "tied": False, "cap": None},
+        "full": {"epochs": 2},
+    }
+    argv = ["--quick", "--out", str(tmp_path), "--set", "dropout=0.5", "--set", "units = 16"]
+    argv += ["--set", "tied=true", "--set", "cap=300", "--set", "epochs=3", "--epochs", "4"]
+    config, _ = common.prepare(parser.parse_args(argv), configs)
+    assert config == {
+        "epochs": 4,  # --epochs wins over --set epochs=…
+        "dropout": 0.5,
+        "units": 16,
+        "tied": True,
+        "cap": 300,
+        "dtype_policy": "float32",
+    }
+    assert type(config["dropout"]) is float and type(config["units"]) is int
+    assert configs["quick"]["dropout"] == 0.1  # the table itself is left alone
+    assert common.parse_overrides(["units=none", "dropout=1"], configs["quick"]) == {
+        "units": None,
+        "dropout": 1.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("dropout", "expected KEY=VALUE"),
+        ("=3", "expected KEY=VALUE"),
+        ("droput=0.5", "has no 'droput'; its keys are cap, dropout, tied, units"),
+        ("units=1.5", "cannot read '1.5' as the int that 'units' holds"),
+        ("dropout=high", "cannot read 'high' as the float that 'dropout' holds"),
+        ("tied=yes", "expected true or false"),
+    ],
+)
+def test_set_rejects_unknown_keys_and_bad_values(assignment, message):
+    config = {"dropout": 0.1, "units": 8, "tied": False, "cap": None}
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        common.parse_overrides([assignment], config)
