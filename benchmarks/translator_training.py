@@ -40,16 +40,17 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recipes"))
-from translate import CONFIGS  # noqa: E402  (recipes/translate.py)
+from translate import (  # noqa: E402  (recipes/translate.py)
+    CONFIGS,
+    compiled_model,
+    learn_tokenizers,
+    training_data,
+)
 
 from keras_seq.cells.gru_cell import GRUCell  # noqa: E402
 from keras_seq.cells.lstm_cell import LSTMCell  # noqa: E402
 from keras_seq.datasets import load_ding  # noqa: E402
 from keras_seq.layers._fused_recurrence import supports_fused_recurrence  # noqa: E402
-from keras_seq.losses import MaskedSequenceLoss  # noqa: E402
-from keras_seq.models import Seq2Seq  # noqa: E402
-from keras_seq.pipelines import translation_dataset  # noqa: E402
-from keras_seq.text import WordPieceTokenizer  # noqa: E402
 
 
 class _GeneralLoopLSTMCell(LSTMCell):
@@ -79,23 +80,10 @@ def force_general_loop(model):
     return len(cells)
 
 
-def build(config, source_vocabulary_size, target_vocabulary_size):
+def build(config):
     keras.utils.set_random_seed(0)
-    model = Seq2Seq(
-        source_vocabulary_size,
-        target_vocabulary_size,
-        embedding_dim=config["embedding_dim"],
-        units=config["units"],
-        encoder_layers=config["encoder_layers"],
-        decoder_layers=config["decoder_layers"],
-        dropout=config["dropout"],
-    )
-    model.build()
-    model.compile(
-        keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
-        MaskedSequenceLoss(label_smoothing=0.1),
-    )
-    return model
+    size = config["vocabulary_size"]
+    return compiled_model(config, source_vocabulary_size=size, target_vocabulary_size=size)
 
 
 def main():
@@ -109,23 +97,11 @@ def main():
 
     train = load_ding("train")
     started = time.perf_counter()
-    vocabulary_pairs = train[: args.tokenizer_sentences]
-    source_tokenizer = WordPieceTokenizer.from_corpus(
-        [s for s, _ in vocabulary_pairs], config["vocabulary_size"]
-    )
-    target_tokenizer = WordPieceTokenizer.from_corpus(
-        [t for _, t in vocabulary_pairs], config["vocabulary_size"]
+    source_tokenizer, target_tokenizer = learn_tokenizers(
+        train[: args.tokenizer_sentences], config["vocabulary_size"]
     )
     print(f"# vocabularies learned in {time.perf_counter() - started:.0f} s")
-    dataset, statistics_ = translation_dataset(
-        train,
-        source_tokenizer,
-        target_tokenizer,
-        batch_size=config["batch_size"],
-        max_source_length=config["max_length"],
-        max_target_length=config["max_length"],
-        seed=1,
-    )
+    dataset, statistics_ = training_data(train, source_tokenizer, target_tokenizer, config, 1)
     batches = [
         (tuple(tf.constant(x) for x in inputs), tf.constant(target))
         for inputs, target in dataset.take(args.batches).as_numpy_iterator()
@@ -135,7 +111,7 @@ def main():
 
     models = {}
     for name in ("fused", "general loop"):
-        model = build(config, config["vocabulary_size"], config["vocabulary_size"])
+        model = build(config)
         if name == "general loop":
             swapped = force_general_loop(model)
             cells = recurrent_cells(model)

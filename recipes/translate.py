@@ -101,6 +101,50 @@ def load_pairs(args):
     return {name: load_ding(name) for name in ("train", "dev", "test")}
 
 
+def learn_tokenizers(pairs, vocabulary_size):
+    """The source and the target `WordPieceTokenizer`, learned from ``pairs``."""
+    return tuple(
+        WordPieceTokenizer.from_corpus(
+            [pair[side] for pair in pairs], vocabulary_size, name=f"{name}_tokenizer"
+        )
+        for side, name in ((0, "source"), (1, "target"))
+    )
+
+
+def training_data(train, source_tokenizer, target_tokenizer, config, seed):
+    """``(dataset, statistics)`` of `translation_dataset` with the configuration's batch size
+    and length limits."""
+    return translation_dataset(
+        train,
+        source_tokenizer,
+        target_tokenizer,
+        batch_size=config["batch_size"],
+        max_source_length=config["max_length"],
+        max_target_length=config["max_length"],
+        seed=seed,
+    )
+
+
+def compiled_model(config, **vocabularies):
+    """The configuration's `Seq2Seq`, built (BackupAndRestore needs the weights before `fit`)
+    and compiled; ``vocabularies``: its two tokenizers, or its two vocabulary sizes."""
+    model = Seq2Seq(
+        embedding_dim=config["embedding_dim"],
+        units=config["units"],
+        encoder_layers=config["encoder_layers"],
+        decoder_layers=config["decoder_layers"],
+        dropout=config["dropout"],
+        **vocabularies,
+    )
+    model.build()
+    model.compile(
+        keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
+        MaskedSequenceLoss(label_smoothing=0.1),
+        metrics=[MaskedAccuracy(), Perplexity()],
+    )
+    return model
+
+
 def main(argv=None):
     parser = recipe_parser(__doc__.split("\n")[0], "runs/translate")
     parser.add_argument("--max-train-pairs", type=int, help="use only this many train pairs")
@@ -128,44 +172,22 @@ def main(argv=None):
 
     started = time.perf_counter()
     # The WordPiece learner is pure Python: the quick config learns from the first sentences.
-    vocabulary_pairs = train[: config["tokenizer_sentences"]]
-    source_tokenizer = WordPieceTokenizer.from_corpus(
-        [s for s, _ in vocabulary_pairs], config["vocabulary_size"], name="source_tokenizer"
-    )
-    target_tokenizer = WordPieceTokenizer.from_corpus(
-        [t for _, t in vocabulary_pairs], config["vocabulary_size"], name="target_tokenizer"
+    source_tokenizer, target_tokenizer = learn_tokenizers(
+        train[: config["tokenizer_sentences"]], config["vocabulary_size"]
     )
     print(
         f"vocabularies: source {source_tokenizer.vocabulary_size}, "
         f"target {target_tokenizer.vocabulary_size} ({time.perf_counter() - started:.0f} s)"
     )
-    dataset, statistics = translation_dataset(
-        train,
-        source_tokenizer,
-        target_tokenizer,
-        batch_size=config["batch_size"],
-        max_source_length=config["max_length"],
-        max_target_length=config["max_length"],
-        seed=args.seed,
+    dataset, statistics = training_data(
+        train, source_tokenizer, target_tokenizer, config, seed=args.seed
     )
     print(f"pipeline: {statistics}")
     dataset, steps_per_epoch = train_stream(run, dataset, args.steps_per_epoch)
 
     with run.strategy.scope():  # variables mirrored over the replicas
-        model = Seq2Seq(
-            embedding_dim=config["embedding_dim"],
-            units=config["units"],
-            encoder_layers=config["encoder_layers"],
-            decoder_layers=config["decoder_layers"],
-            dropout=config["dropout"],
-            source_tokenizer=source_tokenizer,
-            target_tokenizer=target_tokenizer,
-        )
-        model.build()  # BackupAndRestore needs the weights before `fit`
-        model.compile(
-            keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
-            MaskedSequenceLoss(label_smoothing=0.1),
-            metrics=[MaskedAccuracy(), Perplexity()],
+        model = compiled_model(
+            config, source_tokenizer=source_tokenizer, target_tokenizer=target_tokenizer
         )
         build_for_fit(run, model, dataset)
     dev_evaluation = BleuEvaluation([s for s, _ in dev], [t for _, t in dev], beam_size=1)
