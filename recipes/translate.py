@@ -55,6 +55,7 @@ CONFIGS = {
         encoder_layers=1,
         decoder_layers=1,
         dropout=0.1,
+        tie_embeddings=False,
         epochs=4,
         batch_size=64,
         learning_rate=3e-3,
@@ -73,6 +74,7 @@ CONFIGS = {
         encoder_layers=1,
         decoder_layers=1,
         dropout=0.3,
+        tie_embeddings=False,
         epochs=20,
         batch_size=64,
         learning_rate=2e-3,
@@ -134,6 +136,7 @@ def compiled_model(config, **vocabularies):
         encoder_layers=config["encoder_layers"],
         decoder_layers=config["decoder_layers"],
         dropout=config["dropout"],
+        tie_embeddings=config["tie_embeddings"],
         **vocabularies,
     )
     model.build()
