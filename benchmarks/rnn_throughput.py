@@ -19,11 +19,15 @@ subprocess with TensorFlow's BFC allocator on the CPU (``TF_CPU_ALLOCATOR_USE_BF
 only way TF keeps allocator statistics on a CPU); the number is the allocator's peak during
 one train step minus what was allocated before it (weights, optimizer slots and inputs
 excluded), i.e. the activations kept for the backward pass plus gradients and temporaries.
-PyTorch's CPU allocator keeps no such statistics, so torch rows have no memory column.
+PyTorch's CPU allocator keeps no such statistics, so torch rows have no memory column. The
+executor orders independent ops differently from process to process, which moves one probe
+by up to 35%: each candidate is probed ``--memory-repeats`` times (default 5) and the table
+gives the median and the range.
 
     python benchmarks/rnn_throughput.py                      # every layer at size C
     python benchmarks/rnn_throughput.py --sizes A B C --layers LSTM GRU --steps 20
     python benchmarks/rnn_throughput.py --memory --layers LSTM PeepholeLSTM
+    python benchmarks/rnn_throughput.py --memory-only --layers LSTM GRU SimpleRNN
     python benchmarks/rnn_throughput.py --mask --layers LSTM GRU   # right-padded batches
     python benchmarks/rnn_throughput.py --dtype mixed_bfloat16 --layers LSTM
 
@@ -321,6 +325,44 @@ def measure_memory(row, size, candidate, padded):
     return json.loads(result.stdout.strip().splitlines()[-1])["peak_bytes"]
 
 
+def print_memory_table(args):
+    """The peak-memory table of every row and size (`measure_memory`), ours against the
+    Keras references."""
+    print()
+    print(f"# peak MB: median (range) of {args.memory_repeats} probes, each in a fresh process")
+    print("| layer | size | keras_seq step peak MB | reference | reference peak MB | ratio |")
+    print("|---|---|---|---|---|---|")
+
+    def probes(row, size, name):
+        """Median and range (MB) of ``--memory-repeats`` probes, or None if one failed."""
+        peaks = []
+        for _ in range(args.memory_repeats):
+            peak = measure_memory(row, size, name, args.mask)
+            if peak is None:
+                return None
+            peaks.append(peak / 2**20)
+        return statistics.median(peaks), min(peaks), max(peaks)
+
+    def describe(peaks):
+        median, low, high = peaks
+        return f"{median:.1f} ({low:.1f}–{high:.1f})"
+
+    for size in args.sizes:
+        for row in args.layers:
+            ours = probes(row, size, "keras_seq")
+            for name, kind, _ in ROWS[row][4]:
+                if kind != "keras" or ours is None:
+                    continue
+                reference = probes(row, size, name)
+                if reference is None:
+                    continue
+                print(
+                    f"| {row} | {size} | {describe(ours)} | {name} | {describe(reference)} | "
+                    f"{ours[0] / reference[0]:.2f}× |",
+                    flush=True,
+                )
+
+
 # ------------------------------------------------------------------------------- report
 def cpu_model():
     """The CPU's model name (``lscpu``'s "Model name"), or the architecture if unknown."""
@@ -346,6 +388,15 @@ def main():
     parser.add_argument("--layers", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument(
         "--mask", action="store_true", help="right-padded batches: a mask with lengths T/2 … T"
+    )
+    parser.add_argument(
+        "--memory-only", action="store_true", help="measure peak memory only (no throughput)"
+    )
+    parser.add_argument(
+        "--memory-repeats",
+        type=int,
+        default=5,
+        help="memory probes per candidate (the executor's op order moves a probe by up to 35%%)",
     )
     parser.add_argument(
         "--memory", action="store_true", help="also measure each train step's peak memory"
@@ -385,6 +436,10 @@ def main():
         + (", right-padded batches with a mask" if args.mask else "")
     )
     print(f"# load average (1, 5, 15 min) at start: {load_average()}")
+    if args.memory_only:
+        print_memory_table(args)
+        print(f"# load average (1, 5, 15 min) at end: {load_average()}")
+        return
     ceilings = matmul_ceiling(args.sizes)
     for (m, k, n), gflops in ceilings.items():
         print(f"# tf.matmul float32 [{m}, {k}] × [{k}, {n}]: {gflops:.0f} GFLOP/s")
@@ -415,23 +470,7 @@ def main():
                     flush=True,
                 )
     if args.memory:
-        print()
-        print("| layer | size | keras_seq step peak MB | reference | reference peak MB | ratio |")
-        print("|---|---|---|---|---|---|")
-        for size in args.sizes:
-            for row in args.layers:
-                ours = measure_memory(row, size, "keras_seq", args.mask)
-                for name, kind, _ in ROWS[row][4]:
-                    if kind != "keras" or ours is None:
-                        continue
-                    reference = measure_memory(row, size, name, args.mask)
-                    if reference is None:
-                        continue
-                    print(
-                        f"| {row} | {size} | {ours / 2**20:.1f} | {name} | "
-                        f"{reference / 2**20:.1f} | {ours / reference:.2f}× |",
-                        flush=True,
-                    )
+        print_memory_table(args)
     print(f"# load average (1, 5, 15 min) at end: {load_average()}")
 
 

@@ -4,18 +4,40 @@ hand-written backward pass (BPTT).
 Autodiff through a ``tf.while_loop`` replays the loop backwards with one small matmul per step
 for every weight gradient (``h_{t-1}ᵀ dz_t``) and keeps gradient accumulators of the loop
 variables alive across iterations. Here the backward loop does only the serial part of BPTT,
-``dh_{t-1} = dz_t Uᵀ`` and the elementwise gate derivatives; the recurrent-kernel gradient is
-then ONE matmul over all steps, ``dU = [h_0 … h_{T-1}]ᵀ [dz_1 … dz_T]`` on [T·B, u] ×
-[T·B, k·u], and the input-kernel and bias gradients flow from ``dz`` through the input
-projection ``x W + b`` (computed outside, for all steps at once) by ordinary autodiff.
+``dh_{t-1} = dz_t Uᵀ`` and the elementwise gate derivatives; the weight gradients are then ONE
+matmul each over all steps: ``dU = [h_0 … h_{T-1}]ᵀ [dz_1 … dz_T]`` on [T·B, u] × [T·B, k·u],
+``dW = [x_1 … x_T]ᵀ [dz_1 … dz_T]``, ``dx = dz Wᵀ`` and ``db = Σ_t dz_t``.
 
 The forward pass computes every number with the same float operations as `LSTMCell.step` /
-`PeepholeLSTMCell.step` / `GRUCell.step` / `SimpleRNNCell.step` (a gate activation may run
-over several gates at once), so outputs equal the general loop's; gradients agree with
-autodiff to float rounding. A mask carries the states over at masked steps
+`PeepholeLSTMCell.step` / `GRUCell.step` / `SimpleRNNCell.step` (``z_t = (x_t W + b) + h_{t-1}
+U``; a gate activation may run over several gates at once), so outputs equal the general
+loop's; gradients agree with autodiff to float rounding. The input projection ``x_t W + b`` is
+made step by step inside the loop: as fast as projecting all steps at once beforehand, and no
+[T, B, k·u] tensor is alive during the loop. A mask carries the states over at masked steps
 (``h_t = m_t ? h̃_t : h_{t-1}``) as the general loop does; the gradient then flows past a
 masked step unchanged. Dropout in training, ``unroll`` and any other cell are left to
 `Recurrent`'s general loop (`supports_fused_recurrence`).
+
+Memory (the train step's peak must stay at or below Keras' loop's):
+
+- Without a recording GradientTape the loops run forward only and keep nothing but the
+  outputs (`_gradient_recorded`).
+- With one, the forward loop keeps what the backward pass needs (the gates and little else)
+  in step-indexed TensorLists: the backward loop reads them in place, with no stacked copy.
+- The backward loop writes each step's gate gradients over that step's saved values (same
+  shapes), whose memory it then reuses, so the saved values and the gradients are never both
+  whole; only the stacked gradients are copied, once, after the loop.
+- The backward loop runs one iteration at a time: a look-ahead of several iterations (the
+  default 10) keeps their temporaries alive for no gain in speed (measured).
+- ``Uᵀ`` is made when the backward pass starts, not (as the executor would schedule it)
+  during the forward pass.
+
+Limitation of the TensorLists: TensorFlow cannot serialize a custom gradient that captures
+them (variant tensors), so a SavedModel of a function that *records gradients* through a fused
+layer (a saved train step) must be saved with
+``tf.saved_model.SaveOptions(experimental_custom_gradients=False)``; its reloaded gradients
+then come from autodiff through the forward loop (the same values). Inference functions, the
+usual SavedModel, hold no custom gradient and need nothing.
 """
 
 import keras
@@ -55,61 +77,101 @@ def fused_recurrence(cell, inputs, states, mask=None):
     masked steps, where ``mask`` [B, T] is False); ``final_states`` is ``[h_T, c_T]`` (LSTM)
     or ``[h_T]`` (GRU, simple).
     """
-    # Projecting time-major inputs gives time-major pre-activations without a [B, T, k·u]
-    # transpose.
-    projected = cell.project_inputs(tf.transpose(inputs, [1, 0, 2]))
-    kernel = tf.convert_to_tensor(ops.convert_to_tensor(cell.recurrent_kernel))
+    inputs = tf.transpose(inputs, [1, 0, 2])  # time-major: x_t is a slice of contiguous memory
+    weights = [
+        _weight(cell.kernel),
+        _input_bias(cell, inputs.dtype),
+        _weight(cell.recurrent_kernel),
+    ]
     states = [tf.convert_to_tensor(s) for s in states]
     if mask is not None:
         mask = tf.transpose(mask)[:, :, None]  # [T, B, 1], broadcast over units
     if isinstance(cell, PeepholeLSTMCell):
         peepholes = [
-            tf.convert_to_tensor(ops.convert_to_tensor(weight))
+            _weight(weight)
             for weight in (
                 cell.input_gate_peephole,
                 cell.forget_gate_peephole,
                 cell.output_gate_peephole,
             )
         ]
-        outputs, c_last = _peephole_lstm(projected, states[0], states[1], kernel, peepholes, mask)
+        outputs, c_last = _peephole_lstm(inputs, *weights, *states, peepholes, mask)
         return outputs, [outputs[-1], c_last]
     if isinstance(cell, LSTMCell):
-        outputs, c_last = _lstm(projected, states[0], states[1], kernel, mask)
+        outputs, c_last = _lstm(inputs, *weights, *states, mask)
         return outputs, [outputs[-1], c_last]
     if isinstance(cell, SimpleRNNCell):
-        outputs = _simple(projected, states[0], kernel, mask)
+        outputs = _simple(inputs, *weights, *states, mask)
         return outputs, [outputs[-1]]
     if cell.reset_after:
         if cell.bias is None:
             # Adding zeros leaves every number as the cell computes it without a bias.
-            bias = tf.zeros([3 * cell.units], projected.dtype)
+            recurrent_bias = tf.zeros([3 * cell.units], inputs.dtype)
         else:
-            bias = tf.convert_to_tensor(ops.convert_to_tensor(cell.bias))[1]
-        outputs = _gru_reset_after(projected, states[0], kernel, bias, mask)
+            recurrent_bias = _weight(cell.bias)[1]
+        outputs = _gru_reset_after(inputs, *weights, recurrent_bias, *states, mask)
     else:
-        outputs = _gru_reset_before(projected, states[0], kernel, mask)
+        outputs = _gru_reset_before(inputs, *weights, *states, mask)
     return outputs, [outputs[-1]]
 
 
+def _weight(variable):
+    return tf.convert_to_tensor(ops.convert_to_tensor(variable))
+
+
+def _input_bias(cell, dtype):
+    """The bias of ``x W + b``, or zeros (adding them changes no number) when there is none."""
+    bias = cell._input_bias()
+    if bias is None:
+        return tf.zeros([cell.kernel.shape[-1]], dtype)
+    return _weight(bias)
+
+
+def _gradient_recorded():
+    """Whether a GradientTape is recording: eagerly, or inside the function being traced
+    (`fit`'s train step). Without one the fused loops run forward only, keep nothing for a
+    backward pass and hold no custom gradient. Gradients taken anyway (a `tf.function`
+    traced with no tape, later called under one) come from autodiff through that forward
+    loop: the same values, more slowly."""
+    try:
+        from tensorflow.python.eager import record
+    except ImportError:  # pragma: no cover - moved in a later TensorFlow: assume a tape
+        return True
+    return record.could_possibly_record()
+
+
 def _array(dtype, length):
-    # Saved forward values are read in the backward loop and stacked again after it.
-    return tf.TensorArray(dtype, size=length, clear_after_read=False)
+    return tf.TensorArray(dtype, size=length)
 
 
-def _stacked(arrays):
-    return [array.stack() for array in arrays]
+def _list(dtype, length, width):
+    """An empty step-indexed list of [B, width] tensors (a TensorList: a read aliases the
+    stored tensor, and a write in a loop replaces it in place)."""
+    return tf.raw_ops.TensorListReserve(
+        element_shape=tf.constant([-1, width]), num_elements=length, element_dtype=dtype
+    )
 
 
-def _unstacked(tensors):
-    """Step-indexed arrays of saved [T, …] tensors, made inside the backward pass: it must
-    capture only plain tensors of the forward pass (no TensorArray), or a SavedModel that
-    holds the layer cannot serialize the gradient."""
-    return [_array(t.dtype, tf.shape(t)[0]).unstack(t) for t in tensors]
+def _set(values, t, value):
+    return tf.raw_ops.TensorListSetItem(input_handle=values, index=t, item=value)
 
 
-def _previous(initial, sequence):
-    """``[s_0, s_1, …, s_{T-1}]`` from ``s_0`` and ``[s_1 … s_T]`` (time-major)."""
-    return tf.concat([initial[None], sequence[:-1]], axis=0)
+def _get(values, t, dtype, width):
+    return tf.raw_ops.TensorListGetItem(
+        input_handle=values, index=t, element_shape=tf.constant([-1, width]), element_dtype=dtype
+    )
+
+
+def _stack(values, dtype, width):
+    """The list as one [T, B, width] tensor (a copy)."""
+    return tf.raw_ops.TensorListStack(
+        input_handle=values, element_shape=tf.constant([-1, width]), element_dtype=dtype
+    )
+
+
+def _previous_state(t, h0, outputs):
+    """``h_{t-1}``: ``outputs[t - 1]`` (a slice: no copy), ``h0`` at t = 0."""
+    return tf.where(t > 0, outputs[tf.maximum(t - 1, 0)], h0)
 
 
 def _weight_gradient(left, right):
@@ -117,6 +179,41 @@ def _weight_gradient(left, right):
     left = tf.reshape(left, [-1, tf.shape(left)[-1]])
     right = tf.reshape(right, [-1, tf.shape(right)[-1]])
     return tf.matmul(left, right, transpose_a=True)
+
+
+def _recurrent_kernel_gradient(h0, outputs, d_z):
+    """``Σ_t h_{t-1}ᵀ dz_t`` with ``h_{t-1}`` from ``h0`` and ``outputs`` [T, B, u], without
+    a shifted copy of the outputs: ``h0ᵀ dz_0`` plus one matmul over steps 1 … T-1 (slices
+    along time alias the tensors)."""
+    return tf.matmul(h0, d_z[0], transpose_a=True) + _weight_gradient(outputs[:-1], d_z[1:])
+
+
+def _input_projection_gradients(inputs, input_kernel, d_z_blocks):
+    """``(dx, dW, db)`` of ``z_t = x_t W + b`` over all steps, from the gradient of ``z``
+    given as column blocks ``[dz^1 [T, B, k1], dz^2 [T, B, k2], …]`` (no concatenated copy):
+    ``dx = Σ_j dz^j W_jᵀ``, ``dW = [Σ_t x_tᵀ dz^j_t]_j``, ``db = [Σ_t dz^j_t]_j``."""
+    inputs_flat = tf.reshape(inputs, [-1, tf.shape(inputs)[-1]])
+    d_inputs, d_kernel, d_bias, start = None, [], [], 0
+    for block in d_z_blocks:
+        width = block.shape[-1]
+        flat = tf.reshape(block, [-1, width])
+        part = tf.matmul(flat, tf.transpose(input_kernel[:, start : start + width]))
+        d_inputs = part if d_inputs is None else d_inputs + part
+        d_kernel.append(tf.matmul(inputs_flat, flat, transpose_a=True))
+        d_bias.append(tf.reduce_sum(flat, axis=0))
+        start += width
+    return (
+        tf.reshape(d_inputs, tf.shape(inputs)),
+        tf.concat(d_kernel, axis=-1),
+        tf.concat(d_bias, axis=-1),
+    )
+
+
+def _transposed_in_backward(kernel, d_outputs):
+    """``kernelᵀ``, made once the backward pass has begun (``d_outputs`` exists): left free,
+    the executor makes it during the forward pass, where it adds to the peak."""
+    with tf.control_dependencies([d_outputs]):
+        return tf.transpose(kernel)
 
 
 def _run(body, length, loop_vars):
@@ -134,44 +231,66 @@ def _run_backwards(body, length, loop_vars):
         body,
         (length - 1, *loop_vars),
         maximum_iterations=length,
+        parallel_iterations=1,
     )[1:]
 
 
 class _Mask:
-    """The per-step mask of a fused loop; with no mask every method is the identity.
+    """The per-step mask of a fused loop; with no mask every method is the identity."""
 
-    `forward` and `backward` build the step-indexed arrays inside the pass that reads them.
-    """
-
-    def __init__(self, mask, dtype, length):
+    def __init__(self, mask, dtype):
         self.masked = mask is not None
-        self.mask, self.dtype, self.length = mask, dtype, length
-
-    def forward(self):
-        if self.masked:
-            self.valid = _array(tf.bool, self.length).unstack(self.mask)
-
-    def backward(self):
-        if self.masked:
-            self.keep = _array(self.dtype, self.length).unstack(tf.cast(self.mask, self.dtype))
+        self.mask, self.dtype = mask, dtype
 
     def carry(self, t, new_states, old_states):
         """The states after step t: the new ones where valid, the old ones where masked."""
         if not self.masked:
             return new_states
-        valid = self.valid.read(t)
+        valid = self.mask[t]
         return [tf.where(valid, n, o) for n, o in zip(new_states, old_states, strict=True)]
 
     def split_gradient(self, t, d_state):
         """``(part through the step, part carried past it)`` of a state's gradient."""
         if not self.masked:
             return d_state, None
-        d_new = d_state * self.keep.read(t)  # exact: the mask is 0 or 1
+        d_new = d_state * tf.cast(self.mask[t], self.dtype)  # exact: the mask is 0 or 1
         return d_new, d_state - d_new
 
 
 def _plus(value, carried):
     return value if carried is None else value + carried
+
+
+def _forward_only(step, length, initial_states):
+    """Runs ``step(t, *states) -> (h, new_states, saved)`` forward; returns ``(h [T, B, u],
+    final states)``. ``saved`` makes the values a backward pass would need: not called here."""
+
+    def body(t, h_ta, *states):
+        h, states, _ = step(t, *states)
+        return (t + 1, h_ta.write(t, h), *states)
+
+    h_ta, *states = _run(body, length, (_array(initial_states[0].dtype, length), *initial_states))
+    return h_ta.stack(), states
+
+
+def _forward_saving(step, length, initial_states, widths):
+    """`_forward_only` that also keeps the values ``saved`` of every step in TensorLists of
+    the given widths; returns ``(h, final states, lists)``."""
+    dtype = initial_states[0].dtype
+    count = len(initial_states)
+
+    def body(t, h_ta, *carried):
+        states, lists = carried[:count], carried[count:]
+        h, states, saved = step(t, *states)
+        lists = [_set(values, t, value) for values, value in zip(lists, saved(), strict=True)]
+        return (t + 1, h_ta.write(t, h), *states, *lists)
+
+    h_ta, *carried = _run(
+        body,
+        length,
+        (_array(dtype, length), *initial_states, *(_list(dtype, length, w) for w in widths)),
+    )
+    return h_ta.stack(), carried[:count], carried[count:]
 
 
 # ------------------------------------------------------------------------------------ LSTM
@@ -184,136 +303,127 @@ def _lstm_gate_derivative_terms(units, dtype):
     return alpha, beta
 
 
-def _lstm(projected, h0, c0, kernel, mask):
-    """LSTM over time-major pre-activations ``x W + b``; returns ``(h [T, B, u], c_T)``."""
+def _cell_states(c_list, t, c0, dtype, units):
+    """``(tanh(c_t), c_{t-1})`` from the list of carried cell states. At a masked step the
+    gradients through the step are 0, so any finite ``tanh(c_t)`` will do there."""
+    tanh_c = tf.tanh(_get(c_list, t, dtype, units))
+    c_prev = tf.where(t > 0, _get(c_list, tf.maximum(t - 1, 0), dtype, units), c0)
+    return tanh_c, c_prev
+
+
+def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask):
+    """LSTM over time-major inputs [T, B, D]; returns ``(h [T, B, u], c_T)``.
+
+    Saved per step: the gates ``[i, f, c̃, o]`` (4u) and the carried ``c_t`` (u); the backward
+    loop recomputes ``tanh(c_t)`` and writes ``dz_t`` over the gates.
+    """
     units = h0.shape[-1]
-    length = tf.shape(projected)[0]
-    dtype = projected.dtype
-    steps = _Mask(mask, dtype, length)
+    length = tf.shape(inputs)[0]
+    dtype = inputs.dtype
+    steps = _Mask(mask, dtype)
+
+    def step(t, h_prev, c_prev):
+        z = (tf.matmul(inputs[t], input_kernel) + bias) + tf.matmul(h_prev, kernel)
+        i, f, _, o = tf.split(tf.sigmoid(z), 4, axis=-1)
+        candidate = tf.tanh(z[:, 2 * units : 3 * units])
+        c = f * c_prev + i * candidate
+        h, c = steps.carry(t, [o * tf.tanh(c), c], [h_prev, c_prev])
+        return h, [h, c], lambda: [tf.concat([i, f, candidate, o], axis=-1), c]
+
+    if not _gradient_recorded():
+        outputs, (_, c_last) = _forward_only(step, length, [h0, c0])
+        return outputs, c_last
 
     @tf.custom_gradient
-    def lstm(projected, h0, c0, kernel):
-        steps.forward()
-        inputs = _array(dtype, length).unstack(projected)
-
-        def body(t, h_prev, c_prev, gates_ta, c_prev_ta, tanh_c_ta, h_ta):
-            z = inputs.read(t) + tf.matmul(h_prev, kernel)
-            i, f, _, o = tf.split(tf.sigmoid(z), 4, axis=-1)
-            candidate = tf.tanh(z[:, 2 * units : 3 * units])
-            c = f * c_prev + i * candidate
-            tanh_c = tf.tanh(c)
-            h, c = steps.carry(t, [o * tanh_c, c], [h_prev, c_prev])
-            return (
-                t + 1,
-                h,
-                c,
-                gates_ta.write(t, tf.concat([i, f, candidate, o], axis=-1)),
-                c_prev_ta.write(t, c_prev),
-                tanh_c_ta.write(t, tanh_c),
-                h_ta.write(t, h),
-            )
-
-        _, c_last, *arrays = _run(
-            body, length, (h0, c0, *(_array(dtype, length) for _ in range(4)))
+    def lstm(inputs, input_kernel, bias, kernel, h0, c0):
+        outputs, (_, c_last), (gates_list, c_list) = _forward_saving(
+            step, length, [h0, c0], [4 * units, units]
         )
-        saved = _stacked(arrays[:3])
-        outputs = arrays[3].stack()
 
         def grad(d_outputs, d_c_last):
-            steps.backward()
-            gates_ta, c_prev_ta, tanh_c_ta, d_outputs_ta = _unstacked([*saved, d_outputs])
-            kernel_t = tf.transpose(kernel)
+            kernel_t = _transposed_in_backward(kernel, d_outputs)
             alpha, beta = _lstm_gate_derivative_terms(units, dtype)
-            d_c = tf.zeros_like(c0) if d_c_last is None else d_c_last
 
-            def back(t, d_h_next, d_c_next, d_z_ta):
-                gates = gates_ta.read(t)
-                tanh_c = tanh_c_ta.read(t)
+            def back(t, d_h_next, d_c_next, gates_list):
+                gates = _get(gates_list, t, dtype, 4 * units)
+                tanh_c, c_prev = _cell_states(c_list, t, c0, dtype, units)
                 i, f, candidate, o = tf.split(gates, 4, axis=-1)
-                d_h, d_h_carried = steps.split_gradient(t, d_outputs_ta.read(t) + d_h_next)
+                d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
                 d_c, d_c_carried = steps.split_gradient(t, d_c_next)
                 d_c = d_c + d_h * o * (1.0 - tanh_c * tanh_c)
-                d_gates = tf.concat(
-                    [d_c * candidate, d_c * c_prev_ta.read(t), d_c * i, d_h * tanh_c], axis=-1
-                )
+                d_gates = tf.concat([d_c * candidate, d_c * c_prev, d_c * i, d_h * tanh_c], axis=-1)
                 d_z = d_gates * (gates * (alpha - gates) + beta)
                 return (
                     t - 1,
                     _plus(tf.matmul(d_z, kernel_t), d_h_carried),
                     _plus(d_c * f, d_c_carried),
-                    d_z_ta.write(t, d_z),
+                    _set(gates_list, t, d_z),  # dz_t takes the place of the gates of step t
                 )
 
-            d_h0, d_c0, d_z_ta = _run_backwards(
-                back, length, (tf.zeros_like(h0), d_c, _array(dtype, length))
+            d_c = tf.zeros_like(c0) if d_c_last is None else d_c_last
+            d_h0, d_c0, d_z_list = _run_backwards(
+                back, length, (tf.zeros_like(h0), d_c, gates_list)
             )
-            d_z = d_z_ta.stack()
-            d_kernel = _weight_gradient(_previous(h0, outputs), d_z)
-            return d_z, d_h0, d_c0, d_kernel
+            d_z = _stack(d_z_list, dtype, 4 * units)
+            return (
+                *_input_projection_gradients(inputs, input_kernel, [d_z]),
+                _recurrent_kernel_gradient(h0, outputs, d_z),
+                d_h0,
+                d_c0,
+            )
 
         return (outputs, c_last), grad
 
-    return lstm(projected, h0, c0, kernel)
+    return lstm(inputs, input_kernel, bias, kernel, h0, c0)
 
 
-def _peephole_lstm(projected, h0, c0, kernel, peepholes, mask):
-    """Peephole LSTM over ``x W + b``; returns ``(h [T, B, u], c_T)``.
+def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
+    """Peephole LSTM over time-major inputs [T, B, D]; returns ``(h [T, B, u], c_T)``.
 
     Forward as `PeepholeLSTMCell`: ``i = σ(z_i + p_i ⊙ c_{t-1})``, ``f = σ(z_f + p_f ⊙
     c_{t-1})``, ``c_t = f ⊙ c_{t-1} + i ⊙ tanh(z_c)``, ``o = σ(z_o + p_o ⊙ c_t)``, ``h_t = o ⊙
     tanh(c_t)``. Backward: the LSTM's, plus ``dc_t += dz_o ⊙ p_o`` (c_t feeds o_t),
     ``dc_{t-1} += dz_i ⊙ p_i + dz_f ⊙ p_f``, and ``dp_i = Σ dz_i ⊙ c_{t-1}``, ``dp_f = Σ dz_f ⊙
-    c_{t-1}``, ``dp_o = Σ dz_o ⊙ c_t`` summed over steps and batch after the loop.
+    c_{t-1}``, ``dp_o = Σ dz_o ⊙ c_t`` summed over the batch at every step of the backward
+    loop. Saved per step as for the LSTM: the gates and the carried ``c_t`` (at a masked step
+    it differs from the step's own c_t, but there every dz is 0).
     """
     units = h0.shape[-1]
-    length = tf.shape(projected)[0]
-    dtype = projected.dtype
-    steps = _Mask(mask, dtype, length)
+    length = tf.shape(inputs)[0]
+    dtype = inputs.dtype
+    steps = _Mask(mask, dtype)
+    peephole_i, peephole_f, peephole_o = peepholes
+
+    def step(t, h_prev, c_prev):
+        z = (tf.matmul(inputs[t], input_kernel) + bias) + tf.matmul(h_prev, kernel)
+        z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
+        i = tf.sigmoid(z_i + peephole_i * c_prev)
+        f = tf.sigmoid(z_f + peephole_f * c_prev)
+        candidate = tf.tanh(z_c)
+        c = f * c_prev + i * candidate
+        o = tf.sigmoid(z_o + peephole_o * c)
+        h, c = steps.carry(t, [o * tf.tanh(c), c], [h_prev, c_prev])
+        return h, [h, c], lambda: [tf.concat([i, f, candidate, o], axis=-1), c]
+
+    if not _gradient_recorded():
+        outputs, (_, c_last) = _forward_only(step, length, [h0, c0])
+        return outputs, c_last
 
     @tf.custom_gradient
-    def lstm(projected, h0, c0, kernel, peephole_i, peephole_f, peephole_o):
-        steps.forward()
-        inputs = _array(dtype, length).unstack(projected)
-
-        def body(t, h_prev, c_prev, gates_ta, c_prev_ta, tanh_c_ta, h_ta):
-            z = inputs.read(t) + tf.matmul(h_prev, kernel)
-            z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
-            i = tf.sigmoid(z_i + peephole_i * c_prev)
-            f = tf.sigmoid(z_f + peephole_f * c_prev)
-            candidate = tf.tanh(z_c)
-            c = f * c_prev + i * candidate
-            o = tf.sigmoid(z_o + peephole_o * c)
-            tanh_c = tf.tanh(c)
-            h, c = steps.carry(t, [o * tanh_c, c], [h_prev, c_prev])
-            return (
-                t + 1,
-                h,
-                c,
-                gates_ta.write(t, tf.concat([i, f, candidate, o], axis=-1)),
-                c_prev_ta.write(t, c_prev),
-                tanh_c_ta.write(t, tanh_c),
-                h_ta.write(t, h),
-            )
-
-        _, c_last, *arrays = _run(
-            body, length, (h0, c0, *(_array(dtype, length) for _ in range(4)))
+    def lstm(inputs, input_kernel, bias, kernel, h0, c0, peephole_i, peephole_f, peephole_o):
+        outputs, (_, c_last), (gates_list, c_list) = _forward_saving(
+            step, length, [h0, c0], [4 * units, units]
         )
-        saved = _stacked(arrays[:3])
-        outputs = arrays[3].stack()
 
         def grad(d_outputs, d_c_last):
-            steps.backward()
-            gates_ta, c_prev_ta, tanh_c_ta, d_outputs_ta = _unstacked([*saved, d_outputs])
-            kernel_t = tf.transpose(kernel)
+            kernel_t = _transposed_in_backward(kernel, d_outputs)
             alpha, beta = _lstm_gate_derivative_terms(units, dtype)
-            d_c = tf.zeros_like(c0) if d_c_last is None else d_c_last
 
-            def back(t, d_h_next, d_c_next, d_z_ta):
-                gates = gates_ta.read(t)
-                tanh_c = tanh_c_ta.read(t)
-                c_prev = c_prev_ta.read(t)
+            def back(t, d_h_next, d_c_next, d_p_i, d_p_f, d_p_o, gates_list):
+                gates = _get(gates_list, t, dtype, 4 * units)
+                tanh_c, c_prev = _cell_states(c_list, t, c0, dtype, units)
                 i, f, candidate, o = tf.split(gates, 4, axis=-1)
-                d_h, d_h_carried = steps.split_gradient(t, d_outputs_ta.read(t) + d_h_next)
+                d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
                 d_c, d_c_carried = steps.split_gradient(t, d_c_next)
                 d_z_o = d_h * tanh_c * o * (1.0 - o)
                 d_c = d_c + d_h * o * (1.0 - tanh_c * tanh_c) + d_z_o * peephole_o
@@ -321,152 +431,159 @@ def _peephole_lstm(projected, h0, c0, kernel, peepholes, mask):
                 d_z = d_gates * (gates * (alpha - gates) + beta)
                 d_z_i, d_z_f, _, _ = tf.split(d_z, 4, axis=-1)
                 d_c_prev = d_c * f + d_z_i * peephole_i + d_z_f * peephole_f
+                c = _get(c_list, t, dtype, units)
                 return (
                     t - 1,
                     _plus(tf.matmul(d_z, kernel_t), d_h_carried),
                     _plus(d_c_prev, d_c_carried),
-                    d_z_ta.write(t, d_z),
+                    d_p_i + tf.reduce_sum(d_z_i * c_prev, axis=0),
+                    d_p_f + tf.reduce_sum(d_z_f * c_prev, axis=0),
+                    d_p_o + tf.reduce_sum(d_z_o * c, axis=0),
+                    _set(gates_list, t, d_z),
                 )
 
-            d_h0, d_c0, d_z_ta = _run_backwards(
-                back, length, (tf.zeros_like(h0), d_c, _array(dtype, length))
+            d_c = tf.zeros_like(c0) if d_c_last is None else d_c_last
+            zeros = tf.zeros([units], dtype)
+            d_h0, d_c0, d_p_i, d_p_f, d_p_o, d_z_list = _run_backwards(
+                back, length, (tf.zeros_like(h0), d_c, zeros, zeros, zeros, gates_list)
             )
-            d_z = d_z_ta.stack()
-            d_kernel = _weight_gradient(_previous(h0, outputs), d_z)
-            d_z_i, d_z_f, _, d_z_o = tf.split(d_z, 4, axis=-1)
-            # c_t is the carried c of step t + 1's input (c_T for the last step); the two
-            # differ only at masked steps, where dz_o is 0.
-            c_prev_all = saved[1]
-            c_all = tf.concat([c_prev_all[1:], c_last[None]], axis=0)
-            d_peephole_i = tf.reduce_sum(d_z_i * c_prev_all, axis=[0, 1])
-            d_peephole_f = tf.reduce_sum(d_z_f * c_prev_all, axis=[0, 1])
-            d_peephole_o = tf.reduce_sum(d_z_o * c_all, axis=[0, 1])
-            return d_z, d_h0, d_c0, d_kernel, d_peephole_i, d_peephole_f, d_peephole_o
+            d_z = _stack(d_z_list, dtype, 4 * units)
+            return (
+                *_input_projection_gradients(inputs, input_kernel, [d_z]),
+                _recurrent_kernel_gradient(h0, outputs, d_z),
+                d_h0,
+                d_c0,
+                d_p_i,
+                d_p_f,
+                d_p_o,
+            )
 
         return (outputs, c_last), grad
 
-    return lstm(projected, h0, c0, kernel, *peepholes)
+    return lstm(inputs, input_kernel, bias, kernel, h0, c0, *peepholes)
 
 
 # ------------------------------------------------------------------------------------- GRU
-def _gru_reset_after(projected, h0, kernel, bias, mask):
-    """GRU (reset after the recurrent matmul) over ``x W + b``; returns h [T, B, u]."""
+def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mask):
+    """GRU (reset after the recurrent matmul) over time-major inputs; returns h [T, B, u].
+
+    Saved per step: the gates ``[z, r]`` (2u), the candidate (u) and ``h_{t-1} U_h + b_h``
+    (u); the backward loop writes ``[dz_z, dz_r]``, ``dz_h`` and ``dz_h ⊙ r`` over them.
+    """
     units = h0.shape[-1]
-    length = tf.shape(projected)[0]
-    dtype = projected.dtype
-    steps = _Mask(mask, dtype, length)
+    length = tf.shape(inputs)[0]
+    dtype = inputs.dtype
+    steps = _Mask(mask, dtype)
+
+    def step(t, h_prev):
+        projected = tf.matmul(inputs[t], input_kernel) + bias
+        recurrent = tf.nn.bias_add(tf.matmul(h_prev, kernel), recurrent_bias)
+        recurrent_zr, recurrent_h = tf.split(recurrent, [2 * units, units], axis=-1)
+        gates = tf.sigmoid(projected[:, : 2 * units] + recurrent_zr)
+        z, r = tf.split(gates, 2, axis=-1)
+        candidate = tf.tanh(projected[:, 2 * units :] + r * recurrent_h)
+        (h,) = steps.carry(t, [z * h_prev + (1.0 - z) * candidate], [h_prev])
+        return h, [h], lambda: [gates, candidate, recurrent_h]
+
+    if not _gradient_recorded():
+        return _forward_only(step, length, [h0])[0]
 
     @tf.custom_gradient
-    def gru(projected, h0, kernel, bias):
-        steps.forward()
-        inputs_zr = _array(dtype, length).unstack(projected[..., : 2 * units])
-        inputs_h = _array(dtype, length).unstack(projected[..., 2 * units :])
-
-        def body(t, h_prev, gates_ta, candidate_ta, recurrent_h_ta, h_ta):
-            recurrent = tf.nn.bias_add(tf.matmul(h_prev, kernel), bias)
-            recurrent_zr, recurrent_h = tf.split(recurrent, [2 * units, units], axis=-1)
-            gates = tf.sigmoid(inputs_zr.read(t) + recurrent_zr)
-            z, r = tf.split(gates, 2, axis=-1)
-            candidate = tf.tanh(inputs_h.read(t) + r * recurrent_h)
-            (h,) = steps.carry(t, [z * h_prev + (1.0 - z) * candidate], [h_prev])
-            return (
-                t + 1,
-                h,
-                gates_ta.write(t, gates),
-                candidate_ta.write(t, candidate),
-                recurrent_h_ta.write(t, recurrent_h),
-                h_ta.write(t, h),
-            )
-
-        _, *arrays = _run(body, length, (h0, *(_array(dtype, length) for _ in range(4))))
-        saved = _stacked(arrays[:3])
-        outputs = arrays[3].stack()
+    def gru(inputs, input_kernel, bias, kernel, recurrent_bias, h0):
+        outputs, _, lists = _forward_saving(step, length, [h0], [2 * units, units, units])
 
         def grad(d_outputs):
-            steps.backward()
-            h_prev_all = _previous(h0, outputs)
-            gates_ta, candidate_ta, recurrent_h_ta, h_prev_ta, d_outputs_ta = _unstacked(
-                [*saved, h_prev_all, d_outputs]
-            )
-            kernel_t = tf.transpose(kernel)
+            kernel_t = _transposed_in_backward(kernel, d_outputs)
 
-            def back(t, d_h_next, d_x_ta, d_recurrent_ta):
-                gates, candidate = gates_ta.read(t), candidate_ta.read(t)
+            def back(t, d_h_next, gates_list, candidate_list, recurrent_h_list):
+                gates = _get(gates_list, t, dtype, 2 * units)
+                candidate = _get(candidate_list, t, dtype, units)
+                recurrent_h = _get(recurrent_h_list, t, dtype, units)
+                h_prev = _previous_state(t, h0, outputs)
                 z, r = tf.split(gates, 2, axis=-1)
-                d_h, d_h_carried = steps.split_gradient(t, d_outputs_ta.read(t) + d_h_next)
+                d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
                 d_candidate = d_h * (1.0 - z) * (1.0 - candidate * candidate)
                 d_gates = tf.concat(
-                    [d_h * (h_prev_ta.read(t) - candidate), d_candidate * recurrent_h_ta.read(t)],
-                    axis=-1,
+                    [d_h * (h_prev - candidate), d_candidate * recurrent_h], axis=-1
                 )
                 d_zr = d_gates * gates * (1.0 - gates)
-                d_recurrent = tf.concat([d_zr, d_candidate * r], axis=-1)
+                d_candidate_r = d_candidate * r
+                d_recurrent = tf.concat([d_zr, d_candidate_r], axis=-1)
                 d_h_prev = d_h * z + tf.matmul(d_recurrent, kernel_t)
                 return (
                     t - 1,
                     _plus(d_h_prev, d_h_carried),
-                    d_x_ta.write(t, tf.concat([d_zr, d_candidate], axis=-1)),
-                    d_recurrent_ta.write(t, d_recurrent),
+                    _set(gates_list, t, d_zr),
+                    _set(candidate_list, t, d_candidate),
+                    _set(recurrent_h_list, t, d_candidate_r),
                 )
 
-            d_h0, d_x_ta, d_recurrent_ta = _run_backwards(
-                back, length, (tf.zeros_like(h0), _array(dtype, length), _array(dtype, length))
+            d_h0, *d_lists = _run_backwards(back, length, (tf.zeros_like(h0), *lists))
+            d_zr, d_candidate, d_candidate_r = (
+                _stack(values, dtype, width)
+                for values, width in zip(d_lists, (2 * units, units, units), strict=True)
             )
-            d_recurrent = d_recurrent_ta.stack()
-            d_kernel = _weight_gradient(h_prev_all, d_recurrent)
-            d_bias = tf.reduce_sum(d_recurrent, axis=[0, 1])
-            return d_x_ta.stack(), d_h0, d_kernel, d_bias
+            d_kernel = tf.concat(
+                [
+                    _recurrent_kernel_gradient(h0, outputs, d_zr),
+                    _recurrent_kernel_gradient(h0, outputs, d_candidate_r),
+                ],
+                axis=-1,
+            )
+            d_recurrent_bias = tf.concat(
+                [tf.reduce_sum(d_zr, axis=[0, 1]), tf.reduce_sum(d_candidate_r, axis=[0, 1])],
+                axis=-1,
+            )
+            return (
+                *_input_projection_gradients(inputs, input_kernel, [d_zr, d_candidate]),
+                d_kernel,
+                d_recurrent_bias,
+                d_h0,
+            )
 
         return outputs, grad
 
-    return gru(projected, h0, kernel, bias)
+    return gru(inputs, input_kernel, bias, kernel, recurrent_bias, h0)
 
 
-def _gru_reset_before(projected, h0, kernel, mask):
-    """GRU (reset before the recurrent matmul) over ``x W + b``; returns h [T, B, u]."""
+def _gru_reset_before(inputs, input_kernel, bias, kernel, h0, mask):
+    """GRU (reset before the recurrent matmul) over time-major inputs; returns h [T, B, u].
+
+    Saved per step: the gates ``[z, r]`` (2u) and the candidate (u); the backward loop writes
+    ``[dz_z, dz_r]`` and ``dz_h`` over them and keeps ``r ⊙ h_{t-1}`` for ``dU_h``.
+    """
     units = h0.shape[-1]
-    length = tf.shape(projected)[0]
-    dtype = projected.dtype
-    steps = _Mask(mask, dtype, length)
+    length = tf.shape(inputs)[0]
+    dtype = inputs.dtype
+    steps = _Mask(mask, dtype)
+    # Sliced once here, not at every step.
+    kernel_zr, kernel_h = kernel[:, : 2 * units], kernel[:, 2 * units :]
+
+    def step(t, h_prev):
+        projected = tf.matmul(inputs[t], input_kernel) + bias
+        gates = tf.sigmoid(projected[:, : 2 * units] + tf.matmul(h_prev, kernel_zr))
+        z, r = tf.split(gates, 2, axis=-1)
+        candidate = tf.tanh(projected[:, 2 * units :] + tf.matmul(r * h_prev, kernel_h))
+        (h,) = steps.carry(t, [z * h_prev + (1.0 - z) * candidate], [h_prev])
+        return h, [h], lambda: [gates, candidate]
+
+    if not _gradient_recorded():
+        return _forward_only(step, length, [h0])[0]
 
     @tf.custom_gradient
-    def gru(projected, h0, kernel):
-        steps.forward()
-        inputs_zr = _array(dtype, length).unstack(projected[..., : 2 * units])
-        inputs_h = _array(dtype, length).unstack(projected[..., 2 * units :])
-        # Sliced once here, not at every step.
-        kernel_zr, kernel_h = kernel[:, : 2 * units], kernel[:, 2 * units :]
-
-        def body(t, h_prev, gates_ta, candidate_ta, h_ta):
-            gates = tf.sigmoid(inputs_zr.read(t) + tf.matmul(h_prev, kernel_zr))
-            z, r = tf.split(gates, 2, axis=-1)
-            candidate = tf.tanh(inputs_h.read(t) + tf.matmul(r * h_prev, kernel_h))
-            (h,) = steps.carry(t, [z * h_prev + (1.0 - z) * candidate], [h_prev])
-            return (
-                t + 1,
-                h,
-                gates_ta.write(t, gates),
-                candidate_ta.write(t, candidate),
-                h_ta.write(t, h),
-            )
-
-        _, *arrays = _run(body, length, (h0, *(_array(dtype, length) for _ in range(3))))
-        gates_all, candidate_all = _stacked(arrays[:2])
-        outputs = arrays[2].stack()
+    def gru(inputs, input_kernel, bias, kernel, h0):
+        outputs, _, lists = _forward_saving(step, length, [h0], [2 * units, units])
 
         def grad(d_outputs):
-            steps.backward()
-            h_prev_all = _previous(h0, outputs)
-            gates_ta, candidate_ta, h_prev_ta, d_outputs_ta = _unstacked(
-                [gates_all, candidate_all, h_prev_all, d_outputs]
-            )
-            kernel_zr_t, kernel_h_t = tf.transpose(kernel_zr), tf.transpose(kernel_h)
+            kernel_zr_t = _transposed_in_backward(kernel_zr, d_outputs)
+            kernel_h_t = _transposed_in_backward(kernel_h, d_outputs)
 
-            def back(t, d_h_next, d_x_ta):
-                gates, candidate = gates_ta.read(t), candidate_ta.read(t)
-                h_prev = h_prev_ta.read(t)
+            def back(t, d_h_next, gates_list, candidate_list, reset_h_list):
+                gates = _get(gates_list, t, dtype, 2 * units)
+                candidate = _get(candidate_list, t, dtype, units)
+                h_prev = _previous_state(t, h0, outputs)
                 z, r = tf.split(gates, 2, axis=-1)
-                d_h, d_h_carried = steps.split_gradient(t, d_outputs_ta.read(t) + d_h_next)
+                d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
                 d_candidate = d_h * (1.0 - z) * (1.0 - candidate * candidate)
                 d_reset_h = tf.matmul(d_candidate, kernel_h_t)  # gradient of r ⊙ h_{t-1}
                 d_gates = tf.concat([d_h * (h_prev - candidate), d_reset_h * h_prev], axis=-1)
@@ -475,69 +592,85 @@ def _gru_reset_before(projected, h0, kernel, mask):
                 return (
                     t - 1,
                     _plus(d_h_prev, d_h_carried),
-                    d_x_ta.write(t, tf.concat([d_zr, d_candidate], axis=-1)),
+                    _set(gates_list, t, d_zr),
+                    _set(candidate_list, t, d_candidate),
+                    _set(reset_h_list, t, r * h_prev),
                 )
 
-            d_h0, d_x_ta = _run_backwards(back, length, (tf.zeros_like(h0), _array(dtype, length)))
-            d_x = d_x_ta.stack()
-            reset_h_all = gates_all[..., units:] * h_prev_all
+            d_h0, *d_lists = _run_backwards(
+                back, length, (tf.zeros_like(h0), *lists, _list(dtype, length, units))
+            )
+            d_zr, d_candidate, reset_h = (
+                _stack(values, dtype, width)
+                for values, width in zip(d_lists, (2 * units, units, units), strict=True)
+            )
             d_kernel = tf.concat(
                 [
-                    _weight_gradient(h_prev_all, d_x[..., : 2 * units]),
-                    _weight_gradient(reset_h_all, d_x[..., 2 * units :]),
+                    _recurrent_kernel_gradient(h0, outputs, d_zr),
+                    _weight_gradient(reset_h, d_candidate),
                 ],
                 axis=-1,
             )
-            return d_x, d_h0, d_kernel
+            return (
+                *_input_projection_gradients(inputs, input_kernel, [d_zr, d_candidate]),
+                d_kernel,
+                d_h0,
+            )
 
         return outputs, grad
 
-    return gru(projected, h0, kernel)
+    return gru(inputs, input_kernel, bias, kernel, h0)
 
 
 # ---------------------------------------------------------------------------------- simple
-def _simple(projected, h0, kernel, mask):
-    """Elman recurrence ``h_t = tanh(x_t W + b + h_{t-1} U)`` over time-major ``x W + b``;
+def _simple(inputs, input_kernel, bias, kernel, h0, mask):
+    """Elman recurrence ``h_t = tanh((x_t W + b) + h_{t-1} U)`` over time-major inputs;
     returns h [T, B, u].
 
     Backward: ``da_t = dh_t ⊙ (1 − h̃_t²)`` with ``h̃_t`` the step's own output (before a
-    mask carries the old state over), ``dh_{t-1} = da_t Uᵀ``, ``dU = Σ h_{t-1}ᵀ da_t`` and
-    ``d(x W + b)_t = da_t``.
+    mask carries the old state over), ``dh_{t-1} = da_t Uᵀ``, ``dU = Σ h_{t-1}ᵀ da_t``,
+    ``dW = Σ x_tᵀ da_t``. Nothing but the outputs is saved: ``h̃_t`` is the output ``h_t``
+    at every valid step, and at a masked step ``dh_t`` through the step is 0.
     """
-    length = tf.shape(projected)[0]
-    dtype = projected.dtype
-    steps = _Mask(mask, dtype, length)
+    units = h0.shape[-1]
+    length = tf.shape(inputs)[0]
+    dtype = inputs.dtype
+    steps = _Mask(mask, dtype)
+
+    def step(t, h_prev):
+        new = tf.tanh((tf.matmul(inputs[t], input_kernel) + bias) + tf.matmul(h_prev, kernel))
+        (h,) = steps.carry(t, [new], [h_prev])
+        return h, [h], lambda: []
+
+    if not _gradient_recorded():
+        return _forward_only(step, length, [h0])[0]
 
     @tf.custom_gradient
-    def simple(projected, h0, kernel):
-        steps.forward()
-        inputs = _array(dtype, length).unstack(projected)
-
-        def body(t, h_prev, new_ta, h_ta):
-            new = tf.tanh(inputs.read(t) + tf.matmul(h_prev, kernel))
-            (h,) = steps.carry(t, [new], [h_prev])
-            return t + 1, h, new_ta.write(t, new), h_ta.write(t, h)
-
-        _, new_ta, h_ta = _run(body, length, (h0, _array(dtype, length), _array(dtype, length)))
-        outputs = h_ta.stack()
-        # Without a mask the step's own outputs are the outputs: nothing more to keep.
-        new_all = new_ta.stack() if steps.masked else outputs
+    def simple(inputs, input_kernel, bias, kernel, h0):
+        outputs = _forward_only(step, length, [h0])[0]
 
         def grad(d_outputs):
-            steps.backward()
-            new_ta, d_outputs_ta = _unstacked([new_all, d_outputs])
-            kernel_t = tf.transpose(kernel)
+            kernel_t = _transposed_in_backward(kernel, d_outputs)
 
-            def back(t, d_h_next, d_a_ta):
-                d_h, d_h_carried = steps.split_gradient(t, d_outputs_ta.read(t) + d_h_next)
-                new = new_ta.read(t)
-                d_a = d_h * (1.0 - new * new)
-                return t - 1, _plus(tf.matmul(d_a, kernel_t), d_h_carried), d_a_ta.write(t, d_a)
+            def back(t, d_h_next, d_a_list):
+                d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
+                d_a = d_h * (1.0 - outputs[t] * outputs[t])
+                return (
+                    t - 1,
+                    _plus(tf.matmul(d_a, kernel_t), d_h_carried),
+                    _set(d_a_list, t, d_a),
+                )
 
-            d_h0, d_a_ta = _run_backwards(back, length, (tf.zeros_like(h0), _array(dtype, length)))
-            d_a = d_a_ta.stack()
-            return d_a, d_h0, _weight_gradient(_previous(h0, outputs), d_a)
+            d_h0, d_a_list = _run_backwards(
+                back, length, (tf.zeros_like(h0), _list(dtype, length, units))
+            )
+            d_a = _stack(d_a_list, dtype, units)
+            return (
+                *_input_projection_gradients(inputs, input_kernel, [d_a]),
+                _recurrent_kernel_gradient(h0, outputs, d_a),
+                d_h0,
+            )
 
         return outputs, grad
 
-    return simple(projected, h0, kernel)
+    return simple(inputs, input_kernel, bias, kernel, h0)

@@ -89,6 +89,63 @@ def test_fused_path_with_layer_options_in_float64(name, options):
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_gradients_through_a_function_traced_without_a_tape(name):
+    """A `tf.function` traced with no tape recording, then called under a tape: its fused
+    loop runs forward only (no custom gradient), and TensorFlow differentiates that loop
+    itself. The gradients are still those of the cell."""
+    ours, reference, x, initial_state = _layers(name, "float64")
+    mask = MASKS["right"]
+    forward = tf.function(lambda x, s, m: ours(x, initial_state=s, mask=m))
+    x_t = tf.constant(x)
+    states = [tf.constant(s) for s in initial_state]
+    forward(x_t, states, mask)  # traced here, with no tape
+    with tf.GradientTape() as tape:
+        tape.watch([x_t, *states])
+        outputs = forward(x_t, states, mask)
+        loss = sum(tf.reduce_sum(tf.sin(o * (i + 1.0))) for i, o in enumerate(outputs))
+    grads = tape.gradient(loss, [x_t, *states, *ours.cell.trainable_weights])
+    ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask)
+    assert_allclose(outputs, ref_outputs, atol=1e-12, rtol=1e-12)
+    assert_allclose(grads, ref_grads, atol=1e-12, rtol=1e-10)
+
+
+@pytest.mark.parametrize("family", [LSTM, GRU], ids=lambda c: c.__name__)
+def test_saved_model_of_a_function_that_records_gradients(family, tmp_path):
+    """A saved train step (a tape inside the function) needs
+    ``experimental_custom_gradients=False`` (the fused backward keeps TensorLists, which a
+    saved custom gradient cannot capture); it saves, and the reloaded step computes the same
+    loss and gradients."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    mask = MASKS["right"]
+    layer = family(U, return_sequences=True)
+    layer(x)
+    randomize(layer, rng)
+
+    def loss_and_gradients(x, mask):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.sin(layer(x, mask=mask, training=True)))
+        return loss, tape.gradient(loss, layer.trainable_weights)
+
+    module = tf.Module()
+    module.layer = layer
+    module.step = tf.function(
+        loss_and_gradients,
+        input_signature=[
+            tf.TensorSpec((None, None, D), tf.float32),
+            tf.TensorSpec((None, None), tf.bool),
+        ],
+    )
+    options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+    tf.saved_model.save(module, str(tmp_path), options=options)
+    restored = tf.saved_model.load(str(tmp_path))
+    loss, grads = restored.step(x, mask)
+    expected_loss, expected_grads = module.step(x, mask)
+    assert_allclose(loss, expected_loss, atol=1e-5)
+    assert_allclose(grads, expected_grads, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_fused_path_equals_autodiff_under_tf_function_in_float32(name):
     ours, reference, x, initial_state = _layers(name, "float32")
     mask = MASKS["right"]
@@ -199,7 +256,7 @@ class TestDispatch:
 
 @pytest.mark.parametrize("family", [LSTM, PeepholeLSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
 def test_saved_model_round_trip(family, tmp_path):
-    """A SavedModel holding the fused loop (and its custom gradient) saves and serves."""
+    """A SavedModel of an inference function holding the fused loop saves and serves."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=(B, T, D)).astype("float32")
     mask = MASKS["right"]
