@@ -1,4 +1,4 @@
-"""Fused LSTM (plain and peephole) / GRU / simple (Elman, tanh) recurrences with a
+"""Fused LSTM (plain, peephole and coupled) / GRU / simple (Elman, tanh) recurrences with a
 hand-written backward pass (BPTT).
 
 Autodiff through a ``tf.while_loop`` replays the loop backwards with one small matmul per step
@@ -9,15 +9,16 @@ matmul each over all steps: ``dU = [h_0 … h_{T-1}]ᵀ [dz_1 … dz_T]`` on [T�
 ``dW = [x_1 … x_T]ᵀ [dz_1 … dz_T]``, ``dx = dz Wᵀ`` and ``db = Σ_t dz_t``.
 
 The forward pass computes every number with the same float operations as `LSTMCell.step` /
-`PeepholeLSTMCell.step` / `GRUCell.step` / `SimpleRNNCell.step` (``z_t = (x_t W + b) + h_{t-1}
-U``; a gate activation may run over several gates at once), so outputs equal the general
-loop's; gradients agree with autodiff to float rounding. In the gated cells the input
-projection ``x_t W + b`` is made step by step inside the loop: as fast as projecting all steps
-at once beforehand (the issue measured that precomputing gained nothing), and no [T, B, k·u]
-tensor is alive during the loop (the simple RNN projects beforehand: see `_simple`). A mask
-carries the states over at masked steps (``h_t = m_t ? h̃_t : h_{t-1}``) as the general loop
-does; the gradient then flows past a masked step unchanged. Dropout in training, ``unroll``
-and any other cell are left to `Recurrent`'s general loop (`supports_fused_recurrence`).
+`PeepholeLSTMCell.step` / `CoupledLSTMCell.step` / `GRUCell.step` / `SimpleRNNCell.step` (``z_t
+= (x_t W + b) + h_{t-1} U``; a gate activation may run over several gates at once), so outputs
+equal the general loop's; gradients agree with autodiff to float rounding. In the gated cells
+the input projection ``x_t W + b`` is made step by step inside the loop: as fast as projecting
+all steps at once beforehand (the issue measured that precomputing gained nothing), and no [T,
+B, k·u] tensor is alive during the loop (the simple RNN projects beforehand: see `_simple`). A
+mask carries the states over at masked steps (``h_t = m_t ? h̃_t : h_{t-1}``) as the general
+loop does; the gradient then flows past a masked step unchanged. Dropout in training,
+``unroll`` and any other cell are left to `Recurrent`'s general loop
+(`supports_fused_recurrence`).
 
 Memory (the train step's peak must stay at or below Keras' loop's):
 
@@ -45,6 +46,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_seq.cells.coupled_lstm_cell import CoupledLSTMCell
 from keras_seq.cells.gru_cell import GRUCell
 from keras_seq.cells.lstm_cell import LSTMCell
 from keras_seq.cells.peephole_lstm_cell import PeepholeLSTMCell
@@ -55,8 +57,8 @@ def supports_fused_recurrence(cell, training, unroll):
     """Whether `fused_recurrence` can run ``cell`` (exact class, sigmoid/tanh, no dropout)."""
     if unroll:
         return False
-    # Exact classes only: a subclass (e.g. the coupled LSTM) changes the gate math.
-    if type(cell) not in (LSTMCell, PeepholeLSTMCell, GRUCell, SimpleRNNCell):
+    # Exact classes only: a subclass may change the gate math.
+    if type(cell) not in (LSTMCell, CoupledLSTMCell, PeepholeLSTMCell, GRUCell, SimpleRNNCell):
         return False
     if cell.activation is not keras.activations.tanh:
         return False
@@ -98,8 +100,9 @@ def fused_recurrence(cell, inputs, states, mask=None):
         ]
         outputs, c_last = _peephole_lstm(inputs, *weights, *states, peepholes, mask)
         return outputs, [outputs[-1], c_last]
-    if isinstance(cell, LSTMCell):
-        outputs, c_last = _lstm(inputs, *weights, *states, mask)
+    if isinstance(cell, LSTMCell):  # plain or coupled (CIFG)
+        coupled = type(cell) is CoupledLSTMCell
+        outputs, c_last = _lstm(inputs, *weights, *states, mask, coupled=coupled)
         return outputs, [outputs[-1], c_last]
     if isinstance(cell, SimpleRNNCell):
         outputs = _simple(inputs, *weights, *states, mask)
@@ -295,10 +298,13 @@ def _forward_saving(step, length, initial_states, widths):
 
 
 # ------------------------------------------------------------------------------------ LSTM
-def _lstm_gate_derivative_terms(units, dtype):
-    """``(α, β)`` [4u] such that ``a·(α − a) + β`` is every gate's derivative in one op over
-    [B, 4u]: a·(1 − a) for the sigmoid blocks (i, f, o), 1 − a² for the tanh block (c̃)."""
+def _lstm_gate_derivative_terms(units, dtype, coupled=False):
+    """``(α, β)`` [k·u] such that ``a·(α − a) + β`` is every gate's derivative in one op over
+    [B, k·u]: a·(1 − a) for the sigmoid blocks (i, f, o), 1 − a² for the tanh block (c̃);
+    blocks (i, f, c̃, o), or (f, c̃, o) for the coupled cell."""
     ones, zeros = tf.ones([units], dtype), tf.zeros([units], dtype)
+    if coupled:
+        return tf.concat([ones, zeros, ones], axis=0), tf.concat([zeros, ones, zeros], axis=0)
     alpha = tf.concat([ones, ones, zeros, ones], axis=0)
     beta = tf.concat([zeros, zeros, ones, zeros], axis=0)
     return alpha, beta
@@ -312,24 +318,36 @@ def _cell_states(c_list, t, c0, dtype, units):
     return tanh_c, c_prev
 
 
-def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask):
+def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
     """LSTM over time-major inputs [T, B, D]; returns ``(h [T, B, u], c_T)``.
 
     Saved per step: the gates ``[i, f, c̃, o]`` (4u) and the carried ``c_t`` (u); the backward
     loop recomputes ``tanh(c_t)`` and writes ``dz_t`` over the gates.
+
+    ``coupled``: the CIFG cell of `CoupledLSTMCell`, gate blocks ``(f, c̃, o)`` and ``i = 1 −
+    f``: ``c_t = f ⊙ c_{t-1} + (1 − f) ⊙ c̃``, so ``df = dc_t ⊙ (c_{t-1} − c̃)`` and ``dc̃ =
+    dc_t ⊙ (1 − f)``; everything else is the LSTM's.
     """
     units = h0.shape[-1]
     length = tf.shape(inputs)[0]
     dtype = inputs.dtype
     steps = _Mask(mask, dtype)
+    width = (3 if coupled else 4) * units
 
     def step(t, h_prev, c_prev):
         z = (tf.matmul(inputs[t], input_kernel) + bias) + tf.matmul(h_prev, kernel)
-        i, f, _, o = tf.split(tf.sigmoid(z), 4, axis=-1)
-        candidate = tf.tanh(z[:, 2 * units : 3 * units])
-        c = f * c_prev + i * candidate
+        if coupled:
+            f, _, o = tf.split(tf.sigmoid(z), 3, axis=-1)
+            candidate = tf.tanh(z[:, units : 2 * units])
+            c = f * c_prev + (1.0 - f) * candidate
+            gates = [f, candidate, o]
+        else:
+            i, f, _, o = tf.split(tf.sigmoid(z), 4, axis=-1)
+            candidate = tf.tanh(z[:, 2 * units : 3 * units])
+            c = f * c_prev + i * candidate
+            gates = [i, f, candidate, o]
         h, c = steps.carry(t, [o * tf.tanh(c), c], [h_prev, c_prev])
-        return h, [h, c], lambda: [tf.concat([i, f, candidate, o], axis=-1), c]
+        return h, [h, c], lambda: [tf.concat(gates, axis=-1), c]
 
     if not _gradient_recorded():
         outputs, (_, c_last) = _forward_only(step, length, [h0, c0])
@@ -338,21 +356,27 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask):
     @tf.custom_gradient
     def lstm(inputs, input_kernel, bias, kernel, h0, c0):
         outputs, (_, c_last), (gates_list, c_list) = _forward_saving(
-            step, length, [h0, c0], [4 * units, units]
+            step, length, [h0, c0], [width, units]
         )
 
         def grad(d_outputs, d_c_last):
             kernel_t = _transposed_in_backward(kernel, d_outputs)
-            alpha, beta = _lstm_gate_derivative_terms(units, dtype)
+            alpha, beta = _lstm_gate_derivative_terms(units, dtype, coupled)
 
             def back(t, d_h_next, d_c_next, gates_list):
-                gates = _get(gates_list, t, dtype, 4 * units)
+                gates = _get(gates_list, t, dtype, width)
                 tanh_c, c_prev = _cell_states(c_list, t, c0, dtype, units)
-                i, f, candidate, o = tf.split(gates, 4, axis=-1)
                 d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
                 d_c, d_c_carried = steps.split_gradient(t, d_c_next)
-                d_c = d_c + d_h * o * (1.0 - tanh_c * tanh_c)
-                d_gates = tf.concat([d_c * candidate, d_c * c_prev, d_c * i, d_h * tanh_c], axis=-1)
+                if coupled:
+                    f, candidate, o = tf.split(gates, 3, axis=-1)
+                    d_c = d_c + d_h * o * (1.0 - tanh_c * tanh_c)
+                    d_gates = [d_c * (c_prev - candidate), d_c * (1.0 - f), d_h * tanh_c]
+                else:
+                    i, f, candidate, o = tf.split(gates, 4, axis=-1)
+                    d_c = d_c + d_h * o * (1.0 - tanh_c * tanh_c)
+                    d_gates = [d_c * candidate, d_c * c_prev, d_c * i, d_h * tanh_c]
+                d_gates = tf.concat(d_gates, axis=-1)
                 d_z = d_gates * (gates * (alpha - gates) + beta)
                 return (
                     t - 1,
@@ -365,7 +389,7 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask):
             d_h0, d_c0, d_z_list = _run_backwards(
                 back, length, (tf.zeros_like(h0), d_c, gates_list)
             )
-            d_z = _stack(d_z_list, dtype, 4 * units)
+            d_z = _stack(d_z_list, dtype, width)
             return (
                 *_input_projection_gradients(inputs, input_kernel, [d_z]),
                 _recurrent_kernel_gradient(h0, outputs, d_z),

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_seq.cells import CoupledLSTMCell, GRUCell, LSTMCell, PeepholeLSTMCell, SimpleRNNCell
-from keras_seq.layers import GRU, LSTM, PeepholeLSTM, SimpleRNN
+from keras_seq.layers import GRU, LSTM, CoupledLSTM, PeepholeLSTM, SimpleRNN
 from keras_seq.layers._fused_recurrence import supports_fused_recurrence
 from tests.layers.helpers import padding_mask, randomize
 from tests.test_case import assert_allclose
@@ -18,6 +18,7 @@ CONFIGS = {
     "lstm": (LSTM, {}),
     "lstm_no_bias": (LSTM, {"use_bias": False}),
     "peephole": (PeepholeLSTM, {}),
+    "coupled": (CoupledLSTM, {}),
     "gru": (GRU, {}),
     "gru_no_bias": (GRU, {"use_bias": False}),
     "gru_reset_before": (GRU, {"reset_after": False}),
@@ -156,7 +157,9 @@ def test_fused_path_equals_autodiff_under_tf_function_in_float32(name):
     assert_allclose(our_grads, ref_grads, atol=1e-5)
 
 
-@pytest.mark.parametrize("family", [LSTM, PeepholeLSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "family", [LSTM, PeepholeLSTM, CoupledLSTM, GRU, SimpleRNN], ids=lambda c: c.__name__
+)
 def test_gradient_of_the_last_output_only(family):
     """``return_sequences=False``, no states returned: only ``h_T`` carries a gradient."""
     rng = np.random.default_rng(1)
@@ -174,7 +177,7 @@ def test_gradient_of_the_last_output_only(family):
     assert_allclose(grads[0], grads[1], atol=1e-12, rtol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["lstm", "peephole"])
+@pytest.mark.parametrize("name", ["lstm", "peephole", "coupled"])
 def test_gradient_of_the_final_carry_only(name):
     """A loss on ``c_T`` alone: the outputs' gradient is zero, the carry's is not."""
     ours, reference, x, initial_state = _layers(name, "float64")
@@ -224,6 +227,7 @@ class TestDispatch:
         cells = (
             LSTMCell(3),
             PeepholeLSTMCell(3),
+            CoupledLSTMCell(3),
             GRUCell(3),
             GRUCell(3, reset_after=False),
             SimpleRNNCell(3),
@@ -237,7 +241,7 @@ class TestDispatch:
 
     def test_other_cases_fall_back(self):
         assert not supports_fused_recurrence(LSTMCell(3), False, True)  # unroll
-        assert not supports_fused_recurrence(CoupledLSTMCell(3), False, False)
+        assert not supports_fused_recurrence(CoupledLSTMCell(3, activation="relu"), False, False)
         assert not supports_fused_recurrence(PeepholeLSTMCell(3, activation="relu"), False, False)
         assert not supports_fused_recurrence(keras.layers.LSTMCell(3), False, False)
         assert not supports_fused_recurrence(LSTMCell(3, activation="relu"), False, False)
@@ -254,7 +258,9 @@ class TestDispatch:
         assert supports_fused_recurrence(dropped, False, False)
 
 
-@pytest.mark.parametrize("family", [LSTM, PeepholeLSTM, GRU, SimpleRNN], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "family", [LSTM, PeepholeLSTM, CoupledLSTM, GRU, SimpleRNN], ids=lambda c: c.__name__
+)
 def test_saved_model_round_trip(family, tmp_path):
     """A SavedModel of an inference function holding the fused loop saves and serves."""
     rng = np.random.default_rng(3)
