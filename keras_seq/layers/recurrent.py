@@ -40,7 +40,8 @@ class Recurrent(keras.layers.Layer):
     the recurrence with one matmul over [batch·time, features] (``cell.project_inputs``), and
     the loop (a ``tf.while_loop``, or unrolled) runs only the recurrence ``cell.step``; any
     other Keras cell (e.g. `keras.layers.LSTMCell`) is called step by step. A plain
-    `LSTMCell` / `PeepholeLSTMCell` / `GRUCell` (sigmoid/tanh) or tanh `SimpleRNNCell` without
+    `LSTMCell` / `PeepholeLSTMCell` / `CoupledLSTMCell` / `GRUCell` (sigmoid/tanh) or tanh
+    `SimpleRNNCell` without
     dropout in training or ``unroll`` runs a fused loop with a hand-written backward pass
     instead (same numbers, faster training; see ``_fused_recurrence``).
 
