@@ -265,28 +265,19 @@ def _plus(value, carried):
     return value if carried is None else value + carried
 
 
-def _forward_only(step, length, initial_states):
+def _forward(step, length, initial_states, widths=()):
     """Runs ``step(t, *states) -> (h, new_states, saved)`` forward; returns ``(h [T, B, u],
-    final states)``. ``saved`` makes the values a backward pass would need: not called here."""
-
-    def body(t, h_ta, *states):
-        h, states, _ = step(t, *states)
-        return (t + 1, h_ta.write(t, h), *states)
-
-    h_ta, *states = _run(body, length, (_array(initial_states[0].dtype, length), *initial_states))
-    return h_ta.stack(), states
-
-
-def _forward_saving(step, length, initial_states, widths):
-    """`_forward_only` that also keeps the values ``saved`` of every step in TensorLists of
-    the given widths; returns ``(h, final states, lists)``."""
+    final states, lists)``. ``saved()`` makes the values a backward pass needs; with
+    ``widths`` they are kept, step by step, in TensorLists of those widths (``lists``),
+    without (a forward-only pass) ``saved`` is not called and ``lists`` is empty."""
     dtype = initial_states[0].dtype
     count = len(initial_states)
 
     def body(t, h_ta, *carried):
         states, lists = carried[:count], carried[count:]
         h, states, saved = step(t, *states)
-        lists = [_set(values, t, value) for values, value in zip(lists, saved(), strict=True)]
+        if widths:
+            lists = [_set(values, t, value) for values, value in zip(lists, saved(), strict=True)]
         return (t + 1, h_ta.write(t, h), *states, *lists)
 
     h_ta, *carried = _run(
@@ -350,12 +341,12 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
         return h, [h, c], lambda: [tf.concat(gates, axis=-1), c]
 
     if not _gradient_recorded():
-        outputs, (_, c_last) = _forward_only(step, length, [h0, c0])
+        outputs, (_, c_last), _ = _forward(step, length, [h0, c0])
         return outputs, c_last
 
     @tf.custom_gradient
     def lstm(inputs, input_kernel, bias, kernel, h0, c0):
-        outputs, (_, c_last), (gates_list, c_list) = _forward_saving(
+        outputs, (_, c_last), (gates_list, c_list) = _forward(
             step, length, [h0, c0], [width, units]
         )
 
@@ -431,12 +422,12 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
         return h, [h, c], lambda: [tf.concat([i, f, candidate, o], axis=-1), c]
 
     if not _gradient_recorded():
-        outputs, (_, c_last) = _forward_only(step, length, [h0, c0])
+        outputs, (_, c_last), _ = _forward(step, length, [h0, c0])
         return outputs, c_last
 
     @tf.custom_gradient
     def lstm(inputs, input_kernel, bias, kernel, h0, c0, peephole_i, peephole_f, peephole_o):
-        outputs, (_, c_last), (gates_list, c_list) = _forward_saving(
+        outputs, (_, c_last), (gates_list, c_list) = _forward(
             step, length, [h0, c0], [4 * units, units]
         )
 
@@ -513,11 +504,11 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
         return h, [h], lambda: [gates, candidate, recurrent_h]
 
     if not _gradient_recorded():
-        return _forward_only(step, length, [h0])[0]
+        return _forward(step, length, [h0])[0]
 
     @tf.custom_gradient
     def gru(inputs, input_kernel, bias, kernel, recurrent_bias, h0):
-        outputs, _, lists = _forward_saving(step, length, [h0], [2 * units, units, units])
+        outputs, _, lists = _forward(step, length, [h0], [2 * units, units, units])
 
         def grad(d_outputs):
             kernel_t = _transposed_in_backward(kernel, d_outputs)
@@ -597,11 +588,11 @@ def _gru_reset_before(inputs, input_kernel, bias, kernel, h0, mask):
         return h, [h], lambda: [gates, candidate]
 
     if not _gradient_recorded():
-        return _forward_only(step, length, [h0])[0]
+        return _forward(step, length, [h0])[0]
 
     @tf.custom_gradient
     def gru(inputs, input_kernel, bias, kernel, h0):
-        outputs, _, lists = _forward_saving(step, length, [h0], [2 * units, units])
+        outputs, _, lists = _forward(step, length, [h0], [2 * units, units])
 
         def grad(d_outputs):
             kernel_zr_t = _transposed_in_backward(kernel_zr, d_outputs)
@@ -682,7 +673,7 @@ def _simple(inputs, input_kernel, bias, kernel, h0, mask):
             (h,) = steps.carry(t, [new], [h_prev])
             return h, [h], lambda: []
 
-        return _forward_only(step, length, [h0])[0]
+        return _forward(step, length, [h0])[0]
 
     if not _gradient_recorded():
         return forward(inputs, input_kernel, bias, kernel, h0)

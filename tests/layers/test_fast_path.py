@@ -49,6 +49,28 @@ def _layers(name, dtype, **kwargs):
     return ours, reference, x, initial_state
 
 
+def _masked_layer(family, seed):
+    """``(layer, x, mask)``: a float32 ``family`` layer with random weights, a batch and the
+    right-padding mask."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    layer = family(U, return_sequences=True)
+    layer(x)
+    randomize(layer, rng)
+    return layer, x, MASKS["right"]
+
+
+def _module(layer, **functions):
+    """A `tf.Module` holding ``layer`` and each function as a `tf.function` of ``(x, mask)``,
+    ready for `tf.saved_model.save`."""
+    module = tf.Module()
+    module.layer = layer
+    signature = [tf.TensorSpec((None, None, D), tf.float32), tf.TensorSpec((None, None), tf.bool)]
+    for name, function in functions.items():
+        setattr(module, name, tf.function(function, input_signature=signature))
+    return module
+
+
 def _outputs_and_grads(layer, x, initial_state, mask=None, training=False):
     x = tf.convert_to_tensor(x)
     initial_state = [tf.convert_to_tensor(s) for s in initial_state]
@@ -116,27 +138,14 @@ def test_saved_model_of_a_function_that_records_gradients(family, tmp_path):
     ``experimental_custom_gradients=False`` (the fused backward keeps TensorLists, which a
     saved custom gradient cannot capture); it saves, and the reloaded step computes the same
     loss and gradients."""
-    rng = np.random.default_rng(4)
-    x = rng.normal(size=(B, T, D)).astype("float32")
-    mask = MASKS["right"]
-    layer = family(U, return_sequences=True)
-    layer(x)
-    randomize(layer, rng)
+    layer, x, mask = _masked_layer(family, seed=4)
 
     def loss_and_gradients(x, mask):
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(tf.sin(layer(x, mask=mask, training=True)))
         return loss, tape.gradient(loss, layer.trainable_weights)
 
-    module = tf.Module()
-    module.layer = layer
-    module.step = tf.function(
-        loss_and_gradients,
-        input_signature=[
-            tf.TensorSpec((None, None, D), tf.float32),
-            tf.TensorSpec((None, None), tf.bool),
-        ],
-    )
+    module = _module(layer, step=loss_and_gradients)
     options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
     tf.saved_model.save(module, str(tmp_path), options=options)
     restored = tf.saved_model.load(str(tmp_path))
@@ -263,21 +272,8 @@ class TestDispatch:
 )
 def test_saved_model_round_trip(family, tmp_path):
     """A SavedModel of an inference function holding the fused loop saves and serves."""
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(B, T, D)).astype("float32")
-    mask = MASKS["right"]
-    layer = family(U, return_sequences=True)
-    layer(x)
-    randomize(layer, rng)
-    module = tf.Module()
-    module.layer = layer
-    module.serve = tf.function(
-        lambda x, mask: layer(x, mask=mask),
-        input_signature=[
-            tf.TensorSpec((None, None, D), tf.float32),
-            tf.TensorSpec((None, None), tf.bool),
-        ],
-    )
+    layer, x, mask = _masked_layer(family, seed=3)
+    module = _module(layer, serve=lambda x, mask: layer(x, mask=mask))
     tf.saved_model.save(module, str(tmp_path))
     restored = tf.saved_model.load(str(tmp_path))
     assert_allclose(restored.serve(x, mask), layer(x, mask=mask), atol=1e-6)
