@@ -11,22 +11,24 @@ matmul each over all steps: ``dU = [h_0 … h_{T-1}]ᵀ [dz_1 … dz_T]`` on [T�
 The forward pass computes the cells' formulas with the same float operations as
 `LSTMCell.step` / `PeepholeLSTMCell.step` / `CoupledLSTMCell.step` / `GRUCell.step` /
 `SimpleRNNCell.step` (``z_t = (x_t W + b) + h_{t-1} U``; a gate activation may run over
-several gates at once); gradients agree with autodiff to float rounding. The GRU, simple
-and peephole loops run batch-major, every per-step tensor [B, n], and their outputs equal the
-general loop's. The LSTM and coupled LSTM loops run feature-major (`_FeatureMajor`): every
-per-step tensor is [n, B] and the step's matmuls are ``Uᵀ h_{t-1}ᵀ``, the same products
-summed in another order (outputs equal the general loop's to float rounding), because Eigen's
-CPU matmul runs that tall, narrow shape much faster; their weight gradients are ``dWᵀ = dZᵀ
-X`` and ``dUᵀ = dZᵀ H`` for the same reason (`_projection_gradients`). Measured, the LSTM's
-train step gained 1.1–1.34× (sizes A–C) from the layout; the GRU's gained nothing
-(0.98–1.04×: its backward needs ``h_{t-1}`` transposed at every step) and the simple RNN's
-lost (0.83–0.86×: its one matmul a step gains less than the transposes cost). The peephole
-loop gained 1.26× feature-major, but the recall-the-first-digit learning test then missed
-its 95% (0.87–0.90, held-out) in pytest runs, so it stays batch-major until that is
-understood. In the gated
-cells the input projection ``x_t W + b`` is made step by step inside the loop: as fast as
-projecting all steps at once beforehand (the issue measured that precomputing gained
-nothing), and no [T, B, k·u] tensor is alive during the loop (the simple RNN projects
+several gates at once); gradients agree with autodiff to float rounding.
+
+The GRU, simple and peephole loops run batch-major, every per-step tensor [B, n], and their
+outputs equal the general loop's. The LSTM and coupled LSTM loops run feature-major
+(`_FeatureMajor`): every per-step tensor is [n, B] and the step's matmuls are ``Uᵀ
+h_{t-1}ᵀ``, the same products summed in another order (outputs equal the general loop's to
+float rounding), because Eigen's CPU matmul runs that tall, narrow shape much faster; their
+weight gradients are ``dWᵀ = dZᵀ X`` and ``dUᵀ = dZᵀ H`` for the same reason
+(`_projection_gradients`). Measured, the LSTM's train step gained 1.1–1.34× (sizes A–C) from
+the layout; the GRU's gained nothing (0.98–1.04×: its backward needs ``h_{t-1}`` transposed
+at every step) and the simple RNN's lost (0.83–0.86×: its one matmul a step gains less than
+the transposes cost). The peephole loop gained 1.26× feature-major, but the
+recall-the-first-digit learning test then missed its 95% (0.87–0.90, held-out) in pytest
+runs, so it stays batch-major until that is understood.
+
+In the gated cells the input projection ``x_t W + b`` is made step by step inside the loop:
+as fast as projecting all steps at once beforehand (the issue measured that precomputing
+gained nothing), and no [T, B, k·u] tensor is alive during the loop (the simple RNN projects
 beforehand: see `_simple`). A mask carries the states over at masked steps (``h_t = m_t ?
 h̃_t : h_{t-1}``) as the general loop does; the gradient then flows past a masked step
 unchanged. Dropout in training, ``unroll`` and any other cell are left to `Recurrent`'s
@@ -247,8 +249,10 @@ class _FeatureMajor:
     batch-major ``x_t W`` and ``h_{t-1} U`` are [B, ·] × [·, k·u]: the same products and
     sums. Eigen's CPU matmul runs the tall, narrow shape much faster (1.6–1.8× at B = 64, u
     = 512; the backward's ``U dz_tᵀ`` [u, k·u] × [k·u, B] 1.1–1.2× ``dz_t Uᵀ``), and gate
-    blocks are row blocks: contiguous, split without copies. The layer's interface stays
-    batch-major: one transpose in (the inputs), one out (the outputs).
+    blocks are row blocks: contiguous, split without copies. The loop's interface stays
+    time-major and batch-major: the inputs, outputs and states are transposed once each
+    way, and ``dh_t`` step by step in the backward loop (a whole transposed copy would be
+    alive through the loop, at the peak).
 
     ``inputs`` [T, B, D] is time-major, ``mask`` [T, B, 1]."""
 
@@ -265,13 +269,10 @@ class _FeatureMajor:
         shape = [tf.shape(vector)[0], tf.shape(self.inputs)[-1]]
         return tf.broadcast_to(vector[:, None], shape)
 
-    def input_projection(self, t):
-        """``(x_t W + b)ᵀ`` [k·u, B]."""
-        return tf.matmul(self.input_kernel, self.inputs[t]) + self.bias
-
     def projection(self, t, h_prev):
         """``z_tᵀ = ((x_t W + b) + h_{t-1} U)ᵀ`` [k·u, B]."""
-        return self.input_projection(t) + tf.matmul(self.kernel, h_prev)
+        projected = tf.matmul(self.input_kernel, self.inputs[t]) + self.bias
+        return projected + tf.matmul(self.kernel, h_prev)
 
 
 def _columns(values, dtype, shape):
@@ -286,9 +287,7 @@ def _projection_gradients(inputs, input_kernel, h0, outputs, d_z):
     from ``dZᵀ`` [k·u, T·B] (`_columns`), ``inputs`` [T, B, D] and ``outputs`` [T, B, u]
     time-major and batch-major: ``dxᵀ = W dZᵀ``, ``dWᵀ = dZᵀ X``, ``db = Σ dZᵀ`` over its
     columns, ``dUᵀ = dZᵀ [h_0 … h_{T-1}]``. Wide-left products ``[k·u, T·B] × [T·B, ·]``:
-    Eigen runs them 1.3–1.4× faster than ``Xᵀ dZ`` at size C. (``dh_t`` is transposed step
-    by step in the backward loop for the same reason as the concatenation here waits for
-    ``dZᵀ``: a whole [T, u, B] copy alive during the loop would add to the peak.)"""
+    Eigen runs them 1.3–1.4× faster than ``Xᵀ dZ`` at size C."""
     features, length = tf.shape(inputs)[-1], tf.shape(inputs)[0]
     with tf.control_dependencies([d_z]):  # not during the backward loop, where it adds to the peak
         previous = tf.concat([h0[None], outputs[:-1]], axis=0)  # [T, B, u]
@@ -446,6 +445,7 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
         def grad(d_outputs, d_c_last):
             alpha, beta = map(layout.columns, _lstm_gate_derivative_terms(units, dtype, coupled))
             c0_t = tf.transpose(c0)
+            zeros = tf.zeros_like(c0_t)  # [u, B], as every state
 
             def back(t, d_h_next, d_c_next, gates_list):
                 gates = _get(gates_list, t, dtype, gates_shape)
@@ -454,15 +454,13 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
                     t, tf.transpose(d_outputs[t]) + d_h_next
                 )
                 d_c, d_c_carried = layout.steps.split_gradient(t, d_c_next)
-                if coupled:
-                    f, candidate, o = tf.split(gates, 3, axis=0)
-                else:
-                    i, f, candidate, o = tf.split(gates, 4, axis=0)
+                blocks = tf.split(gates, 3 if coupled else 4, axis=0)  # [i,] f, c̃, o
+                f, candidate, o = blocks[-3:]
                 d_c = d_c + d_h * o * (1.0 - tanh_c * tanh_c)
                 if coupled:
                     d_gates = [d_c * (c_prev - candidate), d_c * (1.0 - f), d_h * tanh_c]
                 else:
-                    d_gates = [d_c * candidate, d_c * c_prev, d_c * i, d_h * tanh_c]
+                    d_gates = [d_c * candidate, d_c * c_prev, d_c * blocks[0], d_h * tanh_c]
                 d_z = tf.concat(d_gates, axis=0) * (gates * (alpha - gates) + beta)
                 return (
                     t - 1,
@@ -471,10 +469,8 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
                     _set(gates_list, t, d_z),  # dz_t takes the place of the gates of step t
                 )
 
-            d_c = tf.zeros_like(c0_t) if d_c_last is None else tf.transpose(d_c_last)
-            d_h0, d_c0, d_z_list = _run_backwards(
-                back, length, (tf.zeros_like(c0_t), d_c, gates_list)
-            )
+            d_c = zeros if d_c_last is None else tf.transpose(d_c_last)
+            d_h0, d_c0, d_z_list = _run_backwards(back, length, (zeros, d_c, gates_list))
             d_z = _columns(d_z_list, dtype, gates_shape)  # dZᵀ [k·u, T·B]
             return (
                 *_projection_gradients(inputs, input_kernel, h0, outputs, d_z),
