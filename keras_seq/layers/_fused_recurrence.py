@@ -13,20 +13,20 @@ The forward pass computes the cells' formulas with the same float operations as
 `SimpleRNNCell.step` (``z_t = (x_t W + b) + h_{t-1} U``; a gate activation may run over
 several gates at once); gradients agree with autodiff to float rounding.
 
-The LSTM, coupled LSTM and GRU (reset after, the default) loops run feature-major
+The GRU, simple and peephole loops run batch-major, every per-step tensor [B, n], and their
+outputs equal the general loop's. The LSTM and coupled LSTM loops run feature-major
 (`_FeatureMajor`): every per-step tensor is [n, B] and the step's matmuls are ``Uᵀ
 h_{t-1}ᵀ``, the same products summed in another order (outputs equal the general loop's to
 float rounding), because Eigen's CPU matmul runs that tall, narrow shape much faster; their
 weight gradients are ``dWᵀ = dZᵀ X`` and ``dUᵀ = dZᵀ H`` for the same reason
-(`_projection_gradients`). Measured against the batch-major loops (forward + backward, one
-process): LSTM 1.1–1.34× (sizes A–C), GRU 1.10× (C) and 1.01× (A). The simple RNN, the
-peephole LSTM and the reset-before GRU run batch-major, every per-step tensor [B, n], and
-their outputs equal the general loop's. The simple RNN lost feature-major (0.83–0.86×: its
-one matmul a step gains less than the transposes cost). The peephole loop gained 1.25× (C)
-feature-major and its gradients are as close to float64 as the batch-major loop's, but in
-seed sweeps of the recall-the-first-digit learning task it missed 95% in 6 of 56 runs
-against 1 of 76 for the batch-major loop (docs/benchmarks.md): kept batch-major until that
-is understood. The reset-before GRU, which is not the default, was not converted.
+(`_projection_gradients`). Measured, the LSTM's train step gained 1.1–1.34× (sizes A–C) from
+the layout; the GRU's gained nothing (0.98–1.04× with ``h_{t-1}`` transposed at every
+backward step; 1.01× at C and 0.93× at A, with 15% more peak memory, when its backward read
+``h_{t-1}`` from feature-major outputs kept instead) and the simple RNN's lost (0.83–0.86×:
+its one matmul a step gains less than the transposes cost). The peephole loop gained 1.25×
+feature-major with gradients as close to float64 as the batch-major loop's, but in seed
+sweeps of the recall-the-first-digit learning task it missed 95% in 6 of 56 runs against 1
+of 76 batch-major (docs/benchmarks.md), so it stays batch-major until that is understood.
 
 In the gated cells the input projection ``x_t W + b`` is made step by step inside the loop:
 as fast as projecting all steps at once beforehand (the issue measured that precomputing
@@ -191,12 +191,10 @@ def _stack(values, dtype, shape):
     )
 
 
+# Batch-major layout (GRU, simple RNN): every per-step tensor is [B, n].
 def _previous_state(t, h0, outputs):
-    """``h_{t-1}``: ``outputs[t - 1]`` (a slice: no copy), ``h0`` at t = 0 (either layout)."""
+    """``h_{t-1}``: ``outputs[t - 1]`` (a slice: no copy), ``h0`` at t = 0."""
     return tf.where(t > 0, outputs[tf.maximum(t - 1, 0)], h0)
-
-
-# Batch-major layout (simple RNN, reset-before GRU): every per-step tensor is [B, n].
 
 
 def _weight_gradient(left, right):
@@ -241,7 +239,7 @@ def _transposed_in_backward(kernel, d_outputs):
         return tf.transpose(kernel)
 
 
-# Feature-major layout (the LSTMs, the reset-after GRU).
+# Feature-major layout (the LSTMs).
 def _feature_major(values):
     """[T, B, n] ⇄ [T, n, B] (one copy)."""
     return tf.transpose(values, [0, 2, 1])
@@ -279,11 +277,6 @@ class _FeatureMajor:
         return projected + tf.matmul(self.kernel, h_prev)
 
 
-def _previous_states(h0, outputs):
-    """``[h_0 … h_{T-1}]`` [T, B, u] from ``h0`` [B, u] and ``outputs`` [T, B, u]."""
-    return tf.concat([h0[None], outputs[:-1]], axis=0)
-
-
 def _columns(values, dtype, shape):
     """A list of feature-major steps [n, B] as one [n, T·B] tensor whose column ``t·B + b``
     is step t, row b (the row order of a time-major [T·B, ·] reshape)."""
@@ -291,26 +284,21 @@ def _columns(values, dtype, shape):
     return tf.reshape(tf.transpose(stacked, [1, 0, 2]), [shape[0], -1])
 
 
-def _projection_gradients(inputs, input_kernel, previous_states, d_z, d_z_recurrent=None):
+def _projection_gradients(inputs, input_kernel, h0, outputs, d_z):
     """``(dx [T, B, D], dW, db, dU)`` of ``z_t = (x_t W + b) + h_{t-1} U`` over all steps
-    from ``dZᵀ`` [k·u, T·B] (`_columns`) and ``inputs`` [T, B, D] time-major and
-    batch-major: ``dxᵀ = W dZᵀ``, ``dWᵀ = dZᵀ X``, ``db = Σ dZᵀ`` over its columns, ``dUᵀ =
-    dZᵀ [h_0 … h_{T-1}]``, the states made by ``previous_states()`` ([T, B, u], batch-major)
-    once ``dZᵀ`` exists (made during the backward loop, they would add to its peak).
-    ``d_z_recurrent``: the gradient of ``h_{t-1} U`` where it differs from that of ``z_t``
-    (the GRU's). Wide-left products ``[k·u, T·B] × [T·B, ·]``: Eigen runs them 1.3–1.4×
-    faster than ``Xᵀ dZ`` at size C."""
+    from ``dZᵀ`` [k·u, T·B] (`_columns`), ``inputs`` [T, B, D] and ``outputs`` [T, B, u]
+    time-major and batch-major: ``dxᵀ = W dZᵀ``, ``dWᵀ = dZᵀ X``, ``db = Σ dZᵀ`` over its
+    columns, ``dUᵀ = dZᵀ [h_0 … h_{T-1}]``. Wide-left products ``[k·u, T·B] × [T·B, ·]``:
+    Eigen runs them 1.3–1.4× faster than ``Xᵀ dZ`` at size C."""
     features, length = tf.shape(inputs)[-1], tf.shape(inputs)[0]
-    d_z_recurrent = d_z if d_z_recurrent is None else d_z_recurrent
-    with tf.control_dependencies([d_z, d_z_recurrent]):
-        previous = previous_states()
-    previous = tf.reshape(previous, [-1, tf.shape(previous)[-1]])
+    with tf.control_dependencies([d_z]):  # not during the backward loop, where it adds to the peak
+        previous = tf.concat([h0[None], outputs[:-1]], axis=0)  # [T, B, u]
     d_inputs = tf.reshape(tf.matmul(input_kernel, d_z), [features, length, -1])  # [D, T, B]
     return (
         tf.transpose(d_inputs, [1, 2, 0]),
         tf.transpose(tf.matmul(d_z, tf.reshape(inputs, [-1, features]))),
         tf.reduce_sum(d_z, axis=1),
-        tf.transpose(tf.matmul(d_z_recurrent, previous)),
+        tf.transpose(tf.matmul(d_z, tf.reshape(previous, [-1, h0.shape[-1]]))),
     )
 
 
@@ -487,9 +475,7 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
             d_h0, d_c0, d_z_list = _run_backwards(back, length, (zeros, d_c, gates_list))
             d_z = _columns(d_z_list, dtype, gates_shape)  # dZᵀ [k·u, T·B]
             return (
-                *_projection_gradients(
-                    inputs, input_kernel, lambda: _previous_states(h0, outputs), d_z
-                ),
+                *_projection_gradients(inputs, input_kernel, h0, outputs, d_z),
                 tf.transpose(d_h0),
                 tf.transpose(d_c0),
             )
@@ -589,63 +575,53 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
 def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mask):
     """GRU (reset after the recurrent matmul) over time-major inputs; returns h [T, B, u].
 
-    Runs feature-major (`_FeatureMajor`). Saved per step: the gates ``[z, r]`` (2u), the
-    candidate (u) and ``h_{t-1} U_h + b_h`` (u); the backward loop writes ``[dz_z, dz_r]``,
-    ``dz_h`` and ``dz_h ⊙ r`` over them. The backward loop reads ``h_{t-1}`` from the
-    feature-major outputs, which it keeps in place of the batch-major ones (no per-step
-    transpose).
+    Saved per step: the gates ``[z, r]`` (2u), the candidate (u) and ``h_{t-1} U_h + b_h``
+    (u); the backward loop writes ``[dz_z, dz_r]``, ``dz_h`` and ``dz_h ⊙ r`` over them.
     """
     units = h0.shape[-1]
     length = tf.shape(inputs)[0]
     dtype = inputs.dtype
-    shapes = [[2 * units, -1], [units, -1], [units, -1]]
+    steps = _Mask(mask, dtype)
 
-    def forward(inputs, input_kernel, bias, kernel, recurrent_bias, h0, shapes=()):
-        layout = _FeatureMajor(inputs, input_kernel, bias, kernel, mask)
-        recurrent_bias = layout.columns(recurrent_bias)
-
-        def step(t, h_prev):
-            projected = tf.matmul(layout.input_kernel, layout.inputs[t]) + layout.bias
-            projected_zr, projected_h = tf.split(projected, [2 * units, units], axis=0)
-            recurrent = tf.matmul(layout.kernel, h_prev) + recurrent_bias
-            recurrent_zr, recurrent_h = tf.split(recurrent, [2 * units, units], axis=0)
-            gates = tf.sigmoid(projected_zr + recurrent_zr)
-            z, r = tf.split(gates, 2, axis=0)
-            candidate = tf.tanh(projected_h + r * recurrent_h)
-            (h,) = layout.steps.carry(t, [z * h_prev + (1.0 - z) * candidate], [h_prev])
-            return h, [h], lambda: [gates, candidate, recurrent_h]
-
-        outputs, _, lists = _forward(step, length, [tf.transpose(h0)], shapes)
-        return outputs, layout, lists  # outputs feature-major, [T, u, B]
+    def step(t, h_prev):
+        projected_zr, projected_h = tf.split(
+            tf.matmul(inputs[t], input_kernel) + bias, [2 * units, units], axis=-1
+        )
+        recurrent = tf.nn.bias_add(tf.matmul(h_prev, kernel), recurrent_bias)
+        recurrent_zr, recurrent_h = tf.split(recurrent, [2 * units, units], axis=-1)
+        gates = tf.sigmoid(projected_zr + recurrent_zr)
+        z, r = tf.split(gates, 2, axis=-1)
+        candidate = tf.tanh(projected_h + r * recurrent_h)
+        (h,) = steps.carry(t, [z * h_prev + (1.0 - z) * candidate], [h_prev])
+        return h, [h], lambda: [gates, candidate, recurrent_h]
 
     if not _gradient_recorded():
-        outputs = forward(inputs, input_kernel, bias, kernel, recurrent_bias, h0)[0]
-        return _feature_major(outputs)
+        return _forward(step, length, [h0])[0]
 
     @tf.custom_gradient
     def gru(inputs, input_kernel, bias, kernel, recurrent_bias, h0):
-        outputs, layout, lists = forward(
-            inputs, input_kernel, bias, kernel, recurrent_bias, h0, shapes
+        outputs, _, lists = _forward(
+            step, length, [h0], [[-1, 2 * units], [-1, units], [-1, units]]
         )
 
         def grad(d_outputs):
-            h0_t = tf.transpose(h0)
+            kernel_t = _transposed_in_backward(kernel, d_outputs)
 
             def back(t, d_h_next, gates_list, candidate_list, recurrent_h_list):
-                gates = _get(gates_list, t, dtype, shapes[0])
-                candidate = _get(candidate_list, t, dtype, shapes[1])
-                recurrent_h = _get(recurrent_h_list, t, dtype, shapes[2])
-                h_prev = _previous_state(t, h0_t, outputs)
-                z, r = tf.split(gates, 2, axis=0)
-                d_h, d_h_carried = layout.steps.split_gradient(
-                    t, tf.transpose(d_outputs[t]) + d_h_next
-                )
+                gates = _get(gates_list, t, dtype, [-1, 2 * units])
+                candidate = _get(candidate_list, t, dtype, [-1, units])
+                recurrent_h = _get(recurrent_h_list, t, dtype, [-1, units])
+                h_prev = _previous_state(t, h0, outputs)
+                z, r = tf.split(gates, 2, axis=-1)
+                d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
                 d_candidate = d_h * (1.0 - z) * (1.0 - candidate * candidate)
-                d_gates = tf.concat([d_h * (h_prev - candidate), d_candidate * recurrent_h], axis=0)
+                d_gates = tf.concat(
+                    [d_h * (h_prev - candidate), d_candidate * recurrent_h], axis=-1
+                )
                 d_zr = d_gates * gates * (1.0 - gates)
                 d_candidate_r = d_candidate * r
-                d_recurrent = tf.concat([d_zr, d_candidate_r], axis=0)
-                d_h_prev = d_h * z + tf.matmul(kernel, d_recurrent)  # (dz Uᵀ)ᵀ = U dzᵀ
+                d_recurrent = tf.concat([d_zr, d_candidate_r], axis=-1)
+                d_h_prev = d_h * z + tf.matmul(d_recurrent, kernel_t)
                 return (
                     t - 1,
                     _plus(d_h_prev, d_h_carried),
@@ -654,26 +630,30 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
                     _set(recurrent_h_list, t, d_candidate_r),
                 )
 
-            d_h0, *d_lists = _run_backwards(back, length, (tf.zeros_like(h0_t), *lists))
+            d_h0, *d_lists = _run_backwards(back, length, (tf.zeros_like(h0), *lists))
             d_zr, d_candidate, d_candidate_r = (
-                _columns(values, dtype, shape)
-                for values, shape in zip(d_lists, shapes, strict=True)
+                _stack(values, dtype, [-1, width])
+                for values, width in zip(d_lists, (2 * units, units, units), strict=True)
             )
-            d_z = tf.concat([d_zr, d_candidate], axis=0)  # dZᵀ [3u, T·B] of x W + b
-            d_z_recurrent = tf.concat([d_zr, d_candidate_r], axis=0)  # of h U + b_r
+            d_kernel = tf.concat(
+                [
+                    _recurrent_kernel_gradient(h0, outputs, d_zr),
+                    _recurrent_kernel_gradient(h0, outputs, d_candidate_r),
+                ],
+                axis=-1,
+            )
+            d_recurrent_bias = tf.concat(
+                [tf.reduce_sum(d_zr, axis=[0, 1]), tf.reduce_sum(d_candidate_r, axis=[0, 1])],
+                axis=-1,
+            )
             return (
-                *_projection_gradients(
-                    inputs,
-                    input_kernel,
-                    lambda: _previous_states(h0, _feature_major(outputs)),
-                    d_z,
-                    d_z_recurrent,
-                ),
-                tf.reduce_sum(d_z_recurrent, axis=1),
-                tf.transpose(d_h0),
+                *_input_projection_gradients(inputs, input_kernel, [d_zr, d_candidate]),
+                d_kernel,
+                d_recurrent_bias,
+                d_h0,
             )
 
-        return _feature_major(outputs), grad
+        return outputs, grad
 
     return gru(inputs, input_kernel, bias, kernel, recurrent_bias, h0)
 
