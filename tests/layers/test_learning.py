@@ -22,6 +22,8 @@ def recall_data(count, seed):
 
 
 def fit_and_score(recurrent, x, y, x_test, y_test, epochs, sequence_output=False):
+    # ``recurrent`` was made before this call, and Keras draws an initializer's seed when the
+    # layer is made: its initial weights follow conftest's seed, the rest of the model this one.
     keras.utils.set_random_seed(0)
     inputs = keras.Input((T,), dtype="int32")
     hidden = keras.layers.Embedding(DIGITS, 16)(inputs)
