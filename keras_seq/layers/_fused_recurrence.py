@@ -25,8 +25,8 @@ backward step; 1.01× at C and 0.93× at A, with 15% more peak memory, when its 
 ``h_{t-1}`` from feature-major outputs kept instead) and the simple RNN's lost (0.83–0.86×:
 its one matmul a step gains less than the transposes cost). The peephole loop gained 1.25×
 feature-major with gradients as close to float64 as the batch-major loop's, but in seed
-sweeps of the recall-the-first-digit learning task it missed 95% in 6 of 56 runs against 1
-of 76 batch-major (docs/benchmarks.md), so it stays batch-major until that is understood.
+sweeps of the recall-the-first-digit learning task it missed 95% in 7 of 86 runs against 1
+of 106 batch-major (docs/benchmarks.md), so it stays batch-major until that is understood.
 
 In the gated cells the input projection ``x_t W + b`` is made step by step inside the loop:
 as fast as projecting all steps at once beforehand (the issue measured that precomputing
