@@ -191,7 +191,7 @@ def _stack(values, dtype, shape):
     )
 
 
-# Batch-major layout (GRU, simple RNN): every per-step tensor is [B, n].
+# Batch-major layout (peephole LSTM, GRU, simple RNN): every per-step tensor is [B, n].
 def _previous_state(t, h0, outputs):
     """``h_{t-1}``: ``outputs[t - 1]`` (a slice: no copy), ``h0`` at t = 0."""
     return tf.where(t > 0, outputs[tf.maximum(t - 1, 0)], h0)
@@ -374,9 +374,9 @@ def _forward(step, length, initial_states, shapes=()):
 # ------------------------------------------------------------------------------------ LSTM
 def _lstm_gate_derivative_terms(units, dtype, coupled=False):
     """``(α, β)`` [k·u] such that ``a·(α − a) + β`` is every gate's derivative in one op
-    over the feature-major [k·u, B] (α, β as columns): a·(1 − a) for the sigmoid blocks (i,
-    f, o), 1 − a² for the tanh block (c̃); blocks (i, f, c̃, o), or (f, c̃, o) for the coupled
-    cell."""
+    over [B, k·u] or, as columns, over the feature-major [k·u, B]: a·(1 − a) for the sigmoid
+    blocks (i, f, o), 1 − a² for the tanh block (c̃); blocks (i, f, c̃, o), or (f, c̃, o) for
+    the coupled cell."""
     ones, zeros = tf.ones([units], dtype), tf.zeros([units], dtype)
     if coupled:
         return tf.concat([ones, zeros, ones], axis=0), tf.concat([zeros, ones, zeros], axis=0)
@@ -501,6 +501,7 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
     dtype = inputs.dtype
     steps = _Mask(mask, dtype)
     peephole_i, peephole_f, peephole_o = peepholes
+    gates_shape, state_shape = [-1, 4 * units], [-1, units]
 
     def step(t, h_prev, c_prev):
         z = (tf.matmul(inputs[t], input_kernel) + bias) + tf.matmul(h_prev, kernel)
@@ -520,7 +521,7 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
     @tf.custom_gradient
     def lstm(inputs, input_kernel, bias, kernel, h0, c0, peephole_i, peephole_f, peephole_o):
         outputs, (_, c_last), (gates_list, c_list) = _forward(
-            step, length, [h0, c0], [[-1, 4 * units], [-1, units]]
+            step, length, [h0, c0], [gates_shape, state_shape]
         )
 
         def grad(d_outputs, d_c_last):
@@ -528,8 +529,8 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
             alpha, beta = _lstm_gate_derivative_terms(units, dtype)
 
             def back(t, d_h_next, d_c_next, d_p_i, d_p_f, d_p_o, gates_list):
-                gates = _get(gates_list, t, dtype, [-1, 4 * units])
-                tanh_c, c_prev = _cell_states(c_list, t, c0, dtype, [-1, units])
+                gates = _get(gates_list, t, dtype, gates_shape)
+                tanh_c, c_prev = _cell_states(c_list, t, c0, dtype, state_shape)
                 i, f, candidate, o = tf.split(gates, 4, axis=-1)
                 d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
                 d_c, d_c_carried = steps.split_gradient(t, d_c_next)
@@ -539,7 +540,7 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
                 d_z = d_gates * (gates * (alpha - gates) + beta)
                 d_z_i, d_z_f, _, _ = tf.split(d_z, 4, axis=-1)
                 d_c_prev = d_c * f + d_z_i * peephole_i + d_z_f * peephole_f
-                c = _get(c_list, t, dtype, [-1, units])
+                c = _get(c_list, t, dtype, state_shape)
                 return (
                     t - 1,
                     _plus(tf.matmul(d_z, kernel_t), d_h_carried),
@@ -555,7 +556,7 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
             d_h0, d_c0, d_p_i, d_p_f, d_p_o, d_z_list = _run_backwards(
                 back, length, (tf.zeros_like(h0), d_c, zeros, zeros, zeros, gates_list)
             )
-            d_z = _stack(d_z_list, dtype, [-1, 4 * units])
+            d_z = _stack(d_z_list, dtype, gates_shape)
             return (
                 *_input_projection_gradients(inputs, input_kernel, [d_z]),
                 _recurrent_kernel_gradient(h0, outputs, d_z),
@@ -582,6 +583,8 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
     length = tf.shape(inputs)[0]
     dtype = inputs.dtype
     steps = _Mask(mask, dtype)
+    # Saved per step: the gates, the candidate, the recurrent candidate term.
+    shapes = [[-1, 2 * units], [-1, units], [-1, units]]
 
     def step(t, h_prev):
         projected_zr, projected_h = tf.split(
@@ -600,17 +603,15 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
 
     @tf.custom_gradient
     def gru(inputs, input_kernel, bias, kernel, recurrent_bias, h0):
-        outputs, _, lists = _forward(
-            step, length, [h0], [[-1, 2 * units], [-1, units], [-1, units]]
-        )
+        outputs, _, lists = _forward(step, length, [h0], shapes)
 
         def grad(d_outputs):
             kernel_t = _transposed_in_backward(kernel, d_outputs)
 
             def back(t, d_h_next, gates_list, candidate_list, recurrent_h_list):
-                gates = _get(gates_list, t, dtype, [-1, 2 * units])
-                candidate = _get(candidate_list, t, dtype, [-1, units])
-                recurrent_h = _get(recurrent_h_list, t, dtype, [-1, units])
+                gates = _get(gates_list, t, dtype, shapes[0])
+                candidate = _get(candidate_list, t, dtype, shapes[1])
+                recurrent_h = _get(recurrent_h_list, t, dtype, shapes[2])
                 h_prev = _previous_state(t, h0, outputs)
                 z, r = tf.split(gates, 2, axis=-1)
                 d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
@@ -632,8 +633,7 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
 
             d_h0, *d_lists = _run_backwards(back, length, (tf.zeros_like(h0), *lists))
             d_zr, d_candidate, d_candidate_r = (
-                _stack(values, dtype, [-1, width])
-                for values, width in zip(d_lists, (2 * units, units, units), strict=True)
+                _stack(values, dtype, shape) for values, shape in zip(d_lists, shapes, strict=True)
             )
             d_kernel = tf.concat(
                 [
@@ -668,6 +668,8 @@ def _gru_reset_before(inputs, input_kernel, bias, kernel, h0, mask):
     length = tf.shape(inputs)[0]
     dtype = inputs.dtype
     steps = _Mask(mask, dtype)
+    # The gates and the candidate, saved per step, then r ⊙ h_{t-1} from the backward loop.
+    shapes = [[-1, 2 * units], [-1, units], [-1, units]]
     # Sliced once here, not at every step.
     kernel_zr, kernel_h = kernel[:, : 2 * units], kernel[:, 2 * units :]
 
@@ -686,15 +688,15 @@ def _gru_reset_before(inputs, input_kernel, bias, kernel, h0, mask):
 
     @tf.custom_gradient
     def gru(inputs, input_kernel, bias, kernel, h0):
-        outputs, _, lists = _forward(step, length, [h0], [[-1, 2 * units], [-1, units]])
+        outputs, _, lists = _forward(step, length, [h0], shapes[:2])
 
         def grad(d_outputs):
             kernel_zr_t = _transposed_in_backward(kernel_zr, d_outputs)
             kernel_h_t = _transposed_in_backward(kernel_h, d_outputs)
 
             def back(t, d_h_next, gates_list, candidate_list, reset_h_list):
-                gates = _get(gates_list, t, dtype, [-1, 2 * units])
-                candidate = _get(candidate_list, t, dtype, [-1, units])
+                gates = _get(gates_list, t, dtype, shapes[0])
+                candidate = _get(candidate_list, t, dtype, shapes[1])
                 h_prev = _previous_state(t, h0, outputs)
                 z, r = tf.split(gates, 2, axis=-1)
                 d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
@@ -712,11 +714,10 @@ def _gru_reset_before(inputs, input_kernel, bias, kernel, h0, mask):
                 )
 
             d_h0, *d_lists = _run_backwards(
-                back, length, (tf.zeros_like(h0), *lists, _list(dtype, length, [-1, units]))
+                back, length, (tf.zeros_like(h0), *lists, _list(dtype, length, shapes[2]))
             )
             d_zr, d_candidate, reset_h = (
-                _stack(values, dtype, [-1, width])
-                for values, width in zip(d_lists, (2 * units, units, units), strict=True)
+                _stack(values, dtype, shape) for values, shape in zip(d_lists, shapes, strict=True)
             )
             d_kernel = tf.concat(
                 [
@@ -755,6 +756,7 @@ def _simple(inputs, input_kernel, bias, kernel, h0, mask):
     length = tf.shape(inputs)[0]
     dtype = inputs.dtype
     steps = _Mask(mask, dtype)
+    state_shape = [-1, units]
 
     def forward(inputs, input_kernel, bias, kernel, h0):
         projected = tf.reshape(
@@ -789,9 +791,9 @@ def _simple(inputs, input_kernel, bias, kernel, h0, mask):
                 )
 
             d_h0, d_a_list = _run_backwards(
-                back, length, (tf.zeros_like(h0), _list(dtype, length, [-1, units]))
+                back, length, (tf.zeros_like(h0), _list(dtype, length, state_shape))
             )
-            d_a = _stack(d_a_list, dtype, [-1, units])
+            d_a = _stack(d_a_list, dtype, state_shape)
             return (
                 *_input_projection_gradients(inputs, input_kernel, [d_a]),
                 _recurrent_kernel_gradient(h0, outputs, d_a),
