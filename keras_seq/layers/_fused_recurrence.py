@@ -302,10 +302,26 @@ def _projection_gradients(inputs, input_kernel, h0, outputs, d_z):
     )
 
 
+def _keeping_shapes(body):
+    """``body`` whose new loop values keep the static shapes of the ones it was given. A
+    value read from a TensorList has an unknown batch size (its element shape says -1), and
+    where the batch size is statically 1, ``[u, 1] + [u, ?]`` is [u, ?] (the 1 may
+    broadcast): without this, `tf.while_loop` rejects the loop's state as changing shape."""
+
+    def kept(t, *values):
+        t_next, *new_values = body(t, *values)
+        for new, old in zip(new_values, values, strict=True):
+            if isinstance(new, tf.Tensor):
+                new.set_shape(old.shape)
+        return (t_next, *new_values)
+
+    return kept
+
+
 def _run(body, length, loop_vars):
     return tf.while_loop(
         lambda t, *_: t < length,
-        body,
+        _keeping_shapes(body),
         (tf.constant(0), *loop_vars),
         maximum_iterations=length,
     )[1:]
@@ -314,7 +330,7 @@ def _run(body, length, loop_vars):
 def _run_backwards(body, length, loop_vars):
     return tf.while_loop(
         lambda t, *_: t >= 0,
-        body,
+        _keeping_shapes(body),
         (length - 1, *loop_vars),
         maximum_iterations=length,
         parallel_iterations=1,

@@ -33,11 +33,11 @@ MASKS = {
 }
 
 
-def _layers(name, dtype, **kwargs):
+def _layers(name, dtype, batch=B, time=T, **kwargs):
     """Our layer (fused path) and `keras.layers.RNN` running the same cell step by step."""
     family, extra = CONFIGS[name]
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(B, T, D)).astype(dtype)
+    x = rng.normal(size=(batch, time, D)).astype(dtype)
     ours = family(U, return_sequences=True, return_state=True, dtype=dtype, **extra, **kwargs)
     ours(x)
     randomize(ours, rng)
@@ -45,7 +45,7 @@ def _layers(name, dtype, **kwargs):
     reference = keras.layers.RNN(
         ours.cell, return_sequences=True, return_state=True, dtype=dtype, **kwargs
     )
-    initial_state = [rng.normal(size=(B, U)).astype(dtype) for _ in ours.state_size]
+    initial_state = [rng.normal(size=(batch, U)).astype(dtype) for _ in ours.state_size]
     return ours, reference, x, initial_state
 
 
@@ -164,6 +164,48 @@ def test_fused_path_equals_autodiff_under_tf_function_in_float32(name):
     ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask, True)
     assert_allclose(our_outputs, ref_outputs, atol=1e-5)
     assert_allclose(our_grads, ref_grads, atol=1e-5)
+
+
+@pytest.mark.parametrize("time", [T, 1])
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_batch_of_one_under_tf_function(name, masked, time):
+    """A batch whose size is statically 1 (as `model.fit` traces one example): the backward
+    loops' states keep their shapes (``[u, 1] + [u, ?]`` is [u, ?]: this once failed to
+    trace) and the values and gradients are the cell's."""
+    ours, reference, x, initial_state = _layers(name, "float64", batch=1, time=time)
+    mask = tf.constant(padding_mask([max(time - 2, 1)], time)) if masked else None
+    fused = tf.function(lambda x, s: _outputs_and_grads(ours, x, s, mask, training=True))
+    our_outputs, our_grads = fused(tf.constant(x), [tf.constant(s) for s in initial_state])
+    ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask, True)
+    assert_allclose(our_outputs, ref_outputs, atol=1e-12, rtol=1e-12)
+    assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "family", [LSTM, PeepholeLSTM, CoupledLSTM, GRU, SimpleRNN], ids=lambda c: c.__name__
+)
+def test_fit_on_a_single_example(family):
+    """`model.fit` on one example (its train function traced with a batch of 1) takes the
+    same Adam step as Keras' loop running the same cell."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1, T, D)).astype("float32")
+    y = rng.normal(size=(1, U)).astype("float32")
+    ours = family(U)
+    ours(x)
+    randomize(ours, rng)
+    reference = keras.layers.RNN(ours.cell.__class__.from_config(ours.cell.get_config()))
+    reference(x)
+    initial = ours.get_weights()
+    reference.set_weights(initial)
+    weights = []
+    for layer in (ours, reference):
+        model = keras.Sequential([keras.Input((T, D)), layer])
+        model.compile(keras.optimizers.Adam(0.1), "mse")
+        model.fit(x, y, batch_size=1, epochs=2, verbose=0)
+        weights.append(layer.get_weights())
+    assert_allclose(weights[0], weights[1], atol=1e-5)
+    assert all(not np.allclose(w, w0, atol=1e-2) for w, w0 in zip(weights[0], initial, strict=True))
 
 
 @pytest.mark.parametrize(
