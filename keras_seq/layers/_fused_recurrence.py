@@ -13,8 +13,8 @@ The forward pass computes the cells' formulas with the same float operations as
 `SimpleRNNCell.step` (``z_t = (x_t W + b) + h_{t-1} U``; a gate activation may run over
 several gates at once); gradients agree with autodiff to float rounding.
 
-The GRU, simple and peephole loops run batch-major, every per-step tensor [B, n], and their
-outputs equal the general loop's. The LSTM and coupled LSTM loops run feature-major
+The GRU and simple loops run batch-major, every per-step tensor [B, n], and their outputs
+equal the general loop's. The LSTM, peephole and coupled LSTM loops run feature-major
 (`_FeatureMajor`): every per-step tensor is [n, B] and the step's matmuls are ``Uᵀ
 h_{t-1}ᵀ``, the same products summed in another order (outputs equal the general loop's to
 float rounding), because Eigen's CPU matmul runs that tall, narrow shape much faster; their
@@ -24,9 +24,9 @@ the layout; the GRU's gained nothing (0.98–1.04× with ``h_{t-1}`` transposed 
 backward step; 1.01× at C and 0.93× at A, with 15% more peak memory, when its backward read
 ``h_{t-1}`` from feature-major outputs kept instead) and the simple RNN's lost (0.83–0.86×:
 its one matmul a step gains less than the transposes cost). The peephole loop gained 1.25×
-feature-major with gradients as close to float64 as the batch-major loop's, but in seed
-sweeps of the recall-the-first-digit learning task it missed 95% in 7 of 86 runs against 1
-of 106 batch-major (docs/benchmarks.md), so it stays batch-major until that is understood.
+at C; it was held back while exploratory seed sweeps of the recall-the-first-digit learning
+task had it missing 95% more often than the batch-major loop, which a pre-registered sweep
+over 100 fresh seeds did not confirm (2 misses each; docs/benchmarks.md).
 
 In the gated cells the input projection ``x_t W + b`` is made step by step inside the loop:
 as fast as projecting all steps at once beforehand (the issue measured that precomputing
@@ -191,7 +191,7 @@ def _stack(values, dtype, shape):
     )
 
 
-# Batch-major layout (peephole LSTM, GRU, simple RNN): every per-step tensor is [B, n].
+# Batch-major layout (GRU, simple RNN): every per-step tensor is [B, n].
 def _previous_state(t, h0, outputs):
     """``h_{t-1}``: ``outputs[t - 1]`` (a slice: no copy), ``h0`` at t = 0."""
     return tf.where(t > 0, outputs[tf.maximum(t - 1, 0)], h0)
@@ -390,8 +390,8 @@ def _forward(step, length, initial_states, shapes=()):
 # ------------------------------------------------------------------------------------ LSTM
 def _lstm_gate_derivative_terms(units, dtype, coupled=False):
     """``(α, β)`` [k·u] such that ``a·(α − a) + β`` is every gate's derivative in one op
-    over [B, k·u] or, as columns, over the feature-major [k·u, B]: a·(1 − a) for the sigmoid
-    blocks (i, f, o), 1 − a² for the tanh block (c̃); blocks (i, f, c̃, o), or (f, c̃, o) for
+    over the feature-major [k·u, B] (α, β as columns): a·(1 − a) for the sigmoid blocks (i,
+    f, o), 1 − a² for the tanh block (c̃); blocks (i, f, c̃, o), or (f, c̃, o) for
     the coupled cell."""
     ones, zeros = tf.ones([units], dtype), tf.zeros([units], dtype)
     if coupled:
@@ -508,76 +508,96 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
     c_{t-1})``, ``c_t = f ⊙ c_{t-1} + i ⊙ tanh(z_c)``, ``o = σ(z_o + p_o ⊙ c_t)``, ``h_t = o ⊙
     tanh(c_t)``. Backward: the LSTM's, plus ``dc_t += dz_o ⊙ p_o`` (c_t feeds o_t),
     ``dc_{t-1} += dz_i ⊙ p_i + dz_f ⊙ p_f``, and ``dp_i = Σ dz_i ⊙ c_{t-1}``, ``dp_f = Σ dz_f ⊙
-    c_{t-1}``, ``dp_o = Σ dz_o ⊙ c_t`` summed over the batch at every step of the backward
-    loop. Saved per step as for the LSTM: the gates and the carried ``c_t`` (at a masked step
-    it differs from the step's own c_t, but there every dz is 0).
+    c_{t-1}``, ``dp_o = Σ dz_o ⊙ c_t`` over steps and batch (summed over the batch at every
+    step of the backward loop). Runs feature-major (`_FeatureMajor`), the peepholes as
+    [u, B] columns. Saved per step as for the LSTM: the gates and the carried ``c_t`` (at a
+    masked step it differs from the step's own c_t, but there every dz is 0).
     """
     units = h0.shape[-1]
     length = tf.shape(inputs)[0]
     dtype = inputs.dtype
-    steps = _Mask(mask, dtype)
-    peephole_i, peephole_f, peephole_o = peepholes
-    gates_shape, state_shape = [-1, 4 * units], [-1, units]
+    gates_shape = [4 * units, -1]
+    state_shape = [units, -1]
 
-    def step(t, h_prev, c_prev):
-        z = (tf.matmul(inputs[t], input_kernel) + bias) + tf.matmul(h_prev, kernel)
-        z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
-        i = tf.sigmoid(z_i + peephole_i * c_prev)
-        f = tf.sigmoid(z_f + peephole_f * c_prev)
-        candidate = tf.tanh(z_c)
-        c = f * c_prev + i * candidate
-        o = tf.sigmoid(z_o + peephole_o * c)
-        h, c = steps.carry(t, [o * tf.tanh(c), c], [h_prev, c_prev])
-        return h, [h, c], lambda: [tf.concat([i, f, candidate, o], axis=-1), c]
+    def forward(inputs, input_kernel, bias, kernel, h0, c0, peepholes, shapes=()):
+        layout = _FeatureMajor(inputs, input_kernel, bias, kernel, mask)
+        peephole_i, peephole_f, peephole_o = map(layout.columns, peepholes)
+
+        def step(t, h_prev, c_prev):
+            z_i, z_f, z_c, z_o = tf.split(layout.projection(t, h_prev), 4, axis=0)
+            i = tf.sigmoid(z_i + peephole_i * c_prev)
+            f = tf.sigmoid(z_f + peephole_f * c_prev)
+            candidate = tf.tanh(z_c)
+            c = f * c_prev + i * candidate
+            o = tf.sigmoid(z_o + peephole_o * c)
+            h, c = layout.steps.carry(t, [o * tf.tanh(c), c], [h_prev, c_prev])
+            return h, [h, c], lambda: [tf.concat([i, f, candidate, o], axis=0), c]
+
+        outputs, (_, c_last), lists = _forward(
+            step, length, [tf.transpose(h0), tf.transpose(c0)], shapes
+        )
+        columns = (peephole_i, peephole_f, peephole_o)
+        return _feature_major(outputs), tf.transpose(c_last), layout, columns, lists
 
     if not _gradient_recorded():
-        outputs, (_, c_last), _ = _forward(step, length, [h0, c0])
+        outputs, c_last, *_ = forward(inputs, input_kernel, bias, kernel, h0, c0, peepholes)
         return outputs, c_last
 
     @tf.custom_gradient
     def lstm(inputs, input_kernel, bias, kernel, h0, c0, peephole_i, peephole_f, peephole_o):
-        outputs, (_, c_last), (gates_list, c_list) = _forward(
-            step, length, [h0, c0], [gates_shape, state_shape]
+        outputs, c_last, layout, (p_i, p_f, p_o), (gates_list, c_list) = forward(
+            inputs,
+            input_kernel,
+            bias,
+            kernel,
+            h0,
+            c0,
+            (peephole_i, peephole_f, peephole_o),
+            [gates_shape, state_shape],
         )
 
         def grad(d_outputs, d_c_last):
-            kernel_t = _transposed_in_backward(kernel, d_outputs)
-            alpha, beta = _lstm_gate_derivative_terms(units, dtype)
+            alpha, beta = map(layout.columns, _lstm_gate_derivative_terms(units, dtype))
+            c0_t = tf.transpose(c0)
+            zeros = tf.zeros_like(c0_t)  # [u, B], as every state
 
             def back(t, d_h_next, d_c_next, d_p_i, d_p_f, d_p_o, gates_list):
                 gates = _get(gates_list, t, dtype, gates_shape)
-                tanh_c, c_prev = _cell_states(c_list, t, c0, dtype, state_shape)
-                i, f, candidate, o = tf.split(gates, 4, axis=-1)
-                d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
-                d_c, d_c_carried = steps.split_gradient(t, d_c_next)
+                tanh_c, c_prev = _cell_states(c_list, t, c0_t, dtype, state_shape)
+                i, f, candidate, o = tf.split(gates, 4, axis=0)
+                d_h, d_h_carried = layout.steps.split_gradient(
+                    t, tf.transpose(d_outputs[t]) + d_h_next
+                )
+                d_c, d_c_carried = layout.steps.split_gradient(t, d_c_next)
                 d_z_o = d_h * tanh_c * o * (1.0 - o)
-                d_c = d_c + d_h * o * (1.0 - tanh_c * tanh_c) + d_z_o * peephole_o
-                d_gates = tf.concat([d_c * candidate, d_c * c_prev, d_c * i, d_h * tanh_c], axis=-1)
+                d_c = d_c + d_h * o * (1.0 - tanh_c * tanh_c) + d_z_o * p_o
+                d_gates = tf.concat([d_c * candidate, d_c * c_prev, d_c * i, d_h * tanh_c], axis=0)
                 d_z = d_gates * (gates * (alpha - gates) + beta)
-                d_z_i, d_z_f, _, _ = tf.split(d_z, 4, axis=-1)
-                d_c_prev = d_c * f + d_z_i * peephole_i + d_z_f * peephole_f
+                d_z_i, d_z_f, _, _ = tf.split(d_z, 4, axis=0)
+                d_c_prev = d_c * f + d_z_i * p_i + d_z_f * p_f
                 c = _get(c_list, t, dtype, state_shape)
                 return (
                     t - 1,
-                    _plus(tf.matmul(d_z, kernel_t), d_h_carried),
+                    _plus(tf.matmul(kernel, d_z), d_h_carried),  # (dz_t Uᵀ)ᵀ = U dz_tᵀ
                     _plus(d_c_prev, d_c_carried),
-                    d_p_i + tf.reduce_sum(d_z_i * c_prev, axis=0),
-                    d_p_f + tf.reduce_sum(d_z_f * c_prev, axis=0),
-                    d_p_o + tf.reduce_sum(d_z_o * c, axis=0),
-                    _set(gates_list, t, d_z),
+                    d_p_i + tf.reduce_sum(d_z_i * c_prev, axis=1),
+                    d_p_f + tf.reduce_sum(d_z_f * c_prev, axis=1),
+                    d_p_o + tf.reduce_sum(d_z_o * c, axis=1),
+                    _set(gates_list, t, d_z),  # dz_t takes the place of the gates of step t
                 )
 
-            d_c = tf.zeros_like(c0) if d_c_last is None else d_c_last
-            zeros = tf.zeros([units], dtype)
+            d_c = zeros if d_c_last is None else tf.transpose(d_c_last)
+            no_peephole = tf.zeros([units], dtype)
             d_h0, d_c0, d_p_i, d_p_f, d_p_o, d_z_list = _run_backwards(
-                back, length, (tf.zeros_like(h0), d_c, zeros, zeros, zeros, gates_list)
+                back,
+                length,
+                (zeros, d_c, no_peephole, no_peephole, no_peephole, gates_list),
             )
-            d_z = _stack(d_z_list, dtype, gates_shape)
+            d_z = _columns(d_z_list, dtype, gates_shape)  # dZᵀ [4u, T·B]
             return (
-                *_input_projection_gradients(inputs, input_kernel, [d_z]),
-                _recurrent_kernel_gradient(h0, outputs, d_z),
-                d_h0,
-                d_c0,
+                *_projection_gradients(inputs, input_kernel, h0, outputs, d_z),
+                tf.transpose(d_h0),
+                tf.transpose(d_c0),
                 d_p_i,
                 d_p_f,
                 d_p_o,

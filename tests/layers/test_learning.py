@@ -23,7 +23,7 @@ def recall_data(count, seed):
 
 def fit_and_score(recurrent, x, y, x_test, y_test, epochs, sequence_output=False):
     # ``recurrent`` was made before this call, and Keras draws an initializer's seed when the
-    # layer is made: its initial weights follow conftest's seed, the rest of the model this one.
+    # layer is made: its initial weights follow the seed set then, the rest of the model this one.
     keras.utils.set_random_seed(0)
     inputs = keras.Input((T,), dtype="int32")
     hidden = keras.layers.Embedding(DIGITS, 16)(inputs)
@@ -50,16 +50,36 @@ LAYERS = {
 }
 
 
+def learns(make_layer, x, y, x_test, y_test, epochs, initializations=(0, 1)):
+    """``(reached, accuracies)``: trains from the seeded initial weights of ``make_layer()``
+    in turn until one run reaches 95% held-out accuracy.
+
+    At Adam(0.01) training on this task is chaotic: a relative 1e-6 change of the initial
+    weights, or the float rounding of another thread count or CPU, can turn a run that ends
+    at 1.0 into one stuck near 0.9. Over 100 seeded initializations (seeds 100-199) the
+    peephole LSTM missed 95% in 2 with its batch-major fused loop and in 2 with its
+    feature-major one (docs/benchmarks.md), so one run is a coin with a few percent of
+    failure for any correct layer, on any machine. Two initializations make that a fraction
+    of a percent, while a layer that does not learn (a wrong gradient, a lost state) fails
+    both."""
+    accuracies = []
+    for seed in initializations:
+        keras.utils.set_random_seed(seed)
+        layer = make_layer()
+        accuracies.append(fit_and_score(layer, x, y, x_test, y_test, epochs=epochs))
+        if accuracies[-1] >= 0.95:
+            return True, accuracies
+    return False, accuracies
+
+
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_learns_to_recall_the_first_digit(name):
     x, y = recall_data(2048, seed=1)
     x_test, y_test = recall_data(512, seed=2)
-    # After 10 epochs the peephole LSTM is still learning and where it stands moves with float
-    # rounding (seen: 0.88 to 1.0 over runs, with the fused and with the general loop); after
-    # 15 epochs every run seen was at 1.0.
+    # After 10 epochs the peephole LSTM is still learning; after 15 it is at 1.0 in most runs.
     epochs = 15 if name == "peephole_lstm" else 10
-    accuracy = fit_and_score(LAYERS[name](), x, y, x_test, y_test, epochs=epochs)
-    assert accuracy >= 0.95, f"{name}: held-out accuracy {accuracy:.3f} < 0.95"
+    reached, accuracies = learns(LAYERS[name], x, y, x_test, y_test, epochs=epochs)
+    assert reached, f"{name}: held-out accuracies {accuracies} all < 0.95"
 
 
 def next_digit(x):
@@ -69,6 +89,12 @@ def next_digit(x):
 def test_bidirectional_learns_to_look_ahead():
     x, _ = recall_data(2048, seed=3)
     x_test, _ = recall_data(512, seed=4)
-    layer = layers.Bidirectional(layers.LSTM(32, return_sequences=True))
-    accuracy = fit_and_score(layer, x, next_digit(x), x_test, next_digit(x_test), epochs=6)
-    assert accuracy >= 0.95, f"held-out per-token accuracy {accuracy:.3f} < 0.95"
+    reached, accuracies = learns(
+        lambda: layers.Bidirectional(layers.LSTM(32, return_sequences=True)),
+        x,
+        next_digit(x),
+        x_test,
+        next_digit(x_test),
+        epochs=6,
+    )
+    assert reached, f"held-out per-token accuracies {accuracies} all < 0.95"
