@@ -43,7 +43,8 @@ class AttentionDecoder(keras.layers.Layer):
         num_layers: int. Number of recurrent levels.
         attention_style: "luong" or "bahdanau".
         dropout: float. Dropout between recurrent levels.
-        residual: bool. Residual connections between levels (from the second one on).
+        residual: bool. Residual connections between levels (from the second one on), adding
+            each level's input before dropout: ``y^l = RNN_l(d(y^{l-1})) + y^{l-1}``.
 
     Call arguments:
         inputs: [B, T, E] embedded target inputs (``<s> y_1 … y_{T-1}``).
@@ -146,12 +147,12 @@ class AttentionDecoder(keras.layers.Layer):
         """One step of every level, as `StackedRNN` runs them over a sequence."""
         x, new_states = inputs, []
         for index, level in enumerate(self.rnn.levels):
-            level_inputs = x
+            previous = level_inputs = x
             if index > 0 and self.dropout > 0:
                 level_inputs = self.rnn.level_dropout[index - 1](level_inputs, training=training)
             x, level_states = level.cell(level_inputs, list(states[index]), training=training)
             if self.residual and index > 0:
-                x = x + level_inputs
+                x = x + previous  # the input before dropout, as in `StackedRNN`
             new_states.append(list(level_states))
         return x, new_states
 

@@ -57,7 +57,13 @@ class Recurrent(keras.layers.Layer):
         go_backwards: bool. Process the sequence in reverse; the returned sequence is then in
             reverse order too (as in Keras).
         stateful: bool. Carry the final states of a batch over as the initial states of the
-            next one (needs a fixed batch size); `reset_states()` zeroes them.
+            next one; `reset_states()` zeroes them. Needs a fixed batch size: every call must
+            have the batch size the layer was built with, else a ValueError. Inside a
+            `tf.function` traced with an unknown batch size (e.g. `predict` with a last,
+            partial batch) the check runs in the graph and raises an InvalidArgumentError:
+            either this message or, where TensorFlow checks shapes first (always under XLA),
+            "Shape of tensor ... is not compatible with expected shape" at the op
+            ``stateful_layer_needs_batch_size_<n>``.
         unroll: bool. Unroll the loop in Python (needs a static length).
         zero_output_for_mask: bool. Output zeros at masked steps instead of repeating the last
             valid output (`Bidirectional` sets it when returning sequences, as Keras does).
@@ -189,6 +195,18 @@ class Recurrent(keras.layers.Layer):
         return output_mask
 
     # ----------------------------------------------------------------------------- checks
+    @property
+    def _stateful_batch_size(self):
+        """The batch size of the carried states of a stateful layer (fixed at build)."""
+        return self.states[0].shape[0]
+
+    def _stateful_batch_message(self, batch_size=""):
+        return (
+            f"{self.name}: the layer is stateful, so the batch size of `inputs` must be the "
+            "batch size of its carried states (the one it was built for). Expected batch size: "
+            f"{self._stateful_batch_size}, received batch size: {batch_size}"
+        ).rstrip()
+
     def _check_inputs(self, inputs, initial_state, mask):
         shape = _shape(inputs)
         if len(shape) != 3:
@@ -204,6 +222,8 @@ class Recurrent(keras.layers.Layer):
             )
         if shape[1] == 0:
             raise ValueError(f"{self.name}: `inputs` has zero time steps (shape {shape}).")
+        if self.stateful and shape[0] is not None and shape[0] != self._stateful_batch_size:
+            raise ValueError(f"{self._stateful_batch_message(shape[0])}.")
         if mask is not None:
             mask_shape = _shape(mask)
             if len(mask_shape) != 2 or any(
@@ -245,17 +265,35 @@ class Recurrent(keras.layers.Layer):
             initial_state = self.states if self.stateful else self.get_initial_state(batch_size)
         states = [ops.cast(s, self.compute_dtype) for s in initial_state]
 
+        # The static checks above cannot see a dynamic length or batch size: check at run time.
+        runtime_checks = []
         if inputs.shape[1] is None:
-            # The static check above cannot see a dynamic length: check at run time.
-            with tf.control_dependencies(
-                [
-                    tf.debugging.assert_positive(
-                        tf.shape(inputs)[1],
-                        message=f"{self.name}: `inputs` has zero time steps.",
+            runtime_checks.append(
+                tf.debugging.assert_positive(
+                    tf.shape(inputs)[1], message=f"{self.name}: `inputs` has zero time steps."
+                )
+            )
+        stateful_batch = self.stateful and inputs.shape[0] is None
+        if stateful_batch:
+            actual = tf.shape(inputs)[0]
+            runtime_checks.append(
+                tf.debugging.Assert(
+                    tf.equal(actual, self._stateful_batch_size),
+                    [self._stateful_batch_message(), actual],
+                )
+            )
+        if runtime_checks:
+            with tf.control_dependencies(runtime_checks):
+                if stateful_batch:
+                    # XLA drops asserts, and graph optimizations that know the input shape may
+                    # check this one before the assert runs: its op name says what failed.
+                    inputs = tf.ensure_shape(
+                        inputs,
+                        (self._stateful_batch_size, *inputs.shape[1:]),
+                        name=f"stateful_layer_needs_batch_size_{self._stateful_batch_size}",
                     )
-                ]
-            ):
-                inputs = tf.identity(inputs)
+                else:
+                    inputs = tf.identity(inputs)
         if mask is not None:
             mask = ops.cast(mask, "bool")
         if self.go_backwards:

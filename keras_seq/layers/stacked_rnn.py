@@ -13,9 +13,10 @@ class StackedRNN(keras.layers.Layer):
 
     Layer ``l`` computes ``y^l = RNN_l(d(y^{l-1}))`` over the whole sequence (``y^0`` = the
     inputs, ``d`` = dropout between layers, Srivastava et al. 2014 / Zaremba et al. 2014). With
-    ``residual=True`` the layers from the second one on add their input (Wu et al. 2016,
-    GNMT): ``y^l = RNN_l(d(y^{l-1})) + y^{l-1}``. With ``bidirectional=True`` each layer is a
-    `Bidirectional` (its merged output feeds the next layer).
+    ``residual=True`` the layers from the second one on add their input as it was before the
+    dropout (Wu et al. 2016, GNMT): ``y^l = RNN_l(d(y^{l-1})) + y^{l-1}``. With
+    ``bidirectional=True`` each layer is a `Bidirectional` (its merged output feeds the next
+    layer).
 
     Args:
         layer: a sequence layer used as template (e.g. ``LSTM(256)``); each level is a copy
@@ -24,7 +25,8 @@ class StackedRNN(keras.layers.Layer):
         bidirectional: bool. Wrap each level in `Bidirectional`.
         merge_mode: "concat", "sum", "mul" or "ave" for bidirectional levels.
         dropout: float in [0, 1). Dropout on the inputs of levels 2..num_layers.
-        residual: bool. Residual connections from the second level on.
+        residual: bool. Residual connections from the second level on; each adds the level's
+            input before dropout.
         return_sequences: bool. Return the top level's whole sequence, or its final output:
             the last valid step, and for a bidirectional level the forward half at the last
             valid step with the backward half at the first (each direction's final state).
@@ -136,7 +138,7 @@ class StackedRNN(keras.layers.Layer):
             )
         outputs, states = inputs, []
         for index, level in enumerate(self.levels):
-            level_inputs = outputs
+            previous = level_inputs = outputs
             if index > 0 and self.dropout > 0:
                 level_inputs = self.level_dropout[index - 1](level_inputs, training=training)
             level_state = None if initial_state is None else initial_state[index]
@@ -144,7 +146,8 @@ class StackedRNN(keras.layers.Layer):
                 level_inputs, initial_state=level_state, mask=mask, training=training
             )
             if self.residual and index > 0:
-                outputs = outputs + level_inputs
+                # The residual skips the dropout too: y^l = RNN_l(d(y^{l-1})) + y^{l-1} (GNMT).
+                outputs = outputs + previous
             states.append(level_states)
         if mask is not None:
             mask = ops.cast(mask, "bool")

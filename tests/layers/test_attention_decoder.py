@@ -54,6 +54,36 @@ def test_teacher_forced_path_equals_step_by_step(attention, style):
     np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("path", ["call", "step"])
+@pytest.mark.parametrize("style", ["luong", "bahdanau"])
+def test_residual_adds_the_input_before_dropout(style, path):
+    """With level 2's weights zeroed, RNN_2 ignores its input d(y^1), so with the residual
+    y^2 = RNN_2(d(y^1)) + y^1 training (dropout between levels) gives inference's numbers."""
+    rng = np.random.default_rng(3)
+    x, memory, memory_mask = data(rng)
+    decoder = AttentionDecoder(
+        GRU(U), GeneralAttention(), num_layers=2, attention_style=style, dropout=0.5, residual=True
+    )
+    decoder(x, memory, memory_mask=memory_mask)
+    randomize(decoder, rng)
+    level = decoder.rnn.levels[1]
+    level.set_weights([np.zeros_like(w) for w in level.get_weights()])
+    initial = [[rng.normal(size=(B, U)).astype("float32")] for _ in range(2)]
+
+    def run(training):
+        if path == "call":
+            return decoder(x, memory, memory_mask, initial, training=training)[0]
+        states, outputs = initial, []
+        for t in range(T):
+            output, states, _ = decoder.step(x[:, t], states, memory, memory_mask, training)
+            outputs.append(output)
+        return np.stack(outputs, 1)
+
+    inference = run(training=False)
+    assert not np.allclose(inference, 0.0)
+    assert_allclose(run(training=True), inference, atol=1e-6)
+
+
 def test_luong_equations_by_hand():
     """o_t = tanh(W_o [c_t ; s_t]) with c_t the attention over the memory of s_t."""
     rng = np.random.default_rng(1)

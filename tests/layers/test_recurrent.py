@@ -174,6 +174,66 @@ def test_stateful_layer_carries_states_across_batches():
         GRU(U, stateful=True).build((None, 3, D))
 
 
+def _stateful(cls):
+    """A stateful `cls` layer built for batch 2, and inputs of batch size 3."""
+    layer = cls(U, stateful=True)
+    x = np.random.default_rng(8).normal(size=(3, 4, D)).astype("float32")
+    layer(x[:2])
+    return layer, x
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_stateful_layer_rejects_another_batch_size(cls, batch):
+    """As keras.layers.LSTM: a clear error, not [1, u] inputs broadcast against [2, u] states."""
+    layer, x = _stateful(cls)
+    message = f"stateful.*Expected batch size: 2, received batch size: {batch}"
+    with pytest.raises(ValueError, match=message):
+        layer(x[:batch])
+    with pytest.raises(ValueError, match=message):
+        tf.function(lambda inputs: layer(inputs))(x[:batch])
+    # A batch size known only at run time is checked in the graph: by the assert, or by the
+    # shape check TensorFlow may run first (see `Recurrent`'s `stateful`).
+    runtime_message = (
+        rf"(?s)stateful.*Expected batch size: 2, received batch size:\] \[{batch}\]"
+        rf"|\[{batch},4,{D}\] is not compatible with expected shape \[2,(4|\?),{D}\]"
+        r".*stateful_layer_needs_batch_size_2"
+    )
+    for time in (4, None):
+        signature = [tf.TensorSpec((None, time, D))]
+        fn = tf.function(lambda inputs: layer(inputs), input_signature=signature)
+        assert tuple(fn(x[:2]).shape) == (2, U)
+        with pytest.raises(tf.errors.InvalidArgumentError, match=runtime_message):
+            fn(x[:batch])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SimpleRNN(U, stateful=True),
+        lambda: PeepholeLSTM(U, stateful=True),
+        lambda: CoupledLSTM(U, stateful=True),
+        lambda: keras_seq.layers.Bidirectional(LSTM(U, stateful=True)),
+        lambda: keras_seq.layers.StackedRNN(GRU(U, stateful=True), num_layers=2),
+    ],
+    ids=["simple_rnn", "peephole_lstm", "coupled_lstm", "bidirectional", "stacked_rnn"],
+)
+def test_every_stateful_layer_rejects_another_batch_size(make):
+    layer, x = _stateful(lambda units, stateful: make())
+    with pytest.raises(ValueError, match="Expected batch size: 2, received batch size: 1"):
+        layer(x[:1])
+
+
+def test_stateful_predict_with_a_partial_last_batch_fails():
+    """5 samples in batches of 2: the last batch of 1 is rejected (it used to give 6 rows)."""
+    inputs = keras.Input(batch_shape=(2, None, D))
+    model = keras.Model(inputs, LSTM(U, stateful=True)(inputs))
+    x = np.zeros((5, 4, D), "float32")
+    assert model.predict(x[:4], batch_size=2, verbose=0).shape == (4, U)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="batch_size_2|Expected batch size: 2"):
+        model.predict(x, batch_size=2, verbose=0)
+
+
 def test_works_with_embedding_mask_in_a_functional_model():
     """Keras mask propagation (Embedding(mask_zero=True)) reaches the loop."""
     ids = np.array([[4, 2, 7, 0, 0], [3, 0, 0, 0, 0]])

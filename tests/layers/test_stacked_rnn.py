@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -84,6 +85,30 @@ def test_dropout_between_levels_only_in_training():
     assert not np.allclose(stack(x, training=True), inference)
     single = StackedRNN(GRU(U), num_layers=1, dropout=0.5)
     assert_allclose(single(x, training=True), single(x, training=False), atol=0)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_residual_adds_the_input_before_dropout(bidirectional):
+    """y^2 = RNN_2(d(y^1)) + y^1 in training: the residual skips the dropout (GNMT)."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    kwargs = dict(num_layers=2, bidirectional=bidirectional, residual=True, dropout=0.5)
+    stack = StackedRNN(GRU(U), seed=1, **kwargs)
+    stack(x)
+    randomize(stack, rng)
+    y1 = stack.levels[0](x)[0]
+    # The same seed draws the same mask as the stack's dropout (seed + 0) on its first draw.
+    dropped = keras.layers.Dropout(0.5, seed=1)(y1, training=True)
+    assert np.any(dropped.numpy() == 0.0)
+    expected = stack.levels[1](dropped)[0] + y1
+    assert_allclose(stack(x, training=True), expected, atol=1e-6)
+
+    # Level 2 with all-zero weights outputs 0: the output is y^1 exactly, dropout or not.
+    zeroed = StackedRNN(GRU(U), seed=2, **kwargs)
+    zeroed(x)
+    zeroed.set_weights(stack.get_weights())
+    zeroed.levels[1].set_weights([np.zeros_like(w) for w in zeroed.levels[1].get_weights()])
+    assert_allclose(zeroed(x, training=True), y1, atol=0)
 
 
 def test_initial_states_per_level():
