@@ -13,6 +13,14 @@ class MaskedSequenceLoss(keras.losses.Loss):
     ``−Σ_v q_v log p_v``; tokens equal to ``pad_id`` count for nothing, and the mean is taken
     over the real tokens of the batch (not over padded positions).
 
+    With a ``sample_weight`` w the loss is the weighted mean over the real tokens,
+    ``Σ_{b,t} w_{b,t} m_{b,t} ℓ_{b,t} / Σ_{b,t} w_{b,t} m_{b,t}`` with m the non-padding mask:
+    a [B] weight counts for every token of its example, a [B, T] weight for one token (as
+    ``model.fit(x, y, sample_weight=w)`` passes them); 0 when the weights of the real tokens sum
+    to 0. So weights [1, 0, 0] give the loss of example 0 alone, and scaling all weights by the
+    same factor changes nothing. The result is always this scalar mean: Keras' ``reduction``
+    does not apply.
+
     Under a `tf.distribute` strategy the mean is over the real tokens of the *global* batch:
     each replica divides its sum by the all-reduced token count and multiplies by the number
     of replicas, which Keras divides by again before summing the replicas' gradients. So
@@ -24,7 +32,10 @@ class MaskedSequenceLoss(keras.losses.Loss):
         from_logits: bool. Whether predictions are logits (default) or probabilities.
 
     Call arguments:
-        y_true: int [B, T] target ids. y_pred: float [B, T, V].
+        y_true: int [B, T] target ids.
+        y_pred: float [B, T, V].
+        sample_weight: optional float [B] weights of the examples or [B, T] weights of the
+            tokens (a scalar weighs all tokens alike).
 
     Returns:
         The scalar loss.
@@ -41,8 +52,18 @@ class MaskedSequenceLoss(keras.losses.Loss):
         self.pad_id = pad_id
         self.from_logits = from_logits
 
-    def call(self, y_true, y_pred):
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        # Keras' `Loss.__call__` would multiply the scalar token mean by `sample_weight`, which
+        # only rescales it; here the weights decide how much each token counts in the mean.
+        with keras.name_scope(self.name):
+            return self.call(y_true, y_pred, sample_weight)
+
+    def call(self, y_true, y_pred, sample_weight=None):
         y_true = ops.cast(y_true, "int32")
+        y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+        weights = ops.cast(ops.not_equal(y_true, self.pad_id), y_pred.dtype)
+        if sample_weight is not None:
+            weights = token_weights(sample_weight, weights)
         if self.from_logits:
             log_probs = ops.log_softmax(y_pred, axis=-1)
         else:
@@ -52,7 +73,6 @@ class MaskedSequenceLoss(keras.losses.Loss):
         if self.label_smoothing > 0:
             smooth = -ops.mean(log_probs, axis=-1)
             token_loss = (1 - self.label_smoothing) * token_loss + self.label_smoothing * smooth
-        weights = ops.cast(ops.not_equal(y_true, self.pad_id), token_loss.dtype)
         return _global_token_mean(ops.sum(token_loss * weights), ops.sum(weights))
 
     def get_config(self):
@@ -64,9 +84,39 @@ class MaskedSequenceLoss(keras.losses.Loss):
         }
 
 
+def token_weights(sample_weight, valid):
+    """``valid · sample_weight`` as token weights of the shape of ``valid`` ([B, T]).
+
+    A [B] ``sample_weight`` (one weight per example, what ``model.fit`` passes for weights of
+    shape (num_examples,)) counts for every token of its example, a [B, T] one for one token,
+    [B, 1] is read as [B] and a scalar weighs all tokens alike. Raises ValueError for any other
+    shape, naming both shapes.
+    """
+    weight = ops.cast(sample_weight, valid.dtype)
+    given_shape, rank = tuple(weight.shape), len(valid.shape)
+    if len(weight.shape) == 0:
+        return valid * weight
+    if len(weight.shape) == 1 and rank > 1:
+        # One weight per example: a trailing axis of 1 broadcasts it over the time steps
+        # (without it a [B] weight would broadcast along the last axis, i.e. along time).
+        weight = ops.reshape(weight, (-1,) + (1,) * (rank - 1))
+
+    def fits(axis):
+        size, expected = weight.shape[axis], valid.shape[axis]
+        return size is None or expected is None or size == expected or (axis > 0 and size == 1)
+
+    if len(weight.shape) != rank or not all(fits(axis) for axis in range(rank)):
+        raise ValueError(
+            "`sample_weight` must have shape [batch] or [batch, time] matching `y_true` of "
+            f"shape {tuple(valid.shape)}, got shape {given_shape}."
+        )
+    return valid * weight
+
+
 def _global_token_mean(loss_sum, token_count):
-    """``loss_sum / token_count`` on one device; under a strategy with N replicas,
-    ``N · loss_sum / Σ_replicas token_count`` (Keras scales each replica's loss by 1/N)."""
+    """``loss_sum / token_count`` (0 when ``token_count`` is 0) on one device; under a strategy
+    with N replicas, ``N · loss_sum / Σ_replicas token_count`` (Keras scales each replica's loss
+    by 1/N). ``token_count`` is the sum of the token weights, so it may be fractional."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
@@ -74,5 +124,5 @@ def _global_token_mean(loss_sum, token_count):
         if context is not None and context.num_replicas_in_sync > 1:
             total = context.all_reduce(tf.distribute.ReduceOp.SUM, token_count)
             replicas = ops.cast(context.num_replicas_in_sync, loss_sum.dtype)
-            return replicas * loss_sum / ops.maximum(total, 1.0)
-    return loss_sum / ops.maximum(token_count, 1.0)
+            return ops.divide_no_nan(replicas * loss_sum, total)
+    return ops.divide_no_nan(loss_sum, token_count)

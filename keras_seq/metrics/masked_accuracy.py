@@ -3,15 +3,25 @@
 import keras
 from keras import ops
 
+from keras_seq.losses.masked_sequence_loss import token_weights
+
 
 @keras.saving.register_keras_serializable(package="keras_seq")
 class MaskedAccuracy(keras.metrics.Metric):
     """Fraction of non-padding target tokens whose arg-max prediction is right.
 
-    Accumulates ``Σ [argmax p_t = y_t] · [y_t ≠ pad]`` and ``Σ [y_t ≠ pad]`` over batches.
+    Accumulates ``Σ w_t [argmax p_t = y_t] · [y_t ≠ pad]`` and ``Σ w_t [y_t ≠ pad]`` over
+    batches (``w_t = 1`` without sample weights) and returns their ratio (0 before any token).
 
     Args:
         pad_id: int. Target id that marks padding.
+
+    Call arguments (``update_state``):
+        y_true: int target ids [B, T].
+        y_pred: scores [B, T, V].
+        sample_weight: optional float [B] weights of the examples (each counts for every token
+            of its example, as ``model.fit(..., sample_weight=w)`` passes them) or [B, T]
+            weights of the tokens. Raises ValueError for any other shape.
 
     Example:
     >>> model.compile("adam", MaskedSequenceLoss(), metrics=[MaskedAccuracy()])
@@ -27,13 +37,14 @@ class MaskedAccuracy(keras.metrics.Metric):
         y_true = ops.cast(y_true, "int32")
         valid = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
         if sample_weight is not None:
-            valid = valid * ops.cast(sample_weight, "float32")
+            valid = token_weights(sample_weight, valid)
         hits = ops.cast(ops.equal(ops.argmax(y_pred, axis=-1), y_true), "float32")
         self.correct.assign_add(ops.sum(hits * valid))
         self.count.assign_add(ops.sum(valid))
 
     def result(self):
-        return self.correct / ops.maximum(self.count, 1.0)
+        # The count is a sum of weights, so it may be below 1 without being empty.
+        return ops.divide_no_nan(self.correct, self.count)
 
     def reset_state(self):
         self.correct.assign(0.0)

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_seq.losses.masked_sequence_loss import token_weights
+
 
 @keras.saving.register_keras_serializable(package="keras_seq")
 class Perplexity(keras.metrics.Metric):
@@ -10,11 +12,19 @@ class Perplexity(keras.metrics.Metric):
 
     ``PPL = exp(−(1/N) Σ_t log p(y_t))`` with N the number of real (non-``pad_id``) target
     tokens, accumulated as a sum of log-probabilities and a token count, so it is the corpus
-    perplexity, not a mean of batch perplexities.
+    perplexity, not a mean of batch perplexities. With sample weights w both sums are weighted:
+    ``PPL = exp(−Σ_t w_t log p(y_t) / Σ_t w_t)`` over the real tokens.
 
     Args:
         pad_id: int. Target id that marks padding.
         from_logits: bool. Whether predictions are logits (default) or probabilities.
+
+    Call arguments (``update_state``):
+        y_true: int target ids [B, T].
+        y_pred: logits or probabilities [B, T, V].
+        sample_weight: optional float [B] weights of the examples (each counts for every token
+            of its example, as ``model.fit(..., sample_weight=w)`` passes them) or [B, T]
+            weights of the tokens. Raises ValueError for any other shape.
 
     Example:
     >>> model.compile("adam", MaskedSequenceLoss(), metrics=[Perplexity()])
@@ -29,20 +39,21 @@ class Perplexity(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true = ops.cast(y_true, "int32")
+        valid = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
+        if sample_weight is not None:
+            valid = token_weights(sample_weight, valid)
         y_pred = ops.cast(y_pred, "float32")
         if self.from_logits:
             log_probs = ops.log_softmax(y_pred, axis=-1)
         else:
             log_probs = ops.log(ops.clip(y_pred, 1e-12, 1.0))
         picked = ops.take_along_axis(log_probs, y_true[..., None], axis=-1)[..., 0]
-        valid = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
-        if sample_weight is not None:
-            valid = valid * ops.cast(sample_weight, "float32")
         self.negative_log_likelihood.assign_add(-ops.sum(picked * valid))
         self.count.assign_add(ops.sum(valid))
 
     def result(self):
-        return ops.exp(self.negative_log_likelihood / ops.maximum(self.count, 1.0))
+        # The count is a sum of weights, so it may be below 1 without being empty.
+        return ops.exp(ops.divide_no_nan(self.negative_log_likelihood, self.count))
 
     def reset_state(self):
         self.negative_log_likelihood.assign(0.0)

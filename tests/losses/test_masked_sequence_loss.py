@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -47,3 +48,80 @@ def test_metrics_match_numpy_over_batches():
     np.testing.assert_allclose(perplexity.result(), np.exp(nll / total), rtol=1e-5)
     accuracy.reset_state()
     assert float(accuracy.result()) == 0.0
+
+
+# Three examples (the second has only two real tokens) and their sample weights: one per
+# example, with a zero (example 1 must not count at all), or one per token.
+WEIGHTED_TARGETS = np.array([[3, 4, 2, 0], [5, 2, 0, 0], [1, 2, 3, 4]])
+SAMPLE_WEIGHTS = {
+    "per_example": np.array([2.0, 0.0, 0.5], "float32"),
+    "per_token": np.array([[1.0, 0.5, 0.0, 3.0], [0.0, 2.0, 1.0, 1.0], [0.25, 0.0, 0.0, 1.0]]),
+}
+
+
+def weighted_token_mean(token_values, targets, sample_weight):
+    """NumPy reference: Σ w·m·value / Σ w·m over the tokens, m the non-padding mask."""
+    weight = sample_weight[:, None] if sample_weight.ndim == 1 else sample_weight
+    weight = np.broadcast_to(weight, targets.shape) * (targets != 0)
+    return (token_values * weight).sum() / weight.sum()
+
+
+def numpy_token_loss(targets, logits, smoothing=0.0):
+    lp = log_softmax(logits.astype("float64"))
+    nll = -np.take_along_axis(lp, targets[..., None], -1)[..., 0]
+    return (1 - smoothing) * nll + smoothing * -lp.mean(-1)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("kind", ["per_example", "per_token"])
+def test_loss_sample_weight_gives_weighted_token_mean(kind, smoothing):
+    logits = np.random.default_rng(0).normal(size=(3, 4, 6)).astype("float32")
+    sample_weight = SAMPLE_WEIGHTS[kind]
+    expected = weighted_token_mean(
+        numpy_token_loss(WEIGHTED_TARGETS, logits, smoothing), WEIGHTED_TARGETS, sample_weight
+    )
+    loss = MaskedSequenceLoss(label_smoothing=smoothing)
+    np.testing.assert_allclose(
+        loss(WEIGHTED_TARGETS, logits, sample_weight=sample_weight), expected, rtol=1e-5
+    )
+
+
+def test_loss_is_zero_when_real_tokens_weigh_nothing():
+    import tensorflow as tf
+
+    logits = tf.constant(np.random.default_rng(0).normal(size=(3, 4, 6)), "float32")
+    only_padding = (WEIGHTED_TARGETS == 0).astype("float32")  # weight only on padding
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        loss = MaskedSequenceLoss()(WEIGHTED_TARGETS, logits, sample_weight=only_padding)
+    assert float(loss) == 0.0
+    assert np.all(tape.gradient(loss, logits).numpy() == 0.0)
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 5), (3, 4, 1)])
+def test_loss_rejects_sample_weight_of_wrong_shape(shape):
+    logits = np.zeros((3, 4, 6), "float32")
+    with pytest.raises(ValueError, match=rf"\(3, 4\), got shape \({shape[0]},"):
+        MaskedSequenceLoss()(WEIGHTED_TARGETS, logits, sample_weight=np.ones(shape, "float32"))
+
+
+@pytest.mark.parametrize("kind", ["per_example", "per_token"])
+def test_fit_with_sample_weight_reports_weighted_token_mean(kind):
+    model = keras.Sequential(
+        [keras.Input((4,), dtype="int32"), keras.layers.Embedding(6, 3), keras.layers.Dense(6)]
+    )
+    model.compile(keras.optimizers.SGD(0.1), MaskedSequenceLoss())
+    inputs = WEIGHTED_TARGETS[:, ::-1].copy()
+    logits = model.predict(inputs, verbose=0)  # the one batch's loss is taken before the step
+    history = model.fit(
+        inputs,
+        WEIGHTED_TARGETS,
+        sample_weight=SAMPLE_WEIGHTS[kind],
+        batch_size=3,
+        shuffle=False,
+        verbose=0,
+    )
+    expected = weighted_token_mean(
+        numpy_token_loss(WEIGHTED_TARGETS, logits), WEIGHTED_TARGETS, SAMPLE_WEIGHTS[kind]
+    )
+    np.testing.assert_allclose(history.history["loss"][0], expected, rtol=1e-5)
