@@ -56,9 +56,9 @@ class DecodingStrategy:
         min_length: int >= 0 or int tensor `[]`/`[B]`. The end token is
             forbidden at steps `0 .. min_length - 1`, so at least `min_length`
             tokens come before it.
-        seed: None, int, or int tensor `[]` or `[2]`. Seed of the stateless
-            random draws of a sampling selector; ignored by deterministic
-            searches. None draws a fresh seed at each call.
+        seed: None, int in `[-2**63, 2**63 - 1]`, or int tensor `[]` or `[2]`.
+            Seed of the stateless random draws of a sampling selector; ignored
+            by deterministic searches. None draws a fresh seed at each call.
         max_length_bound: optional int. The static length `T` of the output
             buffers. Defaults to `max_length` when it is a Python int or a
             tensor of known value; needed when `max_length` is only known at
@@ -291,7 +291,11 @@ def _check_seed(seed):
     if seed is None:
         return None
     if _is_int(seed):
-        return tf.constant([int(seed), 0], tf.int64)
+        seed = int(seed)
+        if not -(2**63) <= seed < 2**63:
+            # The seed becomes an int64 tensor, as the stateless random ops take it.
+            raise ValueError(f"`seed` must be an int in [-2**63, 2**63 - 1], got {seed}.")
+        return tf.constant([seed, 0], tf.int64)
     seed = tf.convert_to_tensor(seed)
     if not seed.dtype.is_integer:
         raise TypeError(f"`seed` must be an int or an int tensor, got dtype {seed.dtype.name}.")

@@ -15,11 +15,11 @@ class BleuEvaluation(keras.callbacks.Callback):
     can select on them (list this callback before them).
 
     Args:
-        sources, references: lists of strings (the dev set).
-        beam_size: int. 1 for greedy decoding (fast), more for beam search.
-        every: int. Evaluate every ``every`` epochs (and the logs of other epochs carry no
-            score).
-        max_length: static bound of the output length.
+        sources, references: non-empty lists of strings of the same length (the dev set).
+        beam_size: int >= 1. 1 for greedy decoding (fast), more for beam search.
+        every: int >= 1. Evaluate every ``every`` epochs (and the logs of other epochs carry
+            no score).
+        max_length: int >= 1. Static bound of the output length.
 
     Attributes:
         history: one dict per evaluation: ``epoch``, ``bleu``, ``chrf`` and ``seconds`` (the
@@ -33,11 +33,18 @@ class BleuEvaluation(keras.callbacks.Callback):
 
     def __init__(self, sources, references, beam_size=1, every=1, max_length=100):
         super().__init__()
+        # Checked here: a bad setting would otherwise surface only after an epoch of training.
+        for name, texts in (("sources", sources), ("references", references)):
+            if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+                raise TypeError(f"`{name}` must be a list of strings, got {texts!r:.100}.")
         if len(sources) != len(references) or not sources:
             raise ValueError(
                 "`sources` and `references` must be non-empty lists of the same length, got "
                 f"{len(sources)} and {len(references)}."
             )
+        for name, value in (("beam_size", beam_size), ("every", every), ("max_length", max_length)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be an int >= 1, got {value!r}.")
         self.sources = list(sources)
         self.references = list(references)
         self.beam_size = beam_size

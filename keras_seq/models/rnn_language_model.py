@@ -276,7 +276,8 @@ class RNNLanguageModel(keras.Model):
             temperature: float >= 0 or None. None or 0 without ``top_k``/``top_p``: greedy.
             top_k: optional int. Sample among the ``top_k`` most likely tokens.
             top_p: optional float in (0, 1]. Nucleus sampling.
-            seed: optional int. Fixes the draws of a sampling setting (same seed, same text).
+            seed: optional int in [-2**63, 2**63 - 1]. Fixes the draws of a sampling setting
+                (same seed, same text).
             return_continuation: bool. Return only the generated continuation instead of
                 prompt + continuation.
 
@@ -289,6 +290,9 @@ class RNNLanguageModel(keras.Model):
             raise ValueError(f"`max_length` must be an int >= 1, got {max_length!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"`seed` must be an int or None, got {seed!r}.")
+        if seed is not None and not -(2**63) <= seed < 2**63:
+            # The seed is an int64 tensor, as the stateless random ops take it.
+            raise ValueError(f"`seed` must be an int in [-2**63, 2**63 - 1], got {seed}.")
         selector = select_tokens(temperature, top_k, top_p)
         key = ("text", repr(selector), max_length)
         if key not in self._generators:

@@ -17,6 +17,17 @@ CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
 PAD_ID, START_ID, END_ID = 0, 1, 2
 
 
+def _check_max_source_length(max_source_length):
+    if max_source_length is not None and (
+        isinstance(max_source_length, bool)
+        or not isinstance(max_source_length, int)
+        or max_source_length < 1
+    ):
+        raise ValueError(
+            f"`max_source_length` must be None or an int >= 1, got {max_source_length!r}."
+        )
+
+
 def _make_attention(name, units):
     cls = attention_module.get(name)
     if name == "multi_head":
@@ -287,10 +298,11 @@ class Seq2Seq(keras.Model):
 
     @staticmethod
     def _strategy(beam_size, length_penalty, n_best):
-        if beam_size == 1:
-            return GreedySearch()
         penalty = ("gnmt", float(length_penalty)) if length_penalty else None
-        return BeamSearch(beam_size, length_penalty=penalty, n_best=n_best)
+        # Built for beam_size 1 too: it checks beam_size and n_best <= beam_size, which
+        # greedy decoding (one hypothesis per input) must satisfy as well.
+        beam_search = BeamSearch(beam_size, length_penalty=penalty, n_best=n_best)
+        return GreedySearch() if beam_size == 1 else beam_search
 
     def compiled_decode(self, beam_size=4, length_penalty=0.6, n_best=1, max_length_bound=100):
         """The decode of ``source_ids [B, S]`` wrapped once in a `tf.function` per setting."""
@@ -315,7 +327,8 @@ class Seq2Seq(keras.Model):
 
     def source_ids_from_text(self, texts, max_source_length=None):
         """Graph-friendly: tf.string [B] → padded source ids [B, max(1, longest)]; a longer
-        source keeps its first ``max_source_length`` tokens."""
+        source keeps its first ``max_source_length`` tokens (None or an int >= 1)."""
+        _check_max_source_length(max_source_length)
         ids = self.source_tokenizer.tokenize(texts)
         if max_source_length is not None:
             ids = ids[:, :max_source_length]
@@ -354,18 +367,23 @@ class Seq2Seq(keras.Model):
 
         Args:
             texts: a string or a list of strings.
-            beam_size: int. 1 means greedy decoding.
-            n_best: None for the best translation per input, or an int <= beam_size for that
-                many alternatives per input (best first).
+            beam_size: int >= 1. 1 means greedy decoding.
+            n_best: None for the best translation per input, or an int in [1, beam_size] for
+                that many alternatives per input (best first; greedy decoding has one).
             length_penalty: GNMT alpha (0 or None: no normalization).
             max_length: static bound on the output length in tokens.
-            max_source_length: optional int. Truncation of the source (in tokens).
+            max_source_length: None or an int >= 1. Truncation of the source (in tokens).
 
         Returns:
             A list of strings, or with ``n_best`` a list of lists of strings.
+
+        Raises:
+            ValueError: ``n_best > beam_size`` (greedy included), ``max_source_length < 1``,
+                or no text.
         """
         self._require_tokenizers("translate")
         texts = check_texts(texts)
+        _check_max_source_length(max_source_length)
         count = 1 if n_best is None else n_best
         key = ("text", beam_size, length_penalty, count, max_length, max_source_length)
         if key not in self._decoders:
@@ -383,14 +401,24 @@ class Seq2Seq(keras.Model):
 
     def score(self, sources, targets):
         """Log-probability ``log p(target | source)`` of each given translation (``</s>``
-        included), under teacher forcing. Returns a float32 NumPy array [B]."""
+        included), under teacher forcing.
+
+        Args:
+            sources: a string or a non-empty list of strings (as `translate` takes).
+            targets: a string or a list of strings, one per source.
+
+        Returns:
+            A float32 NumPy array [B], one score per (source, target) pair.
+        """
         self._require_tokenizers("score")
+        sources = check_texts(sources, "sources")
+        targets = check_texts(targets, "targets")
         if len(sources) != len(targets):
             raise ValueError(
-                f"`sources` and `targets` must have the same length, got {len(sources)} and "
-                f"{len(targets)}."
+                f"`sources` and `targets` must have the same length (one target per source), "
+                f"got {len(sources)} and {len(targets)}."
             )
-        return self.score_text(tf.constant(list(sources)), tf.constant(list(targets))).numpy()
+        return self.score_text(tf.constant(sources), tf.constant(targets)).numpy()
 
     def score_text(self, sources, targets):
         """Graph-friendly `score`: tf.string [B] and [B] → float32 [B]."""
@@ -410,7 +438,7 @@ class Seq2Seq(keras.Model):
 
     # ------------------------------------------------------------------------- serving
     def serving_signatures(
-        self, beam_size=4, n_best=4, length_penalty=0.6, max_length=100, max_source_length=256
+        self, beam_size=4, n_best=None, length_penalty=0.6, max_length=100, max_source_length=256
     ):
         """String-in / string-out signatures for `keras_seq.export.export` (TF Serving).
 
@@ -422,10 +450,13 @@ class Seq2Seq(keras.Model):
 
         The decoding options are per-signature constants (the arguments here), which also
         works with TF Serving's batching (see docs/serving.md). The translating signatures
-        keep the first ``max_source_length`` source tokens (None: all), so that the work of a
-        request is bounded by the two lengths whatever string a client sends.
+        keep the first ``max_source_length`` source tokens (None: all; else an int >= 1), so
+        that the work of a request is bounded by the two lengths whatever string a client
+        sends. ``n_best`` must be in [1, beam_size] (None: ``beam_size``).
         """
         self._require_tokenizers("serving_signatures")
+        n_best = beam_size if n_best is None else n_best
+        _check_max_source_length(max_source_length)
         source = tf.TensorSpec([None], tf.string, name="source")
         target = tf.TensorSpec([None], tf.string, name="target")
         best = self._strategy(beam_size, length_penalty, 1)

@@ -43,7 +43,8 @@ class SequenceClassifier(keras.Model):
         bidirectional: bool.
         cell: "lstm" or "gru".
         pooling: "last", "mean" or "max".
-        hidden_units: list of int. Sizes of the ReLU layers of the head (``[]``: linear head).
+        hidden_units: list or tuple of positive ints. Sizes of the ReLU layers of the head
+            (``[]``: linear head); a bare int is an error (write ``[64]``).
         dropout: float in [0, 1). On embeddings, between levels and in the head.
         max_length: optional int. `classify` keeps the first ``max_length`` tokens of a text.
         tokenizer: optional `keras_seq.text.Tokenizer`.
@@ -95,9 +96,17 @@ class SequenceClassifier(keras.Model):
         check_cell_and_dropout(cell, dropout)
         if pooling not in POOLING_MODES:
             raise ValueError(f"`pooling` must be one of {POOLING_MODES}, got {pooling!r}.")
+        # A bare int is refused rather than taken as [int]: `hidden_units=2` would read as
+        # either two layers or one layer of 2, and the sizes list stays the one config type.
+        if not isinstance(hidden_units, (list, tuple)) or not all(
+            isinstance(size, int) and not isinstance(size, bool) and size > 0
+            for size in hidden_units
+        ):
+            raise ValueError(
+                "`hidden_units` must be positive ints: a list or tuple of layer sizes, e.g. "
+                f"[64] (or [] for a linear head), got {hidden_units!r:.100}."
+            )
         hidden_units = list(hidden_units)
-        if not all(isinstance(size, int) and size > 0 for size in hidden_units):
-            raise ValueError(f"`hidden_units` must be positive ints, got {hidden_units!r}.")
         if max_length is not None and (
             isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
         ):

@@ -264,7 +264,8 @@ class Tokenizer(keras.layers.Layer):
         Each row is read up to its first `</s>`; `<pad>` and `<s>` are dropped.
 
         Args:
-            ids: integer tensor [batch, length], tf.RaggedTensor [batch, None], or nested lists.
+            ids: integer tensor [batch, length], tf.RaggedTensor [batch, None], or nested lists
+                (an empty row gives ``b""``, an empty list ``[]`` an empty batch).
 
         Returns:
             tf.string tensor [batch] (valid UTF-8).
@@ -448,6 +449,11 @@ class Tokenizer(keras.layers.Layer):
             if ids.shape.rank != 2:
                 raise ValueError(f"`ids` must have rank 2 [batch, length], got {ids.shape}.")
             return tf.cast(ids, tf.int32).to_tensor(default_value=Tokenizer.PAD_ID)
+        if isinstance(ids, (list, tuple)) and all(
+            isinstance(row, (list, tuple)) and not row for row in ids
+        ):
+            # No id at all: `tf.convert_to_tensor` would make these float32.
+            return tf.zeros([len(ids), 0], tf.int32)
         if isinstance(ids, (list, tuple)) and any(isinstance(row, (list, tuple)) for row in ids):
             lengths = {len(row) for row in ids if isinstance(row, (list, tuple))}
             if len(lengths) > 1:

@@ -160,3 +160,8 @@ def test_bad_arguments():
         GreedySearch(TopKSampler(2))(
             step, [0], end_id=END, initial_state=(), max_length=3, seed=tf.constant([1, 2, 3])
         )
+    for seed in (2**63, -(2**63) - 1):  # out of int64: was TensorFlow's conversion error
+        with pytest.raises(ValueError, match=r"`seed` must be an int in \[-2\*\*63, 2\*\*63 - 1\]"):
+            GreedySearch(TopKSampler(2))(
+                step, [0], end_id=END, initial_state=(), max_length=3, seed=seed
+            )

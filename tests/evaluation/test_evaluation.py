@@ -77,3 +77,22 @@ def test_bleu_callback_logs_dev_scores(translator):
     assert callback.seconds == pytest.approx(sum(seconds))
     with pytest.raises(ValueError, match="same length"):
         BleuEvaluation(["a"], [])
+
+
+@pytest.mark.parametrize(
+    "argument, value",
+    [("every", 0), ("every", -2), ("every", 1.5), ("every", True), ("beam_size", 0)]
+    + [("beam_size", "2"), ("max_length", 0), ("max_length", None)],
+)
+def test_bleu_callback_rejects_bad_settings_before_training(argument, value):
+    """`every=0` used to pass and crash `fit` with ZeroDivisionError after the first epoch."""
+    with pytest.raises(ValueError, match=f"`{argument}` must be an int >= 1"):
+        BleuEvaluation(["Er hat es tun müssen."], ["He had to do it."], **{argument: value})
+
+
+def test_bleu_callback_rejects_a_bare_string_dev_set():
+    """A str would have been read as one sentence per character."""
+    with pytest.raises(TypeError, match="`sources` must be a list of strings"):
+        BleuEvaluation("Er hat", "He had")
+    with pytest.raises(TypeError, match="`references` must be a list of strings"):
+        BleuEvaluation(["Er hat"], [None])

@@ -162,6 +162,8 @@ def test_bad_inputs(language_model):
         language_model.generate(["ok"], top_k=2, top_p=0.5)
     with pytest.raises(ValueError, match="temperature"):
         language_model.generate(["ok"], temperature=-1.0)
+    with pytest.raises(ValueError, match=r"`seed` must be an int in \[-2\*\*63, 2\*\*63 - 1\]"):
+        language_model.generate(["ok"], temperature=1.0, seed=2**63)
     with pytest.raises(ValueError, match="vocabulary_size"):
         RNNLanguageModel(3)
     with pytest.raises(ValueError, match="cell"):

@@ -42,6 +42,11 @@ def test_translate_returns_strings_and_n_best(translator):
     assert [row[0] for row in n_best] != [] and best == [row[0] for row in n_best]
     greedy = translator.translate(texts, beam_size=1, max_length=8)
     assert len(greedy) == 3
+    assert translator.translate(texts, beam_size=1, n_best=1, max_length=8) == [[t] for t in greedy]
+    # Greedy decoding has one alternative: n_best > beam_size is refused for beam_size 1 too.
+    for beam_size in (1, 2):
+        with pytest.raises(ValueError, match=f"`n_best` must be in \\[1, beam_size={beam_size}\\]"):
+            translator.translate(texts, beam_size=beam_size, n_best=3)
 
 
 def test_bad_and_edge_inputs(translator):
@@ -56,6 +61,14 @@ def test_bad_and_edge_inputs(translator):
         translator.translate([])
     with pytest.raises(TypeError, match="strings"):
         translator.translate([3])
+    # A source cut to <= 0 tokens used to translate to "" (0) or lose its last token (-1).
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="`max_source_length` must be None or an int >= 1"):
+            translator.translate(["Er hat es tun müssen."], beam_size=1, max_source_length=bad)
+        with pytest.raises(ValueError, match="`max_source_length`"):
+            translator.source_ids_from_text(tf.constant(["Er hat es"]), bad)
+        with pytest.raises(ValueError, match="`max_source_length`"):
+            translator.serving_signatures(max_source_length=bad)
 
 
 def test_serving_signatures_bound_the_source_length(translator):
@@ -85,6 +98,12 @@ def test_score_is_the_teacher_forced_log_probability(translator):
         assert_allclose(scores[row], expected, atol=1e-4)
     with pytest.raises(ValueError, match="same length"):
         translator.score(sources, targets[:1])
+    # A single string is one pair, as in `translate` (it was scored character by character).
+    assert_allclose(translator.score(sources[0], targets[0]), scores[:1], atol=1e-4)
+    with pytest.raises(ValueError, match="`sources` is empty"):
+        translator.score([], [])
+    with pytest.raises(TypeError, match="`targets` must hold strings"):
+        translator.score(sources[:1], [None])
 
 
 def test_export_serves_the_same_translations_through_the_session_loader(translator, tmp_path):

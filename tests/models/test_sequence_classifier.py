@@ -144,8 +144,10 @@ def test_bad_inputs(classifier):
         SequenceClassifier(["a", "b"], vocabulary_size=5, pooling="sum-of-squares")
     with pytest.raises(ValueError, match="tokenizer"):
         SequenceClassifier(["a", "b"], vocabulary_size=5).classify(["x"])
-    with pytest.raises(ValueError, match="hidden_units"):
-        SequenceClassifier(["a", "b"], vocabulary_size=5, hidden_units=[0])
+    # A bare int (or None, a str, a bool size) gets the same message as a size of 0.
+    for hidden_units in ([0], 64, None, "64", (True,)):
+        with pytest.raises(ValueError, match="`hidden_units` must be positive ints"):
+            SequenceClassifier(["a", "b"], vocabulary_size=5, hidden_units=hidden_units)
 
 
 def test_separates_spam_from_ham():

@@ -159,6 +159,10 @@ def test_detokenize_stops_at_end_and_drops_pad_and_start(tokenizer):
         "Ich bin müde.",
     ]
     assert decode(tokenizer.detokenize([[0, 0], [1, 2]])) == ["", ""]
+    # Lists without any id (which TensorFlow would read as float32): empty rows, empty batch.
+    assert decode(tokenizer.detokenize([[]])) == [""]
+    assert decode(tokenizer.detokenize([[], []])) == ["", ""]
+    assert tokenizer.detokenize([]).shape == (0,)
 
 
 def test_invalid_utf8_is_replaced(tokenizer):

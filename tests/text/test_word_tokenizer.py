@@ -49,6 +49,9 @@ def test_tokenize_strings_and_unknowns():
         "He had to do it .",
         "He had to <unk> <unk> <unk> <unk> .",
     ]
+    assert decode(tokenizer.detokenize([[], ids.to_list()[0]])) == ["", "He had to do it ."]
+    assert decode(tokenizer.detokenize([[]])) == [""]
+    assert decode(tokenizer.detokenize([])) == []
 
 
 def test_pre_split_tokens_align_with_tags():
