@@ -199,10 +199,21 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
     One token per line, its columns separated by tabs (or, on lines without a tab, by
     runs of spaces); sentences separated by blank lines. The tags are taken as they are,
     so POS tags and BIO/IOBES span tags (`B-PER`, `I-PER`, `S-LOC`, `E-ORG`, `O`) in
-    any column work alike. The first token line sets the number of columns of the file.
+    any column work alike. The file's first token line (the first line that is not
+    blank, not `-DOCSTART-` and does not start with `#`) sets its number of columns and
+    whether they are tab-separated.
 
-    Skipped silently: `#` lines before a sentence's first token (comments, as in
-    CoNLL-U `# text = ...`), `-DOCSTART-` lines (CoNLL-2003), and in 10-column
+    Comments: a line starting with `#` before a sentence's first token is a comment
+    (as in CoNLL-U `# text = ...`) unless it has the shape of the file's token lines,
+    that is, the same number of columns, split the same way (tabs or runs of spaces);
+    then it is a token whose word starts with `#` (`#\\tO`, `#MeToo\\tB-MISC`). In
+    10-column files (CoNLL-U, CoNLL-X), whose first column is the token number, every
+    `#` line before a sentence is a comment; so is every `#` line of a file with no
+    other token line. A `#` line inside a sentence is always a token line. In a
+    space-separated file, write comments with a different number of fields than the
+    token lines: `# O` in a two-column file is the token `#` tagged `O`.
+
+    Skipped silently: comments, `-DOCSTART-` lines (CoNLL-2003), and in 10-column
     CoNLL-U files the multiword-token lines (ID `1-2`) and empty nodes (ID `1.1`).
     A sentence with a malformed line is dropped as a whole with `strict=False` (each
     malformed line is recorded), so that words and tags never get out of step.
@@ -236,9 +247,14 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
         if isinstance(column, bool) or not isinstance(column, int):
             raise TypeError(f"{name} must be an int, got {column!r}")
     problems = _Problems(strict)
+    lines = _lines(_read_text(path))
+    shape = _conll_shape(lines)
+    num_columns = None if shape is None else shape[0]
+    if num_columns is not None:
+        _check_column("word_column", word_column, num_columns, path)
+        _check_column("tag_column", tag_column, num_columns, path)
     examples = []
     words, tags, broken = [], [], False
-    num_columns = None  # set by the file's first token line
 
     def end_sentence():
         nonlocal words, tags, broken
@@ -246,21 +262,17 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
             examples.append((words, tags))
         words, tags, broken = [], [], False
 
-    for number, line in _lines(_read_text(path)):
+    for number, line in lines:
         if not line.strip():
             end_sentence()
             continue
-        if line.lstrip().startswith("#") and not words and not broken:
+        if not words and not broken and _is_conll_comment(line, shape):
             continue
         reason = _undecodable(line)
         if reason is None:
-            fields = [field.strip() for field in line.split("\t")] if "\t" in line else line.split()
+            fields = _conll_fields(line)
             if fields[0] == "-DOCSTART-":
                 continue
-            if num_columns is None:
-                num_columns = len(fields)
-                _check_column("word_column", word_column, num_columns, path)
-                _check_column("tag_column", tag_column, num_columns, path)
             if len(fields) == _CONLLU_COLUMNS and _CONLLU_SPECIAL_ID.fullmatch(fields[0]):
                 continue
             if len(fields) != num_columns:
@@ -277,6 +289,37 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
         tags.append(fields[tag_column])
     end_sentence()
     return LoadResult(examples=examples, skipped=problems.skipped)
+
+
+def _conll_fields(line):
+    """The columns of a CoNLL line: split on tabs, or on runs of spaces if it has no tab."""
+    return [field.strip() for field in line.split("\t")] if "\t" in line else line.split()
+
+
+def _conll_shape(lines):
+    """`(num_columns, tab_separated)` of the first token line of `lines`, or None if none.
+
+    The first token line is the first that is not blank, not `#`-led, not `-DOCSTART-`
+    and valid UTF-8 (a malformed line is reported where it is read, not here).
+    """
+    for _, line in lines:
+        if not line.strip() or line.lstrip().startswith("#") or _undecodable(line):
+            continue
+        fields = _conll_fields(line)
+        if fields[0] != "-DOCSTART-":
+            return len(fields), "\t" in line
+    return None
+
+
+def _is_conll_comment(line, shape):
+    """Whether `line`, read before a sentence's first token, is a comment (see `read_conll`)."""
+    if not line.lstrip().startswith("#"):
+        return False
+    # CoNLL-U / CoNLL-X token lines start with the token number, never with `#`.
+    if shape is None or shape[0] == _CONLLU_COLUMNS:
+        return True
+    num_columns, tab_separated = shape
+    return ("\t" in line) != tab_separated or len(_conll_fields(line)) != num_columns
 
 
 def _check_csv_column(name, column):

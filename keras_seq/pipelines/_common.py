@@ -94,6 +94,7 @@ def tokenize_batches(dataset, function, ragged=False):
 def finish(
     tokenized,
     keep,
+    empty,
     length,
     batch_size,
     shuffle,
@@ -104,9 +105,12 @@ def finish(
 ):
     """Filters, caches, shuffles, buckets, pads (with 0), batches and prefetches.
 
-    ``keep(*example)`` -> bool scalar (the length filter) and ``length(*example)`` -> int32
-    (the bucketing key). The corpus is counted once here (one pass over ``tokenized``, which
-    also fills the cache): examples kept per bucket, hence the exact number of batches.
+    ``keep(*example)`` -> bool scalar (the length filter), ``empty(*example)`` -> bool scalar
+    (a text of the example has no ids) and ``length(*example)`` -> int32 (the bucketing key).
+    An example is kept when ``keep`` and not ``empty``: a batch of empty examples would have
+    zero time steps, which no recurrent layer can run. The corpus is counted once here (one
+    pass over ``tokenized``, which also fills the cache): examples kept per bucket, hence the
+    exact number of batches, and the empty ones.
     """
     if cache:
         tokenized = tokenized.cache()
@@ -115,24 +119,33 @@ def finish(
     )
     num_buckets = len(bucket_boundaries or []) + 1
 
-    def tally(*example):
-        # One-hot of the example's bucket (as `bucket_by_sequence_length` picks it) if kept.
-        bucket = tf.reduce_sum(tf.cast(length(*example) >= boundaries, tf.int32))
-        kept = tf.cast(keep(*example), tf.int64)
-        return tf.one_hot(bucket, num_buckets, dtype=tf.int64) * kept
+    def kept(*example):
+        return keep(*example) & tf.logical_not(empty(*example))
 
-    kept_per_bucket, num_examples = tokenized.map(
+    def tally(*example):
+        # One-hot of the example's bucket (as `bucket_by_sequence_length` picks it) if kept,
+        # and whether it is empty.
+        bucket = tf.reduce_sum(tf.cast(length(*example) >= boundaries, tf.int32))
+        is_kept = tf.cast(kept(*example), tf.int64)
+        is_empty = tf.cast(empty(*example), tf.int64)
+        return tf.one_hot(bucket, num_buckets, dtype=tf.int64) * is_kept, is_empty
+
+    zero = tf.constant(0, tf.int64)
+    kept_per_bucket, num_examples, num_empty = tokenized.map(
         tf.autograph.experimental.do_not_convert(tally)
     ).reduce(
-        (tf.zeros([num_buckets], tf.int64), tf.constant(0, tf.int64)),
-        lambda total, counts: (total[0] + counts, total[1] + 1),
+        (tf.zeros([num_buckets], tf.int64), zero, zero),
+        lambda total, counts: (total[0] + counts[0], total[1] + 1, total[2] + counts[1]),
     )
     kept_per_bucket = kept_per_bucket.numpy().tolist()
     num_kept = sum(kept_per_bucket)
     statistics = PipelineStatistics(
-        num_examples=int(num_examples), num_kept=num_kept, num_dropped=int(num_examples) - num_kept
+        num_examples=int(num_examples),
+        num_kept=num_kept,
+        num_dropped=int(num_examples) - num_kept,
+        num_empty=int(num_empty),
     )
-    dataset = tokenized.filter(keep)
+    dataset = tokenized.filter(kept)
     if shuffle:
         dataset = dataset.shuffle(
             shuffle_buffer_size or max(num_kept, 1), seed=seed, reshuffle_each_iteration=True

@@ -20,8 +20,10 @@ def classification_dataset(
 ):
     """Batches of ``(token_ids, labels)``: int32 [batch, length] padded with 0, int32 [batch].
 
-    Texts with more than ``max_length`` ids are dropped (counted in the returned
-    `PipelineStatistics`).
+    Texts with more than ``max_length`` ids are dropped, and so are empty texts: those that
+    tokenize to no ids (``""``, whitespace only), whatever ``add_start``/``add_end``, since a
+    batch of them would have zero time steps. Both are counted in the returned
+    `PipelineStatistics` (``num_dropped``, of which ``num_empty`` empty).
 
     Args:
         examples: list of (text str, label int), or a tf.data.Dataset of (tf.string scalar,
@@ -51,12 +53,16 @@ def classification_dataset(
     def keep(token_ids, label):
         return _common.length_at_most([(token_ids, max_length)])
 
+    def empty(token_ids, label):
+        return tf.shape(token_ids)[0] == int(add_start) + int(add_end)
+
     def length(token_ids, label):
         return tf.shape(token_ids)[0]
 
     return _common.finish(
         _common.tokenize_batches(dataset, tokenize),
         keep,
+        empty,
         length,
         batch_size,
         shuffle,

@@ -24,8 +24,10 @@ def language_model_dataset(
         ids_out = y </s>
 
     both int32 [batch, length] padded with 0 to the longest in the batch. Texts whose ``ids_in``
-    would be longer than ``sequence_length`` are dropped (counted in the returned
-    `PipelineStatistics`).
+    would be longer than ``sequence_length`` are dropped, and so are empty texts: those that
+    tokenize to no ids (``""``, whitespace only), as in the other pipelines (and as `read_text`
+    skips blank lines). Both are counted in the returned `PipelineStatistics`
+    (``num_dropped``, of which ``num_empty`` empty).
 
     Args:
         texts: list of str, or a tf.data.Dataset of tf.string scalars.
@@ -57,12 +59,16 @@ def language_model_dataset(
     def keep(ids_in, ids_out):
         return _common.length_at_most([(ids_in, sequence_length)])
 
+    def empty(ids_in, ids_out):
+        return tf.shape(ids_in)[0] == 1  # `<s>` alone
+
     def length(ids_in, ids_out):
         return tf.shape(ids_in)[0]
 
     return _common.finish(
         _common.tokenize_batches(dataset, tokenize),
         keep,
+        empty,
         length,
         batch_size,
         shuffle,

@@ -9,8 +9,12 @@ class PipelineStatistics:
 
     Args:
         num_examples: int. Examples in the corpus.
-        num_kept: int. Examples that passed the length filter (those the dataset yields).
-        num_dropped: int. Examples dropped as too long (``num_examples - num_kept``).
+        num_kept: int. Examples that the dataset yields.
+        num_dropped: int. Examples dropped (``num_examples - num_kept``): the empty ones and
+            those over the pipeline's length limit (``num_dropped - num_empty``).
+        num_empty: int. Examples dropped because a text of theirs has no ids (an empty or
+            whitespace-only text, for the word and word-piece tokenizers): a batch of them
+            would have zero time steps. Counted as empty even if also too long.
 
     Example:
     >>> dataset, statistics = classification_dataset([("Gut.", 1)], tokenizer, batch_size=2)
@@ -21,3 +25,4 @@ class PipelineStatistics:
     num_examples: int
     num_kept: int
     num_dropped: int
+    num_empty: int = 0

@@ -24,7 +24,9 @@ def tagging_dataset(
     so ids align 1:1 with tags). Tag ids are ``1 + tag_vocabulary.index(tag)``: id 0 is kept
     for padding, so the padded positions of both tensors coincide and a model with
     ``Embedding(mask_zero=True)`` ignores them in the loss. Sentences longer than ``max_length``
-    tokens are dropped (counted in the returned `PipelineStatistics`).
+    tokens are dropped, and so are empty sentences (no tokens), since a batch of them would
+    have zero time steps. Both are counted in the returned `PipelineStatistics`
+    (``num_dropped``, of which ``num_empty`` empty).
 
     Args:
         examples: list of (tokens, tags) with tokens and tags lists of str of equal length,
@@ -93,12 +95,16 @@ def tagging_dataset(
     def keep(token_ids, tag_ids):
         return _common.length_at_most([(token_ids, max_length)])
 
+    def empty(token_ids, tag_ids):
+        return tf.shape(token_ids)[0] == 0
+
     def length(token_ids, tag_ids):
         return tf.shape(token_ids)[0]
 
     return _common.finish(
         _common.tokenize_batches(dataset, tokenize, ragged=True),
         keep,
+        empty,
         length,
         batch_size,
         shuffle,

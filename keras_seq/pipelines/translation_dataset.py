@@ -31,8 +31,11 @@ def translation_dataset(
     ``Embedding(mask_zero=True)`` masks the padding.
 
     Pairs whose source is longer than ``max_source_length`` ids or whose ``target_in`` is longer
-    than ``max_target_length`` are dropped; how many is counted once when the pipeline is built
-    and returned in the `PipelineStatistics`.
+    than ``max_target_length`` are dropped, and so are pairs with an empty side: a source or a
+    target that tokenizes to no ids (``""``, whitespace only). A batch of empty sources would
+    have zero time steps, and an empty side is a misaligned pair (`read_parallel_tsv` rejects
+    it too). How many are dropped is counted once when the pipeline is built and returned in
+    the `PipelineStatistics` (``num_dropped``, of which ``num_empty`` with an empty side).
 
     Args:
         pairs: list of (source str, target str), or a tf.data.Dataset of two tf.string scalars.
@@ -81,12 +84,17 @@ def translation_dataset(
             [(inputs[0], max_source_length), (target_out, max_target_length)]
         )
 
+    def empty(inputs, target_out):
+        # `target_out` of an empty target is `</s>` alone.
+        return (tf.shape(inputs[0])[0] == 0) | (tf.shape(target_out)[0] == 1)
+
     def length(inputs, target_out):
         return tf.maximum(tf.shape(inputs[0])[0], tf.shape(target_out)[0])
 
     return _common.finish(
         _common.tokenize_batches(dataset, tokenize),
         keep,
+        empty,
         length,
         batch_size,
         shuffle,

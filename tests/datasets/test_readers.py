@@ -185,6 +185,28 @@ def test_read_conll_bio_tags_space_separated(tmp_path):
     )
 
 
+# A "#" token and a "#hashtag" token each start a sentence (the first one on the file's first
+# line); "# a comment" (no tab in a tab-separated file) and "#\tnote\there" (3 columns in a
+# 2-column file) are comments.
+TWEETS = "#MeToo\tB-MISC\nrally\tO\n\n# a comment\n#\tnote\there\n#\tO\nhe\tO\nsaid\tO\n#\tO\n"
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_read_conll_keeps_hash_tokens_at_sentence_start(tmp_path, strict):
+    result = read_conll(write(tmp_path / "tweets.conll", TWEETS), strict=strict)
+    assert result.skipped == []
+    assert result.examples == [
+        (["#MeToo", "rally"], ["B-MISC", "O"]),
+        (["#", "he", "said", "#"], ["O", "O", "O", "O"]),
+    ]
+
+
+def test_read_conll_hash_token_or_comment_space_separated(tmp_path):
+    # Four space-separated columns: "# NN B-NP O" is a token line, "# comment" is not.
+    path = write(tmp_path / "ner.txt", "# comment\n# NN B-NP O\nrallies VBZ B-VP O\n")
+    assert read_conll(path).examples == [(["#", "rallies"], ["O", "O"])]
+
+
 def test_read_conll_iobes_tags_in_any_column(tmp_path):
     path = write(
         tmp_path / "iobes.tsv.gz", "S-LOC\tBerlin\nO\tand\nB-ORG\tBig\nE-ORG\tCorp\n", "gzip"

@@ -30,7 +30,7 @@ def test_language_model_shift_and_filter(english):
     dataset, statistics = language_model_dataset(
         texts, english, 2, sequence_length=6, shuffle=False
     )
-    assert statistics == PipelineStatistics(num_examples=3, num_kept=2, num_dropped=1)
+    assert statistics == PipelineStatistics(num_examples=3, num_kept=2, num_dropped=1, num_empty=0)
     ids_in, ids_out = next(iter(dataset))
     tired = english.tokenize(["I am tired."]).to_list()[0]
     morning = english.tokenize(["Good morning!"]).to_list()[0]
@@ -62,7 +62,7 @@ def test_tagging_exact_values(words):
 def test_tagging_filter_seed_and_dataset_input(words):
     examples = TAGGED * 4
     dataset, statistics = tagging_dataset(examples, words, UNIVERSAL_TAGS, 3, max_length=5, seed=5)
-    assert statistics == PipelineStatistics(20, 8, 12)  # only the two 5- and 4-token sentences
+    assert statistics == PipelineStatistics(20, 8, 12, 0)  # only the two 5- and 4-token sentences
     again, _ = tagging_dataset(examples, words, UNIVERSAL_TAGS, 3, max_length=5, seed=5)
     as_lists = lambda d: [[x.numpy().tolist() for x in b] for b in d]  # noqa: E731
     first_epoch = as_lists(dataset)
@@ -116,7 +116,7 @@ def test_classification(english):
     dataset, statistics = classification_dataset(
         examples, english, 2, max_length=6, add_end=True, shuffle=False
     )
-    assert statistics == PipelineStatistics(3, 2, 1)
+    assert statistics == PipelineStatistics(3, 2, 1, 0)
     token_ids, labels = next(iter(dataset))
     np.testing.assert_array_equal(labels, [0, 1])
     tired = english.tokenize(["I am tired."]).to_list()[0]

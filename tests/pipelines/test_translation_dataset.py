@@ -23,7 +23,7 @@ def test_exact_values_shifts_and_masks(tokenizers):
     german, english = tokenizers
     pairs = [("Ich bin müde.", "I am tired."), ("Hast du Hunger?", "Are you hungry?")]
     dataset, statistics = translation_dataset(pairs, german, english, batch_size=2, shuffle=False)
-    assert statistics == PipelineStatistics(num_examples=2, num_kept=2, num_dropped=0)
+    assert statistics == PipelineStatistics(num_examples=2, num_kept=2, num_dropped=0, num_empty=0)
     batches = list(dataset)
     assert len(batches) == 1
     (source, target_in), target_out = batches[0]
