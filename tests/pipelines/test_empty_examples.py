@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import pytest
 
 from keras_seq.losses import MaskedSequenceLoss
 from keras_seq.models import Seq2Seq, SequenceClassifier
@@ -14,20 +13,10 @@ from keras_seq.pipelines import (
     translation_dataset,
 )
 from keras_seq.text import WordTokenizer
-from tests.text.corpus import GERMAN_ENGLISH, TAGGED, UNIVERSAL_TAGS
+from tests.pipelines.helpers import ids
+from tests.text.corpus import TAGGED, UNIVERSAL_TAGS
 
 EMPTY_TEXTS = ["", "   ", "\t \n"]
-
-
-@pytest.fixture(scope="module")
-def tokenizers():
-    german = WordTokenizer.from_corpus([german for german, _ in GERMAN_ENGLISH])
-    english = WordTokenizer.from_corpus([english for _, english in GERMAN_ENGLISH])
-    return german, english
-
-
-def ids(tokenizer, text):
-    return tokenizer.tokenize([text]).to_list()[0]
 
 
 def batch_rows(dataset, part):

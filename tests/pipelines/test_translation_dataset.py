@@ -4,19 +4,9 @@ import pytest
 import tensorflow as tf
 
 from keras_seq.pipelines import PipelineStatistics, translation_dataset
-from keras_seq.text import WordPieceTokenizer, WordTokenizer
+from keras_seq.text import WordPieceTokenizer
+from tests.pipelines.helpers import ids
 from tests.text.corpus import GERMAN_ENGLISH
-
-
-@pytest.fixture(scope="module")
-def tokenizers():
-    german = WordTokenizer.from_corpus([german for german, _ in GERMAN_ENGLISH])
-    english = WordTokenizer.from_corpus([english for _, english in GERMAN_ENGLISH])
-    return german, english
-
-
-def ids(tokenizer, text):
-    return tokenizer.tokenize([text]).to_list()[0]
 
 
 def test_exact_values_shifts_and_masks(tokenizers):
