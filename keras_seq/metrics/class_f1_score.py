@@ -1,6 +1,7 @@
 """Per-class precision, recall and F1 of a classifier, from an accumulated confusion matrix."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 AVERAGES = ("macro", "micro", "weighted")
@@ -30,7 +31,11 @@ class ClassF1Score(keras.metrics.Metric):
     Call arguments (``update_state``):
         y_true: int labels [B].
         y_pred: scores (logits or probabilities) [B, num_classes], or int labels [B].
-        sample_weight: optional [B] weights of the examples.
+        sample_weight: optional [B] weights of the examples (or one weight for all).
+
+    Raises ValueError for scores of another width than ``num_classes``, float ``y_pred``
+    of shape [B] or [B, 1] (one probability per example: give both classes' scores) and
+    lengths that differ; InvalidArgumentError when a label lies outside [0, num_classes).
 
     Example:
     >>> metric = ClassF1Score(2)
@@ -58,17 +63,67 @@ class ClassF1Score(keras.metrics.Metric):
         )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        y_true = ops.convert_to_tensor(y_true)
         y_pred = ops.convert_to_tensor(y_pred)
-        if len(y_pred.shape) == 2:
+        if len(y_pred.shape) == 2 and y_pred.shape[-1] != 1:
+            if y_pred.shape[-1] is not None and y_pred.shape[-1] != self.num_classes:
+                raise ValueError(
+                    f"`y_pred` must hold `num_classes` = {self.num_classes} scores per example, "
+                    f"got shape {tuple(y_pred.shape)}."
+                )
             y_pred = ops.argmax(y_pred, axis=-1)
+        elif len(y_pred.shape) > 2 or "int" not in str(y_pred.dtype):
+            # A [B] or [B, 1] float (one probability per example) would be truncated to a
+            # label, and a [B, T, C] one flattened: refused rather than miscounted.
+            raise ValueError(
+                f"`y_pred` must be scores of shape [batch, {self.num_classes}] or integer labels "
+                f"of shape [batch], got shape {tuple(y_pred.shape)} and dtype {y_pred.dtype}."
+            )
+        y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
         y_pred = ops.reshape(ops.cast(y_pred, "int32"), (-1,))
         weights = ops.ones_like(y_true, dtype="float32")
         if sample_weight is not None:
             weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
-        true_one_hot = ops.one_hot(y_true, self.num_classes, dtype="float32") * weights[:, None]
-        pred_one_hot = ops.one_hot(y_pred, self.num_classes, dtype="float32")
-        self.confusion.assign_add(ops.matmul(ops.transpose(true_one_hot), pred_one_hot))
+            if len(weights.shape) and weights.shape[0] == 1:
+                weights = ops.broadcast_to(weights, ops.shape(y_true))
+        checks = self._checks(y_true, y_pred, weights)
+        with tf.control_dependencies(checks):
+            true_one_hot = ops.one_hot(y_true, self.num_classes, dtype="float32")
+            true_one_hot = true_one_hot * weights[:, None]
+            pred_one_hot = ops.one_hot(y_pred, self.num_classes, dtype="float32")
+            self.confusion.assign_add(ops.matmul(ops.transpose(true_one_hot), pred_one_hot))
+
+    def _checks(self, y_true, y_pred, weights):
+        """Equal lengths (statically where known, else in the graph) and labels in
+        [0, num_classes): `one_hot` makes a row of zeros for any other label, which would drop
+        the example from every count without a word."""
+        named = {"y_true": y_true, "y_pred": y_pred, "sample_weight": weights}
+        sizes = {name: value.shape[0] for name, value in named.items()}
+        known = {name: size for name, size in sizes.items() if size is not None}
+        if len(set(known.values())) > 1:
+            raise ValueError(
+                "`y_true`, `y_pred` and `sample_weight` must have one entry per example, got "
+                + ", ".join(f"{name}: {size}" for name, size in known.items())
+                + "."
+            )
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(value)[0],
+                tf.shape(y_true)[0],
+                message=f"`{name}` and `y_true` must have one entry per example",
+            )
+            for name, value in named.items()
+            if name != "y_true" and None in (sizes[name], sizes["y_true"])
+        ]
+        for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+            checks.append(
+                tf.debugging.Assert(
+                    tf.reduce_all((labels >= 0) & (labels < self.num_classes)),
+                    [f"`{name}` must hold class ids in [0, {self.num_classes}), got", labels],
+                    summarize=20,
+                )
+            )
+        return checks
 
     @staticmethod
     def _scores(confusion):

@@ -69,3 +69,53 @@ def test_bad_arguments_and_serialization():
     metric = ClassF1Score(3, average="weighted", class_names=["a", "b", "c"])
     revived = keras.metrics.deserialize(keras.metrics.serialize(metric))
     assert revived.get_config() == metric.get_config()
+
+
+def test_scalar_weight_and_column_labels_count_like_unweighted():
+    plain, weighted = ClassF1Score(3), ClassF1Score(3)
+    plain.update_state([0, 1, 2, 2], [0, 2, 2, 1])
+    weighted.update_state(np.array([[0], [1], [2], [2]]), np.array([[0], [2], [2], [1]]), 2.0)
+    np.testing.assert_array_equal(weighted.confusion.numpy(), 2.0 * plain.confusion.numpy())
+
+
+@pytest.mark.parametrize(
+    "y_true, y_pred, weights, match",
+    [
+        ([0, 1], np.zeros((2, 4), "float32"), None, "3 scores per example"),
+        ([0, 1], np.array([0.2, 0.9], "float32"), None, "integer labels"),
+        ([0, 1], np.array([[0.2], [0.9]], "float32"), None, "integer labels"),
+        ([0, 1], np.zeros((2, 5, 3), "float32"), None, "integer labels"),
+        ([0, 1, 2], [0, 1], None, "y_pred: 2"),
+        ([0, 1, 2], [0, 1, 2], [1.0, 1.0], "sample_weight: 2"),
+    ],
+)
+def test_bad_shapes_are_named(y_true, y_pred, weights, match):
+    metric = ClassF1Score(3)
+    with pytest.raises(ValueError, match=match):
+        metric.update_state(y_true, y_pred, sample_weight=weights)
+    assert not metric.confusion.numpy().any()
+
+
+@pytest.mark.parametrize("y_true, y_pred", [([0, 3], [0, 1]), ([0, 1], [-1, 1])])
+def test_labels_outside_the_classes_are_refused_not_dropped(y_true, y_pred):
+    # one_hot of class 3 (or -1) is a row of zeros: the example vanished from every count.
+    import tensorflow as tf
+
+    metric = ClassF1Score(3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"class ids in \[0, 3\)"):
+        metric.update_state(y_true, y_pred)
+    assert not metric.confusion.numpy().any()
+
+
+def test_lengths_checked_in_a_graph_with_unknown_batch():
+    import tensorflow as tf
+
+    metric = ClassF1Score(2)
+    update = tf.function(
+        metric.update_state,
+        input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], tf.float32)],
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one entry per example"):
+        update(tf.constant([0, 1, 1]), tf.zeros([2, 2]))
+    update(tf.constant([0, 1]), tf.constant([[1.0, 0.0], [0.0, 1.0]]))
+    np.testing.assert_array_equal(metric.confusion.numpy(), [[1.0, 0.0], [0.0, 1.0]])
