@@ -40,6 +40,11 @@ class MaskedSequenceLoss(keras.losses.Loss):
     Returns:
         The scalar loss.
 
+    Raises:
+        ValueError: ``y_pred``'s leading shape is not ``y_true``'s ([B, T, 1] targets are read
+            as [B, T]). InvalidArgumentError (at run time): a target id is neither ``pad_id``
+            nor in [0, V).
+
     Example:
     >>> model.compile("adam", loss=MaskedSequenceLoss(label_smoothing=0.1))
     """
@@ -59,8 +64,8 @@ class MaskedSequenceLoss(keras.losses.Loss):
             return self.call(y_true, y_pred, sample_weight)
 
     def call(self, y_true, y_pred, sample_weight=None):
-        y_true = ops.cast(y_true, "int32")
         y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+        y_true = target_ids(y_true, y_pred, self.pad_id)
         weights = ops.cast(ops.not_equal(y_true, self.pad_id), y_pred.dtype)
         if sample_weight is not None:
             weights = token_weights(sample_weight, weights)
@@ -82,6 +87,56 @@ class MaskedSequenceLoss(keras.losses.Loss):
             "pad_id": self.pad_id,
             "from_logits": self.from_logits,
         }
+
+
+def target_ids(y_true, y_pred, pad_id):
+    """``y_true`` as int32 ids [B, T], checked against ``y_pred`` [B, T, V].
+
+    Every id must be ``pad_id`` or lie in [0, V): a negative id would be read from the other
+    end of the vocabulary (``take_along_axis`` counts from the end) and give a wrong number
+    without a word, an id >= V fails deep in a gather. A [B, T, 1] ``y_true`` is read as
+    [B, T]. Raises ValueError when the shapes are known not to match, InvalidArgumentError (in
+    the graph) when the batch or time sizes differ at run time or an id is out of range.
+    """
+    import tensorflow as tf
+
+    y_true = ops.cast(y_true, "int32")
+    if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, axis=-1)
+    leading = tuple(y_pred.shape[:-1])
+    if len(y_true.shape) != len(leading) or any(
+        a is not None and b is not None and a != b
+        for a, b in zip(y_true.shape, leading, strict=True)
+    ):
+        raise ValueError(
+            f"`y_pred` must have shape `y_true`'s + [vocabulary]: got `y_true` of shape "
+            f"{tuple(y_true.shape)} and `y_pred` of shape {tuple(y_pred.shape)}."
+        )
+    checks = []
+    if None in y_true.shape or None in leading:
+        checks.append(
+            tf.debugging.assert_equal(
+                tf.shape(y_true),
+                tf.shape(y_pred)[:-1],
+                message="`y_true` and `y_pred` must have the same batch and time sizes",
+            )
+        )
+    vocabulary = tf.shape(y_pred)[-1]
+    fine = tf.equal(y_true, pad_id) | ((y_true >= 0) & (y_true < vocabulary))
+    checks.append(
+        tf.debugging.Assert(
+            tf.reduce_all(fine),
+            [
+                f"`y_true` must hold `pad_id` ({pad_id}) or ids in [0, vocabulary size); "
+                "vocabulary size, smallest and largest id:",
+                vocabulary,
+                tf.reduce_min(y_true),
+                tf.reduce_max(y_true),
+            ],
+        )
+    )
+    with tf.control_dependencies(checks):
+        return tf.identity(y_true)
 
 
 def token_weights(sample_weight, valid):

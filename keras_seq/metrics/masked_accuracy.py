@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_seq.losses.masked_sequence_loss import token_weights
+from keras_seq.losses.masked_sequence_loss import target_ids, token_weights
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -23,6 +23,9 @@ class MaskedAccuracy(keras.metrics.Metric):
             of its example, as ``model.fit(..., sample_weight=w)`` passes them) or [B, T]
             weights of the tokens. Raises ValueError for any other shape.
 
+    Target ids and shapes are checked as `MaskedSequenceLoss` checks them (`target_ids`):
+    every id is ``pad_id`` or in [0, V), and ``y_pred``'s leading shape is ``y_true``'s.
+
     Example:
     >>> model.compile("adam", MaskedSequenceLoss(), metrics=[MaskedAccuracy()])
     """
@@ -34,7 +37,8 @@ class MaskedAccuracy(keras.metrics.Metric):
         self.count = self.add_variable((), initializer="zeros", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = ops.cast(y_true, "int32")
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = target_ids(y_true, y_pred, self.pad_id)
         valid = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
         if sample_weight is not None:
             valid = token_weights(sample_weight, valid)

@@ -128,19 +128,54 @@ class SpanF1(keras.metrics.Metric):
         )
         return start, ops.min(candidates, axis=-1), kind
 
+    @staticmethod
+    def _checked(y_true, y_pred, tags):
+        """The ids, after checks in the graph: equal shapes, every id in [0, tags)."""
+        import tensorflow as tf
+
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(y_true), tf.shape(y_pred), message="`y_true` and `y_pred` differ in shape"
+            )
+        ]
+        for name, ids in (("y_true", y_true), ("y_pred", y_pred)):
+            checks.append(
+                tf.debugging.Assert(
+                    tf.reduce_all((ids >= 0) & (ids < tags)),
+                    [f"`{name}` must hold tag ids in [0, {tags}), got", ids],
+                    summarize=20,
+                )
+            )
+        with tf.control_dependencies(checks):
+            return tf.identity(y_true), tf.identity(y_pred)
+
     def update_state(self, y_true, y_pred, sample_weight=None):
         if sample_weight is not None:
             raise ValueError("SpanF1 counts chunks: `sample_weight` must be None.")
         y_true = ops.cast(y_true, "int32")
         y_pred = ops.convert_to_tensor(y_pred)
+        tags = len(self._prefixes)  # the tag vocabulary and padding
         if len(y_pred.shape) == len(y_true.shape) + 1:
+            if y_pred.shape[-1] is not None and y_pred.shape[-1] != tags:
+                raise ValueError(
+                    f"`y_pred` must hold {tags} scores per token (padding and the "
+                    f"{tags - 1} tags), got shape {tuple(y_pred.shape)}."
+                )
             y_pred = ops.argmax(y_pred[..., 1:], axis=-1) + 1
         y_pred = ops.cast(y_pred, "int32")
-        if len(y_true.shape) != 2 or len(y_pred.shape) != 2:
+        if (
+            len(y_true.shape) != 2
+            or len(y_pred.shape) != 2
+            or not all(
+                a is None or b is None or a == b
+                for a, b in zip(y_true.shape, y_pred.shape, strict=True)
+            )
+        ):
             raise ValueError(
                 "SpanF1 expects y_true [batch, time] tag ids and y_pred [batch, time] ids or "
                 f"[batch, time, tags] scores; got shapes {y_true.shape} and {y_pred.shape}."
             )
+        y_true, y_pred = self._checked(y_true, y_pred, tags)
         valid = ops.not_equal(y_true, 0)
         gold_start, gold_end, gold_kind = self._chunks(y_true, valid)
         pred_start, pred_end, pred_kind = self._chunks(y_pred, valid)

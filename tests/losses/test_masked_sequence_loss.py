@@ -125,3 +125,48 @@ def test_fit_with_sample_weight_reports_weighted_token_mean(kind):
         numpy_token_loss(WEIGHTED_TARGETS, logits), WEIGHTED_TARGETS, SAMPLE_WEIGHTS[kind]
     )
     np.testing.assert_allclose(history.history["loss"][0], expected, rtol=1e-5)
+
+
+def _loss_and_metrics(pad_id=0):
+    def accuracy(y_true, y_pred):
+        metric = MaskedAccuracy(pad_id=pad_id)
+        metric.update_state(y_true, y_pred)
+        return metric.result()
+
+    def perplexity(y_true, y_pred):
+        metric = Perplexity(pad_id=pad_id)
+        metric.update_state(y_true, y_pred)
+        return metric.result()
+
+    return {"loss": MaskedSequenceLoss(pad_id=pad_id), "accuracy": accuracy, "ppl": perplexity}
+
+
+@pytest.mark.parametrize("name", ["loss", "accuracy", "ppl"])
+@pytest.mark.parametrize("bad_id", [-2, 6, 100])
+def test_target_ids_outside_the_vocabulary_are_refused(name, bad_id):
+    # A negative id was read from the end of the vocabulary (a wrong number, no error); an id
+    # >= V failed in a gather without naming the targets.
+    import tensorflow as tf
+
+    targets, logits = batch()
+    targets[0, 1] = bad_id
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"ids in \[0, vocabulary size\)"):
+        _loss_and_metrics()[name](targets, logits)
+
+
+@pytest.mark.parametrize("name", ["loss", "accuracy", "ppl"])
+def test_pad_id_outside_the_vocabulary_and_column_targets(name):
+    targets, logits = batch()
+    expected = _loss_and_metrics()[name](targets, logits)
+    shifted = np.where(targets == 0, -1, targets)  # the same batch, padded with -1
+    np.testing.assert_allclose(_loss_and_metrics(-1)[name](shifted, logits), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        _loss_and_metrics()[name](targets[..., None], logits), expected, rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("name", ["loss", "accuracy", "ppl"])
+def test_targets_and_predictions_of_other_lengths_are_named(name):
+    targets, logits = batch()
+    with pytest.raises(ValueError, match=r"shape \(2, 3\).*shape \(2, 4, 6\)"):
+        _loss_and_metrics()[name](targets[:, :3], logits)

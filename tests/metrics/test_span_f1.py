@@ -135,3 +135,32 @@ def test_bad_arguments_and_serialization():
     metric = SpanF1(IOBES, scheme="iobes")
     revived = keras.metrics.deserialize(keras.metrics.serialize(metric))
     assert revived.get_config() == metric.get_config()
+
+
+@pytest.mark.parametrize(
+    "y_true, y_pred, error, match",
+    [
+        (
+            [[2, 7, 1]],
+            [[2, 3, 1]],
+            "InvalidArgumentError",
+            r"`y_true` must hold tag ids in \[0, 4\)",
+        ),
+        (
+            [[2, 3, 1]],
+            [[2, -1, 1]],
+            "InvalidArgumentError",
+            r"`y_pred` must hold tag ids in \[0, 4\)",
+        ),
+        ([[2, 3, 1]], np.zeros((1, 3, 6), "float32"), "ValueError", "4 scores per token"),
+        ([[2, 3, 1]], [[2, 3]], "ValueError", r"shapes \(1, 3\) and \(1, 2\)"),
+    ],
+)
+def test_bad_ids_and_shapes_are_named(y_true, y_pred, error, match):
+    import tensorflow as tf
+
+    errors = {"ValueError": ValueError, "InvalidArgumentError": tf.errors.InvalidArgumentError}
+    metric = SpanF1(["O", "B-PER", "I-PER"])
+    with pytest.raises(errors[error], match=match):
+        metric.update_state(y_true, y_pred)
+    assert float(metric.gold.numpy().sum()) == 0.0
