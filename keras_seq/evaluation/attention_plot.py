@@ -42,15 +42,15 @@ def plot_attention(source_tokens, target_tokens, weights, path=None, title=None)
         title: optional title.
 
     Returns:
-        The matplotlib ``Figure``.
+        The matplotlib ``Figure``, not registered with pyplot (``plt.show`` does not list it;
+        a notebook displays it when it is the cell's value).
 
     Example:
     >>> plot_attention(*attention_alignment(model, "Er hat es tun müssen."), path="a.png")
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure, not pyplot: pyplot would keep every figure open (memory grows over a loop
+    # of sentences) and the backend of the caller's session stays untouched.
+    from matplotlib.figure import Figure
 
     weights = np.asarray(weights)
     if weights.shape != (len(target_tokens), len(source_tokens)):
@@ -60,7 +60,8 @@ def plot_attention(source_tokens, target_tokens, weights, path=None, title=None)
         )
     width = max(4.0, 0.45 * len(source_tokens) + 1.5)
     height = max(3.0, 0.4 * len(target_tokens) + 1.5)
-    figure, axes = plt.subplots(figsize=(width, height))
+    figure = Figure(figsize=(width, height))
+    axes = figure.subplots()
     image = axes.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
     axes.set_xticks(range(len(source_tokens)), source_tokens, rotation=60, ha="right")
     axes.set_yticks(range(len(target_tokens)), target_tokens)

@@ -34,7 +34,7 @@ class Tokenizer(keras.layers.Layer):
 
     1. invalid UTF-8 byte sequences are replaced with U+FFFD (never an error);
     2. lower-casing with `tf.strings.lower(encoding="utf-8")` when ``lowercase`` (a per-code
-       point mapping, so "ß" stays "ß");
+       point mapping, so "ß" stays "ß"; NUL characters and the text after them are kept);
     3. Unicode normalization (``normalization``: "NFKC" by default, or "NFC", "NFD", "NFKD",
        or None for none);
     4. every run of whitespace (any character for which Python's `str.isspace` holds) becomes
@@ -187,7 +187,7 @@ class Tokenizer(keras.layers.Layer):
             replacement_char=0xFFFD,
         )
         if self.lowercase:
-            strings = tf.strings.lower(strings, encoding="utf-8")
+            strings = _lower_utf8(strings)
         if self.normalization is not None:
             strings = tf_text.normalize_utf8(strings, self.normalization)
         strings = tf.strings.regex_replace(strings, _WHITESPACE, " ")
@@ -264,11 +264,17 @@ class Tokenizer(keras.layers.Layer):
         Each row is read up to its first `</s>`; `<pad>` and `<s>` are dropped.
 
         Args:
-            ids: integer tensor [batch, length], tf.RaggedTensor [batch, None], or nested lists
-                (an empty row gives ``b""``, an empty list ``[]`` an empty batch).
+            ids: integer tensor [batch, length] (any integer dtype), tf.RaggedTensor [batch,
+                None], or nested lists (an empty row gives ``b""``, an empty list ``[]`` an
+                empty batch).
 
         Returns:
             tf.string tensor [batch] (valid UTF-8).
+
+        Raises:
+            TypeError: non-integer ids.
+            ValueError: a rank other than 2, or an id outside ``[0, vocabulary_size)`` (in a
+                graph, an assertion op fails instead).
         """
         self._check_vocabulary_set()
         ids = self._standardize_ids(ids)
@@ -282,10 +288,12 @@ class Tokenizer(keras.layers.Layer):
             with tf.control_dependencies(
                 [
                     tf.debugging.assert_non_negative(ids, message=message),
-                    tf.debugging.assert_less(ids, tf.constant(size, tf.int32), message=message),
+                    tf.debugging.assert_less(ids, tf.constant(size, tf.int64), message=message),
                 ]
             ):
                 ids = tf.identity(ids)
+        # Cast only now: int32 would wrap an int64 id of 2**32 + 5 to the valid id 5.
+        ids = tf.cast(ids, tf.int32)
         return self._compiled(("detokenize",), self._valid_ids_to_strings, ids)
 
     def _valid_ids_to_strings(self, ids):
@@ -443,17 +451,18 @@ class Tokenizer(keras.layers.Layer):
 
     @staticmethod
     def _standardize_ids(ids):
+        """``ids`` as a dense int64 tensor [batch, length] (the range is checked after)."""
         if isinstance(ids, tf.RaggedTensor):
             if not ids.dtype.is_integer:
                 raise TypeError(f"`ids` must be integers, got dtype {ids.dtype.name}.")
             if ids.shape.rank != 2:
                 raise ValueError(f"`ids` must have rank 2 [batch, length], got {ids.shape}.")
-            return tf.cast(ids, tf.int32).to_tensor(default_value=Tokenizer.PAD_ID)
+            return tf.cast(ids, tf.int64).to_tensor(default_value=Tokenizer.PAD_ID)
         if isinstance(ids, (list, tuple)) and all(
             isinstance(row, (list, tuple)) and not row for row in ids
         ):
             # No id at all: `tf.convert_to_tensor` would make these float32.
-            return tf.zeros([len(ids), 0], tf.int32)
+            return tf.zeros([len(ids), 0], tf.int64)
         if isinstance(ids, (list, tuple)) and any(isinstance(row, (list, tuple)) for row in ids):
             lengths = {len(row) for row in ids if isinstance(row, (list, tuple))}
             if len(lengths) > 1:
@@ -463,7 +472,7 @@ class Tokenizer(keras.layers.Layer):
             raise TypeError(f"`ids` must be integers, got dtype {ids.dtype.name}.")
         if ids.shape.rank is not None and ids.shape.rank != 2:
             raise ValueError(f"`ids` must have rank 2 [batch, length], got shape {ids.shape}.")
-        return tf.cast(ids, tf.int32)
+        return tf.cast(ids, tf.int64)
 
 
 def string_constant(values):
@@ -475,6 +484,22 @@ def string_constant(values):
     array = np.empty([len(values)], dtype=object)
     array[:] = list(values)
     return tf.constant(array, tf.string)
+
+
+def _lower_utf8(strings):
+    """`tf.strings.lower(encoding="utf-8")` of a string tensor of any shape, NUL characters kept.
+
+    The op stops at the first NUL ("Ab\\x00CD" -> "ab"), so each NUL-free part is lowered on
+    its own and the NULs are put back (as suffixes: a ragged `reduce_join` drops a NUL
+    separator).
+    """
+    shape = tf.shape(strings)
+    parts = tf.strings.split(tf.reshape(strings, [-1]), sep="\x00")
+    lowered = tf.strings.lower(parts.flat_values, encoding="utf-8")
+    position = tf.range(tf.size(lowered, out_type=tf.int64)) + 1
+    last = tf.equal(position, tf.gather(parts.row_limits(), parts.value_rowids()))
+    lowered = tf.where(last, lowered, tf.strings.join([lowered, "\x00"]))
+    return tf.reshape(tf.strings.reduce_join(parts.with_flat_values(lowered), axis=-1), shape)
 
 
 def _read_vocabulary_file(path):

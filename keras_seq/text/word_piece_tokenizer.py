@@ -37,7 +37,8 @@ class WordPieceTokenizer(Tokenizer):
 
     Args:
         vocabulary: list of str, a path to a one-token-per-line file, or None. Must start with
-            the reserved tokens and hold ``"▁"`` and every byte token.
+            the reserved tokens and hold ``"▁"`` and every byte token; no token may hold a NUL
+            character (NUL is always written as ``<0x00>``).
         max_bytes_per_word: int. Longer words fall back to bytes.
         (and the arguments of `Tokenizer`: ``sequence_length``, ``lowercase``,
         ``normalization``.)
@@ -91,7 +92,8 @@ class WordPieceTokenizer(Tokenizer):
             vocabulary_size: int. Upper bound of the final size, special tokens included
                 (at least ``len(SPECIAL_TOKENS)`` = 261); the learner lands up to 5 % below.
             lowercase, normalization: as in `Tokenizer`.
-            max_bytes_per_word: int. As in the constructor; longer words are not counted.
+            max_bytes_per_word: int. As in the constructor; longer words are not counted, nor
+                are words holding a NUL character (they always fall back to bytes).
             learn_params: dict or None. Extra arguments of the learner (``num_iterations``,
                 ``max_unique_chars``, ``max_token_length``, ``slack_ratio``, ...). By default
                 ``lower_thresh=1`` (a piece seen once may be kept: small corpora work).
@@ -118,10 +120,13 @@ class WordPieceTokenizer(Tokenizer):
         for words in _batched_strings(texts_or_dataset).map(marked_words):
             counts.update(words.flat_values.numpy())
         excluded = {splitter.SPACE_MARKER, splitter.SPACE_MARKER * 2}
+        # A NUL cannot be stored in FastWordpieceTokenizer's trie: NUL words stay byte tokens.
         word_counts = {
             word: count
             for word, count in ((w.decode("utf-8"), c) for w, c in counts.items())
-            if word not in excluded and len(word.encode("utf-8")) <= max_bytes_per_word
+            if word not in excluded
+            and "\x00" not in word
+            and len(word.encode("utf-8")) <= max_bytes_per_word
         }
         vocabulary = list(cls.SPECIAL_TOKENS)
         if word_counts:
@@ -189,6 +194,12 @@ class WordPieceTokenizer(Tokenizer):
             raise ValueError(
                 f"`vocabulary` must hold {self.SPACE_MARKER!r} and the 256 byte tokens "
                 f"'<0x00>' … '<0xFF>'; missing {missing[:5]}{' …' if len(missing) > 5 else ''}."
+            )
+        with_nul = [token for token in vocabulary if "\x00" in token]
+        if with_nul:
+            raise ValueError(
+                "`vocabulary` tokens must not hold a NUL character (FastWordpieceTokenizer "
+                f"cannot store it; NUL is the byte token '<0x00>'), got {with_nul[0]!r}."
             )
 
     def _build_lookup(self, vocabulary):

@@ -104,6 +104,10 @@ class WordTokenizer(Tokenizer):
 
     def _build_lookup(self, vocabulary):
         words = vocabulary[len(self.RESERVED_TOKENS) :]
+        if not words:
+            # A hash table cannot be empty; with no word every token is unknown.
+            self._table = None
+            return
         self._table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 string_constant(words),
@@ -117,6 +121,9 @@ class WordTokenizer(Tokenizer):
         return self._tokens_to_ids(words)
 
     def _tokens_to_ids(self, tokens):
+        if self._table is None:
+            unknown = tf.fill(tf.shape(tokens.flat_values), self.UNKNOWN_ID)
+            return tokens.with_flat_values(unknown)
         return tokens.with_flat_values(self._table.lookup(tokens.flat_values))
 
 

@@ -1,0 +1,68 @@
+"""Edge cases: NUL characters, a vocabulary of reserved tokens only, ids beyond int32."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_seq.text import Tokenizer, WordPieceTokenizer, WordTokenizer
+from keras_seq.text.tokenizer import string_constant
+
+
+def decode(strings):
+    return [s.decode("utf-8") for s in strings.numpy()]
+
+
+def test_lowercase_keeps_the_text_after_a_nul():
+    """`tf.strings.lower(encoding="utf-8")` stops at a NUL: "Ab\\x00CD" used to become "ab"."""
+    tokenizer = WordPieceTokenizer(
+        vocabulary=list(WordPieceTokenizer.SPECIAL_TOKENS), lowercase=True
+    )
+    texts = ["Ab\x00CD EF", "\x00", "ÄÖ\x00\x00Ü\x00", "", "OHNE NUL"]
+    expected = [text.lower() for text in texts]
+    assert decode(tokenizer.normalize(string_constant(texts))) == expected
+    assert decode(tokenizer.detokenize(tokenizer.tokenize(string_constant(texts)))) == expected
+    words = WordTokenizer(vocabulary=list(Tokenizer.RESERVED_TOKENS) + ["ab\x00cd"], lowercase=True)
+    assert words.tokenize([["AB\x00CD", "ab"]]).to_list() == [[4, Tokenizer.UNKNOWN_ID]]
+
+
+def test_word_piece_corpus_with_nul_learns_and_keeps_it_as_a_byte():
+    """A NUL in the corpus used to crash `from_corpus` inside FastWordpieceTokenizer."""
+    tokenizer = WordPieceTokenizer.from_corpus(["Er hat\x00es tun müssen."], vocabulary_size=300)
+    assert not [token for token in tokenizer.vocabulary if "\x00" in token]
+    ids = tokenizer.tokenize(["hat\x00es"]).to_list()[0]
+    assert tokenizer.token_to_id("<0x00>") in ids
+    assert decode(tokenizer.detokenize([ids])) == ["hat\x00es"]
+    with pytest.raises(ValueError, match="`vocabulary` tokens must not hold a NUL"):
+        WordPieceTokenizer(vocabulary=list(WordPieceTokenizer.SPECIAL_TOKENS) + ["a\x00b"])
+
+
+def test_word_tokenizer_with_only_reserved_tokens_maps_every_word_to_unknown():
+    """`max_vocabulary_size=4` (allowed) and an empty corpus used to fail in the hash table."""
+    for tokenizer in (
+        WordTokenizer.from_corpus(["a b"], max_vocabulary_size=4),
+        WordTokenizer.from_corpus([]),
+    ):
+        assert tokenizer.vocabulary == list(Tokenizer.RESERVED_TOKENS)
+        assert tokenizer.tokenize(["a b", ""], add_end=True).to_list() == [[3, 3, 2], [2]]
+        assert tokenizer.tokenize([["a"], []]).to_list() == [[3], []]
+        restored = WordTokenizer.from_config(tokenizer.get_config())
+        graph = tf.function(lambda strings, layer=restored: layer(strings))
+        np.testing.assert_array_equal(graph(tf.constant(["x y z"])), [[3, 3, 3]])
+        assert decode(tokenizer.detokenize([[3, 3]])) == ["<unk> <unk>"]
+
+
+def test_detokenize_rejects_int64_ids_that_int32_would_wrap():
+    """2**32 + 4 used to be cast to int32 first and read as the valid id 4."""
+    tokenizer = WordTokenizer.from_corpus(["a b"])
+    wrapped = 2**32 + 4
+    with pytest.raises(ValueError, match="`ids` must lie in"):
+        tokenizer.detokenize(np.array([[4, wrapped]], np.int64))
+    with pytest.raises(ValueError, match="`ids` must lie in"):
+        tokenizer.detokenize(tf.ragged.constant([[4, wrapped], [4]], tf.int64))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`ids` must lie in"):
+        tf.function(tokenizer.detokenize)(tf.constant([[4, wrapped]], tf.int64))
+    # Narrow and unsigned integer types still work.
+    a, b = tokenizer.token_to_id("a"), tokenizer.token_to_id("b")
+    assert decode(tokenizer.detokenize(np.array([[a, b]], np.uint8))) == ["a b"]
+    graph = tf.function(tokenizer.detokenize)(tf.constant([[b, a]], tf.uint8))
+    assert decode(graph) == ["b a"]
