@@ -1,6 +1,7 @@
 """Base class of the in-graph tokenizers: reserved ids, normalization, padding, assets."""
 
 import functools
+import numbers
 import os
 
 import keras
@@ -161,11 +162,15 @@ class Tokenizer(keras.layers.Layer):
         self._build_lookup(vocabulary)
 
     def id_to_token(self, id):
-        """The token of ``id`` (a Python int)."""
+        """The token of ``id`` (a Python or NumPy integer, e.g. an element of ``ids.numpy()``)."""
         self._check_vocabulary_set()
-        if isinstance(id, bool) or not isinstance(id, int) or not 0 <= id < len(self._vocabulary):
+        if (
+            isinstance(id, bool)
+            or not isinstance(id, numbers.Integral)
+            or not 0 <= id < len(self._vocabulary)
+        ):
             raise ValueError(f"`id` must be an int in [0, {len(self._vocabulary)}), got {id!r}.")
-        return self._vocabulary[id]
+        return self._vocabulary[int(id)]
 
     def token_to_id(self, token):
         """The id of ``token`` (a str that must be in the vocabulary)."""

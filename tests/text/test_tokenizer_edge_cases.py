@@ -66,3 +66,14 @@ def test_detokenize_rejects_int64_ids_that_int32_would_wrap():
     assert decode(tokenizer.detokenize(np.array([[a, b]], np.uint8))) == ["a b"]
     graph = tf.function(tokenizer.detokenize)(tf.constant([[b, a]], tf.uint8))
     assert decode(graph) == ["b a"]
+
+
+def test_id_to_token_takes_numpy_integers():
+    """An element of `tokenize(...).numpy()` was refused as not an int."""
+    tokenizer = WordTokenizer.from_corpus(["a b"])
+    ids = tokenizer.tokenize(["b a"]).to_tensor().numpy()[0]
+    assert [tokenizer.id_to_token(i) for i in ids] == ["b", "a"]
+    assert tokenizer.id_to_token(np.uint8(4)) == tokenizer.id_to_token(4)
+    for bad in (np.int64(99), np.bool_(True), True, 1.0):
+        with pytest.raises(ValueError, match="`id` must be an int"):
+            tokenizer.id_to_token(bad)
