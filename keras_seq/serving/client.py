@@ -25,9 +25,11 @@ class Client:
     Raises:
         ValueError: both ``version`` and ``label`` given.
 
-    Calls raise ``ServingError`` (HTTP status and the server's ``error`` message) for any
-    non-200 answer, and ``requests.Timeout`` / ``requests.ConnectionError`` when the server
-    does not answer in time or cannot be reached.
+    Calls raise ``ServingError`` (HTTP status and the server's ``error`` message, always a
+    string: the body text when it has no ``error``) for any non-200 answer and for a 200
+    answer without the expected JSON field; ``requests.Timeout`` /
+    ``requests.ConnectionError`` when the server does not answer in time or cannot be
+    reached.
 
     Example:
 
@@ -68,7 +70,7 @@ class Client:
 
     def status(self, version=None, label=None):
         """``GET /v1/models/M[...]``: the ``model_version_status`` list."""
-        return self._call("GET", self.model_url(version, label))["model_version_status"]
+        return self._call("GET", self.model_url(version, label), field="model_version_status")
 
     def metadata(self, version=None, label=None):
         """``GET .../metadata``: the whole answer (``model_spec`` and ``metadata``)."""
@@ -80,7 +82,7 @@ class Client:
         if signature_name is not None:
             body["signature_name"] = signature_name
         url = self.model_url(version, label) + ":predict"
-        return self._call("POST", url, body)["predictions"]
+        return self._call("POST", url, body, field="predictions")
 
     def predict_columnar(self, inputs, signature_name=None, version=None, label=None):
         """Columnar predict: a tensor or ``{input: tensor}``; returns ``outputs``."""
@@ -88,7 +90,7 @@ class Client:
         if signature_name is not None:
             body["signature_name"] = signature_name
         url = self.model_url(version, label) + ":predict"
-        return self._call("POST", url, body)["outputs"]
+        return self._call("POST", url, body, field="outputs")
 
     def close(self):
         self._session.close()
@@ -99,7 +101,8 @@ class Client:
     def __exit__(self, *exc_info):
         self.close()
 
-    def _call(self, method, url, body=None):
+    def _call(self, method, url, body=None, field=None):
+        """The answer's JSON object, or its ``field``; ServingError for any other answer."""
         data = None if body is None else json.dumps(body)
         headers = {"Content-Type": "application/json"} if body is not None else {}
         response = self._session.request(
@@ -111,12 +114,21 @@ class Client:
             payload = None
         if response.status_code != 200:
             message = payload.get("error") if isinstance(payload, dict) else None
-            raise ServingError(response.status_code, message or response.text)
-        if not isinstance(payload, dict):
+            if message is not None and not isinstance(message, str):
+                message = json.dumps(message)  # e.g. a gateway's {"error": {"code": ...}}
             raise ServingError(
-                response.status_code, f"answer is not a JSON object: {response.text[:200]}"
+                response.status_code,
+                message or response.text or f"{response.reason} (empty answer from {url})",
             )
-        return self._decode(payload) if self.decode_b64 else payload
+        if not isinstance(payload, dict) or (field is not None and field not in payload):
+            expected = "a JSON object" if field is None else f"a JSON object with {field!r}"
+            raise ServingError(
+                response.status_code,
+                f"answer from {url} is not {expected}: {response.text[:200]}",
+            )
+        if self.decode_b64:
+            payload = self._decode(payload)
+        return payload if field is None else payload[field]
 
     def _decode(self, value):
         if isinstance(value, dict):

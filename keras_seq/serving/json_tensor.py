@@ -8,7 +8,9 @@ name ends in ``_bytes`` written as ``{"b64": ...}``; floats in shortest round-tr
 
 Every malformed body is a 400 with a message, never an exception of another kind: JSON nested
 too deeply for the parser, lone UTF-16 surrogates (``"\\ud800"``, which UTF-8 cannot carry),
-tensors of more than ``MAX_RANK`` dimensions and numbers out of the input's range included.
+tensors of more than ``MAX_RANK`` dimensions, numbers out of the input's range, literals past
+the double range (``1e400``) and integers a float input would round (as TF Serving: above
+``2**24 - 1`` for float, ``2**53 - 1`` for double) included.
 Optional limits refuse batches of more than ``max_batch_size`` rows and string values longer
 than ``max_string_bytes`` before any tensor is built.
 """
@@ -40,6 +42,9 @@ _FLOAT_MAX = {
     "DT_FLOAT": float(np.finfo(np.float32).max),
     "DT_DOUBLE": float(np.finfo(np.float64).max),
 }
+# Largest JSON integer a float input takes (TF Serving's IsLosslessDecimal: 2**digits - 1);
+# a larger one, such as an id or a timestamp, would be rounded.
+_FLOAT_MAX_INTEGER = {"DT_FLOAT": 2**24 - 1, "DT_DOUBLE": 2**53 - 1}
 
 # Deeper JSON arrays are refused (NumPy allows 64 dimensions, TensorFlow 254); real inputs
 # have a few.
@@ -69,7 +74,7 @@ def parse_predict_request(body, input_dtypes_for, max_batch_size=None, max_strin
         ServingError: 400 with TF Serving's message for malformed requests.
     """
     try:
-        request = json.loads(body)
+        request = json.loads(body, parse_float=_parse_float)
     except RecursionError:
         raise _invalid("JSON Parse error: the document is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as error:
@@ -91,6 +96,17 @@ def parse_predict_request(body, input_dtypes_for, max_batch_size=None, max_strin
     if has_instances:
         return signature_name, _parse_instances(request["instances"], input_dtypes, limits), True
     return signature_name, _parse_inputs(request["inputs"], input_dtypes, limits), False
+
+
+def _parse_float(text):
+    # Python's parser turns a literal past the double range (1e400) into Infinity; TF
+    # Serving's rapidjson refuses it ("Number too big to be stored in double"). The bare
+    # tokens NaN and Infinity do not come here.
+    value = float(text)
+    if math.isinf(value):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValueError(f"Number too big to be stored in double: {shown}")
+    return value
 
 
 class _Limits:
@@ -257,6 +273,11 @@ def _leaf(value, dtype_name, input_name, limits):
         finite = isinstance(value, int) or math.isfinite(value)  # no float(10**400)
         if finite and abs(value) > _FLOAT_MAX[dtype_name]:
             raise _invalid(f"JSON Value: {_short(value)} out of range for {dtype_name[3:].lower()}")
+        if isinstance(value, int) and abs(value) > _FLOAT_MAX_INTEGER[dtype_name]:
+            raise _invalid(
+                f"Cannot convert JSON value: {_short(value)} to {dtype_name[3:].lower()} "
+                f"without loss of precision (input '{input_name}')"
+            )
         return value
     if isinstance(value, float):
         raise type_error()

@@ -34,20 +34,28 @@ class ModelServer:
     """Loads, polls and resolves model versions the way TF Serving does.
 
     For each model (a ``ModelConfig``: name, base_path, model_version_policy, version_labels)
-    the server lists the all-digit directories of ``base_path``, picks the versions its
-    policy asks for (``latest { num_versions }``, default 1; ``all {}``; ``specific {
-    versions }``), loads each into a :class:`Servable` (TF1 session loader, warm-up replay),
-    and unloads those no longer wanted, but, like TF Serving's availability-preserving
-    policy, never the last loaded version while no wanted one has loaded. A version that
-    fails to load is reported ``END`` with its error and not retried. :meth:`start` polls
-    every ``poll_interval`` seconds in a background thread, so a version renamed into the
-    base directory is picked up.
+    the server lists the all-digit directories of ``base_path`` (read as integers, like TF
+    Serving: ``0007`` is version 7), picks the versions its policy asks for (``latest {
+    num_versions }``, default 1; ``all {}``; ``specific { versions }``), loads each into a
+    :class:`Servable` (TF1 session loader, warm-up replay), and unloads those no longer
+    wanted, but, like TF Serving's availability-preserving policy, never the last loaded
+    version while no wanted one has loaded. A version that fails to load is reported ``END``
+    with its error and not retried while its directory stays as it was; once its files
+    change (a copy in progress finished, or the version was deleted and exported again) the
+    next poll loads it again, and a version whose directory is gone is forgotten.
+    :meth:`start` polls every ``poll_interval`` seconds in a background thread, so a version
+    renamed into the base directory is picked up.
 
     Args:
         config: ``ModelServerConfig`` proto.
         poll_interval: float. Seconds between polls of the base directories (TF Serving's
             ``--file_system_poll_wait_seconds``, default 1).
         warmup: bool. Replay warm-up records at load.
+
+    Raises:
+        ValueError: ``poll_interval`` is not positive, or the config has a model that TF
+            Serving refuses at startup: without a name or base_path, a name given twice,
+            or a platform other than ``tensorflow``.
 
     Example:
 
@@ -60,6 +68,9 @@ class ModelServer:
     def __init__(self, config, poll_interval=1.0, warmup=True):
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
+        problems = _config_problems(config)
+        if problems:
+            raise ValueError("model server config: " + "; ".join(problems))
         self.config = config
         self.poll_interval = poll_interval
         self.warmup = warmup
@@ -106,22 +117,31 @@ class ModelServer:
     def poll(self):
         """One pass over the base directories: load wanted versions, unload the others."""
         for name, model in self._models.items():
-            wanted = self._wanted_versions(model)
+            directories = self._version_directories(model)
+            wanted = self._wanted_versions(model, set(directories))
             with self._lock:
                 loaded = set(self._servables[name])
-                failed = set(self._failures[name])
-            for version in sorted(wanted - loaded - failed):
-                path = os.path.join(model.base_path, str(version))
+                failures = self._failures[name]
+                for version in set(failures) - set(directories):
+                    del failures[version]  # gone from disk: a new directory is a new version
+            for version in sorted(wanted - loaded):
+                path = os.path.join(model.base_path, directories[version])
+                contents = _directory_contents(path)
+                with self._lock:
+                    failure = self._failures[name].get(version)
+                if failure is not None and failure[1] == contents:
+                    continue  # failed as it is now; retried once its files change
                 try:
                     servable = Servable(name, version, path, warmup=self.warmup)
                 except Exception as error:  # noqa: BLE001 - a bad version must not stop the rest
                     logger.error("failed to load %s version %d: %s", name, version, error)
                     with self._lock:
-                        self._failures[name][version] = str(error)
+                        self._failures[name][version] = (str(error), contents)
                     continue
                 logger.info("serving %s version %d from %s", name, version, path)
                 with self._lock:
                     self._servables[name][version] = servable
+                    self._failures[name].pop(version, None)
             with self._lock:
                 current = set(self._servables[name])
                 drop = current - wanted
@@ -178,7 +198,7 @@ class ModelServer:
             version = self.servable(name, label=label).version
         with self._lock:
             entries = {v: ("AVAILABLE", "OK", "") for v in self._servables[name]}
-            entries.update({v: ("END", "UNKNOWN", m) for v, m in self._failures[name].items()})
+            entries.update({v: ("END", "UNKNOWN", m) for v, (m, _) in self._failures[name].items()})
         if version is not None:
             if version not in entries:
                 raise ServingError(404, f"Could not find version {version} of model {name}")
@@ -196,12 +216,24 @@ class ModelServer:
             ]
         }
 
-    def _wanted_versions(self, model):
+    @staticmethod
+    def _version_directories(model):
+        """Version number -> directory name, for the all-digit entries of the base path."""
         try:
-            present = {int(d) for d in os.listdir(model.base_path) if d.isascii() and d.isdigit()}
+            names = os.listdir(model.base_path)
         except OSError as error:
             logger.warning("cannot list %s: %s", model.base_path, error)
-            return set()
+            return {}
+        directories = {}
+        # TF Serving parses each name as an integer (safe_strto64) and loads the directory
+        # under its own name, so BASE/0007 is version 7; the shortest name wins a tie.
+        for entry in sorted(names, key=lambda n: (len(n), n)):
+            if entry.isascii() and entry.isdigit():
+                directories.setdefault(int(entry), entry)
+        return directories
+
+    @staticmethod
+    def _wanted_versions(model, present):
         policy = model.model_version_policy
         choice = policy.WhichOneof("policy_choice")
         if choice == "all":
@@ -217,3 +249,45 @@ class ModelServer:
                 self.poll()
             except Exception:  # noqa: BLE001 - keep polling; the error is logged
                 logger.exception("polling the model base directories failed")
+
+
+def _config_problems(config):
+    """What TF Serving would refuse in a ``ModelServerConfig`` before loading anything."""
+    models = config.model_config_list.config
+    problems = []
+    names = [model.name for model in models]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        # A dict keyed by name would silently keep only the last of them.
+        problems.append(f"model names must be unique, got {duplicates} more than once")
+    for index, model in enumerate(models):
+        if not model.name or not model.base_path:
+            problems.append(
+                f"config {index} ({model.name!r}) needs both a name and a base_path, got "
+                f"name={model.name!r} base_path={model.base_path!r}"
+            )
+        if model.model_platform not in ("", "tensorflow"):
+            problems.append(
+                f"model {model.name!r} has model_platform {model.model_platform!r}; this "
+                "server loads 'tensorflow' SavedModels only"
+            )
+    return problems
+
+
+def _directory_contents(path):
+    """What identifies a version directory's files now: the path, inode, size and
+    modification time of the directory and of everything in it (None when unreadable).
+
+    A version that failed to load is retried when this changes: a copy that was still in
+    progress has finished, or the version was deleted and exported again.
+    """
+    contents = []
+    try:
+        for directory, _, files in os.walk(path):
+            for entry in [directory, *(os.path.join(directory, f) for f in files)]:
+                info = os.stat(entry)
+                relative = os.path.relpath(entry, path)
+                contents.append((relative, info.st_ino, info.st_size, info.st_mtime_ns))
+    except OSError:
+        return None
+    return tuple(sorted(contents))

@@ -76,6 +76,10 @@ def test_parse_row_and_columnar_give_the_same_tensors():
         ('{"inputs": [1, [2]]}', "DT_INT32", "ragged"),
         ('{"inputs": [3000000000]}', "DT_INT32", "out of range for int32"),
         ('{"inputs": [1.5]}', "DT_INT64", "not of expected type: int64"),
+        # Integers a float cannot hold exactly would be rounded: 16777217 -> 16777216.0.
+        ('{"inputs": [16777217]}', "DT_FLOAT", "16777217 to float without loss of precision"),
+        ('{"inputs": [-16777216]}', "DT_FLOAT", "-16777216 to float without loss"),
+        ('{"inputs": [9007199254740993]}', "DT_DOUBLE", "to double without loss of precision"),
         ('{"inputs": [true]}', "DT_FLOAT", "not of expected type: float"),
         ('{"inputs": [1]}', "DT_BOOL", "not of expected type: bool"),
         ('{"inputs": [1]}', "DT_COMPLEX64", "JSON cannot carry"),
@@ -100,6 +104,9 @@ def test_parse_errors_are_400(body, dtype, message):
         ('{"inputs": [-1e39]}', "DT_FLOAT", "out of range for float"),
         ('{"inputs": [' + "9" * 400 + "]}", "DT_DOUBLE", "out of range for double"),
         ('{"inputs": [' + "1" * 5000 + "]}", "DT_INT64", "JSON Parse error"),
+        # Past the double range: Python's parser would make these Infinity.
+        ('{"inputs": [1e400]}', "DT_FLOAT", "too big to be stored in double: 1e400"),
+        ('{"inputs": [-2e308]}', "DT_DOUBLE", "too big to be stored in double: -2e308"),
         (b'{"inputs": ["\xff\xfe"]}', "DT_STRING", "JSON Parse error"),
     ],
 )
@@ -119,6 +126,21 @@ def test_rank_limit_is_inclusive_and_nan_infinity_reach_floats():
     np.testing.assert_array_equal(
         inputs["x"], np.array([np.nan, np.inf, -np.inf, np.finfo(np.float32).max], np.float32)
     )
+    _, inputs, _ = parse_predict_request(
+        '{"inputs": [1.7976931348623157e308, -1.7976931348623157e308, 1e-400]}',
+        _dtypes({"x": "DT_DOUBLE"}),
+    )
+    largest = np.finfo(np.float64).max
+    np.testing.assert_array_equal(inputs["x"], np.array([largest, -largest, 0.0]))
+    # The largest integers each float type takes (TF Serving's limits: 2**digits - 1).
+    _, inputs, _ = parse_predict_request(
+        '{"inputs": [16777215, -16777215]}', _dtypes({"x": "DT_FLOAT"})
+    )
+    assert inputs["x"].tolist() == [16777215.0, -16777215.0]
+    _, inputs, _ = parse_predict_request(
+        '{"inputs": [9007199254740991]}', _dtypes({"x": "DT_DOUBLE"})
+    )
+    assert inputs["x"].tolist() == [9007199254740991.0]
 
 
 @pytest.mark.parametrize(
