@@ -24,6 +24,27 @@ from keras_seq.callbacks import AtomicBackupAndRestore, AtomicModelCheckpoint, S
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+# What a resumed run may change: where and how it runs, and for how many epochs; the rest
+# decides what is trained (`--set` is read through the configuration it changes).
+_RESUMABLE_CHANGES = ("out", "epochs", "set", "final_weights", "strategy", "tpu", "deterministic")
+_SETTINGS_FILE = "settings.json"
+
+
+def int_in_range(minimum, maximum=None):
+    """An argparse ``type`` that reads an int in ``[minimum, maximum]`` (no upper bound when
+    ``maximum`` is None); anything else exits with ``argument --flag: expected ...``."""
+    expected = f"an int >= {minimum}" if maximum is None else f"an int in [{minimum}, {maximum}]"
+
+    def convert(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+
+    return convert
 
 
 def recipe_parser(description, default_out):
@@ -33,7 +54,9 @@ def recipe_parser(description, default_out):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="the quick configuration")
     parser.add_argument("--out", default=default_out, help="output directory")
-    parser.add_argument("--epochs", type=int, help="override the configuration's epochs")
+    parser.add_argument(
+        "--epochs", type=int_in_range(1), help="override the configuration's epochs"
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -42,8 +65,10 @@ def recipe_parser(description, default_out):
         help="override one entry of the configuration (repeatable), e.g. --set dropout=0.5; "
         "the value takes the type of the entry it replaces and is recorded in results.json",
     )
-    parser.add_argument("--steps-per-epoch", type=int, help="cap steps per epoch (smoke tests)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--steps-per-epoch", type=int_in_range(1), help="cap steps per epoch (smoke tests)"
+    )
+    parser.add_argument("--seed", type=int_in_range(0, 2**32 - 1), default=1)
     parser.add_argument(
         "--strategy",
         choices=STRATEGIES,
@@ -192,7 +217,10 @@ def prepare(args, configs):
 
     Creates the strategy (first: a multi-worker strategy must exist before any other op),
     makes ops deterministic if asked, seeds Keras, creates the output directory (a temporary
-    one on non-chief workers) and reads the backup a killed run left. Returns
+    one on non-chief workers) and reads the backup a killed run left. Exits with a message
+    when ``epochs`` or ``batch_size`` is not an int >= 1, or when the backup was made with
+    other settings (configuration or arguments; only those of `_RESUMABLE_CHANGES` may
+    change): resuming it would mix two trainings under the new configuration's name. Returns
     ``(config, run)``."""
     strategy = make_strategy(args.strategy, args.tpu)
     if args.deterministic:
@@ -202,10 +230,19 @@ def prepare(args, configs):
         print(f"dtype policy: {args.dtype_policy}")
     config = dict(configs["quick" if args.quick else "full"])
     config.update(parse_overrides(args.set, config))
-    if args.epochs:
+    if args.epochs is not None:
         config["epochs"] = args.epochs
+    for key in ("epochs", "batch_size"):
+        value = config.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SystemExit(f"{key} must be an int >= 1, got {value!r}")
     config["dtype_policy"] = args.dtype_policy  # recorded with the configuration
     chief = is_chief(strategy.cluster_resolver)
+    backup_dir = os.path.join(args.out, "backup")
+    state = AtomicBackupAndRestore.saved_state(backup_dir)
+    settings = _settings(args, config)
+    if state:
+        _check_same_settings(backup_dir, settings)
     if chief:
         out = args.out
         os.makedirs(out, exist_ok=True)
@@ -214,8 +251,9 @@ def prepare(args, configs):
         out = tempfile.mkdtemp(prefix=f"keras_seq_{resolver.task_type}{resolver.task_id}_")
         atexit.register(shutil.rmtree, out, ignore_errors=True)
     keras.utils.set_random_seed(args.seed)
-    backup_dir = os.path.join(args.out, "backup")
-    state = AtomicBackupAndRestore.saved_state(backup_dir)
+    if chief and not state:
+        os.makedirs(backup_dir, exist_ok=True)  # the backup deletes it when `fit` ends
+        write_json(backup_dir, _SETTINGS_FILE, settings)
     run = Run(
         strategy=strategy,
         chief=chief,
@@ -234,6 +272,44 @@ def prepare(args, configs):
     if state:
         print(f"resuming from the backup in {backup_dir}: epoch {run.initial_epoch + 1}")
     return config, run
+
+
+def _settings(args, config):
+    """What a run trains, as JSON values: its configuration but ``epochs``, and its
+    arguments but those of `_RESUMABLE_CHANGES`."""
+    return json.loads(
+        json.dumps(
+            {
+                "config": {key: value for key, value in config.items() if key != "epochs"},
+                "arguments": {
+                    key: value for key, value in vars(args).items() if key not in _RESUMABLE_CHANGES
+                },
+            }
+        )
+    )
+
+
+def _check_same_settings(backup_dir, settings):
+    """Exits naming the differences when the backup in ``backup_dir`` was made with other
+    ``settings`` (a backup without a settings file, from an older keras_seq, is trusted)."""
+    path = os.path.join(backup_dir, _SETTINGS_FILE)
+    if not os.path.exists(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+    changes = []
+    for group, label in (("config", "{}"), ("arguments", "--{}")):
+        before, now = saved.get(group, {}), settings[group]
+        for key in sorted(set(before) | set(now)):
+            if before.get(key) != now.get(key):
+                name = label.format(key.replace("_", "-") if group == "arguments" else key)
+                changes.append(f"{name} {before.get(key)!r} -> {now.get(key)!r}")
+    if changes:
+        raise SystemExit(
+            f"{backup_dir} holds the backup of a killed run with other settings "
+            f"({'; '.join(changes)}): rerun the command that made it to resume that run, or "
+            f"delete {backup_dir} to start a new one"
+        )
 
 
 def train_stream(run, dataset, steps_per_epoch=None):

@@ -27,6 +27,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
+    int_in_range,
     prepare,
     recipe_parser,
     train_stream,
@@ -103,8 +104,10 @@ def load_task(task, split):
 
 def main(argv=None):
     parser = recipe_parser(__doc__.split("\n")[0], "runs/classifier")
-    parser.add_argument("--max-train-examples", type=int, help="use only this many mails")
-    parser.add_argument("--max-eval-examples", type=int, help="cap dev and test mails")
+    parser.add_argument(
+        "--max-train-examples", type=int_in_range(1), help="use only this many mails"
+    )
+    parser.add_argument("--max-eval-examples", type=int_in_range(1), help="cap dev and test mails")
     parser.add_argument(
         "--task",
         choices=("spam", "brown_genres"),

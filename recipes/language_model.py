@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
+    int_in_range,
     prepare,
     recipe_parser,
     train_stream,
@@ -77,9 +78,15 @@ def sentences(paragraphs):
 
 def main(argv=None):
     parser = recipe_parser(__doc__.split("\n")[0], "runs/language_model")
-    parser.add_argument("--max-train-examples", type=int, help="use only this many sentences")
-    parser.add_argument("--max-eval-examples", type=int, help="cap dev and test sentences")
-    parser.add_argument("--max-length", type=int, default=40, help="word pieces per sample")
+    parser.add_argument(
+        "--max-train-examples", type=int_in_range(1), help="use only this many sentences"
+    )
+    parser.add_argument(
+        "--max-eval-examples", type=int_in_range(1), help="cap dev and test sentences"
+    )
+    parser.add_argument(
+        "--max-length", type=int_in_range(1), default=40, help="word pieces per sample"
+    )
     args = parser.parse_args(argv)
     config, run = prepare(args, CONFIGS)
 

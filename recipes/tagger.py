@@ -25,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
+    int_in_range,
     prepare,
     recipe_parser,
     train_stream,
@@ -82,8 +83,12 @@ def per_tag_accuracy(model, dataset, tags):
 
 def main(argv=None):
     parser = recipe_parser(__doc__.split("\n")[0], "runs/tagger")
-    parser.add_argument("--max-train-examples", type=int, help="use only this many sentences")
-    parser.add_argument("--max-eval-examples", type=int, help="cap dev and test sentences")
+    parser.add_argument(
+        "--max-train-examples", type=int_in_range(1), help="use only this many sentences"
+    )
+    parser.add_argument(
+        "--max-eval-examples", type=int_in_range(1), help="cap dev and test sentences"
+    )
     args = parser.parse_args(argv)
     config, run = prepare(args, CONFIGS)
     if args.max_train_examples:

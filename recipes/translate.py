@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
+    int_in_range,
     prepare,
     recipe_parser,
     train_stream,
@@ -88,22 +89,39 @@ CONFIGS = {
 }
 
 
-def load_pairs(args):
-    if args.train_tsv:
-        split = {}
-        for name, path in (
-            ("train", args.train_tsv),
-            ("dev", args.dev_tsv),
-            ("test", args.test_tsv),
-        ):
-            if path is None:
-                raise SystemExit(f"--{name}-tsv is needed with --train-tsv")
-            result = read_parallel_tsv(path, strict=False)
-            if result.skipped:
-                print(f"{path}: skipped {len(result.skipped)} malformed lines")
-            split[name] = result.examples
-        return split
-    return {name: load_ding(name) for name in ("train", "dev", "test")}
+def tsv_paths(args):
+    """``{split: path}`` of --train-tsv, --dev-tsv and --test-tsv (empty for the bundled Ding
+    corpus); exits with a usage message unless all three name existing files, or none is
+    given."""
+    paths = {"train": args.train_tsv, "dev": args.dev_tsv, "test": args.test_tsv}
+    missing = [f"--{name}-tsv" for name, path in paths.items() if path is None]
+    if len(missing) == len(paths):
+        return {}
+    if missing:
+        raise SystemExit(
+            f"--train-tsv, --dev-tsv and --test-tsv go together (your own data for all three "
+            f"splits); missing: {', '.join(missing)}"
+        )
+    for name, path in paths.items():
+        if not os.path.isfile(path):
+            raise SystemExit(f"--{name}-tsv {path}: no such file")
+    return paths
+
+
+def load_pairs(paths):
+    """``{split: [(source, target), ...]}`` of the files of `tsv_paths`, or of Ding when
+    there are none; exits when a file holds no valid pair."""
+    if not paths:
+        return {name: load_ding(name) for name in ("train", "dev", "test")}
+    split = {}
+    for name, path in paths.items():
+        result = read_parallel_tsv(path, strict=False)
+        if result.skipped:
+            print(f"{path}: skipped {len(result.skipped)} malformed lines")
+        if not result.examples:
+            raise SystemExit(f"--{name}-tsv {path}: no source<TAB>target pair in the file")
+        split[name] = result.examples
+    return split
 
 
 def learn_tokenizers(pairs, vocabulary_size):
@@ -153,24 +171,27 @@ def compiled_model(config, **vocabularies):
 
 def main(argv=None):
     parser = recipe_parser(__doc__.split("\n")[0], "runs/translate")
-    parser.add_argument("--max-train-pairs", type=int, help="use only this many train pairs")
-    parser.add_argument("--max-eval-examples", type=int, help="cap dev and test pairs")
-    parser.add_argument("--beam-size", type=int, default=4)
+    parser.add_argument(
+        "--max-train-pairs", type=int_in_range(1), help="use only this many train pairs"
+    )
+    parser.add_argument("--max-eval-examples", type=int_in_range(1), help="cap dev and test pairs")
+    parser.add_argument("--beam-size", type=int_in_range(1), default=4)
     parser.add_argument("--length-penalty", type=float, default=0.6)
     parser.add_argument("--train-tsv", help="your own source<TAB>target training file")
     parser.add_argument("--dev-tsv")
     parser.add_argument("--test-tsv")
     parser.add_argument(
         "--plot-attention",
-        type=int,
+        type=int_in_range(0),
         default=0,
         metavar="N",
         help="save the attention matrices of the first N test translations as PNG",
     )
     args = parser.parse_args(argv)
+    paths = tsv_paths(args)
     config, run = prepare(args, CONFIGS)
 
-    pairs = load_pairs(args)
+    pairs = load_pairs(paths)
     train = pairs["train"][: args.max_train_pairs] if args.max_train_pairs else pairs["train"]
     dev = pairs["dev"][: min(config["dev_examples"], args.max_eval_examples or len(pairs["dev"]))]
     test = pairs["test"][: args.max_eval_examples]

@@ -49,6 +49,9 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     worker passes a private ``write_dir`` (e.g. a temporary directory), while all of them
     restore from ``backup_dir``, which must be on storage every worker reads.
 
+    A backup that does not fit the model (other layers or shapes: a changed configuration)
+    raises a `ValueError` naming ``backup_dir`` at `fit` start.
+
     What is not restored: the state of other callbacks (e.g. `EarlyStopping`'s patience counter
     restarts) and the position of the data iterator — pass the epoch to the data pipeline
     (``saved_state(backup_dir)["epoch"]``) to skip what was already seen.
@@ -103,7 +106,14 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             return
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
+        try:
+            self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
+        except ValueError as error:  # Keras: "A total of 2 objects could not be loaded..."
+            raise ValueError(
+                f"The backup in {self.backup_dir} (epoch {state['epoch']}) does not fit this "
+                "model: it was made by another model or configuration. Resume with the model "
+                f"that made it, or delete {self.backup_dir} to start over. ({error})"
+            ) from error
         self.history = list(state["history"])
         seed_states = _seed_states(self.model)
         if len(seed_states) != len(state["seed_generator_states"]):

@@ -1,5 +1,6 @@
 """`keras.callbacks.ModelCheckpoint` whose files appear whole or not at all."""
 
+import contextlib
 import os
 
 import keras
@@ -32,6 +33,9 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     previous best model is gone. Here the archive is written to a hidden
     ``.<name>.partial-<pid>.keras`` in the same directory, flushed, then renamed over the old
     file, so ``filepath`` always holds a complete model (the previous one until the rename).
+    A partial file is removed when its save fails, and one left by an earlier process (a
+    kill during a save; a restarted container often gets the same process id) is removed
+    before each save, so that it can never be renamed over the checkpoint.
 
     Args and behaviour are those of `keras.callbacks.ModelCheckpoint`.
 
@@ -47,10 +51,22 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         final = self._get_file_path(epoch, batch, logs)
         partial = _partial_path(final)
         pattern = self.filepath
+        # Whether Keras saved is known only by the partial file existing afterwards: a stale
+        # one (same name, an earlier process) must not count.
+        _remove_if_present(partial)
         self.filepath = partial.replace("{", "{{").replace("}", "}}")
         try:
             super()._save_model(epoch, batch, logs)
+        except BaseException:
+            with contextlib.suppress(OSError):  # the save's own error is the one to report
+                os.remove(partial)
+            raise
         finally:
             self.filepath = pattern
         if os.path.exists(partial):
             replace_atomically(partial, final)
+
+
+def _remove_if_present(path):
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)

@@ -334,7 +334,8 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
     is looked up in it; when both columns are given by index (int), the file has no
     header. Quoted fields may span several lines (reported by the line they start
     on). Blank lines are ignored; text and label are stripped of surrounding
-    whitespace. Labels are returned as strings: map them to ids yourself.
+    whitespace. Labels are returned as strings: map them to ids yourself. Fields may be
+    of any length (the csv module's default limit of 128 KiB does not apply).
 
     Args:
         path: str or os.PathLike. The file (plain, gzip or xz).
@@ -361,9 +362,21 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
     """
     _check_csv_column("text_column", text_column)
     _check_csv_column("label_column", label_column)
-    has_header = isinstance(text_column, str) or isinstance(label_column, str)
     problems = _Problems(strict)
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    text = _read_text(path)
+    # The csv module refuses fields over 128 KiB by default (a guard for streamed input);
+    # the whole file is in memory here, and long documents are valid CSV.
+    field_size_limit = csv.field_size_limit(max(csv.field_size_limit(), len(text)))
+    try:
+        return _read_csv_rows(path, text, text_column, label_column, problems)
+    finally:
+        csv.field_size_limit(field_size_limit)
+
+
+def _read_csv_rows(path, text, text_column, label_column, problems):
+    """The `LoadResult` of `read_classification_csv` for the file contents `text`."""
+    has_header = isinstance(text_column, str) or isinstance(label_column, str)
+    reader = csv.reader(io.StringIO(text, newline=""))
     examples = []
     num_fields = text_index = label_index = None
     while True:

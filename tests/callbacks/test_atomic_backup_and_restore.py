@@ -3,6 +3,7 @@ with the weights of an uninterrupted fit (dropout masks included)."""
 
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -161,3 +162,14 @@ def test_get_config_round_trip(tmp_path):
         "delete_checkpoint": False,
     }
     assert AtomicBackupAndRestore(**config).get_config() == config
+
+
+def test_a_backup_of_another_model_is_named_in_the_error(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        fit(small_model(), AtomicBackupAndRestore(tmp_path / "b"), extra=[Interrupt(1)])
+    wider = keras.Sequential([keras.Input((3,)), keras.layers.Dense(5), keras.layers.Dense(2)])
+    wider.compile(keras.optimizers.Adam(0.01), "mse")
+    message = f"The backup in {tmp_path / 'b'} (epoch 1) does not fit this model"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fit(wider, AtomicBackupAndRestore(tmp_path / "b"))
+    assert AtomicBackupAndRestore.saved_state(tmp_path / "b")["epoch"] == 1  # left as it was

@@ -124,3 +124,27 @@ def test_the_tokenizer_travels_with_the_checkpoint(tmp_path):
     assert reloaded.tag(texts) == model.tag(texts)
     ids = tokenizer.tokenize(texts).to_tensor()
     np.testing.assert_allclose(reloaded(ids), model(ids), atol=1e-6)
+
+
+def test_a_stale_partial_file_is_never_renamed_over_the_checkpoint(tmp_path):
+    # A process killed during a save leaves its partial file; a rerun in a fresh container
+    # often gets the same process id, hence the same partial name.
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    path = tmp_path / "model.keras"
+    x, y = np.ones((4, 3)), np.zeros((4, 1))
+    model.fit(x, y, epochs=1, callbacks=[AtomicModelCheckpoint(str(path))], verbose=0)
+    saved = path.read_bytes()
+    stale = tmp_path / f".model.keras.partial-{os.getpid()}.keras"
+    stale.write_bytes(b"PK truncated")
+    never_better = AtomicModelCheckpoint(
+        str(path), monitor="loss", save_best_only=True, initial_value_threshold=-1.0
+    )
+    model.fit(x, y, epochs=1, callbacks=[never_better], verbose=0)
+    assert path.read_bytes() == saved
+    assert os.listdir(tmp_path) == ["model.keras"]
+
+
+def test_a_failed_save_removes_its_partial_file(tmp_path, breaking_model):
+    fit_two_epochs(breaking_model, AtomicModelCheckpoint(str(tmp_path / "model.keras")))
+    assert os.listdir(tmp_path) == ["model.keras"]

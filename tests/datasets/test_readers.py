@@ -1,3 +1,4 @@
+import csv
 import gzip
 import lzma
 
@@ -308,6 +309,15 @@ def test_read_classification_csv_strict_and_lenient(tmp_path):
         (str(path), 6, "empty label"),
         (str(path), 7, "invalid UTF-8 byte 0xff at column 5"),
     ]
+
+
+def test_read_classification_csv_fields_longer_than_the_csv_module_limit(tmp_path):
+    # A long mail or article (the csv module refuses fields over 131,072 characters).
+    long_text = "word " * 40_000 + "end"
+    path = write(tmp_path / "long.csv", f'text,label\nshort,0\n"{long_text}",1\nafter,0\n')
+    result = read_classification_csv(path)
+    assert result.examples == [("short", "0"), (long_text, "1"), ("after", "0")]
+    assert csv.field_size_limit() == 131_072  # the module's limit is left as it was
 
 
 # --- Plain text ----------------------------------------------------------------------------
