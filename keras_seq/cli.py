@@ -11,7 +11,43 @@ docs/security.md.
 
 import argparse
 import logging
+import math
+import os
 import sys
+
+# uvicorn's log level names (uvicorn.config.LOG_LEVELS).
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def _number(kind, minimum=None, maximum=None, exclusive_minimum=False):
+    """An argparse ``type``: a finite ``kind`` (int or float) within the given bounds.
+
+    Out-of-range values are refused by the parser with a one-line usage error, before any
+    model is loaded, rather than failing later with a traceback (or, for a negative
+    ``--batch_size``, translating nothing).
+    """
+    noun = "an int" if kind is int else "a number"
+    if minimum is not None and maximum is not None:
+        expected = f"{noun} in [{minimum}, {maximum}]"
+    elif minimum is not None:
+        expected = f"{noun} {'>' if exclusive_minimum else '>='} {minimum}"
+    else:
+        expected = "a finite number" if kind is float else noun
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        too_low = minimum is not None and (
+            value <= minimum if exclusive_minimum else value < minimum
+        )
+        too_high = maximum is not None and value > maximum
+        if not math.isfinite(value) or too_low or too_high:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _serve(args):
@@ -20,10 +56,15 @@ def _serve(args):
     if bool(args.model_config_file) == bool(args.model_base_path):
         raise SystemExit("serve: give either --model_config_file or --model_base_path")
     options = {"poll_interval": args.file_system_poll_wait_seconds}
-    if args.model_config_file:
-        model_server = ModelServer.from_config_file(args.model_config_file, **options)
-    else:
-        model_server = ModelServer.for_base_path(args.model_name, args.model_base_path, **options)
+    try:
+        if args.model_config_file:
+            model_server = ModelServer.from_config_file(args.model_config_file, **options)
+        else:
+            model_server = ModelServer.for_base_path(
+                args.model_name, args.model_base_path, **options
+            )
+    except (OSError, ValueError) as error:  # unreadable or malformed models.config
+        raise SystemExit(f"serve: {error}") from None
     run_server(
         model_server,
         host=args.rest_api_host,
@@ -43,37 +84,87 @@ def _serve(args):
 def _check_export(args):
     from keras_seq.export import check_export
 
+    # No timeout: the user can interrupt a long check; abandoning it would only add a traceback.
     result = check_export(
-        args.paths, model_config_file=args.model_config_file, capture_output=False
+        args.paths,
+        model_config_file=args.model_config_file,
+        report_modules=args.report_modules,
+        timeout=None,
+        capture_output=False,
+        rtol=args.rtol,
+        atol=args.atol,
     )
     return result.returncode
 
 
+def _read_lines(stdin):
+    """The lines of ``stdin`` (decoded as UTF-8) without their newline.
+
+    Raises:
+        SystemExit: a line is not valid UTF-8 (the message gives its number).
+    """
+    # Decode line by line from the bytes underneath, when there are any: a text stream
+    # decodes in chunks, so its errors cannot name the line.
+    source = getattr(stdin, "buffer", stdin)
+    lines = []
+    for line in source:
+        try:
+            if isinstance(line, bytes):
+                line = line.decode("utf-8")
+            else:
+                # Under surrogateescape (Python's UTF-8 mode) undecodable bytes arrive as
+                # lone surrogates, which cannot become a tf.string: encoding finds them.
+                line.encode("utf-8")
+        except UnicodeError:
+            raise SystemExit(
+                f"translate: line {len(lines) + 1} of the input is not valid UTF-8"
+            ) from None
+        lines.append(line.rstrip("\n"))
+    return lines
+
+
 def _translate(args, stdin=None, stdout=None):
     """Translates stdin line by line in batches; one translation per line, or with ``--n_best``
-    N lines per input as ``index ||| translation`` (Moses n-best style, best first)."""
+    N lines per input as ``index ||| translation`` (Moses n-best style, best first).
+
+    Raises:
+        SystemExit: with a one-line message when ``--n_best`` exceeds ``--beam_size``, the
+            model cannot be loaded or is not a translator, or the input is not UTF-8.
+    """
+    if args.n_best is not None and args.n_best > args.beam_size:
+        raise SystemExit(
+            f"translate: --n_best must be at most --beam_size ({args.beam_size}), got {args.n_best}"
+        )
+    if not os.path.isfile(args.model):
+        raise SystemExit(f"translate: --model {args.model}: no such file")
     import keras
 
     import keras_seq  # noqa: F401  (registers the serializable classes)
 
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
-    model = keras.saving.load_model(args.model)
+    try:
+        model = keras.saving.load_model(args.model)
+    except Exception as error:  # noqa: BLE001 - any failure to read the file is a user error
+        raise SystemExit(f"translate: cannot load --model {args.model}: {error}") from None
     if not hasattr(model, "translate"):
         raise SystemExit(
             f"translate: {args.model} holds a {type(model).__name__}, not a translator"
         )
-    lines = [line.rstrip("\n") for line in stdin]
+    lines = _read_lines(stdin)
     for start in range(0, len(lines), args.batch_size):
         batch = lines[start : start + args.batch_size]
-        translations = model.translate(
-            batch,
-            beam_size=args.beam_size,
-            n_best=args.n_best,
-            length_penalty=args.length_penalty,
-            max_length=args.max_length,
-            max_source_length=args.max_source_length,
-        )
+        try:
+            translations = model.translate(
+                batch,
+                beam_size=args.beam_size,
+                n_best=args.n_best,
+                length_penalty=args.length_penalty,
+                max_length=args.max_length,
+                max_source_length=args.max_source_length,
+            )
+        except ValueError as error:  # e.g. a model saved without its tokenizers
+            raise SystemExit(f"translate: {error}") from None
         for offset, translation in enumerate(translations):
             if args.n_best is None:
                 stdout.write(translation + "\n")
@@ -92,34 +183,38 @@ def build_parser():
     serve.add_argument("--model_base_path", help="BASE with all-digit version directories")
     serve.add_argument("--model_name", default="default", help="name in /v1/models/<name>")
     serve.add_argument("--model_config_file", help="text ModelServerConfig (models.config)")
-    serve.add_argument("--rest_api_port", type=int, default=8501)
+    serve.add_argument("--rest_api_port", type=_number(int, 0, 65535), default=8501)
     serve.add_argument(
         "--rest_api_host", default="127.0.0.1", help="interface to bind (loopback by default)"
     )
-    serve.add_argument("--rest_api_num_threads", type=int, default=4)
+    serve.add_argument("--rest_api_num_threads", type=_number(int, 1), default=4)
     serve.add_argument(
         "--max_queued_requests",
-        type=int,
+        type=_number(int, 0),
         default=16,
         help="predictions waiting for a thread before new ones get 503",
     )
-    serve.add_argument("--rest_api_timeout_in_ms", type=int, default=30000)
-    serve.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0)
+    serve.add_argument("--rest_api_timeout_in_ms", type=_number(int, 1), default=30000)
+    serve.add_argument(
+        "--file_system_poll_wait_seconds",
+        type=_number(float, 0, exclusive_minimum=True),
+        default=1.0,
+    )
     serve.add_argument(
         "--max_request_bytes",
-        type=int,
+        type=_number(int, 1),
         default=16 * 1024 * 1024,
         help="larger request bodies are refused with 413",
     )
     serve.add_argument(
         "--max_batch_size",
-        type=int,
+        type=_number(int, 0),
         default=1000,
         help="most rows (instances) per request, more get 400; 0: no limit",
     )
     serve.add_argument(
         "--max_string_bytes",
-        type=int,
+        type=_number(int, 0),
         default=64 * 1024,
         help="most bytes per string value, longer get 400; 0: no limit",
     )
@@ -128,7 +223,7 @@ def build_parser():
         action="store_true",
         help="merge concurrent requests for a signature into one run of <= max_batch_size rows",
     )
-    serve.add_argument("--log_level", default="info")
+    serve.add_argument("--log_level", type=str.lower, choices=LOG_LEVELS, default="info")
     serve.set_defaults(run=_serve)
 
     check = commands.add_parser(
@@ -136,18 +231,39 @@ def build_parser():
     )
     check.add_argument("paths", nargs="+", help="model base directories or version directories")
     check.add_argument("--model_config_file", help="a models.config to parse")
+    check.add_argument(
+        "--rtol", type=_number(float, 0), help="relative tolerance on numeric outputs (1e-5)"
+    )
+    check.add_argument(
+        "--atol", type=_number(float, 0), help="absolute tolerance on numeric outputs (1e-6)"
+    )
+    check.add_argument(
+        "--report_modules",
+        action="store_true",
+        help="print a JSON line saying which of keras/tf_keras/keras_seq/tensorflow are loaded",
+    )
     check.set_defaults(run=_check_export)
 
     translate = commands.add_parser(
         "translate", help="translate stdin with a trained model (.keras), one sentence a line"
     )
     translate.add_argument("--model", required=True, help="a .keras file of a Seq2Seq model")
-    translate.add_argument("--beam_size", type=int, default=4, help="1 for greedy decoding")
-    translate.add_argument("--n_best", type=int, help="print this many translations per line")
-    translate.add_argument("--length_penalty", type=float, default=0.6)
-    translate.add_argument("--max_length", type=int, default=100)
-    translate.add_argument("--max_source_length", type=int, help="truncate longer sources")
-    translate.add_argument("--batch_size", type=int, default=32)
+    translate.add_argument(
+        "--beam_size", type=_number(int, 1), default=4, help="1 for greedy decoding"
+    )
+    translate.add_argument(
+        "--n_best",
+        type=_number(int, 1),
+        help="print this many translations per line (at most --beam_size)",
+    )
+    translate.add_argument(
+        "--length_penalty", type=_number(float), default=0.6, help="GNMT alpha (0: none)"
+    )
+    translate.add_argument("--max_length", type=_number(int, 1), default=100)
+    translate.add_argument(
+        "--max_source_length", type=_number(int, 1), help="truncate longer sources"
+    )
+    translate.add_argument("--batch_size", type=_number(int, 1), default=32)
     translate.set_defaults(run=_translate)
     return parser
 

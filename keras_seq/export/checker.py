@@ -8,7 +8,13 @@ CHECKER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "standal
 
 
 def check_export(
-    paths, model_config_file=None, report_modules=False, timeout=600, capture_output=True
+    paths,
+    model_config_file=None,
+    report_modules=False,
+    timeout=600,
+    capture_output=True,
+    rtol=None,
+    atol=None,
 ):
     """Checks exported SavedModels the way TF Serving loads them, in a process without Keras.
 
@@ -20,8 +26,11 @@ def check_export(
         model_config_file: optional str. A ``models.config`` to parse as ModelServerConfig.
         report_modules: bool. Also print which of keras/tf_keras/keras_seq/tensorflow the
             checker process had loaded (a ``modules: {...}`` JSON line).
-        timeout: float. Seconds before the check is abandoned.
+        timeout: float or None. Seconds before the check is abandoned (None: no limit).
         capture_output: bool. Capture the report (``.stdout``) instead of printing it.
+        rtol: optional float. Relative tolerance of the comparison of numeric outputs with
+            the recorded eager outputs (the checker's default, 1e-5, when None).
+        atol: optional float. Absolute tolerance of that comparison (default 1e-6).
 
     Returns:
         ``subprocess.CompletedProcess``: ``returncode`` 0 when everything passes, the report
@@ -40,6 +49,9 @@ def check_export(
         command += ["--model_config_file", os.fspath(model_config_file)]
     if report_modules:
         command.append("--report_modules")
+    for flag, value in (("--rtol", rtol), ("--atol", atol)):
+        if value is not None:
+            command += [flag, repr(float(value))]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     return subprocess.run(
         command, capture_output=capture_output, text=True, timeout=timeout, env=env, check=False

@@ -23,6 +23,8 @@ from keras_seq.export import standalone_checker
 from keras_seq.export.warmup import WARMUP_FILE_NAME, make_predict_log, write_warmup_requests
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# TF Serving parses version directory names as int64 and ignores those that overflow.
+MAX_VERSION = 2**63 - 1
 
 
 def export(model, base_dir, name, version=None, examples=None):
@@ -38,19 +40,25 @@ def export(model, base_dir, name, version=None, examples=None):
     Args:
         model: a built Keras model with a ``serving_signatures()`` method (see module doc).
         base_dir: str or path. Directory holding one folder per model name.
-        name: str. Model name (the ``/v1/models/<name>`` of the REST API).
-        version: optional positive int. Defaults to one more than the highest version there.
+        name: str. Model name (the ``/v1/models/<name>`` of the REST API): letters, digits,
+            ``_``, ``.`` and ``-``, not ``.`` or ``..``.
+        version: optional int in [1, 2**63 - 1] (TF Serving's int64 versions). Defaults to
+            one more than the highest version there.
         examples: optional dict of signature name to ``{input_name: batch}``; defaults to
             ``model.serving_examples()``. Every signature needs one: the examples become the
             warm-up records, with the eager outputs stored as their expected responses.
+            Each example gives every input without a default, with the dtype and shape of
+            the signature's input (a batch of strings ``[B]`` for a ``[None]`` input).
 
     Returns:
         The path of the new version directory.
 
     Raises:
         TypeError: the model has no ``serving_signatures()`` or it returns something else.
-        ValueError: a signature is not servable (ragged output, non-string input, no batch
-            dimension, ``jit_compile=True``, ``tf.py_function``...), or examples are missing.
+        ValueError: a bad ``name`` or ``version``; a signature is not servable (ragged
+            output, non-string input, no batch dimension, ``jit_compile=True``,
+            ``tf.py_function``...); or examples are missing or do not fit their signature
+            (TF Serving would fail the version when it replays them at load).
         FileExistsError: the version already exists (versions are never overwritten).
 
     Example:
@@ -59,8 +67,9 @@ def export(model, base_dir, name, version=None, examples=None):
     >>> path  # doctest: +SKIP
     '/models/classifier/1'
     """
-    if not isinstance(name, str) or not _NAME_PATTERN.match(name):
-        raise ValueError(f"name must be letters, digits, '_', '.', '-'; got {name!r}")
+    # "." and ".." match the pattern but name the base directory or its parent.
+    if not isinstance(name, str) or not _NAME_PATTERN.match(name) or name in (".", ".."):
+        raise ValueError(f"name must be letters, digits, '_', '.', '-' (not . or ..); got {name!r}")
     signatures = _serving_signatures(model)
     examples = _examples(model, examples, signatures)
     model_dir = os.path.join(os.fspath(base_dir), name)
@@ -106,18 +115,23 @@ def export(model, base_dir, name, version=None, examples=None):
 
 
 def next_version(model_dir):
-    """One more than the highest all-digit directory in ``model_dir`` (1 when none)."""
+    """One more than the highest version in ``model_dir`` (1 when none).
+
+    A version is an all-digit directory name that TF Serving reads as an int64.
+    """
     if not os.path.isdir(model_dir):
         return 1
     versions = [int(d) for d in os.listdir(model_dir) if d.isascii() and d.isdigit()]
-    return max(versions, default=0) + 1
+    return max((v for v in versions if v <= MAX_VERSION), default=0) + 1
 
 
 def _resolve_version(model_dir, version):
     if version is None:
         return next_version(model_dir)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"version must be a positive int, got {version!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+        raise ValueError(
+            f"version must be a positive int <= 2**63 - 1 (TF Serving's int64), got {version!r}"
+        )
     return version
 
 
@@ -202,12 +216,28 @@ def _warmup_log(model_name, key, signature_def, function, example):
             f"examples[{key!r}] has inputs {unknown} not in the signature "
             f"{sorted(signature_def.inputs)}"
         )
-    tensors = {
-        input_name: tf.constant(
-            value, dtype=tf.dtypes.as_dtype(signature_def.inputs[input_name].dtype)
-        )
-        for input_name, value in example.items()
-    }
+    missing = sorted(set(signature_def.inputs) - set(example) - set(signature_def.defaults))
+    if missing:
+        raise ValueError(f"examples[{key!r}] lacks inputs {missing}, which have no default")
+    tensors = {}
+    for input_name, value in example.items():
+        info = signature_def.inputs[input_name]
+        dtype = tf.dtypes.as_dtype(info.dtype)
+        shape = tf.TensorShape(info.tensor_shape)
+        try:
+            tensor = tf.constant(value, dtype=dtype)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"examples[{key!r}][{input_name!r}] is not a {dtype.name} array: {error}"
+            ) from None
+        # TF Serving feeds the record to a placeholder of this shape and fails the whole
+        # version when warm-up fails; eager functions accept any shape, so check here.
+        if not shape.is_compatible_with(tensor.shape):
+            raise ValueError(
+                f"examples[{key!r}][{input_name!r}] has shape {tensor.shape}, which does "
+                f"not fit the signature's input shape {shape}"
+            )
+        tensors[input_name] = tensor
     # A (callable, input_signature) entry runs eagerly here; a tf.function runs its graph.
     outputs = function(**tensors)
     return make_predict_log(model_name, key, tensors, {k: v.numpy() for k, v in outputs.items()})

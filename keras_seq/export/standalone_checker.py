@@ -414,6 +414,17 @@ def check_version(version_dir, rtol=1e-5, atol=1e-6):
     return replay_problems(version_dir, meta_graph, rtol=rtol, atol=atol)
 
 
+def tolerance(text):
+    """Parses a ``--rtol``/``--atol`` value: a finite float >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="keras-seq check-export",
@@ -421,8 +432,12 @@ def main(argv=None):
     )
     parser.add_argument("paths", nargs="+", help="model base directories or version directories")
     parser.add_argument("--model_config_file", help="a models.config to parse")
-    parser.add_argument("--rtol", type=float, default=1e-5)
-    parser.add_argument("--atol", type=float, default=1e-6)
+    parser.add_argument(
+        "--rtol", type=tolerance, default=1e-5, help="relative tolerance on numeric outputs"
+    )
+    parser.add_argument(
+        "--atol", type=tolerance, default=1e-6, help="absolute tolerance on numeric outputs"
+    )
     parser.add_argument(
         "--report_modules",
         action="store_true",
