@@ -6,9 +6,10 @@ either a ``tf.function`` created with an ``input_signature`` or a pair
 per positional argument of the callable). Each function returns a dict of output name to a
 dense tensor leading with the batch dimension. An argument with a tensor default value
 (``def generate(text, beam_size=tf.constant(4))``) becomes an optional input: TensorFlow
-stores the default in ``SignatureDef.defaults`` and TF Serving fills it when a request omits
-the input. Optionally ``serving_examples(self) -> dict`` maps signature names to example
-inputs (``{input_name: batch}``) used for the warm-up records.
+stores the default in ``SignatureDef.defaults`` and TF Serving fills it when a gRPC request
+omits the input (its REST API wants every input: docs/serving.md). Optionally
+``serving_examples(self) -> dict`` maps signature names to example inputs (``{input_name:
+batch}``) used for the warm-up records.
 """
 
 import os

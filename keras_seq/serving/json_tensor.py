@@ -6,6 +6,10 @@ tensor or an object of tensors), never both; ``{"b64": ...}`` for string values;
 name ends in ``_bytes`` written as ``{"b64": ...}``; floats in shortest round-trip form with
 ``NaN`` / ``Infinity`` as bare tokens.
 
+Every signature input must be in the request, those with a default value included, as TF
+Serving's JSON layer wants them (the defaults apply to gRPC requests only): an ``instances``
+object has exactly the input names, an ``inputs`` object all of them.
+
 Every malformed body is a 400 with a message, never an exception of another kind: JSON nested
 too deeply for the parser, lone UTF-16 surrogates (``"\\ud800"``, which UTF-8 cannot carry),
 tensors of more than ``MAX_RANK`` dimensions, numbers out of the input's range, literals past
@@ -166,6 +170,13 @@ def _parse_instances(instances, input_dtypes, limits):
                 f"Input name '{name}' is not in the signature inputs {sorted(input_dtypes)}"
             )
         arrays[name] = _to_array([i[name] for i in instances], input_dtypes[name], name, limits)
+    if keys != set(input_dtypes):
+        # TF Serving's JSON layer (json_tensor.cc) wants every input in every instance, those
+        # with a default value included: the defaults apply to gRPC requests only.
+        raise _invalid(
+            f"Failed to process element: 0 of 'instances' list. JSON object: "
+            f"{_short(instances[0])} keys must be equal to: {','.join(sorted(input_dtypes))}"
+        )
     return arrays
 
 
@@ -180,6 +191,10 @@ def _parse_inputs(inputs, input_dtypes, limits):
             if isinstance(value, list):
                 limits.check_batch(len(value), f"Input '{name}'")
             arrays[name] = _to_array(value, input_dtypes[name], name, limits)
+        missing = sorted(set(input_dtypes) - set(arrays))
+        if missing:
+            # As TF Serving's JSON layer: every input, those with a default value included.
+            raise _invalid(f"Missing named input: {missing[0]} in 'inputs' object.")
         return arrays
     if len(input_dtypes) != 1:
         raise _invalid(

@@ -108,7 +108,13 @@ def test_warmup_records_hold_requests_and_eager_outputs(exported, classifier):
     _, path = exported
     logs = read_warmup_requests(os.path.join(path, WARMUP_FILE))
     by_signature = {log.predict_log.request.model_spec.signature_name: log for log in logs}
-    assert sorted(by_signature) == ["normalize", "normalize_bytes", "serving_default", "spin"]
+    assert sorted(by_signature) == [
+        "normalize",
+        "normalize_bytes",
+        "normalize_with",
+        "serving_default",
+        "spin",
+    ]
     for key, log in by_signature.items():
         request = log.predict_log.request
         assert request.model_spec.name == "toy"
@@ -129,7 +135,7 @@ def test_signature_defaults_are_optional_inputs(exported):
     from keras_seq.export.standalone_checker import read_meta_graph
 
     _, path = exported
-    signature = read_meta_graph(path).signature_def["normalize"]
+    signature = read_meta_graph(path).signature_def["normalize_with"]
     assert sorted(signature.inputs) == ["separator", "text"]
     assert tf.make_ndarray(signature.defaults["separator"]) == b" "
     assert list(signature.defaults) == ["separator"]
@@ -200,7 +206,7 @@ def test_checker_passes_good_export_without_keras(exported):
     base, _ = exported
     result = check_export(os.path.join(base, "toy"), MODELS_CONFIG, report_modules=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "PASS" in result.stdout and "4 warm-up records replayed" in result.stdout
+    assert "PASS" in result.stdout and "5 warm-up records replayed" in result.stdout
     assert "parses as ModelServerConfig" in result.stdout
     modules_line = next(line for line in result.stdout.splitlines() if line.startswith("modules: "))
     modules = json.loads(modules_line[len("modules: ") :])

@@ -18,9 +18,11 @@ class ToyTextClassifier(keras.Model):
 
     Signatures:
     - ``serving_default``: ``text`` [B] -> ``label`` [B] string, ``probabilities`` [B, 3].
-    - ``normalize``: ``text`` [B], optional ``separator`` (default " ") -> ``normalized`` [B]
-      (in-vocabulary words joined back from the vocabulary with tf.gather + reduce_join, out
-      of vocabulary ones as "[UNK]") and ``token_count`` [B] int64.
+    - ``normalize``: ``text`` [B] -> ``normalized`` [B] (in-vocabulary words joined back from
+      the vocabulary with tf.gather + reduce_join, out of vocabulary ones as "[UNK]") and
+      ``token_count`` [B] int64.
+    - ``normalize_with``: ``normalize`` with an optional scalar ``separator`` (default " "):
+      TF Serving's REST API wants it sent anyway, in columnar form.
     - ``normalize_bytes``: ``text`` [B] -> ``normalized_bytes`` [B] (base64 over REST).
     - ``spin``: ``text`` [B], optional ``iterations`` (default 0) -> ``echo`` [B] = text + "0",
       after a while_loop of ``iterations`` steps: a request as slow as asked.
@@ -65,6 +67,11 @@ class ToyTextClassifier(keras.Model):
             "token_count": ids.row_lengths(),
         }
 
+    def normalize_text(self, text):
+        """``normalize`` with the default separator, as a function of ``text`` alone (a
+        tensor default of a signature's function becomes an optional input)."""
+        return self.normalize(text)
+
     def normalize_bytes(self, text):
         return {"normalized_bytes": self.normalize(text)["normalized"]}
 
@@ -78,7 +85,11 @@ class ToyTextClassifier(keras.Model):
         text = tf.TensorSpec([None], tf.string, name="text")
         return {
             "serving_default": (self.classify, [text]),
-            "normalize": (self.normalize, [text, tf.TensorSpec([], tf.string, name="separator")]),
+            "normalize": (self.normalize_text, [text]),
+            "normalize_with": (
+                self.normalize,
+                [text, tf.TensorSpec([], tf.string, name="separator")],
+            ),
             "normalize_bytes": (self.normalize_bytes, [text]),
             "spin": (self.spin, [text, tf.TensorSpec([], tf.int32, name="iterations")]),
         }

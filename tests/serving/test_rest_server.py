@@ -104,14 +104,21 @@ def test_columnar_predict_equals_eager(client, models):
     np.testing.assert_allclose(outputs["probabilities"], expected["probabilities"], rtol=1e-6)
 
 
-def test_optional_input_default_and_override(client):
+def test_every_input_is_sent_over_rest_defaults_included(client):
+    # TF Serving's JSON layer (json_tensor.cc) wants every signature input, those with a
+    # default included (the defaults apply to gRPC requests): so does our server.
     rows = client.predict([{"text": t} for t in TEXTS], signature_name="normalize", version=1)
     assert [r["normalized"] for r in rows] == reference_normalize(TEXTS)
     assert [r["token_count"] for r in rows] == [len(t.split()) for t in TEXTS]
     outputs = client.predict_columnar(
-        {"text": TEXTS, "separator": "+"}, signature_name="normalize", version=1
+        {"text": TEXTS, "separator": "+"}, signature_name="normalize_with", version=1
     )
     assert outputs["normalized"] == reference_normalize(TEXTS, separator="+")
+    with pytest.raises(ServingError, match="Missing named input: separator") as columnar:
+        client.predict_columnar({"text": TEXTS}, signature_name="normalize_with", version=1)
+    with pytest.raises(ServingError, match="separator,text") as rows:
+        client.predict([{"text": t} for t in TEXTS], signature_name="normalize_with", version=1)
+    assert columnar.value.status_code == rows.value.status_code == 400
 
 
 def test_b64_in_and_bytes_out(served, client):
@@ -169,9 +176,15 @@ def test_new_version_is_picked_up_and_selectable(served, models):
         ("toy:predict", '{"inputs": {"txt": ["a"]}}', 400, "not in the signature inputs"),
         (
             "toy:predict",
-            '{"signature_name": "normalize", "inputs": {"separator": "-"}}',
+            '{"signature_name": "normalize_with", "inputs": {"separator": "-"}}',
             400,
-            "not found in request and no default value",
+            "Missing named input: text",
+        ),
+        (
+            "toy:predict",
+            '{"signature_name": "spin", "instances": [{"text": "a"}]}',
+            400,
+            "keys must be equal to: iterations,text",
         ),
         (
             "toy:predict",
@@ -341,7 +354,7 @@ def test_model_config_file_versions_and_labels(served, tmp_path, models):
         model_server.poll()
         servable = model_server.servable("toy", label="stable")
         assert servable.version == 1
-        assert servable.num_warmup_records == 4
+        assert servable.num_warmup_records == 5
         outputs = servable.predict(None, {"text": np.array([t.encode() for t in TEXTS], object)})
         expected = eager_outputs(models[1], "serving_default", TEXTS)
         np.testing.assert_array_equal(outputs["label"], expected["label"])
