@@ -22,9 +22,9 @@ class MaskedSequenceLoss(keras.losses.Loss):
     does not apply.
 
     Under a `tf.distribute` strategy the mean is over the real tokens of the *global* batch:
-    each replica divides its sum by the all-reduced token count and multiplies by the number
-    of replicas, which Keras divides by again before summing the replicas' gradients. So
-    replicas holding different numbers of real tokens train exactly as one device would.
+    each replica divides its sum by the all-reduced token count, and the replicas' gradients
+    are summed. So replicas holding different numbers of real tokens train exactly as one
+    device would (tests/recipes/test_mirrored_strategy.py, marked slow).
 
     Args:
         label_smoothing: float in [0, 1).
@@ -170,14 +170,17 @@ def token_weights(sample_weight, valid):
 
 def _global_token_mean(loss_sum, token_count):
     """``loss_sum / token_count`` (0 when ``token_count`` is 0) on one device; under a strategy
-    with N replicas, ``N · loss_sum / Σ_replicas token_count`` (Keras scales each replica's loss
-    by 1/N). ``token_count`` is the sum of the token weights, so it may be fractional."""
+    with N replicas, ``loss_sum / Σ_replicas token_count``: the replicas' gradients are summed,
+    which gives the gradient of the global token mean. Keras divides a loss by N only in
+    `Loss.__call__`'s reduction of a non-scalar loss, which this loss does not go through
+    (it overrides ``__call__``); its loss tracker multiplies by N and averages the replicas,
+    which shows the global mean. ``token_count`` is the sum of the token weights, so it may
+    be fractional."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             total = context.all_reduce(tf.distribute.ReduceOp.SUM, token_count)
-            replicas = ops.cast(context.num_replicas_in_sync, loss_sum.dtype)
-            return ops.divide_no_nan(replicas * loss_sum, total)
+            return ops.divide_no_nan(loss_sum, total)
     return ops.divide_no_nan(loss_sum, token_count)
