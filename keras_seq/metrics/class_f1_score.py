@@ -4,6 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_seq.metrics._checks import ids_in_range
+
 AVERAGES = ("macro", "micro", "weighted")
 
 
@@ -115,15 +117,7 @@ class ClassF1Score(keras.metrics.Metric):
             for name, value in named.items()
             if name != "y_true" and None in (sizes[name], sizes["y_true"])
         ]
-        for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
-            checks.append(
-                tf.debugging.Assert(
-                    tf.reduce_all((labels >= 0) & (labels < self.num_classes)),
-                    [f"`{name}` must hold class ids in [0, {self.num_classes}), got", labels],
-                    summarize=20,
-                )
-            )
-        return checks
+        return checks + ids_in_range({"y_true": y_true, "y_pred": y_pred}, self.num_classes)
 
     @staticmethod
     def _scores(confusion):

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_seq.metrics._checks import ids_in_range
+
 # Prefix codes of a tag.
 OUTSIDE, BEGIN, INSIDE, END, SINGLE = 0, 1, 2, 3, 4
 _PREFIXES = {"B": BEGIN, "I": INSIDE, "E": END, "S": SINGLE}
@@ -136,16 +138,9 @@ class SpanF1(keras.metrics.Metric):
         checks = [
             tf.debugging.assert_equal(
                 tf.shape(y_true), tf.shape(y_pred), message="`y_true` and `y_pred` differ in shape"
-            )
+            ),
+            *ids_in_range({"y_true": y_true, "y_pred": y_pred}, tags, what="tag ids"),
         ]
-        for name, ids in (("y_true", y_true), ("y_pred", y_pred)):
-            checks.append(
-                tf.debugging.Assert(
-                    tf.reduce_all((ids >= 0) & (ids < tags)),
-                    [f"`{name}` must hold tag ids in [0, {tags}), got", ids],
-                    summarize=20,
-                )
-            )
         with tf.control_dependencies(checks):
             return tf.identity(y_true), tf.identity(y_pred)
 

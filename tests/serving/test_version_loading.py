@@ -37,14 +37,20 @@ def test_zero_padded_version_directory_is_that_version(tmp_path, toy_version_dir
     assert _normalized(servable) == reference_normalize(TEXTS)
 
 
+def _failed_version(tmp_path, model_server, saved_model_bytes):
+    """Version 1 of toy holding a broken saved_model.pb, polled once: reported END."""
+    version_dir = tmp_path / "toy" / "1"
+    version_dir.mkdir(parents=True)
+    (version_dir / "saved_model.pb").write_bytes(saved_model_bytes)
+    model_server.poll()
+    assert _states(model_server) == [("1", "END")]
+    return version_dir
+
+
 def test_failed_version_is_loaded_once_its_directory_changes(
     tmp_path, toy_version_dir, model_server
 ):
-    version_dir = tmp_path / "toy" / "1"
-    version_dir.mkdir(parents=True)
-    (version_dir / "saved_model.pb").write_bytes(b"half copied")
-    model_server.poll()
-    assert _states(model_server) == [("1", "END")]
+    version_dir = _failed_version(tmp_path, model_server, b"half copied")
     error = model_server.status("toy")["model_version_status"][0]["status"]["error_message"]
     model_server.poll()  # unchanged: not tried again, same report
     assert model_server.status("toy")["model_version_status"][0]["status"]["error_message"] == (
@@ -60,11 +66,7 @@ def test_failed_version_is_loaded_once_its_directory_changes(
 def test_failed_version_deleted_and_exported_again_is_loaded(
     tmp_path, toy_version_dir, model_server
 ):
-    version_dir = tmp_path / "toy" / "1"
-    version_dir.mkdir(parents=True)
-    (version_dir / "saved_model.pb").write_bytes(b"not a SavedModel")
-    model_server.poll()
-    assert _states(model_server) == [("1", "END")]
+    version_dir = _failed_version(tmp_path, model_server, b"not a SavedModel")
     shutil.rmtree(version_dir)
     model_server.poll()  # a failed version whose directory is gone is forgotten
     with pytest.raises(ServingError, match="Could not find any versions of model toy") as info:
