@@ -203,7 +203,8 @@ class Tokenizer(keras.layers.Layer):
 
         Args:
             strings: tf.string tensor (or list of str) [batch]; `WordTokenizer` also takes
-                pre-split tokens [batch, None] (ragged, or a list of lists of str).
+                pre-split tokens [batch, None] (ragged, or a list of lists of str) or a
+                dense [batch, tokens] tensor, whose trailing "" entries are padding.
             add_start: bool. Put `<s>` (id 1) first.
             add_end: bool. Put `</s>` (id 2) last; truncation keeps it.
             sequence_length: int or None. None: ragged output; else dense [batch,
@@ -443,7 +444,9 @@ class Tokenizer(keras.layers.Layer):
             )
         rank = strings.shape.rank
         if rank == 2 and self._accepts_pre_split:
-            return tf.RaggedTensor.from_tensor(strings)
+            # A dense batch of pre-split tokens is padded with "" (its rows differ in length):
+            # trailing empty strings are padding, not tokens (they would read as <unk>).
+            return tf.RaggedTensor.from_tensor(strings, padding="")
         if rank is None:
             return tf.ensure_shape(strings, [None])
         if rank != 1:

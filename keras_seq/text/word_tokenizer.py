@@ -28,7 +28,8 @@ class WordTokenizer(Tokenizer):
         ``normalization``.)
 
     Call arguments:
-        strings: tf.string [batch], or pre-split tokens [batch, None] (ragged).
+        strings: tf.string [batch], or pre-split tokens [batch, None] (ragged, or dense
+            with trailing "" as padding).
 
     Returns:
         int32 ids [batch, sequence_length].

@@ -77,3 +77,17 @@ def test_id_to_token_takes_numpy_integers():
     for bad in (np.int64(99), np.bool_(True), True, 1.0):
         with pytest.raises(ValueError, match="`id` must be an int"):
             tokenizer.id_to_token(bad)
+
+
+def test_dense_pre_split_tokens_padded_with_empty_strings_give_no_ids():
+    tokenizer = WordTokenizer.from_corpus([["He", "had", "it"]])
+    he, had, it = (tokenizer.token_to_id(w) for w in ("He", "had", "it"))
+    dense = tf.constant([["He", "had", "it"], ["it", "", ""], ["", "", ""]])
+    ragged = [["He", "had", "it"], ["it"], []]
+    assert tokenizer.tokenize(dense).to_list() == [[he, had, it], [it], []]
+    assert tokenizer.tokenize(dense).to_list() == tokenizer.tokenize(ragged).to_list()
+    # As a layer: padded with the pad id, not <unk>.
+    np.testing.assert_array_equal(tokenizer(dense), [[he, had, it], [it, 0, 0], [0, 0, 0]])
+    # An empty token inside a row is a token, as in ragged input.
+    unk = Tokenizer.UNKNOWN_ID
+    assert tokenizer.tokenize(tf.constant([["He", "", "it"]])).to_list() == [[he, unk, it]]
