@@ -352,7 +352,8 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
         ValueError: when a named column is not in the header or an index is out of
             range, or on a malformed row when `strict` (a different number of fields
             than the header or first row, an empty text or label, bytes that are not
-            UTF-8).
+            UTF-8), and also when not `strict` on a malformed header row (skipping it
+            would read the first example as the header).
 
     Example:
 
@@ -386,11 +387,19 @@ def _read_csv_rows(path, text, text_column, label_column, problems):
         except StopIteration:
             break
         except csv.Error as error:
+            if num_fields is None and has_header:
+                raise ValueError(
+                    f"{os.fspath(path)}:{first_line}: header row: CSV error: {error}"
+                ) from error
             problems.report(path, first_line, f"CSV error: {error}")
             continue
         if not row or not "".join(row).strip():
             continue
         reason = _undecodable(",".join(row))
+        if num_fields is None and has_header and reason is not None:
+            # The named columns are looked up in this row: skipping it, even in lenient
+            # mode, would read the first example as the header.
+            raise ValueError(f"{os.fspath(path)}:{first_line}: header row: {reason}")
         if num_fields is None and reason is None:
             num_fields = len(row)
             header = [name.strip() for name in row] if has_header else []

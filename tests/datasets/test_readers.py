@@ -311,6 +311,18 @@ def test_read_classification_csv_strict_and_lenient(tmp_path):
     ]
 
 
+def test_read_classification_csv_lenient_never_skips_a_malformed_header(tmp_path):
+    # Skipping the header would take the first example for it ("text" not in ['ham', 'a']).
+    path = write(tmp_path / "bad_header.csv", b"te\xffxt,label\nham,a\nspam,b\n")
+    for strict in (True, False):
+        with pytest.raises(ValueError, match=f"^{path}:1: header row: invalid UTF-8 byte 0xff"):
+            read_classification_csv(path, strict=strict)
+    # Without a header, the same row is an example like any other: skipped when lenient.
+    result = read_classification_csv(path, text_column=0, label_column=1, strict=False)
+    assert result.examples == [("ham", "a"), ("spam", "b")]
+    assert result.skipped == [(str(path), 1, "invalid UTF-8 byte 0xff at column 3")]
+
+
 def test_read_classification_csv_fields_longer_than_the_csv_module_limit(tmp_path):
     # A long mail or article (the csv module refuses fields over 131,072 characters).
     long_text = "word " * 40_000 + "end"
