@@ -37,7 +37,10 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     kill during a save; a restarted container often gets the same process id) is removed
     before each save, so that it can never be renamed over the checkpoint.
 
-    Args and behaviour are those of `keras.callbacks.ModelCheckpoint`.
+    Args and behaviour are those of `keras.callbacks.ModelCheckpoint`, except that a
+    ``filepath`` naming an existing directory raises ``ValueError`` (when the callback is
+    made, or at the save for a name formatted from the epoch) instead of an
+    ``IsADirectoryError`` from the save.
 
     Example:
 
@@ -45,10 +48,16 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     ...                                    save_best_only=True)  # doctest: +SKIP
     """
 
+    def __init__(self, filepath, *args, **kwargs):
+        super().__init__(filepath, *args, **kwargs)
+        # Found before training rather than at the first save, an epoch later.
+        _check_not_a_directory(self.filepath)
+
     def _save_model(self, epoch, batch, logs):
         # Keras formats `self.filepath` then saves to it: point it at the partial file for the
         # duration of the save (braces escaped: the formatted name is used verbatim).
         final = self._get_file_path(epoch, batch, logs)
+        _check_not_a_directory(final)
         partial = _partial_path(final)
         pattern = self.filepath
         # Whether Keras saved is known only by the partial file existing afterwards: a stale
@@ -64,7 +73,20 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         finally:
             self.filepath = pattern
         if os.path.exists(partial):
-            replace_atomically(partial, final)
+            try:
+                replace_atomically(partial, final)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.remove(partial)
+                raise
+
+
+def _check_not_a_directory(path):
+    if os.path.isdir(path):
+        raise ValueError(
+            f"The checkpoint path {os.fspath(path)!r} is an existing directory; give a file "
+            "name in it, such as 'model.keras'."
+        )
 
 
 def _remove_if_present(path):

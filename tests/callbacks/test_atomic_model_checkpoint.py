@@ -148,3 +148,18 @@ def test_a_stale_partial_file_is_never_renamed_over_the_checkpoint(tmp_path):
 def test_a_failed_save_removes_its_partial_file(tmp_path, breaking_model):
     fit_two_epochs(breaking_model, AtomicModelCheckpoint(str(tmp_path / "model.keras")))
     assert os.listdir(tmp_path) == ["model.keras"]
+
+
+def test_a_directory_as_the_checkpoint_path_is_refused_and_left_alone(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    (tmp_path / "model.keras").mkdir()
+    with pytest.raises(ValueError, match=r"model\.keras' is an existing directory"):
+        AtomicModelCheckpoint(str(tmp_path / "model.keras"))
+    # A formatted name is known only at the save: refused there, nothing left behind.
+    (tmp_path / "model-01.keras").mkdir()
+    checkpoint = AtomicModelCheckpoint(str(tmp_path / "model-{epoch:02d}.keras"))
+    with pytest.raises(ValueError, match=r"model-01\.keras' is an existing directory"):
+        model.fit(np.ones((4, 3)), np.zeros((4, 1)), epochs=1, callbacks=[checkpoint], verbose=0)
+    assert sorted(os.listdir(tmp_path)) == ["model-01.keras", "model.keras"]
+    assert os.listdir(tmp_path / "model-01.keras") == []
