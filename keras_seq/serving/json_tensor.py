@@ -362,6 +362,8 @@ def _scalar_json(item, array, as_b64):
     if isinstance(item, bytes):
         if as_b64:
             return '{"b64": "' + base64.b64encode(item).decode("ascii") + '"}'
+        # TF Serving copies invalid UTF-8 into the body unchanged (invalid JSON to strict
+        # parsers); U+FFFD keeps the answer parseable (docs/serving.md, "Binary strings").
         return json.dumps(item.decode("utf-8", errors="replace"))
     if isinstance(item, str):
         return json.dumps(item)

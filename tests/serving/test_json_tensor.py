@@ -37,6 +37,15 @@ def test_row_format_splits_every_output_along_the_batch():
     assert single == {"predictions": [[1.5], [2.5]]}
 
 
+def test_invalid_utf8_in_a_text_output_is_replaced_so_the_body_parses():
+    # TF Serving would copy the raw bytes (invalid JSON); `_bytes` outputs keep them exactly.
+    outputs = {"text": np.array([b"ok \xff\xfe end"], object)}
+    body = format_predict_response(outputs, row_format=False)
+    assert json.loads(body.encode("utf-8")) == {"outputs": ["ok \ufffd\ufffd end"]}
+    exact = format_predict_response({"text_bytes": outputs["text"]}, row_format=False)
+    assert json.loads(exact) == {"outputs": [{"b64": "b2sg//4gZW5k"}]}
+
+
 def test_row_format_rejects_inconsistent_batch():
     outputs = {"a": np.zeros([2]), "b": np.zeros([3])}
     with pytest.raises(ServingError, match="inconsistent batch size: 3 expecting: 2") as info:
