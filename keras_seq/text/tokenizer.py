@@ -3,6 +3,7 @@
 import functools
 import numbers
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -156,10 +157,33 @@ class Tokenizer(keras.layers.Layer):
                 raise ValueError(f"`vocabulary` tokens must be non-empty lines, got {token!r}.")
             seen.add(token)
         self._check_vocabulary(vocabulary)
+        self._check_lowercase(vocabulary)
         object.__setattr__(self, "_compiled_functions", {})
         self._vocabulary = vocabulary
         self._token_to_id = {token: index for index, token in enumerate(vocabulary)}
         self._build_lookup(vocabulary)
+
+    def _check_lowercase(self, vocabulary):
+        # With `lowercase`, input is lowered before lookup: a token with an upper-case letter
+        # is almost always a mistake (its words read as <unk>). A warning, not an error: NFKC
+        # after lowering can still make a few of them ("ℝ" -> "R").
+        if not self.lowercase:
+            return
+        special = set(getattr(self, "SPECIAL_TOKENS", self.RESERVED_TOKENS))
+        tokens = [token for token in vocabulary if token not in special]
+        if not tokens:
+            return
+        with tf.init_scope():
+            lowered = _lower_utf8(string_constant(tokens)).numpy()
+        cased = [t for t, low in zip(tokens, lowered, strict=True) if low != t.encode("utf-8")]
+        if cased:
+            warnings.warn(
+                f"`vocabulary` holds {len(cased)} token(s) with upper-case letters, such as "
+                f"{cased[:5]}, which `lowercase=True` input does not match (their words "
+                "read as <unk>); lowercase the vocabulary or set `lowercase=False`.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def id_to_token(self, id):
         """The token of ``id`` (a Python or NumPy integer, e.g. an element of ``ids.numpy()``)."""

@@ -1,5 +1,7 @@
 """Edge cases: NUL characters, a vocabulary of reserved tokens only, ids beyond int32."""
 
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -91,3 +93,18 @@ def test_dense_pre_split_tokens_padded_with_empty_strings_give_no_ids():
     # An empty token inside a row is a token, as in ragged input.
     unk = Tokenizer.UNKNOWN_ID
     assert tokenizer.tokenize(tf.constant([["He", "", "it"]])).to_list() == [[he, unk, it]]
+
+
+def test_upper_case_tokens_of_a_lowercase_tokenizer_are_named_in_a_warning():
+    vocabulary = list(Tokenizer.RESERVED_TOKENS) + ["The", "cat", "SAT"]
+    with pytest.warns(UserWarning, match=r"2 token\(s\) with upper-case .*\['The', 'SAT'\]"):
+        tokenizer = WordTokenizer(vocabulary=vocabulary, lowercase=True)
+    # What the warning is about: the lowered words miss those tokens.
+    unk, cat = Tokenizer.UNKNOWN_ID, tokenizer.token_to_id("cat")
+    assert tokenizer.tokenize(["The cat SAT"]).to_list() == [[unk, cat, unk]]
+    # No warning where lowered input can match every token, or without lowercasing.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        WordTokenizer(vocabulary=vocabulary, lowercase=False)
+        WordTokenizer.from_corpus(["The cat SAT"], lowercase=True)
+        WordPieceTokenizer.from_corpus(["The cat SAT"], 300, lowercase=True)
