@@ -168,6 +168,10 @@ class WordPieceTokenizer(Tokenizer):
             # to what to cut: cutting its list dropped "▁until" and "▁wait" from the Ding
             # vocabularies while rare fragments stayed.
             learned = [piece for piece in learned if piece not in seen]
+            # The learner treats the word-start marker as a letter and may offer "##▁". No
+            # word holds it after its start (a literal "▁" in the text is a word of its own,
+            # as punctuation is, and goes to bytes), so such a piece would waste a slot.
+            learned = [piece for piece in learned if cls.SPACE_MARKER not in piece[1:]]
             room = vocabulary_size - len(vocabulary)
             if len(learned) > room:
                 usage = _piece_usage(word_counts, seen | set(learned))

@@ -108,3 +108,18 @@ def test_upper_case_tokens_of_a_lowercase_tokenizer_are_named_in_a_warning():
         WordTokenizer(vocabulary=vocabulary, lowercase=False)
         WordTokenizer.from_corpus(["The cat SAT"], lowercase=True)
         WordPieceTokenizer.from_corpus(["The cat SAT"], 300, lowercase=True)
+
+
+def test_word_piece_learner_keeps_no_piece_with_an_inner_space_marker():
+    # Such a piece ("##▁") can never match: the marker only ever starts a word.
+    marker = WordPieceTokenizer.SPACE_MARKER
+    learned = WordPieceTokenizer.from_corpus(["!!! ... ?? !!"], 300).vocabulary[261:]
+    assert learned and not [piece for piece in learned if marker in piece[1:]]
+    # A literal marker character in the text is a word of its own and goes to bytes.
+    text = f"a{marker}b a{marker}b"
+    tokenizer = WordPieceTokenizer.from_corpus([text], 300)
+    assert not [piece for piece in tokenizer.vocabulary[261:] if marker in piece[1:]]
+    ids = tokenizer.tokenize([text]).to_list()[0]
+    byte_ids = [tokenizer.token_to_id(f"<0x{b:02X}>") for b in marker.encode("utf-8")]
+    assert ids[1:4] == byte_ids
+    assert decode(tokenizer.detokenize([ids])) == [text]
