@@ -6,6 +6,7 @@ from keras_seq.pipelines.pipeline_statistics import PipelineStatistics
 from keras_seq.text.tokenizer import Tokenizer, string_constant
 
 _TOKENIZE_BATCH = 256
+_MAX_INT32 = 2**31 - 1
 
 
 def check_tokenizer(name, tokenizer, cls=Tokenizer):
@@ -24,18 +25,45 @@ def check_positive_int(name, value, allow_none=False):
         )
 
 
+def check_shuffle_arguments(seed, shuffle_buffer_size):
+    """Checks ``seed`` and ``shuffle_buffer_size`` before the corpus is read.
+
+    `tf.data.Dataset.shuffle` would only reject them after the counting pass, with errors that
+    do not name the argument, and a ``shuffle_buffer_size`` of 0 would silently mean "the
+    whole corpus" (the None default).
+    """
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"`seed` must be an int or None, got {seed!r}.")
+    check_positive_int("shuffle_buffer_size", shuffle_buffer_size, allow_none=True)
+
+
+def check_finite(name, dataset):
+    """Rejects a dataset that never ends: the counting pass would read it forever."""
+    if int(dataset.cardinality()) == tf.data.INFINITE_CARDINALITY:
+        raise ValueError(
+            f"`{name}` is an infinite tf.data.Dataset (e.g. `.repeat()` without a count): the "
+            "pipeline counts the corpus once when it is built. Pass the finite dataset and "
+            "repeat the result (`model.fit` runs several epochs by itself)."
+        )
+
+
 def check_bucket_boundaries(bucket_boundaries):
     if bucket_boundaries is None:
         return
-    values = list(bucket_boundaries)
+    # Anything but a list or tuple (an int, a one-shot iterator) cannot be checked and reused.
+    values = list(bucket_boundaries) if isinstance(bucket_boundaries, (list, tuple)) else []
     if (
         not values
-        or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values)
+        # Sequence lengths are int32, hence so are the boundaries.
+        or any(
+            isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_INT32
+            for v in values
+        )
         or values != sorted(set(values))
     ):
         raise ValueError(
-            "`bucket_boundaries` must be None or a non-empty increasing list of positive ints, "
-            f"got {bucket_boundaries!r}."
+            "`bucket_boundaries` must be None or a non-empty increasing list of positive ints "
+            f"(at most 2**31 - 1), got {bucket_boundaries!r}."
         )
 
 
@@ -52,6 +80,7 @@ def string_columns(name, examples, columns):
                 f"`{name}` must yield {columns} tf.string scalar(s), got element_spec "
                 f"{examples.element_spec}."
             )
+        check_finite(name, examples)
         return examples
     rows = _as_rows(name, examples)
     if columns == 1:
@@ -170,7 +199,9 @@ def length_at_most(lengths_and_limits):
     result = tf.constant(True)
     for value, limit in lengths_and_limits:
         if limit is not None:
-            result = result & (tf.shape(value)[0] <= limit)
+            # Lengths are int32: a larger limit (sys.maxsize for "no limit") would not convert
+            # to int32 faithfully and dropped every example; no length exceeds _MAX_INT32.
+            result = result & (tf.shape(value)[0] <= min(limit, _MAX_INT32))
     return result
 
 

@@ -4,6 +4,10 @@ import tensorflow as tf
 
 from keras_seq.pipelines import _common
 
+# Labels are int32 class ids, as the models' losses read them.
+_MAX_LABEL = 2**31 - 1
+_LABEL_RANGE = f"`examples` holds a label outside [0, {_MAX_LABEL}] (labels are class ids)"
+
 
 def classification_dataset(
     examples,
@@ -26,8 +30,8 @@ def classification_dataset(
     `PipelineStatistics` (``num_dropped``, of which ``num_empty`` empty).
 
     Args:
-        examples: list of (text str, label int), or a tf.data.Dataset of (tf.string scalar,
-            integer scalar).
+        examples: list of (text str, label int), or a finite tf.data.Dataset of (tf.string
+            scalar, integer scalar). Labels are class ids, 0 … 2**31 - 1.
         tokenizer: keras_seq `Tokenizer`.
         batch_size: int. Examples per batch.
         max_length: int or None. Longest text kept, in ids (``<s>``/``</s>`` included).
@@ -38,6 +42,11 @@ def classification_dataset(
     Returns:
         ``(dataset, statistics)``.
 
+    Raises:
+        ValueError: a label outside ``[0, 2**31 - 1]`` in a list (labels are int32 class ids;
+            a dataset's label there raises tf.errors.InvalidArgumentError while the pipeline
+            is built, by the pass that counts the corpus), or an infinite dataset.
+
     Example:
     >>> dataset, statistics = classification_dataset([("Win money now!", 1)], tokenizer, 2)
     """
@@ -45,10 +54,11 @@ def classification_dataset(
     _common.check_positive_int("batch_size", batch_size)
     _common.check_positive_int("max_length", max_length, allow_none=True)
     _common.check_bucket_boundaries(bucket_boundaries)
+    _common.check_shuffle_arguments(seed, shuffle_buffer_size)
     dataset = _labelled_texts(examples)
 
     def tokenize(texts, labels):
-        return tokenizer.tokenize(texts, add_start=add_start, add_end=add_end), labels
+        return tokenizer.tokenize(texts, add_start=add_start, add_end=add_end), _class_ids(labels)
 
     def keep(token_ids, label):
         return _common.length_at_most([(token_ids, max_length)])
@@ -73,6 +83,22 @@ def classification_dataset(
     )
 
 
+def _class_ids(labels):
+    """int32 ``labels`` (a batch, of any integer dtype), asserted to lie in [0, _MAX_LABEL]."""
+    # int64 holds every value of the other integer dtypes; a uint64 above its range turns
+    # negative, which the first check catches too.
+    labels = tf.cast(labels, tf.int64)
+    checks = [
+        tf.debugging.assert_non_negative(labels, message=_LABEL_RANGE),
+        tf.debugging.assert_less_equal(
+            labels, tf.constant(_MAX_LABEL, tf.int64), message=_LABEL_RANGE
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        # Cast only now: int32 would wrap a label of 2**32 + 5 to the valid label 5.
+        return tf.cast(labels, tf.int32)
+
+
 def _labelled_texts(examples):
     if isinstance(examples, tf.data.Dataset):
         spec = examples.element_spec
@@ -88,7 +114,8 @@ def _labelled_texts(examples):
                 "`examples` must yield (tf.string scalar, integer scalar) pairs, got "
                 f"element_spec {spec}."
             )
-        return examples.map(lambda text, label: (text, tf.cast(label, tf.int32)))
+        _common.check_finite("examples", examples)
+        return examples
     rows = _common._as_rows("examples", examples)
     for index, row in enumerate(rows):
         if (
@@ -100,6 +127,11 @@ def _labelled_texts(examples):
         ):
             raise TypeError(
                 f"`examples` must hold (str, int) pairs; entry {index} is {row!r:.100}."
+            )
+        if not 0 <= row[1] <= _MAX_LABEL:
+            raise ValueError(
+                f"`examples` entry {index} has the label {row[1]}; labels are class ids in "
+                f"[0, {_MAX_LABEL}]."
             )
     return tf.data.Dataset.from_tensor_slices(
         (

@@ -30,7 +30,7 @@ def language_model_dataset(
     (``num_dropped``, of which ``num_empty`` empty).
 
     Args:
-        texts: list of str, or a tf.data.Dataset of tf.string scalars.
+        texts: list of str, or a finite tf.data.Dataset of tf.string scalars.
         tokenizer: keras_seq `Tokenizer`.
         batch_size: int. Examples per batch.
         sequence_length: int. Longest ``ids_in`` kept.
@@ -47,6 +47,7 @@ def language_model_dataset(
     _common.check_positive_int("batch_size", batch_size)
     _common.check_positive_int("sequence_length", sequence_length)
     _common.check_bucket_boundaries(bucket_boundaries)
+    _common.check_shuffle_arguments(seed, shuffle_buffer_size)
     dataset = _common.string_columns("texts", texts, columns=1)
 
     def tokenize(strings):

@@ -30,9 +30,10 @@ def tagging_dataset(
 
     Args:
         examples: list of (tokens, tags) with tokens and tags lists of str of equal length,
-            or a tf.data.Dataset of (tf.string [None], tf.string [None]).
+            or a finite tf.data.Dataset of (tf.string [None], tf.string [None]).
         word_tokenizer: `WordTokenizer`.
-        tag_vocabulary: list of str, the tag set (ids 1 …).
+        tag_vocabulary: list (or tuple) of distinct non-empty str, the tag set (ids 1 …), in
+            the order `SequenceTagger` is given.
         batch_size: int. Examples per batch.
         max_length: int or None. Longest sentence kept, in tokens.
         shuffle, seed, bucket_boundaries, cache, shuffle_buffer_size: as in
@@ -51,14 +52,17 @@ def tagging_dataset(
     _common.check_positive_int("batch_size", batch_size)
     _common.check_positive_int("max_length", max_length, allow_none=True)
     _common.check_bucket_boundaries(bucket_boundaries)
+    _common.check_shuffle_arguments(seed, shuffle_buffer_size)
+    # A list or tuple only, as `SequenceTagger` takes: a set's order (hence every tag id)
+    # changes from one process to the next with Python's string hashing.
     if (
-        isinstance(tag_vocabulary, str)
+        not isinstance(tag_vocabulary, (list, tuple))
         or not tag_vocabulary
-        or not all(isinstance(tag, str) for tag in tag_vocabulary)
+        or not all(isinstance(tag, str) and tag for tag in tag_vocabulary)
         or len(set(tag_vocabulary)) != len(tag_vocabulary)
     ):
         raise ValueError(
-            "`tag_vocabulary` must be a non-empty list of distinct str, got "
+            "`tag_vocabulary` must be a non-empty list of distinct non-empty str, got "
             f"{tag_vocabulary!r:.200}."
         )
     tag_vocabulary = list(tag_vocabulary)
@@ -134,6 +138,7 @@ def _token_tag_columns(examples, tags):
                 "`examples` must yield (tf.string [None], tf.string [None]) pairs, got "
                 f"element_spec {spec}."
             )
+        _common.check_finite("examples", examples)
         return examples
     rows = _common._as_rows("examples", examples)
     for index, row in enumerate(rows):

@@ -38,7 +38,8 @@ def translation_dataset(
     the `PipelineStatistics` (``num_dropped``, of which ``num_empty`` with an empty side).
 
     Args:
-        pairs: list of (source str, target str), or a tf.data.Dataset of two tf.string scalars.
+        pairs: list of (source str, target str), or a finite tf.data.Dataset of two tf.string
+            scalars.
         source_tokenizer: keras_seq `Tokenizer` for the source side.
         target_tokenizer: keras_seq `Tokenizer` for the target side.
         batch_size: int. Examples per batch.
@@ -50,11 +51,18 @@ def translation_dataset(
             `tf.data.Dataset.bucket_by_sequence_length` (key: the longer of source and
             ``target_in``); None batches without bucketing.
         cache: bool. Keep the tokenized corpus in memory after the first pass.
-        shuffle_buffer_size: int or None. None shuffles the whole corpus.
+        shuffle_buffer_size: positive int or None. None shuffles the whole corpus.
 
     Returns:
         ``(dataset, statistics)``: the `tf.data.Dataset` (give it to ``model.fit``) and the
         `PipelineStatistics`.
+
+    Raises:
+        TypeError: a tokenizer that is not a keras_seq `Tokenizer`, malformed ``pairs``, or a
+            ``seed`` that is not an int.
+        ValueError: a ``batch_size``, length limit or ``shuffle_buffer_size`` that is not a
+            positive int, ``bucket_boundaries`` that are not an increasing list of positive
+            ints, or an infinite dataset (the corpus is counted when the pipeline is built).
 
     Example:
     >>> dataset, statistics = translation_dataset(
@@ -67,6 +75,7 @@ def translation_dataset(
     _common.check_positive_int("max_source_length", max_source_length, allow_none=True)
     _common.check_positive_int("max_target_length", max_target_length, allow_none=True)
     _common.check_bucket_boundaries(bucket_boundaries)
+    _common.check_shuffle_arguments(seed, shuffle_buffer_size)
     dataset = _common.string_columns("pairs", pairs, columns=2)
 
     def tokenize(sources, targets):
