@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from keras_seq.attention.base_attention import BaseAttention
+from keras_seq.attention.base_attention import BaseAttention, is_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -55,9 +55,9 @@ class AdditiveAttention(BaseAttention):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if units is not None and (not isinstance(units, int) or units <= 0):
-            raise ValueError(f"`units` must be a positive int or None; received units={units}.")
-        self.units = units
+        if units is not None and not is_positive_int(units):
+            raise ValueError(f"`units` must be a positive int or None; received units={units!r}.")
+        self.units = None if units is None else int(units)
         self.use_scale = use_scale
         self.normalize = normalize
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

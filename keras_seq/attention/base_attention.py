@@ -1,6 +1,9 @@
 """Base class of the attention layers: masked softmax over scores, weighted sum of values."""
 
+import numbers
+
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -89,6 +92,11 @@ class BaseAttention(keras.layers.Layer):
         return_attention_scores=False,
         training=None,
     ):
+        # Keras converts the positional inputs only; lists are accepted as keras' Attention does.
+        if key is not None and not hasattr(key, "shape"):
+            key = ops.convert_to_tensor(key, dtype=self.compute_dtype)
+        if value_mask is not None and not hasattr(value_mask, "shape"):
+            value_mask = ops.convert_to_tensor(value_mask)
         key_given = key is not None
         key = key if key_given else value
         self._check_shapes(
@@ -174,6 +182,11 @@ class BaseAttention(keras.layers.Layer):
         return config
 
 
+def is_positive_int(value):
+    """Whether ``value`` is an int > 0, NumPy integers included and bools excluded."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
 def _compatible(shape_a, shape_b):
     """Static dimensions agree wherever both are known."""
     return all(a is None or b is None or a == b for a, b in zip(shape_a, shape_b, strict=True))
@@ -192,7 +205,10 @@ def _masked_softmax(scores, mask):
     while len(mask.shape) < len(scores.shape):
         mask = ops.expand_dims(mask, axis=1)  # [B, Tv] -> [B, 1, ..., Tv]
     # A finite stand-in (not -inf) keeps a fully masked row's softmax, and its gradient,
-    # free of NaN; the `where` after the softmax makes masked weights exactly 0.
-    scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+    # free of NaN; the `where` after the softmax makes masked weights exactly 0. It is the
+    # lowest finite value of the dtype, below any valid score (a constant such as -1e9 would
+    # take the mass from valid scores below it, leaving a row of zeros).
+    lowest = float(np.finfo(keras.backend.standardize_dtype(scores.dtype)).min)
+    scores = ops.where(mask, scores, ops.full_like(scores, lowest))
     weights = ops.softmax(scores, axis=-1)
     return ops.cast(ops.where(mask, weights, ops.zeros_like(weights)), dtype)

@@ -53,9 +53,14 @@ class DotAttention(BaseAttention):
 
     def _calculate_scores(self, query, key):
         scores = ops.matmul(query, ops.swapaxes(key, -2, -1))
-        if self.scaled:
-            scores = scores * (1.0 / math.sqrt(query.shape[-1]))
-        return scores
+        if not self.scaled:
+            return scores
+        size = query.shape[-1]
+        if size is None:  # traced with unknown dimensions, e.g. by a serving signature
+            size = self._built_query_size
+        if size is None:  # and built that way: the size is only known at run time
+            return scores * ops.rsqrt(ops.cast(ops.shape(query)[-1], scores.dtype))
+        return scores * (1.0 / math.sqrt(size))
 
     def get_config(self):
         config = super().get_config()

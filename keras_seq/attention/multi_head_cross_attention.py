@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from keras_seq.attention.base_attention import BaseAttention
+from keras_seq.attention.base_attention import BaseAttention, is_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -69,17 +69,17 @@ class MultiHeadCrossAttention(BaseAttention):
             ("value_dim", value_dim),
             ("output_dim", output_dim),
         ):
-            if size is not None and (not isinstance(size, int) or size <= 0):
+            if size is not None and not is_positive_int(size):
                 raise ValueError(f"`{argument}` must be a positive int; received {size!r}.")
         if num_heads is None or key_dim is None:
             raise ValueError(
                 f"`num_heads` and `key_dim` are required; received num_heads={num_heads}, "
                 f"key_dim={key_dim}."
             )
-        self.num_heads = num_heads
-        self.key_dim = key_dim
-        self.value_dim = value_dim
-        self.output_dim = output_dim
+        self.num_heads = int(num_heads)
+        self.key_dim = int(key_dim)
+        self.value_dim = None if value_dim is None else int(value_dim)
+        self.output_dim = None if output_dim is None else int(output_dim)
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)

@@ -1,5 +1,7 @@
 """Beam search with length and coverage penalties and n-best output."""
 
+import numbers
+
 import keras
 import tensorflow as tf
 
@@ -72,24 +74,24 @@ class BeamSearch(DecodingStrategy):
     """
 
     def __init__(self, beam_size, length_penalty=None, coverage_penalty=0.0, n_best=1):
-        if isinstance(beam_size, bool) or not isinstance(beam_size, int):
+        if isinstance(beam_size, bool) or not isinstance(beam_size, numbers.Integral):
             raise TypeError(f"`beam_size` must be an int >= 1, got {beam_size!r}.")
         if beam_size < 1:
             raise ValueError(f"`beam_size` must be >= 1, got {beam_size}.")
-        if isinstance(n_best, bool) or not isinstance(n_best, int):
+        if isinstance(n_best, bool) or not isinstance(n_best, numbers.Integral):
             raise TypeError(f"`n_best` must be an int, got {n_best!r}.")
         if not 1 <= n_best <= beam_size:
             raise ValueError(
                 f"`n_best` must be in [1, beam_size={beam_size}], got n_best={n_best}."
             )
-        if isinstance(coverage_penalty, bool) or not isinstance(coverage_penalty, (int, float)):
+        if isinstance(coverage_penalty, bool) or not isinstance(coverage_penalty, numbers.Real):
             raise TypeError(f"`coverage_penalty` must be a float >= 0, got {coverage_penalty!r}.")
         if not coverage_penalty >= 0:
             raise ValueError(f"`coverage_penalty` must be >= 0, got {coverage_penalty}.")
-        self.beam_size = beam_size
+        self.beam_size = int(beam_size)
         self.length_penalty = _to_length_penalty(length_penalty)
         self.coverage_penalty = float(coverage_penalty)
-        self.n_best = n_best
+        self.n_best = int(n_best)
 
     def _search(
         self, step, start_ids, end_id, initial_state, max_lengths, min_lengths, seed, max_steps

@@ -49,7 +49,8 @@ class DecodingStrategy:
         step: callable `(ids, state, index) -> (logits, state[, attention])`.
         start_ids: int tensor `[B]`. The first input token of each example.
         end_id: int. The end token; must be a valid id of the vocabulary.
-        initial_state: nested structure of `[B, ...]` tensors (may be `()`).
+        initial_state: nested structure of `[B, ...]` tensors or NumPy
+            arrays (may be `()`; a None in it is a `TypeError`).
         max_length: int >= 1, or int tensor `[]` or `[B]`: the most tokens to
             generate per example, the end token included (for instance a
             function of the source length).
@@ -84,6 +85,7 @@ class DecodingStrategy:
             raise TypeError(f"`step` must be callable, got {step!r}.")
         end_id = _check_end_id(end_id)
         start_ids = _check_start_ids(start_ids)
+        initial_state = _check_initial_state(initial_state)
         max_length, bound = _check_max_length(max_length, max_length_bound)
         min_length = _check_min_length(min_length)
         seed = _check_seed(seed)
@@ -233,6 +235,20 @@ def _check_start_ids(start_ids):
     if start_ids.shape.rank != 1:
         raise ValueError(f"`start_ids` must have shape [batch], got shape {start_ids.shape}.")
     return tf.cast(start_ids, tf.int32)
+
+
+def _check_initial_state(initial_state):
+    """The state with every leaf a tensor (NumPy arrays converted), as the loop needs."""
+
+    def to_tensor(leaf):
+        if leaf is None:
+            raise TypeError(
+                "`initial_state` must be a nested structure of [batch, ...] tensors (`()` for "
+                f"no state) without None, got {initial_state!r}."
+            )
+        return leaf if tf.is_tensor(leaf) else tf.convert_to_tensor(leaf)
+
+    return tf.nest.map_structure(to_tensor, initial_state)
 
 
 def _check_max_length(max_length, max_length_bound):

@@ -1,5 +1,7 @@
 """The length penalty of Google's neural machine translation system."""
 
+import numbers
+
 import keras
 import tensorflow as tf
 
@@ -23,7 +25,7 @@ class GNMTLengthPenalty(LengthPenalty):
     """
 
     def __init__(self, alpha):
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
             raise TypeError(f"`alpha` must be a float >= 0, got {alpha!r}.")
         if not alpha >= 0:
             raise ValueError(f"`alpha` must be >= 0, got {alpha}.")

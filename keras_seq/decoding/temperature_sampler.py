@@ -1,5 +1,7 @@
 """Sampling from the softmax of temperature-scaled logits."""
 
+import numbers
+
 import keras
 import tensorflow as tf
 
@@ -31,7 +33,7 @@ class TemperatureSampler(TokenSelector):
     stochastic = True
 
     def __init__(self, temperature=1.0):
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
             raise TypeError(f"`temperature` must be a positive float, got {temperature!r}.")
         if not temperature > 0:
             raise ValueError(f"`temperature` must be > 0, got {temperature}.")

@@ -1,5 +1,7 @@
 """Repeats every batch entry of a nested structure once per beam."""
 
+import numbers
+
 import tensorflow as tf
 
 
@@ -29,10 +31,11 @@ def tile_to_beam(structure, beam_size):
            [2.],
            [2.]], dtype=float32)
     """
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int):
+    if isinstance(beam_size, bool) or not isinstance(beam_size, numbers.Integral):
         raise TypeError(f"`beam_size` must be an int >= 1, got {beam_size!r}.")
     if beam_size < 1:
         raise ValueError(f"`beam_size` must be >= 1, got {beam_size}.")
+    beam_size = int(beam_size)
 
     def tile(tensor):
         tensor = tf.convert_to_tensor(tensor)

@@ -1,5 +1,7 @@
 """Sampling among the k most likely tokens."""
 
+import numbers
+
 import keras
 import tensorflow as tf
 
@@ -28,11 +30,11 @@ class TopKSampler(TemperatureSampler):
 
     def __init__(self, k, temperature=1.0):
         super().__init__(temperature=temperature)
-        if isinstance(k, bool) or not isinstance(k, int):
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
             raise TypeError(f"`k` must be an int >= 1, got {k!r}.")
         if k < 1:
             raise ValueError(f"`k` must be >= 1, got {k}.")
-        self.k = k
+        self.k = int(k)
 
     def filter_logits(self, logits):
         logits = super().filter_logits(logits)

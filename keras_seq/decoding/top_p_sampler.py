@@ -1,5 +1,7 @@
 """Nucleus sampling: drawing from the smallest set of tokens holding mass p."""
 
+import numbers
+
 import keras
 import tensorflow as tf
 
@@ -15,7 +17,8 @@ class TopPSampler(TemperatureSampler):
     `q_(1) >= q_(2) >= ...`, the nucleus is the shortest prefix whose mass
     reaches `p`: token `(j)` is kept when `sum_{i < j} q_(i) < p`, so the most
     likely token is always kept. The draw is from `q` renormalized over the
-    nucleus. `p = 1` keeps the whole vocabulary.
+    nucleus. `p = 1` keeps the whole vocabulary (it draws as
+    `TemperatureSampler` does).
 
     Args:
         p: float in (0, 1]. Probability mass of the nucleus.
@@ -30,7 +33,7 @@ class TopPSampler(TemperatureSampler):
 
     def __init__(self, p, temperature=1.0):
         super().__init__(temperature=temperature)
-        if isinstance(p, bool) or not isinstance(p, (int, float)):
+        if isinstance(p, bool) or not isinstance(p, numbers.Real):
             raise TypeError(f"`p` must be a float in (0, 1], got {p!r}.")
         if not 0.0 < p <= 1.0:
             raise ValueError(f"`p` must be in (0, 1], got {p}.")
@@ -38,6 +41,10 @@ class TopPSampler(TemperatureSampler):
 
     def filter_logits(self, logits):
         logits = super().filter_logits(logits)
+        if self.p >= 1.0:
+            # The float32 mass before a token of a confident distribution rounds up to 1,
+            # which would drop it; p = 1 keeps every token by definition.
+            return logits
         vocabulary_size = logits.shape[-1]
         if vocabulary_size is None:
             vocabulary_size = tf.shape(logits)[-1]
