@@ -1,5 +1,7 @@
 """Base class of every keras_seq cell: shared weights, dropout masks and the two-phase step."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -7,6 +9,13 @@ from keras import ops
 # instances of this mixin, so our cells must inherit it to drop out correctly inside
 # `keras.layers.RNN` / `StackedRNNCells` / `Bidirectional`. It is not exported publicly.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+
+def _positive_integer(name, value):
+    """``value`` as an int, if it is an integer > 0 (a NumPy integer too; not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer, got {name}={value!r}.")
+    return int(value)
 
 
 def _check_rate(name, value):
@@ -71,8 +80,7 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"`units` must be a positive integer, got units={units!r}.")
+        units = _positive_integer("units", units)
         self.units = units
         self.activation = keras.activations.get(activation)
         self.recurrent_activation = keras.activations.get(recurrent_activation)

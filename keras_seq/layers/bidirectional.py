@@ -102,6 +102,14 @@ class Bidirectional(keras.layers.Layer):
         return list(self.forward_layer.state_size) + list(self.backward_layer.state_size)
 
     def build(self, sequences_shape, initial_state_shape=None):
+        if self.merge_mode in ("sum", "mul", "ave"):
+            forward, backward, _, _ = self._direction_output_shapes(sequences_shape)
+            if forward[-1] != backward[-1]:
+                raise ValueError(
+                    f"merge_mode={self.merge_mode!r} combines the two directions element-wise, "
+                    "so their outputs must have the same size; got "
+                    f"{forward[-1]} (forward) and {backward[-1]} (backward)."
+                )
         for direction in (self.forward_layer, self.backward_layer):
             if not direction.built:
                 direction.build(sequences_shape)
@@ -146,17 +154,30 @@ class Bidirectional(keras.layers.Layer):
             return [*head, *forward_states, *backward_states]
         return output
 
+    def _direction_output_shapes(self, sequences_shape):
+        """The shapes ``(forward output, backward output, forward states, backward states)``."""
+        shapes = []
+        for direction in (self.forward_layer, self.backward_layer):
+            shape = direction.compute_output_shape(sequences_shape)
+            shape = list(shape) if self.return_state else [shape]
+            shapes.append([tuple(s) for s in shape])
+        return shapes[0][0], shapes[1][0], shapes[0][1:], shapes[1][1:]
+
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
-        shape = self.forward_layer.compute_output_shape(sequences_shape)
-        state_shapes = []
+        # The backward layer may differ from the forward one (`backward_layer`).
+        forward, backward, forward_states, backward_states = self._direction_output_shapes(
+            sequences_shape
+        )
+        if self.merge_mode is None:
+            outputs = [forward, backward]
+        elif self.merge_mode == "concat":
+            size = None if None in (forward[-1], backward[-1]) else forward[-1] + backward[-1]
+            outputs = [(*forward[:-1], size)]
+        else:
+            outputs = [forward]
         if self.return_state:
-            shape, state_shapes = shape[0], list(shape[1:])
-        if self.merge_mode == "concat":
-            shape = (*shape[:-1], 2 * shape[-1])
-        outputs = [shape, shape] if self.merge_mode is None else [shape]
-        if self.return_state:
-            return outputs + state_shapes + state_shapes
-        return outputs if self.merge_mode is None else shape
+            return outputs + forward_states + backward_states
+        return outputs if self.merge_mode is None else outputs[0]
 
     def compute_mask(self, inputs, mask=None):
         output_mask = mask if self.return_sequences else None
@@ -166,8 +187,11 @@ class Bidirectional(keras.layers.Layer):
         return masks if self.merge_mode is None else output_mask
 
     def reset_states(self):
+        """Zeroes the carried states of both directions (of a stateful layer)."""
         self.forward_layer.reset_states()
         self.backward_layer.reset_states()
+
+    reset_state = reset_states
 
     def get_config(self):
         config = super().get_config()

@@ -1,5 +1,7 @@
 """Maps the final states of an encoder stack to the initial states of a decoder stack."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -10,6 +12,11 @@ def merge_directions(level_states, bidirectional):
     """A bidirectional level's ``[f_1..f_n, b_1..b_n]`` → ``[concat(f_i, b_i)]``."""
     if not bidirectional:
         return list(level_states)
+    if len(level_states) % 2:
+        raise ValueError(
+            "A bidirectional encoder level gives its forward states then its backward states, "
+            f"an even number; got {len(level_states)} state(s)."
+        )
     half = len(level_states) // 2
     return [
         ops.concatenate([f, b], axis=-1)
@@ -34,8 +41,8 @@ class Bridge(keras.layers.Layer):
 
     Args:
         mode: "copy", "dense" or "zeros".
-        decoder_state_sizes: list per decoder level of the sizes of its states, e.g.
-            ``[[256, 256], [256, 256]]`` for two LSTM levels.
+        decoder_state_sizes: list per decoder level of the sizes of its states (positive
+            integers), e.g. ``[[256, 256], [256, 256]]`` for two LSTM levels.
         bidirectional: bool. Whether the encoder levels are bidirectional.
 
     Call arguments:
@@ -56,14 +63,20 @@ class Bridge(keras.layers.Layer):
         if mode not in BRIDGE_MODES:
             raise ValueError(f"`mode` must be one of {BRIDGE_MODES}, got mode={mode!r}.")
         if not decoder_state_sizes or not all(
-            isinstance(level, (list, tuple)) and level for level in decoder_state_sizes
+            isinstance(level, (list, tuple))
+            and level
+            and all(
+                isinstance(size, numbers.Integral) and not isinstance(size, bool) and size > 0
+                for size in level
+            )
+            for level in decoder_state_sizes
         ):
             raise ValueError(
                 "`decoder_state_sizes` must list, per decoder level, the sizes of its states "
                 f"(e.g. [[256, 256]] for one LSTM level), got {decoder_state_sizes!r}."
             )
         self.mode = mode
-        self.decoder_state_sizes = [list(level) for level in decoder_state_sizes]
+        self.decoder_state_sizes = [[int(size) for size in level] for level in decoder_state_sizes]
         self.bidirectional = bidirectional
         self.projections = []
         if mode == "dense":
@@ -80,6 +93,14 @@ class Bridge(keras.layers.Layer):
                     projection.build((None, width))
 
     def call(self, encoder_states):
+        if not encoder_states or not all(
+            isinstance(level, (list, tuple)) and level for level in encoder_states
+        ):
+            raise ValueError(
+                "`encoder_states` must list, per encoder level, the list of its final states "
+                "(at least one level and one state each), got levels "
+                f"{[type(level).__name__ for level in encoder_states]}."
+            )
         merged = [merge_directions(level, self.bidirectional) for level in encoder_states]
         batch = ops.shape(merged[-1][0])[0]
         if self.mode == "zeros":

@@ -32,6 +32,19 @@ def _shape(x):
     return tuple(x.shape)
 
 
+def _dropout_cells(cell):
+    """``[(cell, input_size)]`` for every cell whose per-sequence dropout masks the layer
+    draws and resets: ``cell`` itself (``input_size`` None: it reads the layer's inputs), or
+    each cell stacked in a Keras `StackedRNNCells`, which reads the previous one's output."""
+    if not isinstance(cell, keras.layers.StackedRNNCells):
+        return [(cell, None)] if isinstance(cell, DropoutRNNCell) else []
+    found, input_size = [], None
+    for inner in cell.cells:
+        found += [(c, input_size if size is None else size) for c, size in _dropout_cells(inner)]
+        input_size = getattr(inner, "output_size", None) or keras.tree.flatten(inner.state_size)[0]
+    return found
+
+
 @keras.saving.register_keras_serializable(package="keras_seq")
 class Recurrent(keras.layers.Layer):
     """Runs a recurrent cell over the time axis of a [batch, time, features] sequence.
@@ -50,7 +63,9 @@ class Recurrent(keras.layers.Layer):
     both work, and a fully masked row returns its initial state (zeros) and zero outputs.
 
     Args:
-        cell: a keras_seq `RecurrentCell` or any cell following the Keras cell contract.
+        cell: a keras_seq `RecurrentCell` or any cell following the Keras cell contract,
+            Keras' `StackedRNNCells` included (its nested states are flattened here: in
+            ``state_size``, ``initial_state`` and the returned states, ``[h_1, c_1, h_2, …]``).
         return_sequences: bool. Return every step's output [B, T, units] instead of the last
             valid one [B, units].
         return_state: bool. Also return the final states.
@@ -128,8 +143,8 @@ class Recurrent(keras.layers.Layer):
     # ------------------------------------------------------------------------ properties
     @property
     def state_size(self):
-        size = self.cell.state_size
-        return list(size) if isinstance(size, (list, tuple)) else [size]
+        """The sizes of the cell's states, flattened (a Keras `StackedRNNCells` nests them)."""
+        return keras.tree.flatten(self.cell.state_size)
 
     @property
     def units(self):
@@ -176,8 +191,7 @@ class Recurrent(keras.layers.Layer):
 
     def get_initial_state(self, batch_size):
         if hasattr(self.cell, "get_initial_state"):
-            states = self.cell.get_initial_state(batch_size=batch_size)
-            return list(states) if isinstance(states, (list, tuple)) else [states]
+            return keras.tree.flatten(self.cell.get_initial_state(batch_size=batch_size))
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
 
     # ----------------------------------------------------------------------------- shapes
@@ -256,8 +270,8 @@ class Recurrent(keras.layers.Layer):
     # ------------------------------------------------------------------------------- call
     def call(self, sequences, initial_state=None, mask=None, training=None):
         inputs = sequences
-        if initial_state is not None and not isinstance(initial_state, (list, tuple)):
-            initial_state = [initial_state]
+        if initial_state is not None:
+            initial_state = keras.tree.flatten(initial_state)
         self._check_inputs(inputs, initial_state, mask)
         training = bool(training)
         batch_size = ops.shape(inputs)[0]
@@ -316,16 +330,37 @@ class Recurrent(keras.layers.Layer):
         if supports_fused_recurrence(cell, training, self.unroll):
             # Plain LSTM / GRU without dropout: same numbers, hand-written BPTT.
             return self._run_fused(inputs, states, mask)
-        dropout_cell = isinstance(cell, DropoutRNNCell)
-        if dropout_cell and training:
+        dropout_cells = _dropout_cells(cell)
+        if training:
             # Draw the per-sequence masks outside the loop, to be reused at every step.
-            cell.get_dropout_mask(inputs[:, 0, :])
-            cell.get_recurrent_dropout_mask(states[0])
+            batch_size = tf.shape(inputs)[0]
+            for dropout_cell, input_size in dropout_cells:
+                if input_size is None:
+                    step_input, state = inputs[:, 0, :], states[0]
+                else:  # a stacked cell: only the shapes of the masks matter
+                    state_size = keras.tree.flatten(dropout_cell.state_size)[0]
+                    step_input = tf.zeros(tf.stack([batch_size, input_size]), inputs.dtype)
+                    state = tf.zeros(tf.stack([batch_size, state_size]), inputs.dtype)
+                dropout_cell.get_dropout_mask(step_input)
+                dropout_cell.get_recurrent_dropout_mask(state)
         if isinstance(cell, RecurrentCell):
             sequence = cell.project_inputs(inputs, training)
 
             def step(x, s):
                 return cell.step(x, s, training)
+
+        elif keras.tree.is_nested(cell.state_size) and any(
+            keras.tree.is_nested(size) for size in cell.state_size
+        ):
+            # A Keras `StackedRNNCells`: the loop carries the flat states, the cell takes them
+            # nested (one list per stacked cell).
+            sequence = inputs
+
+            def step(x, s):
+                output, new_states = cell(
+                    x, keras.tree.pack_sequence_as(cell.state_size, s), training=training
+                )
+                return output, keras.tree.flatten(new_states)
 
         else:
             sequence = inputs
@@ -388,9 +423,9 @@ class Recurrent(keras.layers.Layer):
             )
             states = list(states)
             outputs = tf.transpose(outputs_ta.stack(), [1, 0, 2]) if self.return_sequences else None
-        if dropout_cell:
-            cell.reset_dropout_mask()
-            cell.reset_recurrent_dropout_mask()
+        for dropout_cell, _ in dropout_cells:
+            dropout_cell.reset_dropout_mask()
+            dropout_cell.reset_recurrent_dropout_mask()
         return last_output, outputs, states
 
     def _run_fused(self, inputs, states, mask):

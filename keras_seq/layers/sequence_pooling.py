@@ -1,6 +1,7 @@
 """Masked pooling of a sequence into one vector."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 POOLING_MODES = ("last", "mean", "max", "sum")
@@ -23,7 +24,8 @@ class SequencePooling(keras.layers.Layer):
     ``merge_mode="concat"``) and "last" takes the forward half at ``t_last`` and the backward
     half at ``t_first = min {t : m_t}``, where each direction has seen the whole sequence;
     the other modes treat every feature alike. A row with no valid step gives zeros (no NaN,
-    also in gradients). Without a mask every step is valid.
+    also in gradients), and so does every row of a batch with no time steps (T = 0). Without
+    a mask every step is valid.
 
     Args:
         mode: str. One of "last", "mean", "max", "sum".
@@ -72,23 +74,32 @@ class SequencePooling(keras.layers.Layer):
         has_valid_step = ops.any(mask, axis=1)[:, None]  # [B, 1]
         if self.mode == "max":
             # -inf loses to every valid value; a fully masked row's -inf is replaced below
-            # and gets a zero gradient.
-            pooled = ops.max(
+            # and gets a zero gradient. (`tf.reduce_max`, unlike `ops.max`, also reduces an
+            # empty batch or time axis eagerly.)
+            pooled = tf.reduce_max(
                 ops.where(step_mask, inputs, ops.full_like(inputs, -float("inf"))), axis=1
             )
             return ops.where(has_valid_step, pooled, ops.zeros_like(pooled))
-        pooled = self._last(inputs, mask)
+        batch, steps, features = ops.shape(inputs)
+
+        def no_step():  # T = 0: there is no step to read
+            return ops.zeros((batch, features), dtype=inputs.dtype)
+
+        if isinstance(steps, int):
+            pooled = self._last(inputs, mask) if steps else no_step()
+        else:
+            pooled = tf.cond(steps > 0, lambda: self._last(inputs, mask), no_step)
         return ops.where(has_valid_step, pooled, ops.zeros_like(pooled))
 
     def _last(self, inputs, mask):
         steps = ops.shape(inputs)[1]
         positions = ops.arange(steps, dtype="int32")[None, :]  # [1, T]
-        last = ops.max(ops.where(mask, positions, -1), axis=1)
+        last = tf.reduce_max(ops.where(mask, positions, -1), axis=1)
         last = ops.maximum(last, 0)  # a fully masked row reads step 0, zeroed by the caller
         forward = ops.take_along_axis(inputs, last[:, None, None], axis=1)[:, 0]
         if not self.bidirectional:
             return forward
-        first = ops.min(ops.where(mask, positions, steps), axis=1)
+        first = tf.reduce_min(ops.where(mask, positions, steps), axis=1)
         first = ops.minimum(first, steps - 1)
         backward = ops.take_along_axis(inputs, first[:, None, None], axis=1)[:, 0]
         half = ops.shape(inputs)[-1] // 2

@@ -1,5 +1,7 @@
 """A stack of recurrent layers, optionally bidirectional, with dropout and residuals."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -20,7 +22,9 @@ class StackedRNN(keras.layers.Layer):
 
     Args:
         layer: a sequence layer used as template (e.g. ``LSTM(256)``); each level is a copy
-            of its config (its own ``return_sequences`` / ``return_state`` are overridden).
+            of its config (its own ``return_sequences`` / ``return_state`` are overridden). With
+            a stateful template every level carries its states across batches, and
+            `reset_states()` zeroes them.
         num_layers: int >= 1.
         bidirectional: bool. Wrap each level in `Bidirectional`.
         merge_mode: "concat", "sum", "mul" or "ave" for bidirectional levels.
@@ -65,8 +69,13 @@ class StackedRNN(keras.layers.Layer):
     ):
         if isinstance(layer, dict):  # a serialized template (from `get_config`)
             layer = keras.saving.deserialize_keras_object(layer)
-        if not isinstance(num_layers, int) or num_layers < 1:
+        if (
+            isinstance(num_layers, bool)
+            or not isinstance(num_layers, numbers.Integral)
+            or num_layers < 1
+        ):
             raise ValueError(f"`num_layers` must be an integer >= 1, got {num_layers!r}.")
+        num_layers = int(num_layers)
         if bidirectional and merge_mode not in ("concat", "sum", "mul", "ave"):
             raise ValueError(
                 "`merge_mode` of a stack must be 'concat', 'sum', 'mul' or 'ave' (each level "
@@ -159,6 +168,13 @@ class StackedRNN(keras.layers.Layer):
         if self.return_state:
             return [outputs, states]
         return outputs
+
+    def reset_states(self):
+        """Zeroes the carried states of every level (of a stateful template)."""
+        for level in self.levels:
+            level.reset_states()
+
+    reset_state = reset_states
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         shape = tuple(sequences_shape)
