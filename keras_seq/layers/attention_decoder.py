@@ -188,14 +188,27 @@ class AttentionDecoder(keras.layers.Layer):
         return self._loop(inputs, initial_state, memory, memory_mask, bool(training))
 
     def _loop(self, inputs, states, memory, memory_mask, training):
+        # As the Luong path's recurrent layer does: a zero-step sequence is an error.
+        if inputs.shape[1] == 0:
+            raise ValueError(f"{self.name}: `inputs` has zero time steps (shape {inputs.shape}).")
         cells = [level.cell for level in self.rnn.levels]
+        # Cells that draw per-sequence dropout masks (keras_seq's, and Keras' own cells).
+        dropout_cells = [c for c in cells if hasattr(c, "get_dropout_mask")]
         if training:  # per-sequence dropout masks, drawn outside the loop
             batch = tf.shape(inputs)[0]
+            # Level 0 reads [input, context]; level l > 0 the output of level l - 1.
+            size = inputs.shape[-1] + self._context_size(memory.shape[-1])
             for cell, level_states in zip(cells, states, strict=True):
-                cell.get_dropout_mask(tf.zeros(tf.stack([batch, cell.input_dim])))
-                cell.get_recurrent_dropout_mask(level_states[0])
+                if cell in dropout_cells:
+                    cell.get_dropout_mask(tf.zeros(tf.stack([batch, size]), inputs.dtype))
+                    cell.get_recurrent_dropout_mask(level_states[0])
+                size = getattr(cell, "output_size", None) or keras.tree.flatten(cell.state_size)[0]
         sequence = tf.transpose(inputs, [1, 0, 2])
         length = tf.shape(sequence)[0]
+        if inputs.shape[1] is None:
+            message = f"{self.name}: `inputs` has zero time steps."
+            with tf.control_dependencies([tf.debugging.assert_positive(length, message=message)]):
+                length = tf.identity(length)
         inputs_ta = tf.TensorArray(sequence.dtype, size=length).unstack(sequence)
         outputs_ta = tf.TensorArray(self.compute_dtype, size=length)
         weights_ta = tf.TensorArray(self.compute_dtype, size=length)
@@ -210,7 +223,7 @@ class AttentionDecoder(keras.layers.Layer):
         _, _, outputs_ta, weights_ta = tf.while_loop(
             lambda t, *_: t < length, body, (tf.constant(0), states, outputs_ta, weights_ta)
         )
-        for cell in cells:
+        for cell in dropout_cells:
             cell.reset_dropout_mask()
             cell.reset_recurrent_dropout_mask()
         return (

@@ -113,3 +113,33 @@ def test_saves_inside_a_model_and_rejects_bad_arguments():
     run_model_saving_test(model, [x, memory])
     with pytest.raises(ValueError, match="attention_style"):
         AttentionDecoder(GRU(U), DotAttention(), attention_style="transformer")
+
+
+def test_bahdanau_trains_with_keras_cells_that_use_dropout():
+    # The per-sequence masks of a Keras cell are drawn from the sizes the loop feeds it:
+    # level 0 reads [input, context] (E + U), level 1 the output of level 0 (U).
+    from keras_seq.layers import Recurrent
+
+    x, memory, memory_mask = data(np.random.default_rng(0))
+    template = Recurrent(keras.layers.LSTMCell(U, dropout=0.5, recurrent_dropout=0.5, seed=3))
+    decoder = AttentionDecoder(
+        template, GeneralAttention(), num_layers=2, attention_style="bahdanau"
+    )
+    inference, _ = decoder(x, memory, memory_mask=memory_mask)
+    trained, weights = decoder(x, memory, memory_mask=memory_mask, training=True)
+    assert trained.shape == inference.shape == (B, T, U) and np.isfinite(trained).all()
+    assert np.abs(np.asarray(trained) - np.asarray(inference)).max() > 1e-3  # dropout acted
+    assert_allclose(np.asarray(weights).sum(-1), np.ones((B, T)), atol=1e-5)
+    # The masks are reset after the sequence: inference afterwards is unchanged.
+    again, _ = decoder(x, memory, memory_mask=memory_mask)
+    assert_allclose(again, inference, atol=0)
+    for level in decoder.rnn.levels:
+        assert level.cell._dropout_mask is None and level.cell._recurrent_dropout_mask is None
+
+
+@pytest.mark.parametrize("style", ["luong", "bahdanau"])
+def test_zero_time_steps_is_a_clear_error(style):
+    x, memory, _ = data(np.random.default_rng(0))
+    decoder = AttentionDecoder(LSTM(U), DotAttention(), attention_style=style)
+    with pytest.raises(ValueError, match="has zero time steps"):
+        decoder(x[:, :0], memory)
