@@ -1,5 +1,7 @@
 """What the single-sequence models share: their argument checks and embedding → recurrent stack."""
 
+import numbers
+
 import keras
 
 from keras_seq.layers.gru import GRU
@@ -10,7 +12,16 @@ CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
 
 
 def resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=1):
-    """``vocabulary_size``, or the tokenizer's when it is None; checked to be an int >= minimum."""
+    """``vocabulary_size``, or the tokenizer's when it is None; checked to be an int >= minimum
+    and, with a tokenizer, to equal the tokenizer's."""
+    if vocabulary_size is not None and tokenizer is not None:
+        # A smaller size fails on the tokenizer's ids; a larger one generates ids the
+        # tokenizer cannot turn back into text.
+        if vocabulary_size != tokenizer.vocabulary_size:
+            raise ValueError(
+                "`vocabulary_size` must equal the vocabulary size of the tokenizer "
+                f"({tokenizer.vocabulary_size}), or be None to take it; got {vocabulary_size!r}."
+            )
     if vocabulary_size is None and tokenizer is not None:
         vocabulary_size = tokenizer.vocabulary_size
     if (
@@ -28,7 +39,11 @@ def resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=1):
 def check_cell_and_dropout(cell, dropout):
     if cell not in CELL_LAYERS:
         raise ValueError(f"`cell` must be one of {sorted(CELL_LAYERS)}, got {cell!r}.")
-    if not 0.0 <= dropout < 1.0:
+    if (
+        isinstance(dropout, bool)
+        or not isinstance(dropout, numbers.Real)
+        or not 0.0 <= dropout < 1.0
+    ):
         raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
 
 

@@ -231,9 +231,18 @@ class RNNLanguageModel(keras.Model):
         if self.tokenizer is None:
             raise ValueError(f"`{method}` needs the model to be built with a `tokenizer`.")
 
+    def _ensure_built(self):
+        # Decoding reads weights directly (the embedding, the tied output bias), which only
+        # `build` creates: a fresh model is built here, eagerly, not inside a traced function.
+        if not self.built:
+            self.build()
+
     def prompt_ids_from_text(self, texts):
-        """Graph-friendly: tf.string [B] → ``<s>`` + the prompt's ids, [B, T] padded with 0."""
-        return self.tokenizer.tokenize(texts, add_start=True).to_tensor(PAD_ID)
+        """Graph-friendly: tf.string [B] → ``<s>`` + the prompt's ids, [B, T] padded with 0
+        (T >= 1, also for an empty batch)."""
+        ids = self.tokenizer.tokenize(texts, add_start=True).to_tensor(PAD_ID)
+        # Every prompt has <s>, but an empty batch has no column and the stack needs a step.
+        return tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
 
     def generate_text(self, texts, strategy, max_length, seed=None):
         """Graph-friendly generation from tf.string prompts [B].
@@ -294,6 +303,7 @@ class RNNLanguageModel(keras.Model):
             # The seed is an int64 tensor, as the stateless random ops take it.
             raise ValueError(f"`seed` must be an int in [-2**63, 2**63 - 1], got {seed}.")
         selector = select_tokens(temperature, top_k, top_p)
+        self._ensure_built()
         key = ("text", repr(selector), max_length)
         if key not in self._generators:
             strategy = GreedySearch(selector)
@@ -326,6 +336,9 @@ class RNNLanguageModel(keras.Model):
           continuation), ``continuation`` [B], ``log_probability`` [B], ``length`` [B].
         """
         self._require_tokenizer("serving_signatures")
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+            raise ValueError(f"`max_length` must be an int >= 1, got {max_length!r}.")
+        self._ensure_built()
         prompt = tf.TensorSpec([None], tf.string, name="prompt")
         strategy = GreedySearch()
 

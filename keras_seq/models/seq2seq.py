@@ -28,6 +28,14 @@ def _check_max_source_length(max_source_length):
         )
 
 
+def _check_max_length(max_length, allow_none=False):
+    if max_length is None and allow_none:
+        return
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        expected = "None or an int >= 1" if allow_none else "an int >= 1"
+        raise ValueError(f"`max_length` must be {expected}, got {max_length!r}.")
+
+
 def _make_attention(name, units):
     cls = attention_module.get(name)
     if name == "multi_head":
@@ -112,6 +120,17 @@ class Seq2Seq(keras.Model):
             source_tokenizer = keras.saving.deserialize_keras_object(source_tokenizer)
         if isinstance(target_tokenizer, dict):
             target_tokenizer = keras.saving.deserialize_keras_object(target_tokenizer)
+        for name, size, tokenizer in (
+            ("source_vocabulary_size", source_vocabulary_size, source_tokenizer),
+            ("target_vocabulary_size", target_vocabulary_size, target_tokenizer),
+        ):
+            # A smaller size fails on the tokenizer's ids, a larger one decodes ids the
+            # tokenizer cannot turn back into text.
+            if size is not None and tokenizer is not None and size != tokenizer.vocabulary_size:
+                raise ValueError(
+                    f"`{name}` must equal the vocabulary size of its tokenizer "
+                    f"({tokenizer.vocabulary_size}), or be None to take it; got {size!r}."
+                )
         if source_vocabulary_size is None and source_tokenizer is not None:
             source_vocabulary_size = source_tokenizer.vocabulary_size
         if target_vocabulary_size is None and target_tokenizer is not None:
@@ -306,6 +325,7 @@ class Seq2Seq(keras.Model):
 
     def compiled_decode(self, beam_size=4, length_penalty=0.6, n_best=1, max_length_bound=100):
         """The decode of ``source_ids [B, S]`` wrapped once in a `tf.function` per setting."""
+        self._ensure_built()
         key = ("ids", beam_size, length_penalty, n_best, max_length_bound)
         if key not in self._decoders:
             strategy = self._strategy(beam_size, length_penalty, n_best)
@@ -324,6 +344,13 @@ class Seq2Seq(keras.Model):
                 f"`{method}` needs the model to be built with `source_tokenizer` and "
                 "`target_tokenizer`."
             )
+
+    def _ensure_built(self):
+        # The decoding and scoring paths read weights directly (the target embedding, the
+        # tied output bias), which only `build` creates: a fresh model is built here, eagerly,
+        # rather than inside a traced function.
+        if not self.built:
+            self.build()
 
     def source_ids_from_text(self, texts, max_source_length=None):
         """Graph-friendly: tf.string [B] → padded source ids [B, max(1, longest)]; a longer
@@ -378,12 +405,14 @@ class Seq2Seq(keras.Model):
             A list of strings, or with ``n_best`` a list of lists of strings.
 
         Raises:
-            ValueError: ``n_best > beam_size`` (greedy included), ``max_source_length < 1``,
-                or no text.
+            ValueError: ``n_best > beam_size`` (greedy included), ``max_length < 1``,
+                ``max_source_length < 1``, or no text.
         """
         self._require_tokenizers("translate")
         texts = check_texts(texts)
+        _check_max_length(max_length)
         _check_max_source_length(max_source_length)
+        self._ensure_built()
         count = 1 if n_best is None else n_best
         key = ("text", beam_size, length_penalty, count, max_length, max_source_length)
         if key not in self._decoders:
@@ -399,16 +428,29 @@ class Seq2Seq(keras.Model):
         decoded = [[s.decode("utf-8") for s in row] for row in strings]
         return [row[0] for row in decoded] if n_best is None else decoded
 
-    def score(self, sources, targets):
+    def score(self, sources, targets, max_source_length=None, max_length=None):
         """Log-probability ``log p(target | source)`` of each given translation (``</s>``
         included), under teacher forcing.
+
+        With the same ``max_source_length`` and ``max_length``, this is what the ``score``
+        serving signature returns: the source keeps its first ``max_source_length`` tokens
+        (as in `translate`), and a target of ``max_length`` tokens or more is scored on its
+        first ``max_length`` tokens, without ``</s>``, as decoding bounded at ``max_length``
+        scores a hypothesis it stops there.
 
         Args:
             sources: a string or a non-empty list of strings (as `translate` takes).
             targets: a string or a list of strings, one per source.
+            max_source_length: None or an int >= 1. Truncation of the source (in tokens).
+            max_length: None or an int >= 1. The most target tokens scored, ``</s>``
+                included.
 
         Returns:
             A float32 NumPy array [B], one score per (source, target) pair.
+
+        Raises:
+            ValueError: no text, a different number of sources and targets, or a length
+                bound < 1.
         """
         self._require_tokenizers("score")
         sources = check_texts(sources, "sources")
@@ -418,20 +460,45 @@ class Seq2Seq(keras.Model):
                 f"`sources` and `targets` must have the same length (one target per source), "
                 f"got {len(sources)} and {len(targets)}."
             )
-        return self.score_text(tf.constant(sources), tf.constant(targets)).numpy()
+        _check_max_source_length(max_source_length)
+        _check_max_length(max_length, allow_none=True)
+        self._ensure_built()
+        scores = self.score_text(
+            tf.constant(sources), tf.constant(targets), max_source_length, max_length
+        )
+        return scores.numpy()
 
-    def score_text(self, sources, targets):
-        """Graph-friendly `score`: tf.string [B] and [B] → float32 [B]."""
-        source_ids = self.source_ids_from_text(sources)
+    def score_text(self, sources, targets, max_source_length=None, max_length=None):
+        """Graph-friendly `score`: tf.string [B] and [B] → float32 [B] (same bounds)."""
+        _check_max_source_length(max_source_length)
+        _check_max_length(max_length, allow_none=True)
+        # A served request may pair N sources with M targets; the model would broadcast one
+        # source over every target instead of failing.
+        same_count = tf.debugging.assert_equal(
+            tf.shape(sources)[0],
+            tf.shape(targets)[0],
+            message="`source` and `target` must hold as many strings (one target per source)",
+        )
+        with tf.control_dependencies([same_count]):
+            source_ids = self.source_ids_from_text(sources, max_source_length)
         target = self.target_tokenizer.tokenize(targets)
         rows = target.nrows()
-        target_in = tf.concat([tf.fill([rows, 1], START_ID), target], axis=1).to_tensor(PAD_ID)
-        target_out = tf.concat([target, tf.fill([rows, 1], END_ID)], axis=1).to_tensor(PAD_ID)
+        target_in = tf.concat([tf.fill([rows, 1], START_ID), target], axis=1)
+        target_out = tf.concat([target, tf.fill([rows, 1], END_ID)], axis=1)
+        if max_length is not None:
+            target_in, target_out = target_in[:, :max_length], target_out[:, :max_length]
+        # At least one column, as for the source: an empty batch still runs the decoder.
+        target_in, target_out = (
+            tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+            for ids in (target_in.to_tensor(PAD_ID), target_out.to_tensor(PAD_ID))
+        )
         return self.sequence_log_probability(source_ids, target_in, target_out)
 
     def sequence_log_probability(self, source_ids, target_in, target_out):
-        """Σ_t log p(target_out_t | target_in_≤t, source) over non-padding tokens, [B]."""
-        logits = self.forbid_special_tokens(self.encoder_decoder_logits(source_ids, target_in))
+        """Σ_t log p(target_out_t | target_in_≤t, source) over non-padding tokens, float32 [B]
+        (also under a mixed-precision policy, as the decoding scores)."""
+        logits = ops.cast(self.encoder_decoder_logits(source_ids, target_in), "float32")
+        logits = self.forbid_special_tokens(logits)
         log_probs = tf.nn.log_softmax(logits)
         picked = tf.gather(log_probs, target_out, batch_dims=2)
         return tf.reduce_sum(tf.where(target_out != PAD_ID, picked, 0.0), axis=1)
@@ -452,11 +519,15 @@ class Seq2Seq(keras.Model):
         works with TF Serving's batching (see docs/serving.md). The translating signatures
         keep the first ``max_source_length`` source tokens (None: all; else an int >= 1), so
         that the work of a request is bounded by the two lengths whatever string a client
-        sends. ``n_best`` must be in [1, beam_size] (None: ``beam_size``).
+        sends; ``score`` keeps the same source tokens and scores at most ``max_length``
+        target tokens (see `score`), so that its work is bounded too. ``n_best`` must be in
+        [1, beam_size] (None: ``beam_size``).
         """
         self._require_tokenizers("serving_signatures")
         n_best = beam_size if n_best is None else n_best
+        _check_max_length(max_length)
         _check_max_source_length(max_source_length)
+        self._ensure_built()
         source = tf.TensorSpec([None], tf.string, name="source")
         target = tf.TensorSpec([None], tf.string, name="target")
         best = self._strategy(beam_size, length_penalty, 1)
@@ -480,7 +551,9 @@ class Seq2Seq(keras.Model):
             return {"translation": strings[:, 0], "log_probability": result.log_probs[:, 0]}
 
         def score(source, target):
-            return {"log_probability": self.score_text(source, target)}
+            return {
+                "log_probability": self.score_text(source, target, max_source_length, max_length)
+            }
 
         return {
             "serving_default": (serving_default, [source]),

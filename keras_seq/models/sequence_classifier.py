@@ -161,14 +161,16 @@ class SequenceClassifier(keras.Model):
 
     def classify_text(self, texts):
         """Graph-friendly classification of tf.string [B]: ``{"label": tf.string [B],
-        "probabilities": float32 [B, C]}``. An empty text is classified from padding alone
-        (its pooled features are zeros)."""
+        "probabilities": float32 [B, C]}`` (float32 also under a mixed-precision policy). An
+        empty text is classified from padding alone (its pooled features are zeros)."""
         ids = self.tokenizer.tokenize(texts)
         if self.max_length is not None:
             ids = ids[:, : self.max_length]
         ids = ids.to_tensor(PAD_ID)
         ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
-        probabilities = tf.nn.softmax(self(ids), axis=-1)
+        # float32 whatever the dtype policy: bfloat16 probabilities are coarse, and TF
+        # Serving's REST API cannot carry them.
+        probabilities = tf.nn.softmax(tf.cast(self(ids), tf.float32), axis=-1)
         label = tf.gather(tf.constant(self.class_names), tf.argmax(probabilities, axis=-1))
         return {"label": label, "probabilities": probabilities}
 
