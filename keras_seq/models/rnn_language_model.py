@@ -288,7 +288,9 @@ class RNNLanguageModel(keras.Model):
             seed: optional int in [-2**63, 2**63 - 1]. Fixes the draws of a sampling setting
                 (same seed, same text).
             return_continuation: bool. Return only the generated continuation instead of
-                prompt + continuation.
+                prompt + continuation. The prompt part is the prompt as the model read it
+                (its ids detokenized): normalized, lowercased by a lowercasing tokenizer, and
+                with `<unk>` for words outside a word vocabulary.
 
         Returns:
             A list of strings, one per prompt.
