@@ -3,13 +3,26 @@
 - ``run_layer_test``: build, call, output shape, one training step that moves every weight.
 - ``run_serialization_test``: get_config/from_config round trip gives the same config and outputs.
 - ``run_model_saving_test``: `.keras` save and reload inside a model, same outputs.
+- ``dtype_policy``: a context with another global Keras dtype policy.
 """
 
+import contextlib
 import os
 import tempfile
 
 import keras
 import numpy as np
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """The global Keras dtype policy is ``name`` inside the context, and restored after."""
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def _to_numpy(x):

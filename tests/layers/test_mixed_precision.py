@@ -10,8 +10,6 @@ with ``atol = rtol = 3e-2`` (about 8 bfloat16 ulps at 1). The measured largest d
 these shapes are 2e-3 … 1.2e-2.
 """
 
-import contextlib
-
 import keras
 import numpy as np
 import pytest
@@ -21,20 +19,10 @@ from keras_seq import attention, cells, layers
 from keras_seq.decoding import BeamSearch
 from keras_seq.losses import MaskedSequenceLoss
 from keras_seq.models import RNNLanguageModel, Seq2Seq, SequenceClassifier, SequenceTagger
-from tests.test_case import assert_allclose
+from tests.test_case import assert_allclose, dtype_policy
 
 TOLERANCE = 3e-2
 B, T, D, U = 2, 5, 3, 4
-
-
-@contextlib.contextmanager
-def dtype_policy(name):
-    previous = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 @pytest.fixture(autouse=True)

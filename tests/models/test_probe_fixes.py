@@ -1,8 +1,6 @@
 """Regression tests of the models: bounded and consistent scoring, empty and mismatched
 batches in the signatures, text methods of unbuilt models, argument checks."""
 
-import contextlib
-
 import keras
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ from keras_seq.export import export
 from keras_seq.models import RNNLanguageModel, Seq2Seq, SequenceClassifier, SequenceTagger
 from keras_seq.text import WordPieceTokenizer, WordTokenizer
 from tests.layers.helpers import randomize
-from tests.test_case import assert_allclose
+from tests.test_case import assert_allclose, dtype_policy
 
 PAIRS = [
     ("Er hat es tun müssen.", "He had to do it."),
@@ -133,13 +131,17 @@ def test_text_methods_build_a_fresh_model(tokenizers):
     nobody built used to fail with AttributeError (no embeddings, no output bias) or, for
     `score`, ran without the tied output bias."""
     source, target = tokenizers
-    model = Seq2Seq(
-        embedding_dim=4,
-        units=8,
-        tie_embeddings=True,
-        source_tokenizer=source,
-        target_tokenizer=target,
-    )
+
+    def fresh():
+        return Seq2Seq(
+            embedding_dim=4,
+            units=8,
+            tie_embeddings=True,
+            source_tokenizer=source,
+            target_tokenizer=target,
+        )
+
+    model = fresh()
     translation = model.translate(["Wir müssen gehen."], beam_size=1, max_length=5)
     assert model.built and hasattr(model, "output_bias")
     source_ids = model.source_ids_from_text(tf.constant(["Wir müssen gehen."]))
@@ -153,15 +155,9 @@ def test_text_methods_build_a_fresh_model(tokenizers):
         ("serving_signatures", lambda m: m.serving_signatures()),
         ("score", lambda m: m.score(["Wir"], ["We"])),
     ):
-        fresh = Seq2Seq(
-            embedding_dim=4,
-            units=8,
-            tie_embeddings=True,
-            source_tokenizer=source,
-            target_tokenizer=target,
-        )
-        call(fresh)
-        assert fresh.built and hasattr(fresh, "output_bias"), method
+        model = fresh()
+        call(model)
+        assert model.built and hasattr(model, "output_bias"), method
 
     language_model = RNNLanguageModel(embedding_dim=4, units=4, tie_weights=True, tokenizer=target)
     text = language_model.generate(["We have"], max_length=4, return_continuation=True)
@@ -217,16 +213,6 @@ def test_length_and_dropout_arguments_are_checked(translator):
         with pytest.raises(ValueError, match=r"`dropout` must be in \[0, 1\)"):
             RNNLanguageModel(10, dropout=bad)
     assert RNNLanguageModel(10, dropout=np.float32(0.5)).dropout == 0.5
-
-
-@contextlib.contextmanager
-def dtype_policy(name):
-    previous = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 def test_probabilities_and_scores_are_float32_under_mixed_precision(tokenizers):
