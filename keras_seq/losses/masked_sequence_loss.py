@@ -28,7 +28,8 @@ class MaskedSequenceLoss(keras.losses.Loss):
 
     Args:
         label_smoothing: float in [0, 1).
-        pad_id: int. Target id that marks padding.
+        pad_id: int. Target id that marks padding, inside the vocabulary or not
+            (e.g. -100 or V).
         from_logits: bool. Whether predictions are logits (default) or probabilities.
 
     Call arguments:
@@ -66,14 +67,15 @@ class MaskedSequenceLoss(keras.losses.Loss):
     def call(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
         y_true = target_ids(y_true, y_pred, self.pad_id)
-        weights = ops.cast(ops.not_equal(y_true, self.pad_id), y_pred.dtype)
+        real = ops.not_equal(y_true, self.pad_id)
+        weights = ops.cast(real, y_pred.dtype)
         if sample_weight is not None:
             weights = token_weights(sample_weight, weights)
         if self.from_logits:
             log_probs = ops.log_softmax(y_pred, axis=-1)
         else:
             log_probs = ops.log(ops.clip(y_pred, 1e-12, 1.0))
-        picked = ops.take_along_axis(log_probs, y_true[..., None], axis=-1)[..., 0]
+        picked = ops.take_along_axis(log_probs, gather_ids(y_true, real), axis=-1)[..., 0]
         token_loss = -picked
         if self.label_smoothing > 0:
             smooth = -ops.mean(log_probs, axis=-1)
@@ -137,6 +139,13 @@ def target_ids(y_true, y_pred, pad_id):
     )
     with tf.control_dependencies(checks):
         return tf.identity(y_true)
+
+
+def gather_ids(y_true, real):
+    """``y_true[..., None]`` with 0 at the padding, for `take_along_axis`: a ``pad_id``
+    outside [-V, V) (-100, as PyTorch's ``ignore_index``, or V) would fail the gather on the
+    CPU though its tokens count for nothing."""
+    return ops.where(real, y_true, 0)[..., None]
 
 
 def token_weights(sample_weight, valid):

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_seq.losses.masked_sequence_loss import target_ids, token_weights
+from keras_seq.losses.masked_sequence_loss import gather_ids, target_ids, token_weights
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -13,10 +13,12 @@ class Perplexity(keras.metrics.Metric):
     ``PPL = exp(−(1/N) Σ_t log p(y_t))`` with N the number of real (non-``pad_id``) target
     tokens, accumulated as a sum of log-probabilities and a token count, so it is the corpus
     perplexity, not a mean of batch perplexities. With sample weights w both sums are weighted:
-    ``PPL = exp(−Σ_t w_t log p(y_t) / Σ_t w_t)`` over the real tokens.
+    ``PPL = exp(−Σ_t w_t log p(y_t) / Σ_t w_t)`` over the real tokens. `result()` is 0 before
+    any real token (or when their weights sum to 0), as Keras-Hub's ``Perplexity`` gives.
 
     Args:
-        pad_id: int. Target id that marks padding.
+        pad_id: int. Target id that marks padding, inside the vocabulary or not
+            (e.g. -100 or V).
         from_logits: bool. Whether predictions are logits (default) or probabilities.
 
     Call arguments (``update_state``):
@@ -43,20 +45,23 @@ class Perplexity(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.cast(y_pred, "float32")
         y_true = target_ids(y_true, y_pred, self.pad_id)
-        valid = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
+        real = ops.not_equal(y_true, self.pad_id)
+        valid = ops.cast(real, "float32")
         if sample_weight is not None:
             valid = token_weights(sample_weight, valid)
         if self.from_logits:
             log_probs = ops.log_softmax(y_pred, axis=-1)
         else:
             log_probs = ops.log(ops.clip(y_pred, 1e-12, 1.0))
-        picked = ops.take_along_axis(log_probs, y_true[..., None], axis=-1)[..., 0]
+        picked = ops.take_along_axis(log_probs, gather_ids(y_true, real), axis=-1)[..., 0]
         self.negative_log_likelihood.assign_add(-ops.sum(picked * valid))
         self.count.assign_add(ops.sum(valid))
 
     def result(self):
-        # The count is a sum of weights, so it may be below 1 without being empty.
-        return ops.exp(ops.divide_no_nan(self.negative_log_likelihood, self.count))
+        # The count is a sum of weights, so it may be below 1 without being empty. With no
+        # token at all exp(0) = 1 would read as a perfect model: 0 says "nothing counted".
+        perplexity = ops.exp(ops.divide_no_nan(self.negative_log_likelihood, self.count))
+        return ops.where(self.count > 0, perplexity, 0.0)
 
     def reset_state(self):
         self.negative_log_likelihood.assign(0.0)

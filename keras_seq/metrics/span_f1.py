@@ -122,13 +122,14 @@ class SpanF1(keras.metrics.Metric):
         )
         steps = ops.shape(ids)[1]
         positions = ops.arange(steps, dtype="int32")
-        # end_index[b, s] = min {e >= s : end[b, e]}: the end of the chunk that starts at s.
-        candidates = ops.where(
-            end[:, None, :] & (positions[None, None, :] >= positions[None, :, None]),
-            positions[None, None, :],
-            steps,
-        )
-        return start, ops.min(candidates, axis=-1), kind
+        # end_index[b, s] = min {e >= s : end[b, e]}, the end of the chunk that starts at s: the
+        # k-th end of the row (from 0), k = the ends before s. Sorting puts a row's end
+        # positions first (the rest read `steps`); k <= s < T, so the index is always in
+        # range. O(T log T) and defined for T = 0, where a [B, T, T] minimum was neither.
+        end_positions = ops.sort(ops.where(end, positions, steps), axis=-1)
+        end_count = ops.cast(end, "int32")
+        ends_before = ops.cumsum(end_count, axis=1) - end_count
+        return start, ops.take_along_axis(end_positions, ends_before, axis=1), kind
 
     @staticmethod
     def _checked(y_true, y_pred, tags):
