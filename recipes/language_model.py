@@ -5,7 +5,7 @@
 
 Paragraphs are cut into sentences (after ``.``, ``!`` or ``?``); `keras_seq.RNNLanguageModel`
 (tied embeddings) is trained with plain `model.fit` on the train chapters, the epoch with the
-best dev loss is kept, and the test chapters are scored (perplexity per word piece, ``</s>``
+best dev perplexity is kept, and the test chapters are scored (perplexity per word piece, ``</s>``
 included). Greedy and nucleus samples are printed. The output directory receives:
 
     model.keras         the best model, tokenizer included (reload with keras.saving.load_model)
@@ -132,7 +132,9 @@ def main(argv=None):
             metrics=[Perplexity()],
         )
         build_for_fit(run, model, dataset)
-    callbacks, best_path = training_callbacks(run, monitor="val_loss")
+    # The corpus perplexity, a mean over every dev token: Keras' val_loss averages the batches'
+    # token means by batch size, which weighs a token of a short batch more.
+    callbacks, best_path = training_callbacks(run, monitor="val_perplexity")
     started = time.perf_counter()
     history = model.fit(
         dataset,
