@@ -205,6 +205,8 @@ class SequenceClassifier(keras.Model):
           ``probabilities`` float32 [B, C] (in the order of ``class_names``).
         """
         self._require_tokenizer("serving_signatures")
+        if not self.built:  # the export tracks the weights, which only `build` creates
+            self.build()
         text_spec = tf.TensorSpec([None], tf.string, name="text")
 
         def classify(text):

@@ -182,6 +182,8 @@ class SequenceTagger(keras.Model):
           (tf.string, padded with "").
         """
         self._require_tokenizer("serving_signatures")
+        if not self.built:  # the export tracks the weights, which only `build` creates
+            self.build()
         text_spec = tf.TensorSpec([None], tf.string, name="text")
 
         def tag(text):

@@ -240,3 +240,26 @@ def test_probabilities_and_scores_are_float32_under_mixed_precision(tokenizers):
     twin.build()
     twin.set_weights(translator.get_weights())
     assert_allclose(scores, twin.score(["Wir müssen gehen."], ["We have to go."]), rtol=2e-2)
+
+
+def test_a_fresh_classifier_and_tagger_export_and_serve_what_they_compute(tmp_path):
+    """`serving_signatures` built only the LM and Seq2Seq: `export` of a classifier or tagger
+    nobody had called refused it ("has not yet been built")."""
+    words = WordTokenizer.from_corpus(["the cat sat", "buy cheap pills now"])
+    texts = tf.constant(["the cat sat", "buy pills"])
+    models = {
+        "classifier": SequenceClassifier(
+            ["ham", "spam"], embedding_dim=4, units=4, hidden_units=[], tokenizer=words
+        ),
+        "tagger": SequenceTagger(["DET", "NOUN"], embedding_dim=4, units=4, tokenizer=words),
+    }
+    for name, model in models.items():
+        assert not model.built
+        version_dir = export(model, tmp_path, name=name)
+        served = tf.saved_model.load(str(version_dir)).signatures["serving_default"](text=texts)
+        expected = model.classify_text(texts) if name == "classifier" else model.tag_text(texts)
+        for key, value in expected.items():
+            if value.dtype == tf.string:
+                np.testing.assert_array_equal(served[key].numpy(), value.numpy(), err_msg=key)
+            else:
+                assert_allclose(served[key], value, atol=1e-6)
