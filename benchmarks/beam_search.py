@@ -8,7 +8,9 @@
    beam search) and the search's own.
    Every search runs exactly ``--steps`` steps (``min_length = max_length = steps`` for ours,
    no stop token for keras-hub's) and is compiled once with `tf.function`; calls are
-   interleaved round-robin and the median wall time of a call is reported.
+   interleaved round-robin and the median wall time of a call is reported, with output
+   tokens/s = output sequences × steps / median (batch sequences; batch × k for greedy on
+   batch × k rows) and the time against our beam search measured in the same run.
 2. Export: a random small `Seq2Seq` with WordPiece tokenizers is exported with
    `keras_seq.export.export`; its ``serving_default`` signature (strings in, beam search,
    strings out), loaded back with `tf.saved_model.load` as a server would, is timed against
@@ -154,7 +156,9 @@ def search_benchmark(args):
     assert ids.shape[-1] == args.steps and (ids != END_ID).all(), "ours stopped early"
     assert (ids == whole(start_ids, state).numpy()).all(), "candidate scoring changed the result"
     medians = median_times(functions, args.repeats)
-    tokens = args.batch_size * args.steps
+    # Output tokens of a call: `steps` tokens for each output sequence.
+    tokens = {name: args.batch_size * args.steps for name in medians}
+    tokens["keras_seq GreedySearch, batch × k rows"] *= args.beam_size
     print()
     print(
         f"Search: beam size {args.beam_size}, batch {args.batch_size}, vocabulary "
@@ -166,7 +170,10 @@ def search_benchmark(args):
     print("|---|---|---|---|")
     ours_time = medians["keras_seq BeamSearch"]
     for name, seconds in medians.items():
-        print(f"| {name} | {seconds:.3f} | {tokens / seconds:,.0f} | {seconds / ours_time:.2f}× |")
+        print(
+            f"| {name} | {seconds:.3f} | {tokens[name] / seconds:,.0f} | "
+            f"{seconds / ours_time:.2f}× |"
+        )
     print()
     if "keras_hub BeamSampler" in medians:
         print(
@@ -197,7 +204,8 @@ def export_benchmark(args):
         target_tokenizer=target,
     )
     model.build()
-    batch = tf.constant(sentences[: args.batch_size])
+    # As many sentences as the batch size, the 300 distinct ones repeated if need be.
+    batch = tf.constant([sentences[i % len(sentences)] for i in range(args.batch_size)])
     function, signature = model.serving_signatures()["serving_default"]
     in_process = tf.function(function, input_signature=signature)
     with tempfile.TemporaryDirectory() as base_dir:
@@ -227,26 +235,52 @@ def export_benchmark(args):
         print(f"| {name} | {seconds:.3f} | {seconds / reference:.2f}× |")
 
 
+def at_least(minimum):
+    """An argparse ``type``: an integer >= ``minimum``, else a usage error naming the flag."""
+
+    def integer(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return integer
+
+
+def load_average():
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--beam-size", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--vocabulary-size", type=int, default=8000)
-    parser.add_argument("--units", type=int, default=512)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--repeats", type=int, default=7, help="measured calls per function")
-    parser.add_argument("--export-units", type=int, default=64)
+    parser.add_argument("--beam-size", type=at_least(1), default=4)
+    parser.add_argument("--batch-size", type=at_least(1), default=32)
+    parser.add_argument(
+        "--vocabulary-size",
+        type=at_least(END_ID + 1),
+        default=8000,
+        help=f"at least {END_ID + 1}: ids {START_ID} and {END_ID} are the start and end tokens",
+    )
+    parser.add_argument("--units", type=at_least(1), default=512)
+    parser.add_argument("--steps", type=at_least(1), default=50)
+    parser.add_argument(
+        "--repeats", type=at_least(1), default=7, help="measured calls per function"
+    )
+    parser.add_argument("--export-units", type=at_least(1), default=64)
     parser.add_argument("--skip-export", action="store_true")
     args = parser.parse_args()
     print(
         f"# {os.cpu_count()} cores, TF {tf.__version__}, Keras {keras.__version__}, "
         f"keras-hub {keras_hub.__version__ if keras_hub else 'not installed'}"
     )
-    print("# load average (1, 5, 15 min) at start: " + ", ".join(map(str, os.getloadavg())))
+    print(f"# load average (1, 5, 15 min) at start: {load_average()}")
     search_benchmark(args)
     if not args.skip_export:
         export_benchmark(args)
-    print("# load average (1, 5, 15 min) at end: " + ", ".join(map(str, os.getloadavg())))
+    print(f"# load average (1, 5, 15 min) at end: {load_average()}")
 
 
 if __name__ == "__main__":

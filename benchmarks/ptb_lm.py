@@ -147,10 +147,27 @@ def load_state(directory, model, optimizer, record):
     return saved
 
 
+def at_least(minimum):
+    """An argparse ``type``: an integer >= ``minimum``, else a usage error naming the flag."""
+
+    def integer(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return integer
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=13)
-    parser.add_argument("--max-steps", type=int, help="cap train steps per epoch (smoke runs)")
+    parser.add_argument("--epochs", type=at_least(1), default=13)
+    parser.add_argument(
+        "--max-steps", type=at_least(1), help="cap train steps per epoch (smoke runs)"
+    )
     parser.add_argument("--tie-weights", action="store_true")
     parser.add_argument(
         "--state",

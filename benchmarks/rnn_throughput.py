@@ -12,13 +12,16 @@ ceiling measured at the start of the same run (the best ``tf.matmul`` time on th
 rows; the rows' medians can exceed it on a busy machine, whose load varies during a run).
 
 FLOPs count the matmuls only, backward = 2 × forward: a layer with k gate blocks, input size
-D and hidden size H costs ``3 · 2 · B · T · (D + H) · k · H`` per direction and level.
+D and hidden size H costs ``3 · 2 · B · T · (D + H) · k · H`` per direction and level; each
+candidate counts its own k (the LSTM references of the ``CoupledLSTM`` row 4, the coupled
+cell 3).
 
 Peak memory (``--memory``): each candidate of a row is built and stepped in its own
 subprocess with TensorFlow's BFC allocator on the CPU (``TF_CPU_ALLOCATOR_USE_BFC=true``, the
 only way TF keeps allocator statistics on a CPU); the number is the allocator's peak during
 one train step minus what was allocated before it (weights, optimizer slots and inputs
-excluded), i.e. the activations kept for the backward pass plus gradients and temporaries.
+excluded), i.e. the activations kept for the backward pass plus gradients and temporaries,
+under the run's ``--dtype`` policy.
 PyTorch's CPU allocator keeps no such statistics, so torch rows have no memory column. The
 executor orders independent ops differently from process to process, which moves one probe
 by up to 35%: each candidate is probed ``--memory-repeats`` times (default 5) and the table
@@ -94,11 +97,13 @@ def _keras(family, units):
     return getattr(keras.layers, family)(units, return_sequences=True)
 
 
-# A row: (k gate blocks, directions, levels, keras_seq builder, references). A reference is
-# (name, kind, builder): kind "keras" builds a Keras layer from `units`, "torch" a torch module
-# from (features, units).
+# A row: (k gate blocks of keras_seq's layer, k of its references, directions, levels,
+# keras_seq builder, references). A reference is (name, kind, builder): kind "keras" builds a
+# Keras layer from `units`, "torch" a torch module from (features, units). The references of a
+# variant row are plain LSTMs, so their FLOPs count 4 gate blocks, not the variant's.
 ROWS = {
     "LSTM": (
+        4,
         4,
         1,
         1,
@@ -109,6 +114,7 @@ ROWS = {
         ],
     ),
     "GRU": (
+        3,
         3,
         1,
         1,
@@ -122,6 +128,7 @@ ROWS = {
         1,
         1,
         1,
+        1,
         lambda u: _ours("SimpleRNN", u),
         [
             ("keras.layers.SimpleRNN", "keras", lambda u: _keras("SimpleRNN", u)),
@@ -129,6 +136,7 @@ ROWS = {
         ],
     ),
     "PeepholeLSTM": (
+        4,
         4,
         1,
         1,
@@ -140,6 +148,7 @@ ROWS = {
     ),
     "CoupledLSTM": (
         3,
+        4,
         1,
         1,
         lambda u: _ours("CoupledLSTM", u),
@@ -149,6 +158,7 @@ ROWS = {
         ],
     ),
     "BiLSTM": (
+        4,
         4,
         2,
         1,
@@ -167,6 +177,7 @@ ROWS = {
         ],
     ),
     "StackedLSTM2": (
+        4,
         4,
         1,
         2,
@@ -187,9 +198,11 @@ ROWS = {
 }
 
 
-def train_flops(row, size):
-    """Matmul FLOPs of one train step (backward = 2 × forward)."""
-    gates, directions, levels, _, _ = ROWS[row]
+def train_flops(row, size, reference=False):
+    """Matmul FLOPs of one train step (backward = 2 × forward) of the keras_seq candidate of
+    ``row``, or of its references when ``reference``."""
+    ours_gates, reference_gates, directions, levels, _, _ = ROWS[row]
+    gates = reference_gates if reference else ours_gates
     batch, length, features, units = SIZES[size]
     flops, width = 0, features
     for _ in range(levels):
@@ -244,7 +257,7 @@ def torch_train_step(module, x):
 
 def build_candidates(row, size, padded):
     """``{name: step}``: keras_seq first, then the references that can run here."""
-    _, _, _, ours, references = ROWS[row]
+    _, _, _, _, ours, references = ROWS[row]
     _, _, features, units = SIZES[size]
     x, mask = inputs_for(size, padded)
     candidates = {"keras_seq": keras_train_step(ours(units), x, mask)}
@@ -312,9 +325,10 @@ def memory_probe(row, size, candidate, padded):
     return tf.config.experimental.get_memory_info("CPU:0")["peak"] - before
 
 
-def measure_memory(row, size, candidate, padded):
-    """`memory_probe` in a fresh subprocess with the BFC allocator; None if it fails."""
-    command = [sys.executable, __file__, "--memory-probe", row, size, candidate]
+def measure_memory(row, size, candidate, padded, dtype):
+    """`memory_probe` in a fresh subprocess with the BFC allocator and the Keras dtype policy
+    ``dtype``; None if it fails."""
+    command = [sys.executable, __file__, "--memory-probe", row, size, candidate, "--dtype", dtype]
     if padded:
         command.append("--mask")
     env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="true")
@@ -329,7 +343,11 @@ def print_memory_table(args):
     """The peak-memory table of every row and size (`measure_memory`), ours against the
     Keras references."""
     print()
-    print(f"# peak MB: median (range) of {args.memory_repeats} probes, each in a fresh process")
+    print(
+        f"# peak MB: median (range) of {args.memory_repeats} probes, each in a fresh process, "
+        f"policy {args.dtype}{', right-padded batches with a mask' if args.mask else ''}; "
+        "ratio = keras_seq / reference (< 1: ours needs less)"
+    )
     print("| layer | size | keras_seq step peak MB | reference | reference peak MB | ratio |")
     print("|---|---|---|---|---|---|")
 
@@ -337,7 +355,7 @@ def print_memory_table(args):
         """Median and range (MB) of ``--memory-repeats`` probes, or None if one failed."""
         peaks = []
         for _ in range(args.memory_repeats):
-            peak = measure_memory(row, size, name, args.mask)
+            peak = measure_memory(row, size, name, args.mask, args.dtype)
             if peak is None:
                 return None
             peaks.append(peak / 2**20)
@@ -350,7 +368,7 @@ def print_memory_table(args):
     for size in args.sizes:
         for row in args.layers:
             ours = probes(row, size, "keras_seq")
-            for name, kind, _ in ROWS[row][4]:
+            for name, kind, _ in ROWS[row][5]:
                 if kind != "keras" or ours is None:
                     continue
                 reference = probes(row, size, name)
@@ -380,10 +398,25 @@ def load_average():
     return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
+def at_least(minimum):
+    """An argparse ``type``: an integer >= ``minimum``, else a usage error naming the flag."""
+
+    def integer(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return integer
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=10, help="measured steps per candidate")
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--warmup", type=at_least(0), default=2)
     parser.add_argument("--sizes", nargs="+", default=["C"], choices=list(SIZES))
     parser.add_argument("--layers", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument(
@@ -394,7 +427,7 @@ def main():
     )
     parser.add_argument(
         "--memory-repeats",
-        type=int,
+        type=at_least(1),
         default=5,
         help="memory probes per candidate (the executor's op order moves a probe by up to 35%%)",
     )
@@ -408,7 +441,7 @@ def main():
         help="Keras dtype policy of the keras_seq and Keras candidates",
     )
     parser.add_argument(
-        "--torch-threads", type=int, default=TORCH_THREADS, help="torch.set_num_threads"
+        "--torch-threads", type=at_least(1), default=TORCH_THREADS, help="torch.set_num_threads"
     )
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -431,10 +464,11 @@ def main():
         print("# torch is not importable: torch rows skipped (see benchmarks/README.md)")
     elif args.mask:
         print("# --mask: torch rows skipped (its modules take no mask)")
-    print(
-        f"# median of {args.steps} interleaved train steps after {args.warmup} warm-up steps"
-        + (", right-padded batches with a mask" if args.mask else "")
-    )
+    if not args.memory_only:
+        print(
+            f"# median of {args.steps} interleaved train steps after {args.warmup} warm-up steps"
+            + (", right-padded batches with a mask" if args.mask else "")
+        )
     print(f"# load average (1, 5, 15 min) at start: {load_average()}")
     if args.memory_only:
         print_memory_table(args)
@@ -456,10 +490,10 @@ def main():
         tokens = batch * length
         for row in args.layers:
             medians = measure(row, size, args.steps, args.warmup, args.mask)
-            flops = train_flops(row, size)
+            flops = {False: train_flops(row, size), True: train_flops(row, size, reference=True)}
 
             def describe(name, medians=medians, flops=flops, tokens=tokens):
-                gflops = flops / medians[name] / 1e9
+                gflops = flops[name != "keras_seq"] / medians[name] / 1e9
                 return f"{tokens / medians[name]:,.0f} | {gflops:.0f} ({gflops / ceiling:.0%})"
 
             for name in list(medians)[1:]:

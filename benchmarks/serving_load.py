@@ -24,8 +24,10 @@ Exit status 0 when every request completed with a correct answer within the time
 """
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -39,39 +41,92 @@ import requests
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def at_least(minimum):
+    """An argparse ``type``: an integer >= ``minimum``, else a usage error naming the flag."""
+
+    def integer(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return integer
+
+
+def positive_seconds(text):
+    """An argparse ``type``: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000, help="requests to send in all")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent client threads")
-    parser.add_argument("--sentences-per-request", type=int, default=1)
-    parser.add_argument("--time-limit", type=float, default=600.0, help="seconds for the run")
+    positive = at_least(1)
+    parser.add_argument("--requests", type=positive, default=2000, help="requests to send in all")
+    parser.add_argument("--clients", type=positive, default=16, help="concurrent client threads")
+    parser.add_argument("--sentences-per-request", type=positive, default=1)
+    parser.add_argument(
+        "--time-limit", type=positive_seconds, default=600.0, help="seconds for the run"
+    )
     parser.add_argument("--model-dir", help="an exported model base directory (BASE/<version>)")
     parser.add_argument(
         "--export-dir", help="where to export the default model and keep it (default: a temp dir)"
     )
     parser.add_argument("--model-name", default="translator")
     parser.add_argument("--signature", default="serving_default")
-    parser.add_argument("--tokenizer-sentences", type=int, default=300)
-    parser.add_argument("--vocabulary-size", type=int, default=400)
-    parser.add_argument("--units", type=int, default=64)
-    parser.add_argument("--embedding-dim", type=int, default=32)
-    parser.add_argument("--beam-size", type=int, default=4)
-    parser.add_argument("--max-length", type=int, default=30, help="output bound in tokens")
-    parser.add_argument("--num-threads", type=int, default=4, help="--rest_api_num_threads")
+    parser.add_argument("--tokenizer-sentences", type=positive, default=300)
+    parser.add_argument("--vocabulary-size", type=positive, default=400)
+    parser.add_argument("--units", type=positive, default=64)
+    parser.add_argument("--embedding-dim", type=positive, default=32)
+    parser.add_argument("--beam-size", type=positive, default=4)
+    parser.add_argument("--max-length", type=positive, default=30, help="output bound in tokens")
+    parser.add_argument("--num-threads", type=positive, default=4, help="--rest_api_num_threads")
     parser.add_argument("--max-queued", type=int, default=16, help="--max_queued_requests")
-    parser.add_argument("--timeout-ms", type=int, default=30000, help="--rest_api_timeout_in_ms")
+    parser.add_argument(
+        "--timeout-ms", type=positive, default=30000, help="--rest_api_timeout_in_ms"
+    )
     parser.add_argument(
         "--enable-batching", action="store_true", help="serve with --enable_batching"
     )
     parser.add_argument(
         "--long-source-bytes",
-        type=int,
+        type=positive,
         nargs="*",
         default=[],
         help="after the run, time one request with a source of each of these sizes",
     )
     parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # Checked here, not after minutes of export: the server would wait for a version to appear
+    # in a missing --model-dir (and the benchmark 300 s for the server), and the export
+    # refuses to overwrite a version.
+    if args.model_dir is not None:
+        if not os.path.isdir(args.model_dir):
+            parser.error(f"--model-dir {args.model_dir!r} is not a directory")
+        if not any(
+            name.isdigit() and os.path.isdir(os.path.join(args.model_dir, name))
+            for name in os.listdir(args.model_dir)
+        ):
+            parser.error(
+                f"--model-dir {args.model_dir!r} holds no version directory (BASE/<digits>); "
+                "give the base directory of an export, e.g. runs/serving_load/translator"
+            )
+    elif args.export_dir is not None:
+        version_dir = os.path.join(args.export_dir, args.model_name, "1")
+        if os.path.exists(version_dir):
+            parser.error(
+                f"--export-dir: {version_dir!r} exists already; serve it with --model-dir "
+                f"{os.path.join(args.export_dir, args.model_name)!r} or choose another directory"
+            )
+    return args
 
 
 def export_translator(args, base_dir):
@@ -131,7 +186,9 @@ def rss_megabytes(pid):
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
-def start_server(args, model_dir, port):
+def start_server(args, model_dir, port, log):
+    """Starts ``keras-seq serve`` with its stderr written to the file ``log``; returns the
+    process once the model is available (the process is killed if it does not get there)."""
     command = [
         sys.executable, "-m", "keras_seq.cli", "serve",
         "--model_base_path", model_dir, "--model_name", args.model_name,
@@ -141,23 +198,34 @@ def start_server(args, model_dir, port):
     ] + (["--enable_batching"] if args.enable_batching else [])  # fmt: skip
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_ROOT, env.get("PYTHONPATH")]))
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
+    # A file, not a pipe: nothing reads a pipe during the run, and a server that logs many
+    # failed requests would block on a full one.
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
     status_url = f"http://127.0.0.1:{port}/v1/models/{args.model_name}"
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}: {process.stderr.read()}")
-        try:
-            status = requests.get(status_url, timeout=5).json()
-            if status["model_version_status"][0]["state"] == "AVAILABLE":
-                return process
-        except (requests.ConnectionError, KeyError, ValueError):
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not become available within 300 s")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}: {tail(log)}")
+            try:
+                status = requests.get(status_url, timeout=5).json()
+                if status["model_version_status"][0]["state"] == "AVAILABLE":
+                    return process
+            except (requests.ConnectionError, KeyError, ValueError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not become available within 300 s: {tail(log)}")
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+
+
+def tail(log, limit=3000):
+    """The last ``limit`` characters written to the file ``log``."""
+    log.flush()
+    log.seek(0)
+    return log.read()[-limit:]
 
 
 def run_load(args, url, sentences, on_progress):
@@ -167,11 +235,12 @@ def run_load(args, url, sentences, on_progress):
     latencies = []
     failures = {}
     deadline = time.monotonic() + args.time_limit
+    stopped = threading.Event()
 
     def take():
         with lock:
             index = next_index[0]
-            if index >= args.requests or time.monotonic() > deadline:
+            if index >= args.requests or time.monotonic() > deadline or stopped.is_set():
                 return None
             next_index[0] += 1
             return index
@@ -189,7 +258,9 @@ def run_load(args, url, sentences, on_progress):
                 try:
                     response = session.post(url, json=body, timeout=args.timeout_ms / 1000 + 10)
                     ok = response.status_code == 200 and _translations_ok(response, len(batch))
-                    reason = f"HTTP {response.status_code}" if not ok else None
+                    reason = None if ok else f"HTTP {response.status_code}"
+                    if response.status_code == 200 and not ok:
+                        reason += " without one translation per sentence"
                 except requests.RequestException as error:
                     ok, reason = False, type(error).__name__
                 elapsed = time.perf_counter() - began
@@ -203,10 +274,15 @@ def run_load(args, url, sentences, on_progress):
 
     threads = [threading.Thread(target=client) for _ in range(args.clients)]
     began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        # On an interrupt the clients stop after their current request instead of sending
+        # the rest to a server that is being stopped.
+        stopped.set()
     return latencies, failures, time.perf_counter() - began
 
 
@@ -240,7 +316,8 @@ def probe_long_sources(args, url, sizes):
 
 def main(argv=None):
     args = parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
+    with contextlib.ExitStack() as stack:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory())
         began = time.perf_counter()
         model_dir = args.model_dir or export_translator(args, args.export_dir or scratch)
         export_s = None if args.model_dir else round(time.perf_counter() - began, 1)
@@ -248,7 +325,8 @@ def main(argv=None):
 
         sentences = [german for german, _ in load_ding("test")]
         port = free_port()
-        process = start_server(args, model_dir, port)
+        log = stack.enter_context(tempfile.TemporaryFile("w+"))
+        process = start_server(args, model_dir, port, log)
         url = f"http://127.0.0.1:{port}/v1/models/{args.model_name}:predict"
         try:
             rss = {"start": rss_megabytes(process.pid)}
@@ -267,7 +345,7 @@ def main(argv=None):
             process.terminate()
             returncode = process.wait(timeout=120)
     completed = len(latencies)
-    milliseconds = 1000 * np.array(latencies) if latencies else np.zeros(1)
+    milliseconds = 1000 * np.array(latencies)
     record = {
         "benchmark": "serving_load",
         "requests": args.requests,
@@ -279,22 +357,27 @@ def main(argv=None):
         "unsent": args.requests - completed - sum(failures.values()),
         "wall_s": round(wall, 2),
         "throughput_rps": round(completed / wall, 1),
+        # Of the completed requests; null when none completed.
         "latency_ms": {
             "p50": round(float(np.percentile(milliseconds, 50)), 1),
             "p95": round(float(np.percentile(milliseconds, 95)), 1),
             "p99": round(float(np.percentile(milliseconds, 99)), 1),
             "max": round(float(milliseconds.max()), 1),
-        },
+        }
+        if completed
+        else None,
         "server_rss_mib": {key: round(value, 1) for key, value in rss.items()},
         "server_exit_status": returncode,
         "long_source_latency": long_sources,
+        # The model options describe the model this run exported; a --model-dir model was
+        # exported with options this script does not know.
         "model": {
             "model_dir": args.model_dir or "exported untrained Seq2Seq",
             "signature": args.signature,
-            "units": args.units,
-            "embedding_dim": args.embedding_dim,
-            "beam_size": args.beam_size,
-            "max_length": args.max_length,
+            **{
+                key: None if args.model_dir else getattr(args, key)
+                for key in ("units", "embedding_dim", "beam_size", "max_length")
+            },
             "export_s": export_s,
         },
         "server": {
@@ -311,4 +394,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    # A SIGTERM (a `timeout` or a job scheduler) unwinds through main's `finally`, which stops
+    # the server, instead of leaving the server running without its parent.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     sys.exit(main())

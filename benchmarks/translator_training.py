@@ -86,14 +86,35 @@ def build(config):
     return compiled_model(config, source_vocabulary_size=size, target_vocabulary_size=size)
 
 
+def at_least(minimum):
+    """An argparse ``type``: an integer >= ``minimum``, else a usage error naming the flag."""
+
+    def integer(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return integer
+
+
+def load_average():
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="full")
-    parser.add_argument("--batches", type=int, default=20, help="distinct train batches")
-    parser.add_argument("--rounds", type=int, default=3, help="passes over the batches")
-    parser.add_argument("--tokenizer-sentences", type=int, default=3000)
+    parser.add_argument("--batches", type=at_least(1), default=20, help="distinct train batches")
+    parser.add_argument("--rounds", type=at_least(1), default=3, help="passes over the batches")
+    parser.add_argument("--tokenizer-sentences", type=at_least(1), default=3000)
     args = parser.parse_args()
     config = CONFIGS[args.config]
+    print(f"# {os.cpu_count()} cores, TF {tf.__version__}, Keras {keras.__version__}")
+    print(f"# load average (1, 5, 15 min) at start: {load_average()}")
 
     train = load_ding("train")
     started = time.perf_counter()
@@ -158,6 +179,7 @@ def main():
             f"| {name} | {median * 1000:.0f} | {median_tokens / median:,.0f} | "
             f"{epoch / 60:.1f} min | {general / median:.2f}× |"
         )
+    print(f"# load average (1, 5, 15 min) at end: {load_average()}")
 
 
 if __name__ == "__main__":
