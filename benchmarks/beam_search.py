@@ -36,6 +36,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_seq.cli import bounded_number  # noqa: E402
 from keras_seq.decoding import BeamSearch, GreedySearch  # noqa: E402
 from keras_seq.export import export  # noqa: E402
 from keras_seq.models import Seq2Seq  # noqa: E402
@@ -235,41 +236,26 @@ def export_benchmark(args):
         print(f"| {name} | {seconds:.3f} | {seconds / reference:.2f}× |")
 
 
-def at_least(minimum):
-    """An argparse ``type``: an integer >= ``minimum``, else a usage error naming the flag."""
-
-    def integer(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return integer
-
-
 def load_average():
     return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--beam-size", type=at_least(1), default=4)
-    parser.add_argument("--batch-size", type=at_least(1), default=32)
+    parser.add_argument("--beam-size", type=bounded_number(int, 1), default=4)
+    parser.add_argument("--batch-size", type=bounded_number(int, 1), default=32)
     parser.add_argument(
         "--vocabulary-size",
-        type=at_least(END_ID + 1),
+        type=bounded_number(int, END_ID + 1),
         default=8000,
         help=f"at least {END_ID + 1}: ids {START_ID} and {END_ID} are the start and end tokens",
     )
-    parser.add_argument("--units", type=at_least(1), default=512)
-    parser.add_argument("--steps", type=at_least(1), default=50)
+    parser.add_argument("--units", type=bounded_number(int, 1), default=512)
+    parser.add_argument("--steps", type=bounded_number(int, 1), default=50)
     parser.add_argument(
-        "--repeats", type=at_least(1), default=7, help="measured calls per function"
+        "--repeats", type=bounded_number(int, 1), default=7, help="measured calls per function"
     )
-    parser.add_argument("--export-units", type=at_least(1), default=64)
+    parser.add_argument("--export-units", type=bounded_number(int, 1), default=64)
     parser.add_argument("--skip-export", action="store_true")
     args = parser.parse_args()
     print(

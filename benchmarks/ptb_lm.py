@@ -35,6 +35,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_seq.cli import bounded_number  # noqa: E402
 from keras_seq.layers import LSTM  # noqa: E402
 
 PAPER = {"valid": 120.7, "test": 114.5}
@@ -147,26 +148,11 @@ def load_state(directory, model, optimizer, record):
     return saved
 
 
-def at_least(minimum):
-    """An argparse ``type``: an integer >= ``minimum``, else a usage error naming the flag."""
-
-    def integer(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return integer
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=at_least(1), default=13)
+    parser.add_argument("--epochs", type=bounded_number(int, 1), default=13)
     parser.add_argument(
-        "--max-steps", type=at_least(1), help="cap train steps per epoch (smoke runs)"
+        "--max-steps", type=bounded_number(int, 1), help="cap train steps per epoch (smoke runs)"
     )
     parser.add_argument("--tie-weights", action="store_true")
     parser.add_argument(

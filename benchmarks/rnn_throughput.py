@@ -61,6 +61,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_seq  # noqa: E402
+from keras_seq.cli import bounded_number  # noqa: E402
 
 try:
     import torch
@@ -398,25 +399,10 @@ def load_average():
     return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
-def at_least(minimum):
-    """An argparse ``type``: an integer >= ``minimum``, else a usage error naming the flag."""
-
-    def integer(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return integer
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=10, help="measured steps per candidate")
-    parser.add_argument("--warmup", type=at_least(0), default=2)
+    parser.add_argument("--warmup", type=bounded_number(int, 0), default=2)
     parser.add_argument("--sizes", nargs="+", default=["C"], choices=list(SIZES))
     parser.add_argument("--layers", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument(
@@ -427,7 +413,7 @@ def main():
     )
     parser.add_argument(
         "--memory-repeats",
-        type=at_least(1),
+        type=bounded_number(int, 1),
         default=5,
         help="memory probes per candidate (the executor's op order moves a probe by up to 35%%)",
     )
@@ -441,7 +427,10 @@ def main():
         help="Keras dtype policy of the keras_seq and Keras candidates",
     )
     parser.add_argument(
-        "--torch-threads", type=at_least(1), default=TORCH_THREADS, help="torch.set_num_threads"
+        "--torch-threads",
+        type=bounded_number(int, 1),
+        default=TORCH_THREADS,
+        help="torch.set_num_threads",
     )
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -49,6 +49,7 @@ from translate import (  # noqa: E402  (recipes/translate.py)
 
 from keras_seq.cells.gru_cell import GRUCell  # noqa: E402
 from keras_seq.cells.lstm_cell import LSTMCell  # noqa: E402
+from keras_seq.cli import bounded_number  # noqa: E402
 from keras_seq.datasets import load_ding  # noqa: E402
 from keras_seq.layers._fused_recurrence import supports_fused_recurrence  # noqa: E402
 
@@ -86,21 +87,6 @@ def build(config):
     return compiled_model(config, source_vocabulary_size=size, target_vocabulary_size=size)
 
 
-def at_least(minimum):
-    """An argparse ``type``: an integer >= ``minimum``, else a usage error naming the flag."""
-
-    def integer(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return integer
-
-
 def load_average():
     return ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
@@ -108,9 +94,13 @@ def load_average():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", choices=sorted(CONFIGS), default="full")
-    parser.add_argument("--batches", type=at_least(1), default=20, help="distinct train batches")
-    parser.add_argument("--rounds", type=at_least(1), default=3, help="passes over the batches")
-    parser.add_argument("--tokenizer-sentences", type=at_least(1), default=3000)
+    parser.add_argument(
+        "--batches", type=bounded_number(int, 1), default=20, help="distinct train batches"
+    )
+    parser.add_argument(
+        "--rounds", type=bounded_number(int, 1), default=3, help="passes over the batches"
+    )
+    parser.add_argument("--tokenizer-sentences", type=bounded_number(int, 1), default=3000)
     args = parser.parse_args()
     config = CONFIGS[args.config]
     print(f"# {os.cpu_count()} cores, TF {tf.__version__}, Keras {keras.__version__}")

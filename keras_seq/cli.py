@@ -19,8 +19,9 @@ import sys
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
-def _number(kind, minimum=None, maximum=None, exclusive_minimum=False):
-    """An argparse ``type``: a finite ``kind`` (int or float) within the given bounds.
+def bounded_number(kind, minimum=None, maximum=None, exclusive_minimum=False):
+    """An argparse ``type``: a finite ``kind`` (int or float) within the given bounds (also
+    used by the scripts under benchmarks/).
 
     Out-of-range values are refused by the parser with a one-line usage error, before any
     model is loaded, rather than failing later with a traceback (or, for a negative
@@ -183,38 +184,38 @@ def build_parser():
     serve.add_argument("--model_base_path", help="BASE with all-digit version directories")
     serve.add_argument("--model_name", default="default", help="name in /v1/models/<name>")
     serve.add_argument("--model_config_file", help="text ModelServerConfig (models.config)")
-    serve.add_argument("--rest_api_port", type=_number(int, 0, 65535), default=8501)
+    serve.add_argument("--rest_api_port", type=bounded_number(int, 0, 65535), default=8501)
     serve.add_argument(
         "--rest_api_host", default="127.0.0.1", help="interface to bind (loopback by default)"
     )
-    serve.add_argument("--rest_api_num_threads", type=_number(int, 1), default=4)
+    serve.add_argument("--rest_api_num_threads", type=bounded_number(int, 1), default=4)
     serve.add_argument(
         "--max_queued_requests",
-        type=_number(int, 0),
+        type=bounded_number(int, 0),
         default=16,
         help="predictions waiting for a thread before new ones get 503",
     )
-    serve.add_argument("--rest_api_timeout_in_ms", type=_number(int, 1), default=30000)
+    serve.add_argument("--rest_api_timeout_in_ms", type=bounded_number(int, 1), default=30000)
     serve.add_argument(
         "--file_system_poll_wait_seconds",
-        type=_number(float, 0, exclusive_minimum=True),
+        type=bounded_number(float, 0, exclusive_minimum=True),
         default=1.0,
     )
     serve.add_argument(
         "--max_request_bytes",
-        type=_number(int, 1),
+        type=bounded_number(int, 1),
         default=16 * 1024 * 1024,
         help="larger request bodies are refused with 413",
     )
     serve.add_argument(
         "--max_batch_size",
-        type=_number(int, 0),
+        type=bounded_number(int, 0),
         default=1000,
         help="most rows (instances) per request, more get 400; 0: no limit",
     )
     serve.add_argument(
         "--max_string_bytes",
-        type=_number(int, 0),
+        type=bounded_number(int, 0),
         default=64 * 1024,
         help="most bytes per string value, longer get 400; 0: no limit",
     )
@@ -232,10 +233,10 @@ def build_parser():
     check.add_argument("paths", nargs="+", help="model base directories or version directories")
     check.add_argument("--model_config_file", help="a models.config to parse")
     check.add_argument(
-        "--rtol", type=_number(float, 0), help="relative tolerance on numeric outputs (1e-5)"
+        "--rtol", type=bounded_number(float, 0), help="relative tolerance on numeric outputs (1e-5)"
     )
     check.add_argument(
-        "--atol", type=_number(float, 0), help="absolute tolerance on numeric outputs (1e-6)"
+        "--atol", type=bounded_number(float, 0), help="absolute tolerance on numeric outputs (1e-6)"
     )
     check.add_argument(
         "--report_modules",
@@ -249,21 +250,21 @@ def build_parser():
     )
     translate.add_argument("--model", required=True, help="a .keras file of a Seq2Seq model")
     translate.add_argument(
-        "--beam_size", type=_number(int, 1), default=4, help="1 for greedy decoding"
+        "--beam_size", type=bounded_number(int, 1), default=4, help="1 for greedy decoding"
     )
     translate.add_argument(
         "--n_best",
-        type=_number(int, 1),
+        type=bounded_number(int, 1),
         help="print this many translations per line (at most --beam_size)",
     )
     translate.add_argument(
-        "--length_penalty", type=_number(float), default=0.6, help="GNMT alpha (0: none)"
+        "--length_penalty", type=bounded_number(float), default=0.6, help="GNMT alpha (0: none)"
     )
-    translate.add_argument("--max_length", type=_number(int, 1), default=100)
+    translate.add_argument("--max_length", type=bounded_number(int, 1), default=100)
     translate.add_argument(
-        "--max_source_length", type=_number(int, 1), help="truncate longer sources"
+        "--max_source_length", type=bounded_number(int, 1), help="truncate longer sources"
     )
-    translate.add_argument("--batch_size", type=_number(int, 1), default=32)
+    translate.add_argument("--batch_size", type=bounded_number(int, 1), default=32)
     translate.set_defaults(run=_translate)
     return parser
 
