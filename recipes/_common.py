@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_seq.callbacks import AtomicBackupAndRestore, AtomicModelCheckpoint, StopOnNaN
+from keras_seq.cli import bounded_number
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -32,19 +33,10 @@ _SETTINGS_FILE = "settings.json"
 
 def int_in_range(minimum, maximum=None):
     """An argparse ``type`` that reads an int in ``[minimum, maximum]`` (no upper bound when
-    ``maximum`` is None); anything else exits with ``argument --flag: expected ...``."""
-    expected = f"an int >= {minimum}" if maximum is None else f"an int in [{minimum}, {maximum}]"
-
-    def convert(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
-        return value
-
-    return convert
+    ``maximum`` is None); anything else exits with ``argument --flag: expected ...``. The
+    recipes share `keras_seq.cli.bounded_number` with the command-line tools, so their usage
+    errors read alike."""
+    return bounded_number(int, minimum, maximum)
 
 
 def recipe_parser(description, default_out):

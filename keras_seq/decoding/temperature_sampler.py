@@ -41,13 +41,32 @@ class TemperatureSampler(TokenSelector):
 
     def filter_logits(self, logits):
         """Returns `logits / temperature`, the logits the token is drawn from."""
-        return logits / self.temperature
+        # 0 stays 0 even where a tiny temperature is flushed to zero by the CPU (0 / 0).
+        return tf.where(tf.equal(logits, 0.0), logits, logits / self.temperature)
 
     def select(self, logits, seed):
+        # Subtracting each row's maximum first leaves the softmax unchanged and keeps the
+        # division finite for any temperature: the best token gets 0, the others a finite
+        # value or -inf, never +inf (a bare `logits / 1e-40` overflows). A NaN or +inf logit,
+        # or a row of -inf, gives NaN here.
+        shifted = logits - tf.reduce_max(logits, axis=-1, keepdims=True)
         samples = tf.random.stateless_categorical(
-            self.filter_logits(logits), 1, seed=seed, dtype=tf.int32
+            self.filter_logits(shifted), 1, seed=seed, dtype=tf.int32
+        )[:, 0]
+        # `stateless_categorical` answers the out-of-range id V for a row it cannot draw from
+        # (NaN after the shift: a NaN or +inf logit, or only -inf): refuse it rather than
+        # hand an invalid token on.
+        vocabulary = tf.shape(logits, out_type=tf.int32)[-1]
+        check = tf.debugging.assert_less(
+            samples,
+            vocabulary,
+            message=(
+                f"{type(self).__name__}: a row of `logits` holds NaN or +inf, or only -inf, so "
+                "no token can be drawn from it"
+            ),
         )
-        return samples[:, 0]
+        with tf.control_dependencies([check]):
+            return tf.identity(samples)
 
     def get_config(self):
         return {"temperature": self.temperature}

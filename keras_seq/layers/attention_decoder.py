@@ -51,7 +51,10 @@ class AttentionDecoder(keras.layers.Layer):
         memory: [B, S, D] encoder outputs.
         memory_mask: optional [B, S] bool mask of valid source steps.
         initial_state: optional list per level of its state tensors (from a `Bridge`).
-        mask: optional [B, T] target mask.
+        mask: optional [B, T] target mask. A masked step leaves the recurrent states as they
+            were (both styles), so left- and right-padded targets give the same outputs at
+            their valid steps as the unpadded sequence; outputs at masked steps are not
+            meaningful.
         training: bool.
 
     Returns:
@@ -185,9 +188,9 @@ class AttentionDecoder(keras.layers.Layer):
             outputs, _ = self.rnn(inputs, initial_state=initial_state, mask=mask, training=training)
             context, weights = self._attend(outputs, memory, memory_mask, training)
             return self.output_projection(ops.concatenate([context, outputs], axis=-1)), weights
-        return self._loop(inputs, initial_state, memory, memory_mask, bool(training))
+        return self._loop(inputs, initial_state, memory, memory_mask, mask, bool(training))
 
-    def _loop(self, inputs, states, memory, memory_mask, training):
+    def _loop(self, inputs, states, memory, memory_mask, mask, training):
         # As the Luong path's recurrent layer does: a zero-step sequence is an error.
         if inputs.shape[1] == 0:
             raise ValueError(f"{self.name}: `inputs` has zero time steps (shape {inputs.shape}).")
@@ -213,11 +216,25 @@ class AttentionDecoder(keras.layers.Layer):
         outputs_ta = tf.TensorArray(self.compute_dtype, size=length)
         weights_ta = tf.TensorArray(self.compute_dtype, size=length)
         states = [list(s) for s in states]
+        # A masked target step keeps the states it received (as the Luong path's recurrent
+        # layer does), so a left-padded target starts its valid steps from the initial state.
+        mask_ta = None
+        if mask is not None:
+            mask_ta = tf.TensorArray(tf.bool, size=length).unstack(
+                tf.transpose(ops.cast(mask, "bool"), [1, 0])
+            )
 
         def body(t, states, outputs_ta, weights_ta):
-            output, states, weights = self.step(
+            output, new_states, weights = self.step(
                 inputs_ta.read(t), states, memory, memory_mask, training
             )
+            if mask_ta is not None:
+                keep = mask_ta.read(t)[:, None]
+                new_states = [
+                    [tf.where(keep, new, old) for new, old in zip(level_new, level_old, strict=True)]
+                    for level_new, level_old in zip(new_states, states, strict=True)
+                ]
+            states = [list(level) for level in new_states]
             return t + 1, states, outputs_ta.write(t, output), weights_ta.write(t, weights)
 
         _, _, outputs_ta, weights_ta = tf.while_loop(

@@ -6,13 +6,30 @@ from keras import ops
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
-def clone_layer(layer, **overrides):
+def _offset_seed(config, offset):
+    """``config`` with its dropout seed (top level, or its nested cell's) moved by ``offset``."""
+    config = dict(config)
+    if isinstance(config.get("seed"), int) and not isinstance(config["seed"], bool):
+        config["seed"] = config["seed"] + offset
+    cell = config.get("cell")
+    if isinstance(cell, dict) and isinstance(cell.get("config"), dict):
+        config["cell"] = {**cell, "config": _offset_seed(cell["config"], offset)}
+    return config
+
+
+def clone_layer(layer, seed_offset=0, **overrides):
     """A fresh, unbuilt copy of ``layer`` with some config entries replaced.
 
     Goes through ``from_config`` directly: inside `keras.saving.load_model`, deserializing the
     same serialized config twice may hand back one shared object instead of two layers.
+    ``seed_offset`` moves an explicit dropout seed of the layer (or of its cell), so that
+    copies of one seeded template (the two directions, the levels of a stack) draw different
+    dropout masks rather than the same ones; a ``None`` seed stays ``None``.
     """
-    return type(layer).from_config({**layer.get_config(), **overrides})
+    config = layer.get_config()
+    if seed_offset:
+        config = _offset_seed(config, seed_offset)
+    return type(layer).from_config({**config, **overrides})
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -34,7 +51,9 @@ class Bidirectional(keras.layers.Layer):
     Args:
         layer: a `Recurrent` layer (e.g. `LSTM`) or any layer with ``go_backwards``,
             ``return_sequences``, ``return_state`` and a config; it is copied for each
-            direction, so the instance given is not itself used.
+            direction, so the instance given is not itself used. With an explicit dropout
+            ``seed`` (of the layer or its cell) the backward copy gets ``seed + 1``, so the
+            two directions draw different dropout masks.
         merge_mode: one of "concat", "sum", "mul", "ave" or None.
         backward_layer: optional layer for the backward direction (``go_backwards=True``).
 
@@ -73,7 +92,10 @@ class Bidirectional(keras.layers.Layer):
         self.forward_layer = clone_layer(layer, name=f"forward_{layer.name}")
         if backward_layer is None:
             self.backward_layer = clone_layer(
-                layer, name=f"backward_{layer.name}", go_backwards=not layer.go_backwards
+                layer,
+                seed_offset=1,
+                name=f"backward_{layer.name}",
+                go_backwards=not layer.go_backwards,
             )
         else:
             self.backward_layer = backward_layer

@@ -1,6 +1,7 @@
 """Masked pooling of a sequence into one vector."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -60,6 +61,11 @@ class SequencePooling(keras.layers.Layer):
         self._check_shapes(tuple(input_shape))
 
     def call(self, inputs, mask=None):
+        if keras.backend.standardize_dtype(inputs.dtype) == "bool":
+            raise TypeError(
+                f"{self.name}: `inputs` must be numeric, got dtype bool (cast it to a number "
+                "first)."
+            )
         self._check_shapes(tuple(inputs.shape), None if mask is None else tuple(mask.shape))
         if mask is None:
             mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
@@ -68,6 +74,8 @@ class SequencePooling(keras.layers.Layer):
         if self.mode == "sum":
             return ops.sum(ops.where(step_mask, inputs, ops.zeros_like(inputs)), axis=1)
         if self.mode == "mean":
+            if not keras.backend.is_float_dtype(inputs.dtype):  # the mean of integers is a float
+                inputs = ops.cast(inputs, self.compute_dtype)
             total = ops.sum(ops.where(step_mask, inputs, ops.zeros_like(inputs)), axis=1)
             count = ops.sum(ops.cast(mask, inputs.dtype), axis=1, keepdims=True)
             return total / ops.maximum(count, 1.0)
@@ -76,8 +84,13 @@ class SequencePooling(keras.layers.Layer):
             # -inf loses to every valid value; a fully masked row's -inf is replaced below
             # and gets a zero gradient. (`tf.reduce_max`, unlike `ops.max`, also reduces an
             # empty batch or time axis eagerly.)
+            dtype = keras.backend.standardize_dtype(inputs.dtype)
+            if keras.backend.is_float_dtype(dtype):
+                lowest = -float("inf")
+            else:
+                lowest = np.iinfo(dtype).min
             pooled = tf.reduce_max(
-                ops.where(step_mask, inputs, ops.full_like(inputs, -float("inf"))), axis=1
+                ops.where(step_mask, inputs, ops.full_like(inputs, lowest)), axis=1
             )
             return ops.where(has_valid_step, pooled, ops.zeros_like(pooled))
         batch, steps, features = ops.shape(inputs)

@@ -24,7 +24,9 @@ class StackedRNN(keras.layers.Layer):
         layer: a sequence layer used as template (e.g. ``LSTM(256)``); each level is a copy
             of its config (its own ``return_sequences`` / ``return_state`` are overridden). With
             a stateful template every level carries its states across batches, and
-            `reset_states()` zeroes them.
+            `reset_states()` zeroes them. With an explicit dropout ``seed`` in the template,
+            level ``l`` gets ``seed + 2l`` (its backward direction ``seed + 2l + 1``), so no
+            two recurrent layers of the stack draw the same dropout masks.
         num_layers: int >= 1.
         bidirectional: bool. Wrap each level in `Bidirectional`.
         merge_mode: "concat", "sum", "mul" or "ave" for bidirectional levels.
@@ -112,6 +114,7 @@ class StackedRNN(keras.layers.Layer):
             top = index == num_layers - 1
             level = clone_layer(
                 layer,
+                seed_offset=2 * index,  # level l: seed + 2l, its backward direction seed + 2l + 1
                 name=f"{layer.name}_{index}",
                 return_sequences=not top or return_sequences or pooled_top,
                 return_state=True,

@@ -132,3 +132,52 @@ def test_bad_logits():
         TopKSampler(2)(tf.zeros([2, 3], tf.int32), seed=tf.constant([1, 2]))
     with pytest.raises(TypeError, match="k"):
         TopKSampler(2.5)
+
+
+SAMPLERS = [TemperatureSampler(), TemperatureSampler(0.5), TopKSampler(2), TopPSampler(0.9)]
+UNUSABLE_ROWS = {
+    "all -inf": [-np.inf, -np.inf, -np.inf],
+    "NaN": [0.0, np.nan, 1.0],
+    "+inf": [np.inf, 0.0, 0.0],
+}
+
+
+@pytest.mark.parametrize("row", list(UNUSABLE_ROWS), ids=list(UNUSABLE_ROWS))
+@pytest.mark.parametrize("sampler", SAMPLERS, ids=repr)
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "tf.function"])
+def test_samplers_refuse_rows_they_cannot_draw_from(sampler, row, compiled):
+    # stateless_categorical answers id V (out of range) for such a row; the samplers used to
+    # pass it on, and a decoder then failed in a gather far from the cause.
+    logits = tf.constant([[0.0, 2.0, 1.0], UNUSABLE_ROWS[row]], tf.float32)
+    draw = tf.function(sampler.__call__) if compiled else sampler
+    with pytest.raises(tf.errors.InvalidArgumentError, match="no token can be drawn"):
+        draw(logits, seed=tf.constant([1, 2]))
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS, ids=repr)
+def test_samplers_draw_only_valid_ids_beside_masked_tokens(sampler):
+    # -inf on some tokens (a mask) is fine: only the finite ones are drawn.
+    logits = tf.constant(np.tile([[-np.inf, 0.3, -np.inf, 0.1]], (500, 1)), tf.float32)
+    ids = sampler(logits, seed=tf.constant([5, 6])).numpy()
+    assert set(ids.tolist()) <= {1, 3}
+
+
+@pytest.mark.parametrize("temperature", [1e-40, 1e-30, 1e-8])
+def test_tiny_temperatures_pick_the_argmax(temperature):
+    # logits / 1e-40 overflowed to inf (and 1e-40 is flushed to 0 on the CPU: 0 / 0 = NaN),
+    # so the sampler answered the invalid id V; as temperature -> 0 the draw is the argmax.
+    logits = tf.constant([[0.0, 1e-30, 2e-30, -5.0], [3.0, 1.0, 2.0, 0.0]], tf.float32)
+    ids = TemperatureSampler(temperature)(logits, seed=tf.constant([3, 4])).numpy()
+    np.testing.assert_array_equal(ids, [2, 0])
+
+
+@pytest.mark.parametrize("row", ["all -inf", "NaN best"])
+def test_argmax_refuses_a_row_without_a_finite_best_logit(row):
+    bad = [-np.inf] * 3 if row == "all -inf" else [np.nan, -np.inf, -np.inf]
+    logits = tf.constant([[0.0, 2.0, 1.0], bad], tf.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="no finite best value"):
+        ArgmaxSelector()(logits)
+    # A +inf logit is a (very) best token, not an error; rows with -inf beside finite values
+    # are masks.
+    ok = tf.constant([[0.0, np.inf, 1.0], [-np.inf, 0.5, -np.inf]], tf.float32)
+    np.testing.assert_array_equal(ArgmaxSelector()(ok).numpy(), [1, 1])

@@ -143,3 +143,25 @@ def test_zero_time_steps_is_a_clear_error(style):
     decoder = AttentionDecoder(LSTM(U), DotAttention(), attention_style=style)
     with pytest.raises(ValueError, match="has zero time steps"):
         decoder(x[:, :0], memory)
+
+
+@pytest.mark.parametrize("style", ["luong", "bahdanau"])
+def test_padded_targets_give_the_unpadded_outputs_at_valid_steps(style):
+    """A masked target step leaves the states alone. The Bahdanau loop ignored the mask, so
+    a left-padded target ran its valid steps from states the padding had moved."""
+    rng = np.random.default_rng(1)
+    _, memory, memory_mask = data(rng)
+    decoder = AttentionDecoder(LSTM(U), GeneralAttention(), num_layers=2, attention_style=style)
+    valid = rng.normal(size=(B, 3, E)).astype("float32")
+    decoder(valid, memory, memory_mask=memory_mask)
+    randomize(decoder, rng)
+    expected, expected_weights = decoder(valid, memory, memory_mask=memory_mask)
+    pad = rng.normal(size=(B, 2, E)).astype("float32")  # padding holds garbage, not zeros
+    for side in ("left", "right"):
+        padded = np.concatenate([pad, valid] if side == "left" else [valid, pad], axis=1)
+        mask = np.zeros((B, 5), bool)
+        mask[:, slice(2, 5) if side == "left" else slice(0, 3)] = True
+        outputs, weights = decoder(padded, memory, memory_mask=memory_mask, mask=mask)
+        kept = slice(2, 5) if side == "left" else slice(0, 3)
+        assert_allclose(outputs[:, kept], expected, atol=1e-5)
+        assert_allclose(weights[:, kept], expected_weights, atol=1e-5)

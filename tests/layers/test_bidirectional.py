@@ -112,3 +112,45 @@ def test_initial_state_and_errors():
         Bidirectional(
             SimpleRNN(U), backward_layer=SimpleRNN(U, go_backwards=True, return_sequences=True)
         )
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        lambda: LSTM(U, dropout=0.5, recurrent_dropout=0.5, seed=7, return_sequences=True),
+        lambda: keras.layers.LSTM(
+            U, dropout=0.5, recurrent_dropout=0.5, seed=7, return_sequences=True
+        ),
+        lambda: keras.layers.RNN(
+            keras.layers.GRUCell(U, dropout=0.5, recurrent_dropout=0.5, seed=7),
+            return_sequences=True,
+        ),
+    ],
+    ids=["keras_seq", "keras", "keras_cell"],
+)
+def test_seeded_directions_draw_different_dropout_masks(template):
+    """Both directions were copies of one config, seed included, so they drew the same
+    dropout masks. With the backward weights set to the forward ones and an input that reads
+    the same both ways (x_t = x_{T-1-t}), equal masks would make the backward outputs the
+    time-reversed forward ones; distinct seeds make them differ."""
+    rng = np.random.default_rng(0)
+    half = rng.normal(size=(B, 3, D)).astype("float32")
+    x = np.concatenate([half, half[:, ::-1][:, 1:]], axis=1)  # T = 5, a palindrome in time
+    layer = Bidirectional(template(), merge_mode=None)
+    layer(x)
+    randomize(layer.forward_layer, rng)
+    layer.backward_layer.set_weights(layer.forward_layer.get_weights())
+    forward, backward = (np.asarray(o) for o in layer(x, training=False))
+    assert_allclose(backward, forward[:, ::-1], atol=1e-6)  # the set-up holds without dropout
+    forward, backward = (np.asarray(o) for o in layer(x, training=True))
+    assert np.abs(backward - forward[:, ::-1]).max() > 1e-3
+    seeds = [
+        getattr(direction, "seed", None) or direction.cell.seed
+        for direction in (layer.forward_layer, layer.backward_layer)
+    ]
+    assert seeds == [7, 8]
+
+
+def test_unseeded_template_stays_unseeded():
+    layer = Bidirectional(LSTM(U, dropout=0.5))
+    assert layer.forward_layer.cell.seed is None and layer.backward_layer.cell.seed is None

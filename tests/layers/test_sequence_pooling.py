@@ -167,3 +167,26 @@ def test_bad_arguments_raise_value_error():
         SequencePooling("max")(np.ones((4, 5, 2), "float32"), mask=np.ones((4, 6), bool))
     with pytest.raises(ValueError, match=r"mask.shape=\(4, 5, 1\)"):
         SequencePooling("max")(np.ones((4, 5, 2), "float32"), mask=np.ones((4, 5, 1), bool))
+
+
+@pytest.mark.parametrize("mask", ["right_padded", "fully_masked_row", "no_mask"])
+@pytest.mark.parametrize("mode", MODES)
+def test_integer_inputs(mode, mask):
+    # Mean of integers is a float (it raised TypeError: int / float); max fills masked steps
+    # with the dtype's minimum, since integers have no -inf. Large values (past float32's
+    # exact integers) check that max and sum stay in the integer dtype.
+    x = np.random.default_rng(3).integers(-(2**40), 2**40, size=(4, 5, 2)).astype("int64")
+    mask = MASKS[mask]
+    pooled = SequencePooling(mode)(x, mask=mask).numpy()
+    expected = pool_reference(x.astype(np.float64 if mode == "mean" else np.int64), mask, mode)
+    if mode == "mean":
+        assert pooled.dtype == np.float32
+        np.testing.assert_allclose(pooled, expected, rtol=1e-6)
+    else:
+        assert pooled.dtype == np.int64
+        np.testing.assert_array_equal(pooled, expected)
+
+
+def test_bool_inputs_are_a_clear_error():
+    with pytest.raises(TypeError, match="numeric"):
+        SequencePooling("max")(np.ones((1, 2, 2), bool))

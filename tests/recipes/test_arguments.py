@@ -32,8 +32,8 @@ def refuse_to_start(*args, **kwargs):
 @pytest.mark.parametrize(
     "recipe, argv, message",
     [
-        ("tagger", ["--epochs", "0"], "argument --epochs: expected an int >= 1, got 0"),
-        ("tagger", ["--epochs", "-1"], "argument --epochs: expected an int >= 1, got -1"),
+        ("tagger", ["--epochs", "0"], "argument --epochs: expected an int >= 1, got '0'"),
+        ("tagger", ["--epochs", "-1"], "argument --epochs: expected an int >= 1, got '-1'"),
         ("tagger", ["--epochs", "two"], "argument --epochs: expected an int >= 1, got 'two'"),
         ("tagger", ["--steps-per-epoch", "0"], "argument --steps-per-epoch: expected an int >= 1"),
         ("tagger", ["--seed", "-1"], "argument --seed: expected an int in [0, 4294967295]"),
@@ -41,14 +41,14 @@ def refuse_to_start(*args, **kwargs):
         ("tagger", ["--max-eval-examples", "0"], "argument --max-eval-examples: expected"),
         ("classifier", ["--max-train-examples", "0"], "argument --max-train-examples: expected"),
         ("language_model", ["--max-length", "0"], "argument --max-length: expected an int >= 1"),
-        ("translate", ["--beam-size", "0"], "argument --beam-size: expected an int >= 1, got 0"),
+        ("translate", ["--beam-size", "0"], "argument --beam-size: expected an int >= 1, got '0'"),
         ("translate", ["--max-train-pairs", "-3"], "argument --max-train-pairs: expected"),
         (
             "translate",
             ["--plot-attention", "-1"],
             "--plot-attention: expected an int >= 0",
         ),
-        ("demo", ["--epochs", "0"], "argument --epochs: expected an int >= 1, got 0"),
+        ("demo", ["--epochs", "0"], "argument --epochs: expected an int >= 1, got '0'"),
         ("demo", ["--max-train-pairs", "-1"], "argument --max-train-pairs: expected an int >= 1"),
     ],
 )
