@@ -231,7 +231,10 @@ class AttentionDecoder(keras.layers.Layer):
             if mask_ta is not None:
                 keep = mask_ta.read(t)[:, None]
                 new_states = [
-                    [tf.where(keep, new, old) for new, old in zip(level_new, level_old, strict=True)]
+                    [
+                        tf.where(keep, new, old)
+                        for new, old in zip(level_new, level_old, strict=True)
+                    ]
                     for level_new, level_old in zip(new_states, states, strict=True)
                 ]
             states = [list(level) for level in new_states]

@@ -45,6 +45,17 @@ def select_tokens(temperature=None, top_k=None, top_p=None):
     return TemperatureSampler(temperature)
 
 
+def _check_max_prompt_length(max_prompt_length):
+    if max_prompt_length is not None and (
+        isinstance(max_prompt_length, bool)
+        or not isinstance(max_prompt_length, int)
+        or max_prompt_length < 1
+    ):
+        raise ValueError(
+            f"`max_prompt_length` must be None or an int >= 1, got {max_prompt_length!r}."
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_seq")
 class RNNLanguageModel(keras.Model):
     """Next-token language model: embedding → stacked recurrent layers → softmax.
@@ -237,21 +248,28 @@ class RNNLanguageModel(keras.Model):
         if not self.built:
             self.build()
 
-    def prompt_ids_from_text(self, texts):
+    def prompt_ids_from_text(self, texts, max_prompt_length=None):
         """Graph-friendly: tf.string [B] → ``<s>`` + the prompt's ids, [B, T] padded with 0
-        (T >= 1, also for an empty batch)."""
-        ids = self.tokenizer.tokenize(texts, add_start=True).to_tensor(PAD_ID)
+        (T >= 1, also for an empty batch). With ``max_prompt_length`` (None or an int >= 1)
+        a longer prompt keeps ``<s>`` and its last ``max_prompt_length`` tokens: the context
+        nearest to the continuation."""
+        _check_max_prompt_length(max_prompt_length)
+        ids = self.tokenizer.tokenize(texts, add_start=True)
+        if max_prompt_length is not None:
+            ids = tf.concat([ids[:, :1], ids[:, 1:][:, -max_prompt_length:]], axis=1)
+        ids = ids.to_tensor(PAD_ID)
         # Every prompt has <s>, but an empty batch has no column and the stack needs a step.
         return tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
 
-    def generate_text(self, texts, strategy, max_length, seed=None):
+    def generate_text(self, texts, strategy, max_length, seed=None, max_prompt_length=None):
         """Graph-friendly generation from tf.string prompts [B].
 
         Returns a dict of ``text`` (prompt followed by its continuation) and ``continuation``,
         tf.string [B], ``log_probability`` float32 [B] (of the continuation, ``</s>`` included)
-        and ``length`` int32 [B] (new tokens).
+        and ``length`` int32 [B] (new tokens). ``max_prompt_length``: see
+        `prompt_ids_from_text`; the prompt part of ``text`` is then the part that was read.
         """
-        prompt_ids = self.prompt_ids_from_text(texts)
+        prompt_ids = self.prompt_ids_from_text(texts, max_prompt_length)
         result = self.decode(prompt_ids, strategy, max_length, seed)
         generated = result.ids[:, 0]
         prompt = tf.RaggedTensor.from_tensor(prompt_ids[:, 1:], padding=PAD_ID)
@@ -330,22 +348,28 @@ class RNNLanguageModel(keras.Model):
         return [s.decode("utf-8") for s in strings]
 
     # ------------------------------------------------------------------------- serving
-    def serving_signatures(self, max_length=50):
+    def serving_signatures(self, max_length=50, max_prompt_length=256):
         """String-in / string-out signatures for `keras_seq.export.export` (TF Serving).
 
         - ``generate(prompt)`` and ``serving_default(prompt)``: greedy continuation of
           ``prompt`` [B] up to ``max_length`` new tokens; ``text`` [B] (prompt +
           continuation), ``continuation`` [B], ``log_probability`` [B], ``length`` [B].
+          A prompt longer than ``max_prompt_length`` tokens (None: no bound) is read from its
+          last ``max_prompt_length`` tokens, so one request's RNN work stays finite whatever
+          its length; the prompt part of ``text`` is the part that was read.
         """
         self._require_tokenizer("serving_signatures")
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
             raise ValueError(f"`max_length` must be an int >= 1, got {max_length!r}.")
+        _check_max_prompt_length(max_prompt_length)
         self._ensure_built()
         prompt = tf.TensorSpec([None], tf.string, name="prompt")
         strategy = GreedySearch()
 
         def generate(prompt):
-            return self.generate_text(prompt, strategy, max_length)
+            return self.generate_text(
+                prompt, strategy, max_length, max_prompt_length=max_prompt_length
+            )
 
         return {
             "serving_default": (generate, [prompt]),

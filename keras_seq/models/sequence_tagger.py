@@ -15,6 +15,13 @@ from keras_seq.text.word_tokenizer import WordTokenizer
 PAD_ID = 0
 
 
+def _check_max_length(max_length):
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+    ):
+        raise ValueError(f"`max_length` must be None or an int >= 1, got {max_length!r}.")
+
+
 @keras.saving.register_keras_serializable(package="keras_seq")
 class SequenceTagger(keras.Model):
     """Tags every token of a sentence (part of speech, named-entity BIO/IOBES tags, ...).
@@ -131,14 +138,18 @@ class SequenceTagger(keras.Model):
         if self.tokenizer is None:
             raise ValueError(f"`{method}` needs the model to be built with a `tokenizer`.")
 
-    def tag_text(self, texts):
+    def tag_text(self, texts, max_length=None):
         """Graph-friendly tagging of tf.string [B].
 
         Returns ``{"tokens": tf.string [B, T], "tags": tf.string [B, T]}``, both padded with
-        "" to the longest sentence (at least one column).
+        "" to the longest sentence (at least one column). With ``max_length`` (None or an int
+        >= 1) a sentence keeps its first ``max_length`` words, and ``tokens`` shows which.
         """
+        _check_max_length(max_length)
         # The tokenizer's own word split, so that there is one id, hence one tag, per word.
         words = self.tokenizer.split_words(texts)
+        if max_length is not None:
+            words = words[:, :max_length]
         ids = self.tokenizer.tokenize(words).to_tensor(PAD_ID)
         ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
         names = tf.constant([""] + self.tag_vocabulary)
@@ -175,19 +186,22 @@ class SequenceTagger(keras.Model):
         return pairs
 
     # ------------------------------------------------------------------------- serving
-    def serving_signatures(self):
+    def serving_signatures(self, max_length=256):
         """String-in / string-out signatures for `keras_seq.export.export` (TF Serving).
 
         - ``tag(text)`` and ``serving_default(text)``: ``tokens`` [B, T] and ``tags`` [B, T]
-          (tf.string, padded with "").
+          (tf.string, padded with ""), for the first ``max_length`` words of each text (None:
+          all of them). The bound keeps one request's RNN work finite whatever its length;
+          ``tokens`` shows the words that were tagged.
         """
         self._require_tokenizer("serving_signatures")
+        _check_max_length(max_length)
         if not self.built:  # the export tracks the weights, which only `build` creates
             self.build()
         text_spec = tf.TensorSpec([None], tf.string, name="text")
 
         def tag(text):
-            return self.tag_text(text)
+            return self.tag_text(text, max_length)
 
         return {"serving_default": (tag, [text_spec]), "tag": (tag, [text_spec])}
 

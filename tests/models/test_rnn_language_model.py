@@ -207,3 +207,33 @@ def test_export_serves_the_eager_generations_through_the_session_loader(language
     assert served["text"].tolist() == eager["text"].numpy().tolist()
     assert served["continuation"].tolist() == eager["continuation"].numpy().tolist()
     assert_allclose(served["log_probability"], eager["log_probability"], atol=1e-5)
+
+
+def test_serving_prompt_bound_reads_the_last_tokens(language_model):
+    """A prompt longer than `max_prompt_length` tokens is read from `<s>` and its last tokens:
+    the generation equals decoding from exactly those ids, and an export signature's work no
+    longer grows with the prompt (before, the RNN ran over every token of any prompt)."""
+    model = language_model
+    tail = "I go to sea."
+    long_prompt = " ".join(TEXTS) + " " + tail
+    n_tail = int(model.tokenizer.tokenize(tf.constant([tail])).row_lengths()[0])
+    full = model.tokenizer.tokenize(tf.constant([long_prompt]))[0].numpy().tolist()
+    assert len(full) > 3 * n_tail
+    ids = model.prompt_ids_from_text(tf.constant([long_prompt, tail, ""]), n_tail).numpy()
+    assert ids[0].tolist() == [1] + full[-n_tail:]  # <s> + exactly the last tokens
+    untouched = model.prompt_ids_from_text(tf.constant([tail])).numpy()[0]
+    np.testing.assert_array_equal(ids[1], untouched)  # a prompt within the bound
+    assert ids[2].tolist() == [1] + [0] * n_tail  # an empty prompt keeps <s>
+    generate = model.serving_signatures(max_length=6, max_prompt_length=n_tail)["generate"][0]
+    served = generate(tf.constant([long_prompt]))
+    result = model.decode(ids[:1], GreedySearch(), max_length=6)
+    assert int(served["length"][0]) == int(result.lengths[0, 0])
+    assert_allclose(served["log_probability"][0], result.log_probs[0, 0], atol=1e-5)
+    expected = model.tokenizer.detokenize(result.ids[:, 0])[0].numpy()
+    assert served["continuation"][0].numpy() == expected
+    whole = model.serving_signatures(max_length=6, max_prompt_length=None)["generate"][0]
+    read_whole = whole(tf.constant([long_prompt]))["text"][0].numpy().decode()
+    assert len(read_whole) > len(served["text"][0].numpy().decode()) + len(TEXTS[0])
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="max_prompt_length"):
+            model.serving_signatures(max_prompt_length=bad)

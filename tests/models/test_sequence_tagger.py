@@ -153,3 +153,27 @@ def test_export_serves_the_eager_tags_through_the_session_loader(tagger, tmp_pat
     assert served["tokens"].tolist() == eager["tokens"].numpy().tolist()
     assert served["tags"].tolist() == eager["tags"].numpy().tolist()
     assert served["tags"][1].tolist() == [b""] * 10  # the empty sentence: padding only
+
+
+def test_serving_bound_tags_the_first_words(tagger):
+    """The exported signature reads at most `max_length` words of a text (the RNNs ran over
+    all of any input before): the tags are those of the text cut to its first words, and
+    `tokens` shows which words were tagged."""
+    words = ("the dog barks at the cat , and the cat runs off .".split()) * 20  # 260 words
+    text = " ".join(words)
+    bounded = tagger.serving_signatures(max_length=7)["tag"][0]
+    served = bounded(tf.constant([text, "The dog barks ."]))
+    tokens = [t.decode() for t in served["tokens"][0].numpy()]
+    tags = [t.decode() for t in served["tags"][0].numpy()]
+    assert tokens == words[:7]
+    expected_tokens, expected_tags = tagger.tag(" ".join(words[:7]))[0]
+    assert tokens == expected_tokens and tags == expected_tags
+    short = [t.decode() for t in served["tokens"][1].numpy()]
+    assert short == ["The", "dog", "barks", ".", "", "", ""]  # untouched, padded
+    default = tagger.serving_signatures()["tag"][0](tf.constant([text]))
+    assert default["tokens"].shape[1] == 256  # the default bound
+    unbounded = tagger.serving_signatures(max_length=None)["tag"][0](tf.constant([text]))
+    assert unbounded["tokens"].shape[1] == len(words)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="max_length"):
+            tagger.serving_signatures(max_length=bad)
