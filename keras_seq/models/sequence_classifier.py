@@ -159,13 +159,20 @@ class SequenceClassifier(keras.Model):
         if self.tokenizer is None:
             raise ValueError(f"`{method}` needs the model to be built with a `tokenizer`.")
 
-    def classify_text(self, texts):
+    def classify_text(self, texts, max_length=None):
         """Graph-friendly classification of tf.string [B]: ``{"label": tf.string [B],
         "probabilities": float32 [B, C]}`` (float32 also under a mixed-precision policy). An
-        empty text is classified from padding alone (its pooled features are zeros)."""
+        empty text is classified from padding alone (its pooled features are zeros). A text
+        keeps its first ``self.max_length`` tokens, and its first ``max_length`` (None or an
+        int >= 1) when that is smaller."""
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        ):
+            raise ValueError(f"`max_length` must be None or an int >= 1, got {max_length!r}.")
+        bounds = [b for b in (self.max_length, max_length) if b is not None]
         ids = self.tokenizer.tokenize(texts)
-        if self.max_length is not None:
-            ids = ids[:, : self.max_length]
+        if bounds:
+            ids = ids[:, : min(bounds)]
         ids = ids.to_tensor(PAD_ID)
         ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
         # float32 whatever the dtype policy: bfloat16 probabilities are coarse, and TF
@@ -198,19 +205,26 @@ class SequenceClassifier(keras.Model):
         return labels, outputs["probabilities"].numpy()
 
     # ------------------------------------------------------------------------- serving
-    def serving_signatures(self):
+    def serving_signatures(self, max_length=512):
         """String-in signatures for `keras_seq.export.export` (TF Serving).
 
         - ``classify(text)`` and ``serving_default(text)``: ``label`` tf.string [B] and
-          ``probabilities`` float32 [B, C] (in the order of ``class_names``).
+          ``probabilities`` float32 [B, C] (in the order of ``class_names``), from the first
+          ``max_length`` tokens of each text (the model's own ``max_length`` when smaller;
+          None: only the model's). The bound keeps one request's RNN work finite whatever
+          its length.
         """
         self._require_tokenizer("serving_signatures")
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        ):
+            raise ValueError(f"`max_length` must be None or an int >= 1, got {max_length!r}.")
         if not self.built:  # the export tracks the weights, which only `build` creates
             self.build()
         text_spec = tf.TensorSpec([None], tf.string, name="text")
 
         def classify(text):
-            return self.classify_text(text)
+            return self.classify_text(text, max_length)
 
         return {"serving_default": (classify, [text_spec]), "classify": (classify, [text_spec])}
 

@@ -199,3 +199,33 @@ def test_export_serves_the_eager_outputs_through_the_session_loader(classifier, 
     assert served["label"].tolist() == eager["label"].numpy().tolist()
     assert served["probabilities"].shape == (5, 2)
     assert_allclose(served["probabilities"], eager["probabilities"], atol=1e-6)
+
+
+def test_serving_bound_reads_the_first_tokens(classifier):
+    """The exported signature reads at most `max_length` tokens of a text (the RNN ran over
+    all of any input before, for a model built without `max_length`)."""
+    words = "buy cheap pills now , limited offer".split() * 100  # 700 tokens
+    classify = classifier.serving_signatures(max_length=5)["classify"][0]
+    served = classify(tf.constant([" ".join(words), "buy cheap"]))
+    _, first_five = classifier.classify([" ".join(words[:5]), "buy cheap"])
+    assert_allclose(served["probabilities"], first_five, atol=1e-6)
+    _, whole = classifier.classify([" ".join(words)])
+    assert np.abs(whole[0] - first_five[0]).max() > 1e-4  # the cut changes the answer
+    default = classifier.serving_signatures()["classify"][0](tf.constant([" ".join(words)]))
+    _, first_512 = classifier.classify([" ".join(words[:512])])
+    assert_allclose(default["probabilities"], first_512, atol=1e-6)
+    unbounded = classifier.serving_signatures(max_length=None)["classify"][0]
+    assert_allclose(unbounded(tf.constant([" ".join(words)]))["probabilities"], whole, atol=1e-6)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="max_length"):
+            classifier.serving_signatures(max_length=bad)
+
+
+def test_serving_bound_and_model_bound_take_the_smaller():
+    tokenizer = WordTokenizer.from_corpus(TEXTS, lowercase=True)
+    model = SequenceClassifier(["ham", "spam"], units=4, max_length=3, tokenizer=tokenizer)
+    model.build()
+    classify = model.serving_signatures(max_length=100)["classify"][0]
+    served = classify(tf.constant(["Buy cheap pills now, limited offer!"]))
+    _, first_three = model.classify(["Buy cheap pills"])
+    assert_allclose(served["probabilities"], first_three, atol=1e-6)
