@@ -228,6 +228,7 @@ def main(argv=None):
         steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         verbose=2,
+        shuffle=False,  # the pipeline shuffles
     )
     train_seconds = time.perf_counter() - started
     # Tokens the decoder is trained on per epoch (target ids plus </s>), for tokens/s.
