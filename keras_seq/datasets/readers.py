@@ -349,10 +349,10 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
     Raises:
         FileNotFoundError: when `path` does not exist.
         TypeError: when a column is neither a str nor an int.
-        ValueError: when a named column is not in the header or an index is out of
-            range, or on a malformed row when `strict` (a different number of fields
-            than the header or first row, an empty text or label, bytes that are not
-            UTF-8), and also when not `strict` on a malformed header row (skipping it
+        ValueError: when a named column is not in the header (or is in it twice) or an
+            index is out of range, or on a malformed row when `strict` (a different number
+            of fields than the header or first row, an empty text or label, bytes that are
+            not UTF-8), and also when not `strict` on a malformed header row (skipping it
             would read the first example as the header).
 
     Example:
@@ -426,6 +426,13 @@ def _csv_index(name, column, header, num_fields, path):
         if column not in header:
             raise ValueError(
                 f"{name}={column!r} is not a column of {os.fspath(path)}; its header has {header}"
+            )
+        if header.count(column) > 1:
+            # Taking the first would read the other column's values without a word.
+            raise ValueError(
+                f"{name}={column!r} names {header.count(column)} columns of "
+                f"{os.fspath(path)} (header {header}); give its index instead (the first row "
+                "is still read as the header while the other column is named)"
             )
         return header.index(column)
     if not -num_fields <= column < num_fields:

@@ -52,6 +52,8 @@ class ClassF1Score(keras.metrics.Metric):
             raise ValueError(f"`num_classes` must be an int >= 2, got {num_classes!r}.")
         if average not in AVERAGES:
             raise ValueError(f"`average` must be one of {AVERAGES}, got {average!r}.")
+        if class_names is not None and not isinstance(class_names, str):
+            class_names = list(class_names)  # any iterable, a generator included
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(
                 f"`class_names` must have `num_classes` = {num_classes} entries, got "

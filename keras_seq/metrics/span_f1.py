@@ -83,8 +83,11 @@ class SpanF1(keras.metrics.Metric):
 
     def __init__(self, tag_vocabulary, scheme="bio", name="span_f1", **kwargs):
         super().__init__(name=name, **kwargs)
+        if not isinstance(tag_vocabulary, str) and hasattr(tag_vocabulary, "__iter__"):
+            # Read once: parse_tags's checks would leave a generator empty (no tags at all).
+            tag_vocabulary = list(tag_vocabulary)
         prefixes, types, names = parse_tags(tag_vocabulary, scheme)
-        self.tag_vocabulary = list(tag_vocabulary)
+        self.tag_vocabulary = tag_vocabulary
         self.scheme = scheme
         self.type_names = names
         self._prefixes = prefixes

@@ -155,9 +155,17 @@ class Tokenizer(keras.layers.Layer):
                 raise ValueError(f"`vocabulary` holds the token {token!r} twice.")
             if token == "" or "\n" in token:
                 raise ValueError(f"`vocabulary` tokens must be non-empty lines, got {token!r}.")
+            try:
+                token.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ValueError(
+                    f"`vocabulary` tokens must be valid Unicode, got {token!r} (a surrogate "
+                    "code point has no UTF-8 form)."
+                ) from error
             seen.add(token)
         self._check_vocabulary(vocabulary)
         self._check_lowercase(vocabulary)
+        self._check_normal_form(vocabulary)
         object.__setattr__(self, "_compiled_functions", {})
         self._vocabulary = vocabulary
         self._token_to_id = {token: index for index, token in enumerate(vocabulary)}
@@ -184,6 +192,38 @@ class Tokenizer(keras.layers.Layer):
                 UserWarning,
                 stacklevel=3,
             )
+
+    def _check_normal_form(self, vocabulary):
+        # Input is normalized before lookup, so a token that the normalization (lower-casing
+        # aside: `_check_lowercase`) changes is matched by nothing: a token in NFD (a macOS
+        # file) or holding "ﬁ" under NFKC, one with a trailing space. A warning, as above.
+        special = set(getattr(self, "SPECIAL_TOKENS", self.RESERVED_TOKENS))
+        tokens = [token for token in vocabulary if token not in special]
+        if not tokens:
+            return
+        texts = [self._token_text(token) for token in tokens]
+        with tf.init_scope():
+            normalized = self._normal_form(string_constant(texts)).numpy()
+        changed = [
+            token
+            for token, text, normal in zip(tokens, texts, normalized, strict=True)
+            if normal != text.encode("utf-8")
+        ]
+        if changed:
+            warnings.warn(
+                f"`vocabulary` holds {len(changed)} token(s) that the normalization changes "
+                f"(normalization={self.normalization!r}, then whitespace runs to one space, "
+                f"stripped), such as {changed[:5]}: normalized input never matches them (their "
+                "words read as <unk> or fall back to bytes); normalize the vocabulary as "
+                "`normalize` does.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _token_text(self, token):
+        """The text a vocabulary token stands for in normalized input (WordPiece: without its
+        "##" or "▁" prefix)."""
+        return token
 
     def id_to_token(self, id):
         """The token of ``id`` (a Python or NumPy integer, e.g. an element of ``ids.numpy()``)."""
@@ -217,6 +257,10 @@ class Tokenizer(keras.layers.Layer):
         )
         if self.lowercase:
             strings = _lower_utf8(strings)
+        return self._normal_form(strings)
+
+    def _normal_form(self, strings):
+        """Steps 3 and 4 of `normalize`: the Unicode form, then the whitespace."""
         if self.normalization is not None:
             strings = tf_text.normalize_utf8(strings, self.normalization)
         strings = tf.strings.regex_replace(strings, _WHITESPACE, " ")
@@ -515,7 +559,21 @@ def string_constant(values):
     """
     array = np.empty([len(values)], dtype=object)
     array[:] = list(values)
-    return tf.constant(array, tf.string)
+    try:
+        return tf.constant(array, tf.string)
+    except ValueError:
+        # A str with a lone surrogate ("\ud800", from JSON or `surrogateescape`) has no UTF-8
+        # form: it becomes U+FFFD, as an invalid UTF-8 byte does in `Tokenizer.normalize`.
+        array[:] = [_replace_lone_surrogates(value) for value in array]
+        return tf.constant(array, tf.string)
+
+
+def _replace_lone_surrogates(value):
+    """``value`` with every unpaired surrogate code point replaced by U+FFFD (a paired one,
+    as a UTF-16 source leaves it, becomes its character); anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _lower_utf8(strings):
@@ -535,9 +593,28 @@ def _lower_utf8(strings):
 
 
 def _read_vocabulary_file(path):
-    with open(path, encoding="utf-8", newline="") as f:
-        text = f.read()
+    """The tokens of a one-token-per-line UTF-8 file.
+
+    A leading UTF-8 byte order mark (which Windows editors write) is dropped, and a file whose
+    lines all end in "\\r\\n" has Windows line ends, which are not part of its tokens. Neither
+    can belong to a token of a valid file: its first line is "<pad>" (`save_assets` writes "\\n"
+    line ends and keeps a "\\r" inside a token as it is).
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(
+            f"`vocabulary` file {os.fspath(path)!r} is not UTF-8: line {line} holds the byte "
+            f"0x{data[error.start]:02x}."
+        ) from error
     lines = text.split("\n")
-    if lines and lines[-1] == "":
+    ended = lines[-1] == ""  # the last line has its line end (or the file is empty)
+    if ended:
         lines.pop()
+    terminated = lines if ended else lines[:-1]
+    if terminated and all(line.endswith("\r") for line in terminated):
+        lines = [line.removesuffix("\r") for line in lines]
     return lines

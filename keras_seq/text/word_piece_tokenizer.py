@@ -10,6 +10,7 @@ from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_li
 from keras_seq.text.tokenizer import Tokenizer, string_constant
 
 _SUFFIX_INDICATOR = "##"
+_MAX_INT32 = 2**31 - 1
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -39,7 +40,8 @@ class WordPieceTokenizer(Tokenizer):
         vocabulary: list of str, a path to a one-token-per-line file, or None. Must start with
             the reserved tokens and hold ``"▁"`` and every byte token; no token may hold a NUL
             character (NUL is always written as ``<0x00>``).
-        max_bytes_per_word: int. Longer words fall back to bytes.
+        max_bytes_per_word: int. Longer words fall back to bytes. Any int >= 1
+            (``sys.maxsize``: no limit; `FastWordpieceTokenizer` gets at most 2**31 - 1).
         (and the arguments of `Tokenizer`: ``sequence_length``, ``lowercase``,
         ``normalization``.)
 
@@ -88,7 +90,8 @@ class WordPieceTokenizer(Tokenizer):
         6,000 sentences and 2,000 pieces on one CPU core; learn from a sample of a large corpus.
 
         Args:
-            texts_or_dataset: list of str, or a tf.data.Dataset of tf.string scalars or [batch].
+            texts_or_dataset: list (or any iterable, a generator included) of str, or a
+                tf.data.Dataset of tf.string scalars or [batch].
             vocabulary_size: int. Upper bound of the final size, special tokens included
                 (at least ``len(SPECIAL_TOKENS)`` = 261); the learner lands up to 5 % below.
             lowercase, normalization: as in `Tokenizer`.
@@ -210,7 +213,9 @@ class WordPieceTokenizer(Tokenizer):
         self._wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=vocabulary,
             suffix_indicator=_SUFFIX_INDICATOR,
-            max_bytes_per_word=self.max_bytes_per_word,
+            # The builder takes an int32: a larger bound (sys.maxsize for "no limit") was a
+            # pybind TypeError; no word of a tf.string is longer.
+            max_bytes_per_word=min(self.max_bytes_per_word, _MAX_INT32),
             token_out_type=tf.int32,
             unknown_token=self.UNKNOWN_TOKEN,
             no_pretokenization=True,
@@ -231,6 +236,11 @@ class WordPieceTokenizer(Tokenizer):
                 token = " " + token[1:]
             pieces.append(token.encode("utf-8"))
         return pieces
+
+    def _token_text(self, token):
+        if token.startswith(_SUFFIX_INDICATOR) and len(token) > len(_SUFFIX_INDICATOR):
+            return token[len(_SUFFIX_INDICATOR) :]
+        return token.removeprefix(self.SPACE_MARKER)
 
     def _marked_words(self, strings):
         words, space_before = self._split_words(self.normalize(strings))
@@ -325,9 +335,10 @@ def _batched_strings(texts_or_dataset, batch_size=1024):
         raise ValueError(
             f"`texts_or_dataset` must yield strings of rank 0 or 1, got shape {spec.shape}."
         )
-    if isinstance(texts_or_dataset, str) or not all(
-        isinstance(text, (str, bytes)) for text in texts_or_dataset
-    ):
+    if isinstance(texts_or_dataset, (str, bytes)) or not hasattr(texts_or_dataset, "__iter__"):
         raise TypeError("`texts_or_dataset` must be a list of str or a tf.data.Dataset.")
+    # Read once: checking the items of a generator first would leave nothing to learn from.
     texts = list(texts_or_dataset)
+    if not all(isinstance(text, (str, bytes)) for text in texts):
+        raise TypeError("`texts_or_dataset` must be a list of str or a tf.data.Dataset.")
     return tf.data.Dataset.from_tensor_slices(string_constant(texts)).batch(batch_size)
