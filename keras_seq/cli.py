@@ -233,10 +233,14 @@ def build_parser():
     check.add_argument("paths", nargs="+", help="model base directories or version directories")
     check.add_argument("--model_config_file", help="a models.config to parse")
     check.add_argument(
-        "--rtol", type=bounded_number(float, 0), help="relative tolerance on numeric outputs (1e-5)"
+        "--rtol",
+        type=bounded_number(float, 0),
+        help="relative tolerance on numeric outputs (1e-5; 1e-2 for bfloat16/float16 graphs)",
     )
     check.add_argument(
-        "--atol", type=bounded_number(float, 0), help="absolute tolerance on numeric outputs (1e-6)"
+        "--atol",
+        type=bounded_number(float, 0),
+        help="absolute tolerance on numeric outputs (1e-6; 1e-2 for bfloat16/float16 graphs)",
     )
     check.add_argument(
         "--report_modules",

@@ -29,8 +29,10 @@ def check_export(
         timeout: float or None. Seconds before the check is abandoned (None: no limit).
         capture_output: bool. Capture the report (``.stdout``) instead of printing it.
         rtol: optional float. Relative tolerance of the comparison of numeric outputs with
-            the recorded eager outputs (the checker's default, 1e-5, when None).
-        atol: optional float. Absolute tolerance of that comparison (default 1e-6).
+            the recorded outputs (the checker's default when None: 1e-5, or 1e-2 for a
+            graph that computes in bfloat16/float16).
+        atol: optional float. Absolute tolerance of that comparison (default 1e-6, or 1e-2
+            for such a graph).
 
     Returns:
         ``subprocess.CompletedProcess``: ``returncode`` 0 when everything passes, the report

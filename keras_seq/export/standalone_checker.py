@@ -17,8 +17,9 @@ What it checks, for every all-digit version directory (or a single version direc
    ``assets.extra/tf_serving_warmup_requests`` (at most 1000 PredictionLog protos) is fed by
    the signature's tensor names, missing inputs taken from ``SignatureDef.defaults`` as
    TF Serving does. Every output must share the batch dimension of the request, and when a
-   record carries a ``predict_log.response`` (keras_seq's exporter stores the eager model's
-   outputs there; TF Serving ignores that field at warm-up), the outputs must equal it.
+   record carries a ``predict_log.response`` (keras_seq's exporter stores the model's
+   outputs there; TF Serving ignores that field at warm-up), the outputs must equal it
+   (numbers within a tolerance, wider for a graph computing in bfloat16/float16).
    Every signature must be exercised by at least one record.
 3. ``--model_config_file``: parses into ``ModelServerConfig`` (text format).
 
@@ -63,6 +64,14 @@ JSON_DTYPES = (
     "DT_STRING",
 )
 BLOCKED_PACKAGES = ("keras", "tf_keras", "keras_seq")
+# Default tolerances of the comparison with the recorded outputs. A graph computing in
+# bfloat16 or float16 (a mixed-precision model) gets the low-precision pair: with oneDNN,
+# TensorFlow fuses such ops differently in a session than in a tf.function, so a correct
+# export serves numbers that differ by a few bfloat16 roundings (eps 2**-8) from the
+# recorded ones.
+DEFAULT_TOLERANCES = (1e-5, 1e-6)
+LOW_PRECISION_TOLERANCES = (1e-2, 1e-2)
+LOW_PRECISION_DTYPES = ("DT_BFLOAT16", "DT_HALF")
 
 
 class _BlockedLoader(importlib.abc.Loader):
@@ -281,7 +290,7 @@ def _compare(name, actual, expected, rtol, atol):
         return None
     if not np.allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True):
         worst = float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64))))
-        return f"output {name!r}: differs from the eager outputs (max abs diff {worst:g})"
+        return f"output {name!r}: differs from the recorded outputs (max abs diff {worst:g})"
     return None
 
 
@@ -398,8 +407,27 @@ def version_dirs(path):
     return [os.path.join(path, str(v)) for v in versions]
 
 
-def check_version(version_dir, rtol=1e-5, atol=1e-6):
+def computes_in_low_precision(meta_graph):
+    """Whether an op of the graph or of its function library has a bfloat16 or float16
+    type attribute (``T``, ``DstT``...): the graph of a mixed-precision model."""
+    from tensorflow.core.framework import types_pb2
+
+    wanted = {types_pb2.DataType.Value(name) for name in LOW_PRECISION_DTYPES}
+    nodes = list(meta_graph.graph_def.node)
+    for function in meta_graph.graph_def.library.function:
+        nodes.extend(function.node_def)
+    for node in nodes:
+        for attr in node.attr.values():
+            if attr.type in wanted or wanted.intersection(attr.list.type):
+                return True
+    return False
+
+
+def check_version(version_dir, rtol=None, atol=None):
     """All checks of one version directory.
+
+    ``rtol`` / ``atol`` None: ``DEFAULT_TOLERANCES`` (1e-5, 1e-6), or
+    ``LOW_PRECISION_TOLERANCES`` (1e-2, 1e-2) for a graph that computes in bfloat16/float16.
 
     Returns:
         (problems, number of warm-up records replayed)
@@ -411,6 +439,14 @@ def check_version(version_dir, rtol=1e-5, atol=1e-6):
     problems = static_problems(meta_graph)
     if problems:
         return problems, 0
+    if rtol is None or atol is None:
+        defaults = (
+            LOW_PRECISION_TOLERANCES
+            if computes_in_low_precision(meta_graph)
+            else DEFAULT_TOLERANCES
+        )
+        rtol = defaults[0] if rtol is None else rtol
+        atol = defaults[1] if atol is None else atol
     return replay_problems(version_dir, meta_graph, rtol=rtol, atol=atol)
 
 
@@ -433,10 +469,14 @@ def main(argv=None):
     parser.add_argument("paths", nargs="+", help="model base directories or version directories")
     parser.add_argument("--model_config_file", help="a models.config to parse")
     parser.add_argument(
-        "--rtol", type=tolerance, default=1e-5, help="relative tolerance on numeric outputs"
+        "--rtol",
+        type=tolerance,
+        help="relative tolerance on numeric outputs (1e-5; 1e-2 for bfloat16/float16 graphs)",
     )
     parser.add_argument(
-        "--atol", type=tolerance, default=1e-6, help="absolute tolerance on numeric outputs"
+        "--atol",
+        type=tolerance,
+        help="absolute tolerance on numeric outputs (1e-6; 1e-2 for bfloat16/float16 graphs)",
     )
     parser.add_argument(
         "--report_modules",

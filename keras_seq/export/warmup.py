@@ -3,8 +3,8 @@
 The file is a TFRecord of ``tensorflow.serving.PredictionLog`` protos that TF Serving replays
 when it loads a version (at most 1000 records), so the first real request does not pay for
 graph initialization. keras_seq also fills each record's ``predict_log.response`` with the
-eager model's outputs: TF Serving ignores that field at warm-up, and the export checker
-compares the served outputs with it.
+model's outputs (its traced signature functions): TF Serving ignores that field at warm-up,
+and the export checker compares the served outputs with it.
 """
 
 import numpy as np

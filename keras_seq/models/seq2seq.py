@@ -1,5 +1,7 @@
 """Encoder-decoder with attention for sequence-to-sequence tasks such as translation."""
 
+import numbers
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -317,6 +319,15 @@ class Seq2Seq(keras.Model):
 
     @staticmethod
     def _strategy(beam_size, length_penalty, n_best):
+        if length_penalty is not None and (
+            isinstance(length_penalty, bool)
+            or not isinstance(length_penalty, numbers.Real)
+            or not 0 <= length_penalty < float("inf")
+        ):
+            raise ValueError(
+                f"`length_penalty` must be None or a finite number >= 0 (GNMT alpha), got "
+                f"{length_penalty!r}."
+            )
         penalty = ("gnmt", float(length_penalty)) if length_penalty else None
         # Built for beam_size 1 too: it checks beam_size and n_best <= beam_size, which
         # greedy decoding (one hypothesis per input) must satisfy as well.
@@ -397,7 +408,7 @@ class Seq2Seq(keras.Model):
             beam_size: int >= 1. 1 means greedy decoding.
             n_best: None for the best translation per input, or an int in [1, beam_size] for
                 that many alternatives per input (best first; greedy decoding has one).
-            length_penalty: GNMT alpha (0 or None: no normalization).
+            length_penalty: GNMT alpha, None or a number >= 0 (0 or None: no normalization).
             max_length: static bound on the output length in tokens.
             max_source_length: None or an int >= 1. Truncation of the source (in tokens).
 
@@ -406,7 +417,7 @@ class Seq2Seq(keras.Model):
 
         Raises:
             ValueError: ``n_best > beam_size`` (greedy included), ``max_length < 1``,
-                ``max_source_length < 1``, or no text.
+                ``max_source_length < 1``, a negative ``length_penalty``, or no text.
         """
         self._require_tokenizers("translate")
         texts = check_texts(texts)

@@ -55,7 +55,8 @@ class ModelServer:
     Raises:
         ValueError: ``poll_interval`` is not positive, or the config has a model that TF
             Serving refuses at startup: without a name or base_path, a name given twice,
-            or a platform other than ``tensorflow``.
+            or a platform other than ``tensorflow``; or a name with ``/`` or ``:``, which
+            no REST path reaches.
 
     Example:
 
@@ -265,6 +266,13 @@ def _config_problems(config):
             problems.append(
                 f"config {index} ({model.name!r}) needs both a name and a base_path, got "
                 f"name={model.name!r} base_path={model.base_path!r}"
+            )
+        if "/" in model.name or ":" in model.name:
+            # /v1/models/<name>[/versions/N][:predict] cannot carry them: such a model would
+            # load and never answer.
+            problems.append(
+                f"model name {model.name!r} holds '/' or ':', which the REST path "
+                "/v1/models/<name> cannot carry"
             )
         if model.model_platform not in ("", "tensorflow"):
             problems.append(
