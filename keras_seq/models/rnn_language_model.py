@@ -14,10 +14,12 @@ from keras_seq.decoding import (
 )
 from keras_seq.models._recurrent_body import (
     build_recurrent_body,
+    check_bool,
     check_cell_and_dropout,
     resolve_vocabulary_size,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
+from keras_seq.text.tokenizer import string_constant
 
 PAD_ID, START_ID, END_ID = 0, 1, 2
 
@@ -130,7 +132,7 @@ class RNNLanguageModel(keras.Model):
         self.num_layers = num_layers
         self.cell = cell
         self.dropout = dropout
-        self.tie_weights = tie_weights
+        self.tie_weights = check_bool(tie_weights, "tie_weights")
         self.tokenizer = tokenizer
 
         build_recurrent_body(self, return_state=True)
@@ -343,7 +345,7 @@ class RNNLanguageModel(keras.Model):
             seed = np.random.default_rng().integers(0, 2**31 - 1, size=2)
         else:
             seed = [seed, 0]
-        outputs = self._generators[key](tf.constant(prompts), tf.constant(seed, tf.int64))
+        outputs = self._generators[key](string_constant(prompts), tf.constant(seed, tf.int64))
         strings = outputs["continuation" if return_continuation else "text"].numpy()
         return [s.decode("utf-8") for s in strings]
 

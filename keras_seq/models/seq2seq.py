@@ -13,7 +13,9 @@ from keras_seq.layers.bridge import Bridge
 from keras_seq.layers.gru import GRU
 from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
+from keras_seq.models._recurrent_body import check_bool
 from keras_seq.models._text_inputs import FunctionCache, check_texts
+from keras_seq.text.tokenizer import string_constant
 
 CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
 PAD_ID, START_ID, END_ID = 0, 1, 2
@@ -156,14 +158,14 @@ class Seq2Seq(keras.Model):
         self.units = units
         self.encoder_layers = encoder_layers
         self.decoder_layers = decoder_layers
-        self.bidirectional_encoder = bidirectional_encoder
+        self.bidirectional_encoder = check_bool(bidirectional_encoder, "bidirectional_encoder")
         self.cell = cell
         self.attention = attention
         self.attention_style = attention_style
         self.bridge = bridge
         self.dropout = dropout
-        self.residual = residual
-        self.tie_embeddings = tie_embeddings
+        self.residual = check_bool(residual, "residual")
+        self.tie_embeddings = check_bool(tie_embeddings, "tie_embeddings")
         self.source_tokenizer = source_tokenizer
         self.target_tokenizer = target_tokenizer
 
@@ -435,7 +437,7 @@ class Seq2Seq(keras.Model):
             self._decoders[key] = tf.function(
                 run, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
             )
-        strings = self._decoders[key](tf.constant(texts)).numpy()
+        strings = self._decoders[key](string_constant(texts)).numpy()
         decoded = [[s.decode("utf-8") for s in row] for row in strings]
         return [row[0] for row in decoded] if n_best is None else decoded
 
@@ -475,7 +477,7 @@ class Seq2Seq(keras.Model):
         _check_max_length(max_length, allow_none=True)
         self._ensure_built()
         scores = self.score_text(
-            tf.constant(sources), tf.constant(targets), max_source_length, max_length
+            string_constant(sources), string_constant(targets), max_source_length, max_length
         )
         return scores.numpy()
 

@@ -7,10 +7,12 @@ from keras import ops
 from keras_seq.layers.sequence_pooling import SequencePooling
 from keras_seq.models._recurrent_body import (
     build_recurrent_body,
+    check_bool,
     check_cell_and_dropout,
     resolve_vocabulary_size,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
+from keras_seq.text.tokenizer import string_constant
 
 POOLING_MODES = ("last", "mean", "max")
 PAD_ID = 0
@@ -116,7 +118,7 @@ class SequenceClassifier(keras.Model):
         self.embedding_dim = embedding_dim
         self.units = units
         self.num_layers = num_layers
-        self.bidirectional = bidirectional
+        self.bidirectional = check_bool(bidirectional, "bidirectional")
         self.cell = cell
         self.pooling = pooling
         self.hidden_units = hidden_units
@@ -200,7 +202,7 @@ class SequenceClassifier(keras.Model):
                 input_signature=[tf.TensorSpec([None], tf.string)],
                 autograph=False,
             )
-        outputs = self._classifiers["text"](tf.constant(texts))
+        outputs = self._classifiers["text"](string_constant(texts))
         labels = [label.decode("utf-8") for label in outputs["label"].numpy()]
         return labels, outputs["probabilities"].numpy()
 

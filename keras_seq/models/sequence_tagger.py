@@ -6,10 +6,12 @@ from keras import ops
 
 from keras_seq.models._recurrent_body import (
     build_recurrent_body,
+    check_bool,
     check_cell_and_dropout,
     resolve_vocabulary_size,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
+from keras_seq.text.tokenizer import string_constant
 from keras_seq.text.word_tokenizer import WordTokenizer
 
 PAD_ID = 0
@@ -104,7 +106,7 @@ class SequenceTagger(keras.Model):
         self.embedding_dim = embedding_dim
         self.units = units
         self.num_layers = num_layers
-        self.bidirectional = bidirectional
+        self.bidirectional = check_bool(bidirectional, "bidirectional")
         self.cell = cell
         self.dropout = dropout
         self.tokenizer = tokenizer
@@ -175,7 +177,7 @@ class SequenceTagger(keras.Model):
             self._taggers["text"] = tf.function(
                 self.tag_text, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
             )
-        outputs = self._taggers["text"](tf.constant(texts))
+        outputs = self._taggers["text"](string_constant(texts))
         pairs = []
         for tokens, tags in zip(outputs["tokens"].numpy(), outputs["tags"].numpy(), strict=True):
             kept = [

@@ -17,7 +17,7 @@ from keras_seq.export.standalone_checker import (
     computes_in_low_precision,
     read_meta_graph,
 )
-from keras_seq.models import RNNLanguageModel, Seq2Seq, SequenceClassifier
+from keras_seq.models import RNNLanguageModel, Seq2Seq, SequenceClassifier, SequenceTagger
 from keras_seq.serving import ModelServer
 from keras_seq.text import WordPieceTokenizer
 from tests.layers.helpers import randomize
@@ -194,3 +194,49 @@ def test_a_model_name_no_rest_path_reaches_is_refused(name, tmp_path):
         cli.main(["serve", "--model_name", name, "--model_base_path", str(tmp_path)])
     assert info.value.code.startswith("serve: model server config: ")
     assert "\n" not in info.value.code
+
+
+@pytest.mark.parametrize(
+    "build, name",
+    [
+        (lambda flag: RNNLanguageModel(20, tie_weights=flag), "tie_weights"),
+        (
+            lambda flag: SequenceClassifier(["a", "b"], vocabulary_size=20, bidirectional=flag),
+            "bidirectional",
+        ),
+        (
+            lambda flag: SequenceTagger(["A"], vocabulary_size=20, bidirectional=flag),
+            "bidirectional",
+        ),
+        (lambda flag: Seq2Seq(20, 20, tie_embeddings=flag), "tie_embeddings"),
+        (lambda flag: Seq2Seq(20, 20, bidirectional_encoder=flag), "bidirectional_encoder"),
+        (lambda flag: Seq2Seq(20, 20, residual=flag), "residual"),
+    ],
+)
+def test_boolean_options_refuse_other_types(build, name):
+    # "no" read as true (a non-empty string), 0.0 as false: a silent misconfiguration.
+    for flag in ("no", 0.0, None):
+        with pytest.raises(TypeError, match=f"`{name}` must be a bool"):
+            build(flag)
+    assert getattr(build(np.bool_(True)), name) is True
+
+
+def test_text_methods_take_lone_surrogates_as_replacement_characters(tokenizers):
+    """A str with a lone surrogate (from JSON) has no UTF-8 form: `tf.constant` refused it
+    with an error naming neither the argument nor the cause; it now reads as U+FFFD, as the
+    tokenizers read it."""
+    source, target = tokenizers
+    model = Seq2Seq(embedding_dim=8, units=8, source_tokenizer=source, target_tokenizer=target)
+    model.build()
+    randomize(model, np.random.default_rng(0))
+    assert model.translate(["Wir \ud800gehen."]) == model.translate(["Wir \ufffdgehen."])
+    scores = model.score(["Wir \ud800gehen."], ["We \udfffgo."])
+    assert_allclose(scores, model.score(["Wir \ufffdgehen."], ["We \ufffdgo."]), atol=1e-6)
+    classifier = SequenceClassifier(["a", "b"], units=4, tokenizer=source)
+    classifier.build()
+    _, surrogate = classifier.classify(["Wir \ud800gehen."])
+    _, replaced = classifier.classify(["Wir \ufffdgehen."])
+    assert_allclose(surrogate, replaced, atol=1e-6)
+    lm = RNNLanguageModel(units=4, embedding_dim=4, tokenizer=target)
+    lm.build()
+    assert lm.generate(["We \ud800"], max_length=3) == lm.generate(["We \ufffd"], max_length=3)
