@@ -91,8 +91,10 @@ class AdditiveAttention(BaseAttention):
             self.bias = self.add_weight(name="bias", shape=(units,), initializer="zeros")
 
     def _calculate_scores(self, query, key):
-        projected_query = ops.matmul(query, self.query_kernel)  # [B, Tq, units]
-        projected_key = ops.matmul(key, self.key_kernel)  # [B, Tv, units]
+        # einsum, not a [B, T, d] x [d, units] matmul (a tensordot): XLA cannot build the
+        # tensordot's gradient inside a loop, such as the Bahdanau decoder's.
+        projected_query = ops.einsum("bqd,du->bqu", query, self.query_kernel)  # [B, Tq, units]
+        projected_key = ops.einsum("bkd,du->bku", key, self.key_kernel)  # [B, Tv, units]
         if self.bias is not None:
             projected_key = projected_key + self.bias
         # [B, Tq, 1, units] + [B, 1, Tv, units]

@@ -99,6 +99,12 @@ class BaseAttention(keras.layers.Layer):
             value_mask = ops.convert_to_tensor(value_mask)
         key_given = key is not None
         key = key if key_given else value
+        # Keras casts float inputs to the compute dtype; integer ones (e.g. 0/1 features) too
+        # here, as the softmax of `DotAttention`'s integer scores would fail.
+        query, value, key = (
+            t if keras.backend.is_float_dtype(t.dtype) else ops.cast(t, self.compute_dtype)
+            for t in (query, value, key)
+        )
         self._check_shapes(
             tuple(query.shape),
             tuple(value.shape),

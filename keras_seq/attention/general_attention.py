@@ -41,7 +41,10 @@ class GeneralAttention(BaseAttention):
         )
 
     def _calculate_scores(self, query, key):
-        return ops.matmul(ops.matmul(query, self.kernel), ops.swapaxes(key, -2, -1))
+        # einsum, not a [B, Tq, dim_q] x [dim_q, dim_k] matmul (a tensordot): XLA cannot
+        # build the tensordot's gradient inside a loop, such as the Bahdanau decoder's.
+        projected_query = ops.einsum("bqd,dk->bqk", query, self.kernel)  # q W [B, Tq, dim_k]
+        return ops.matmul(projected_query, ops.swapaxes(key, -2, -1))
 
     def get_config(self):
         config = super().get_config()

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_seq.cells.recurrent_cell import RecurrentCell
+from keras_seq.cells.recurrent_cell import RecurrentCell, distinct_initializers
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -55,11 +55,12 @@ class LSTMCell(RecurrentCell):
     def _bias_initializer(self):
         if not self.unit_forget_bias:
             return self.bias_initializer
-        base = self.bias_initializer
         units, blocks, forget = self.units, self.gate_count, self.forget_block
+        # One initializer per block: an unseeded one would give every block the same values.
+        bases = distinct_initializers(self.bias_initializer, blocks)
 
         def initializer(shape, dtype=None):
-            parts = [base((units,), dtype=dtype) for _ in range(blocks)]
+            parts = [base((units,), dtype=dtype) for base in bases]
             parts[forget] = ops.ones((units,), dtype=dtype)
             return ops.concatenate(parts, axis=0)
 

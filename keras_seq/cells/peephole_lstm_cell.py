@@ -3,6 +3,7 @@
 import keras
 
 from keras_seq.cells.lstm_cell import LSTMCell
+from keras_seq.cells.recurrent_cell import distinct_initializers
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -49,15 +50,17 @@ class PeepholeLSTMCell(LSTMCell):
 
     def build(self, input_shape):
         super().build(input_shape)
+        # One initializer per peephole: an unseeded one would give all three the same values.
+        initializers = distinct_initializers(self.peephole_initializer, 3)
         self.input_gate_peephole, self.forget_gate_peephole, self.output_gate_peephole = (
             self.add_weight(
                 shape=(self.units,),
                 name=f"{gate}_gate_peephole",
-                initializer=self.peephole_initializer,
+                initializer=initializer,
                 regularizer=self.peephole_regularizer,
                 constraint=self.peephole_constraint,
             )
-            for gate in ("input", "forget", "output")
+            for gate, initializer in zip(("input", "forget", "output"), initializers, strict=True)
         )
 
     def carry_and_output_gate(self, z, c_prev):

@@ -24,6 +24,27 @@ def _check_rate(name, value):
     return float(value)
 
 
+def distinct_initializers(initializer, count):
+    """``count`` initializers drawing as ``initializer`` does, but different values.
+
+    A Keras random initializer that is unseeded or seeded with an int gives the same values
+    at every call, so one used for several weights of the same shape (the three peepholes,
+    the gate blocks of a bias) would make them all equal. The copies get their own seeds:
+    ``seed + i`` for an int seed, fresh ones (from Keras' global seed) for none. A
+    `SeedGenerator` seed, or an initializer without a seed, is used as it is.
+    """
+    config = (
+        initializer.get_config() if isinstance(initializer, keras.initializers.Initializer) else {}
+    )
+    seed = config.get("seed", False)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        return [initializer] * count
+    return [initializer] + [
+        type(initializer).from_config({**config, "seed": None if seed is None else seed + i})
+        for i in range(1, count)
+    ]
+
+
 class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
     """Base recurrent cell: one time step, split into an input projection and a recurrence.
 

@@ -38,7 +38,8 @@ class AttentionDecoder(keras.layers.Layer):
     ``tf.while_loop``), and ``step`` runs one token (for beam search).
 
     Args:
-        layer: a recurrent sequence layer used as template for each level (e.g. ``LSTM(256)``).
+        layer: a recurrent sequence layer with a ``cell`` (e.g. ``LSTM(256)``), used as
+            template for each level; it must run forwards (``go_backwards=False``).
         attention: an attention layer (e.g. ``GeneralAttention()``).
         num_layers: int. Number of recurrent levels.
         attention_style: "luong" or "bahdanau".
@@ -81,6 +82,16 @@ class AttentionDecoder(keras.layers.Layer):
             layer = keras.saving.deserialize_keras_object(layer)
         if isinstance(attention, dict):
             attention = keras.saving.deserialize_keras_object(attention)
+        if not hasattr(layer, "cell") or not hasattr(layer, "units"):
+            raise ValueError(
+                "`layer` must be a recurrent layer with a `cell` and `units` (e.g. LSTM(256)), "
+                f"used as the template of every level; got {type(layer).__name__}."
+            )
+        if getattr(layer, "go_backwards", False):
+            # The teacher-forced path would read the targets backwards, `step` forwards.
+            raise ValueError(
+                "A decoder reads its targets in order: `layer` must have go_backwards=False."
+            )
         if attention_style not in ATTENTION_STYLES:
             raise ValueError(
                 f"`attention_style` must be one of {ATTENTION_STYLES}, got {attention_style!r}."
@@ -241,7 +252,12 @@ class AttentionDecoder(keras.layers.Layer):
             return t + 1, states, outputs_ta.write(t, output), weights_ta.write(t, weights)
 
         _, _, outputs_ta, weights_ta = tf.while_loop(
-            lambda t, *_: t < length, body, (tf.constant(0), states, outputs_ta, weights_ta)
+            lambda t, *_: t < length,
+            body,
+            (tf.constant(0), states, outputs_ta, weights_ta),
+            # A known bound: XLA (`jit_compile`, Keras' default on a GPU) builds the gradient's
+            # per-step lists only for a loop with one.
+            maximum_iterations=length if inputs.shape[1] is None else inputs.shape[1],
         )
         for cell in dropout_cells:
             cell.reset_dropout_mask()

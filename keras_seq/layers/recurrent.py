@@ -84,9 +84,11 @@ class Recurrent(keras.layers.Layer):
             valid output (`Bidirectional` sets it when returning sequences, as Keras does).
 
     Call arguments:
-        inputs: [batch, time, features] float tensor (time > 0).
+        inputs: [batch, time, features] float tensor (time > 0); integer or boolean inputs
+            are cast to the layer's compute dtype, as in Keras' recurrent layers.
         initial_state: optional list of [batch, state_size] tensors, one per cell state.
-        mask: optional [batch, time] boolean tensor, True at valid steps.
+        mask: optional [batch, time] boolean (or 0/1) tensor or nested list, True at valid
+            steps.
         training: bool. Enables the cell's dropout.
 
     Returns:
@@ -148,7 +150,10 @@ class Recurrent(keras.layers.Layer):
 
     @property
     def units(self):
-        return self.cell.output_size
+        """The size of the outputs: the cell's ``output_size``, or (a cell without one, which
+        the Keras cell contract allows) the size of its first state, as in `keras.layers.RNN`."""
+        output_size = getattr(self.cell, "output_size", None)
+        return self.state_size[0] if output_size is None else output_size
 
     # ---------------------------------------------------------------------------- build
     def build(self, sequences_shape, initial_state_shape=None):
@@ -270,8 +275,12 @@ class Recurrent(keras.layers.Layer):
     # ------------------------------------------------------------------------------- call
     def call(self, sequences, initial_state=None, mask=None, training=None):
         inputs = sequences
+        if not keras.backend.is_float_dtype(inputs.dtype):  # as Keras' RNN layers: ids to floats
+            inputs = ops.cast(inputs, self.compute_dtype)
         if initial_state is not None:
             initial_state = keras.tree.flatten(initial_state)
+        if mask is not None and not hasattr(mask, "shape"):  # a nested list
+            mask = ops.convert_to_tensor(mask)
         self._check_inputs(inputs, initial_state, mask)
         training = bool(training)
         batch_size = ops.shape(inputs)[0]
@@ -402,15 +411,19 @@ class Recurrent(keras.layers.Layer):
         else:
             length = tf.shape(sequence)[0]
             inputs_ta = tf.TensorArray(sequence.dtype, size=length).unstack(sequence)
-            outputs_ta = tf.TensorArray(self.compute_dtype, size=length)
+            # The outputs' array is a loop variable only when it is written: an array never
+            # written is an uninitialized TensorList, whose gradient XLA (`jit_compile`,
+            # Keras' default on a GPU) cannot build.
+            outputs_ta = (
+                [tf.TensorArray(self.compute_dtype, size=length)] if self.return_sequences else []
+            )
 
             def body(t, states, last_output, outputs_ta):
                 output, new_states = step(inputs_ta.read(t), list(states))
                 emitted, last_output, new_states = masked_update(
                     t, output, new_states, states, last_output
                 )
-                if self.return_sequences:
-                    outputs_ta = outputs_ta.write(t, emitted)
+                outputs_ta = [array.write(t, emitted) for array in outputs_ta]
                 return t + 1, new_states, last_output, outputs_ta
 
             _, states, last_output, outputs_ta = tf.while_loop(
@@ -422,7 +435,9 @@ class Recurrent(keras.layers.Layer):
                 parallel_iterations=32,
             )
             states = list(states)
-            outputs = tf.transpose(outputs_ta.stack(), [1, 0, 2]) if self.return_sequences else None
+            outputs = (
+                tf.transpose(outputs_ta[0].stack(), [1, 0, 2]) if self.return_sequences else None
+            )
         for dropout_cell, _ in dropout_cells:
             dropout_cell.reset_dropout_mask()
             dropout_cell.reset_recurrent_dropout_mask()

@@ -36,8 +36,8 @@ class SequencePooling(keras.layers.Layer):
 
     Call arguments:
         inputs: [B, T, D] sequence.
-        mask: [B, T] bool (or 0/1) mask of valid steps, or None; filled by Keras mask
-            propagation (e.g. from ``Embedding(mask_zero=True)``).
+        mask: [B, T] bool (or 0/1) mask of valid steps (a tensor or nested list), or None;
+            filled by Keras mask propagation (e.g. from ``Embedding(mask_zero=True)``).
 
     Returns:
         [B, D] pooled features (no mask).
@@ -66,6 +66,8 @@ class SequencePooling(keras.layers.Layer):
                 f"{self.name}: `inputs` must be numeric, got dtype bool (cast it to a number "
                 "first)."
             )
+        if mask is not None and not hasattr(mask, "shape"):  # a nested list
+            mask = ops.convert_to_tensor(mask)
         self._check_shapes(tuple(inputs.shape), None if mask is None else tuple(mask.shape))
         if mask is None:
             mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")

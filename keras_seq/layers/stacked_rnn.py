@@ -21,12 +21,13 @@ class StackedRNN(keras.layers.Layer):
     layer).
 
     Args:
-        layer: a sequence layer used as template (e.g. ``LSTM(256)``); each level is a copy
-            of its config (its own ``return_sequences`` / ``return_state`` are overridden). With
-            a stateful template every level carries its states across batches, and
-            `reset_states()` zeroes them. With an explicit dropout ``seed`` in the template,
-            level ``l`` gets ``seed + 2l`` (its backward direction ``seed + 2l + 1``), so no
-            two recurrent layers of the stack draw the same dropout masks.
+        layer: a sequence layer used as template (e.g. ``LSTM(256)``), running forwards
+            (``go_backwards=False``); each level is a copy of its config (its own
+            ``return_sequences`` / ``return_state`` are overridden). With a stateful template
+            every level carries its states across batches, and `reset_states()` zeroes them.
+            With an explicit dropout ``seed`` in the template, level ``l`` gets ``seed + 2l``
+            (its backward direction ``seed + 2l + 1``), so no two recurrent layers of the
+            stack draw the same dropout masks.
         num_layers: int >= 1.
         bidirectional: bool. Wrap each level in `Bidirectional`.
         merge_mode: "concat", "sum", "mul" or "ave" for bidirectional levels.
@@ -87,6 +88,13 @@ class StackedRNN(keras.layers.Layer):
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
         if not hasattr(layer, "return_sequences"):
             raise ValueError(f"`layer` must be a recurrent sequence layer, got {layer!r}.")
+        if getattr(layer, "go_backwards", False):
+            # Its outputs come in reverse order: the next level, the residuals and the mask
+            # (in time order) would be misaligned with them.
+            raise ValueError(
+                "The levels of a stack run forwards: `layer` must have go_backwards=False "
+                "(bidirectional=True adds a backward direction to every level)."
+            )
         # With residuals the top level must return its sequence (the residual is added per
         # step) and the stack then picks the final step itself, which for a bidirectional
         # level means the forward half at the last valid step and the backward half at the
