@@ -49,6 +49,12 @@ def _make_attention(name, units):
     return cls()
 
 
+def _zero_rows(values, rows):
+    """``values`` [B, ...] with zeros in the rows where ``rows`` [B] is true."""
+    shape = tf.concat([tf.shape(rows), tf.ones([tf.rank(values) - 1], tf.int32)], axis=0)
+    return tf.where(tf.reshape(rows, shape), tf.zeros_like(values), values)
+
+
 @keras.saving.register_keras_serializable(package="keras_seq")
 class Seq2Seq(keras.Model):
     """RNN encoder-decoder with attention (Sutskever et al. 2014; Bahdanau et al. 2015; Luong
@@ -380,14 +386,23 @@ class Seq2Seq(keras.Model):
         """Graph-friendly translation of tf.string [B] with a decoding ``strategy``.
 
         Returns ``(translations tf.string [B, N], DecodingResult)``; an empty source gives
-        the empty string.
+        the empty string, by rule rather than by the model: its hypotheses in the result are
+        empty too (no ids, length 0) with score and log-probability 0, so the numbers
+        describe the string returned (the search decoded something from padding).
         """
         source_ids = self.source_ids_from_text(texts, max_source_length)
         result = self.decode(source_ids, strategy, max_length_bound=max_length)
+        empty = ~tf.reduce_any(source_ids != PAD_ID, axis=1)
+        result = result._replace(
+            **{
+                field: _zero_rows(getattr(result, field), empty)
+                for field in ("ids", "lengths", "scores", "log_probs", "token_scores")
+            },
+            alignments=None if result.alignments is None else _zero_rows(result.alignments, empty),
+        )
         shape = tf.shape(result.ids)
         strings = self.target_tokenizer.detokenize(tf.reshape(result.ids, [-1, shape[2]]))
         strings = tf.reshape(strings, shape[:2])
-        empty = ~tf.reduce_any(source_ids != PAD_ID, axis=1)
         return tf.where(empty[:, None], tf.constant(""), strings), result
 
     def translate(

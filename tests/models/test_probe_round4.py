@@ -240,3 +240,31 @@ def test_text_methods_take_lone_surrogates_as_replacement_characters(tokenizers)
     lm = RNNLanguageModel(units=4, embedding_dim=4, tokenizer=target)
     lm.build()
     assert lm.generate(["We \ud800"], max_length=3) == lm.generate(["We \ufffd"], max_length=3)
+
+
+def test_an_empty_source_is_served_with_the_numbers_of_the_empty_translation(tokenizers):
+    """An empty source is translated to "" by rule; its score and log-probability were those
+    of a hypothesis decoded from padding, which the returned string is not."""
+    source, target = tokenizers
+    model = Seq2Seq(embedding_dim=8, units=8, source_tokenizer=source, target_tokenizer=target)
+    model.build()
+    randomize(model, np.random.default_rng(1))
+    signatures = model.serving_signatures(beam_size=3, n_best=2, max_length=7)
+    batch = tf.constant(["", "Wir gehen.", "   "])
+    best = signatures["serving_default"][0](batch)
+    alone = signatures["serving_default"][0](tf.constant(["Wir gehen."]))
+    assert best["translation"].numpy().tolist() == [b"", alone["translation"][0].numpy(), b""]
+    for name in ("score", "log_probability"):
+        values = best[name].numpy()
+        assert values[0] == 0.0 and values[2] == 0.0
+        assert_allclose(values[1], alone[name][0], atol=1e-5)
+        assert values[1] < 0.0
+    nbest = signatures["translate_nbest"][0](batch)
+    assert nbest["translations"].numpy()[0].tolist() == [b"", b""]
+    np.testing.assert_array_equal(nbest["scores"].numpy()[[0, 2]], 0.0)
+    greedy = signatures["translate_greedy"][0](batch)
+    assert greedy["log_probability"].numpy()[0] == 0.0
+    _, result = model.translate_text(batch, model._strategy(3, 0.6, 2), 7)
+    np.testing.assert_array_equal(result.lengths.numpy()[0], 0)
+    np.testing.assert_array_equal(result.ids.numpy()[0], 0)
+    assert result.lengths.numpy()[1, 0] > 0
