@@ -166,6 +166,8 @@ def _translate(args, stdin=None, stdout=None):
             )
         except ValueError as error:  # e.g. a model saved without its tokenizers
             raise SystemExit(f"translate: {error}") from None
+        except MemoryError as error:  # e.g. a huge --max_length
+            raise SystemExit(str(error)) from None
         for offset, translation in enumerate(translations):
             if args.n_best is None:
                 stdout.write(translation + "\n")

@@ -32,11 +32,19 @@ def _check_max_source_length(max_source_length):
         )
 
 
+_MAX_INT32 = 2**31 - 1
+
+
 def _check_max_length(max_length, allow_none=False):
     if max_length is None and allow_none:
         return
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-        expected = "None or an int >= 1" if allow_none else "an int >= 1"
+    # Lengths are int32 tensors in the graph: a larger bound has no static buffer shape.
+    if (
+        isinstance(max_length, bool)
+        or not isinstance(max_length, int)
+        or not 1 <= max_length <= _MAX_INT32
+    ):
+        expected = "None or an int in [1, 2**31 - 1]" if allow_none else "an int in [1, 2**31 - 1]"
         raise ValueError(f"`max_length` must be {expected}, got {max_length!r}.")
 
 
@@ -435,6 +443,7 @@ class Seq2Seq(keras.Model):
         Raises:
             ValueError: ``n_best > beam_size`` (greedy included), ``max_length < 1``,
                 ``max_source_length < 1``, a negative ``length_penalty``, or no text.
+            MemoryError: the search's buffers (``max_length`` steps) do not fit in memory.
         """
         self._require_tokenizers("translate")
         texts = check_texts(texts)
@@ -452,7 +461,15 @@ class Seq2Seq(keras.Model):
             self._decoders[key] = tf.function(
                 run, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
             )
-        strings = self._decoders[key](string_constant(texts)).numpy()
+        try:
+            strings = self._decoders[key](string_constant(texts)).numpy()
+        except tf.errors.ResourceExhaustedError as error:
+            # The search allocates its output buffers for `max_length` steps up front.
+            raise MemoryError(
+                f"translate: decoding {len(texts)} text(s) with beam_size={beam_size} and "
+                f"max_length={max_length} needs more memory than there is (the search "
+                "allocates its buffers for max_length steps); lower max_length or the batch."
+            ) from error
         decoded = [[s.decode("utf-8") for s in row] for row in strings]
         return [row[0] for row in decoded] if n_best is None else decoded
 

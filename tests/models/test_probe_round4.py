@@ -268,3 +268,18 @@ def test_an_empty_source_is_served_with_the_numbers_of_the_empty_translation(tok
     np.testing.assert_array_equal(result.lengths.numpy()[0], 0)
     np.testing.assert_array_equal(result.ids.numpy()[0], 0)
     assert result.lengths.numpy()[1, 0] > 0
+
+
+def test_max_length_beyond_int32_is_a_clear_error(tokenizers):
+    # Lengths are int32 in the graph: 10**12 failed deep in the search ("None values not
+    # supported") rather than naming the argument.
+    source, target = tokenizers
+    model = Seq2Seq(embedding_dim=4, units=4, source_tokenizer=source, target_tokenizer=target)
+    for call in (
+        lambda: model.translate(["Wir gehen."], beam_size=2, max_length=10**12),
+        lambda: model.serving_signatures(max_length=2**31),
+        lambda: model.score(["Wir gehen."], ["We go."], max_length=2**31),
+    ):
+        with pytest.raises(ValueError, match=r"`max_length` must be .*\[1, 2\*\*31 - 1\]"):
+            call()
+    assert isinstance(model.translate(["Wir gehen."], beam_size=2, max_length=5)[0], str)
