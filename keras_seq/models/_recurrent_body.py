@@ -44,6 +44,12 @@ def check_bool(value, name):
     return bool(value)
 
 
+def check_optional_length(value, name):
+    """Refuses anything but None or an int >= 1 for a length bound called ``name``."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"`{name}` must be None or an int >= 1, got {value!r}.")
+
+
 def check_cell_and_dropout(cell, dropout):
     if cell not in CELL_LAYERS:
         raise ValueError(f"`cell` must be one of {sorted(CELL_LAYERS)}, got {cell!r}.")

@@ -16,6 +16,7 @@ from keras_seq.models._recurrent_body import (
     build_recurrent_body,
     check_bool,
     check_cell_and_dropout,
+    check_optional_length,
     resolve_vocabulary_size,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
@@ -45,17 +46,6 @@ def select_tokens(temperature=None, top_k=None, top_p=None):
     if top_p is not None:
         return TopPSampler(top_p, temperature)
     return TemperatureSampler(temperature)
-
-
-def _check_max_prompt_length(max_prompt_length):
-    if max_prompt_length is not None and (
-        isinstance(max_prompt_length, bool)
-        or not isinstance(max_prompt_length, int)
-        or max_prompt_length < 1
-    ):
-        raise ValueError(
-            f"`max_prompt_length` must be None or an int >= 1, got {max_prompt_length!r}."
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -255,7 +245,7 @@ class RNNLanguageModel(keras.Model):
         (T >= 1, also for an empty batch). With ``max_prompt_length`` (None or an int >= 1)
         a longer prompt keeps ``<s>`` and its last ``max_prompt_length`` tokens: the context
         nearest to the continuation."""
-        _check_max_prompt_length(max_prompt_length)
+        check_optional_length(max_prompt_length, "max_prompt_length")
         ids = self.tokenizer.tokenize(texts, add_start=True)
         if max_prompt_length is not None:
             ids = tf.concat([ids[:, :1], ids[:, 1:][:, -max_prompt_length:]], axis=1)
@@ -363,7 +353,7 @@ class RNNLanguageModel(keras.Model):
         self._require_tokenizer("serving_signatures")
         if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
             raise ValueError(f"`max_length` must be an int >= 1, got {max_length!r}.")
-        _check_max_prompt_length(max_prompt_length)
+        check_optional_length(max_prompt_length, "max_prompt_length")
         self._ensure_built()
         prompt = tf.TensorSpec([None], tf.string, name="prompt")
         strategy = GreedySearch()

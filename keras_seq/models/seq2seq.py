@@ -13,23 +13,12 @@ from keras_seq.layers.bridge import Bridge
 from keras_seq.layers.gru import GRU
 from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
-from keras_seq.models._recurrent_body import check_bool
+from keras_seq.models._recurrent_body import check_bool, check_optional_length
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
 
 CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
 PAD_ID, START_ID, END_ID = 0, 1, 2
-
-
-def _check_max_source_length(max_source_length):
-    if max_source_length is not None and (
-        isinstance(max_source_length, bool)
-        or not isinstance(max_source_length, int)
-        or max_source_length < 1
-    ):
-        raise ValueError(
-            f"`max_source_length` must be None or an int >= 1, got {max_source_length!r}."
-        )
 
 
 _MAX_INT32 = 2**31 - 1
@@ -382,7 +371,7 @@ class Seq2Seq(keras.Model):
     def source_ids_from_text(self, texts, max_source_length=None):
         """Graph-friendly: tf.string [B] → padded source ids [B, max(1, longest)]; a longer
         source keeps its first ``max_source_length`` tokens (None or an int >= 1)."""
-        _check_max_source_length(max_source_length)
+        check_optional_length(max_source_length, "max_source_length")
         ids = self.source_tokenizer.tokenize(texts)
         if max_source_length is not None:
             ids = ids[:, :max_source_length]
@@ -448,7 +437,7 @@ class Seq2Seq(keras.Model):
         self._require_tokenizers("translate")
         texts = check_texts(texts)
         _check_max_length(max_length)
-        _check_max_source_length(max_source_length)
+        check_optional_length(max_source_length, "max_source_length")
         self._ensure_built()
         count = 1 if n_best is None else n_best
         key = ("text", beam_size, length_penalty, count, max_length, max_source_length)
@@ -505,7 +494,7 @@ class Seq2Seq(keras.Model):
                 f"`sources` and `targets` must have the same length (one target per source), "
                 f"got {len(sources)} and {len(targets)}."
             )
-        _check_max_source_length(max_source_length)
+        check_optional_length(max_source_length, "max_source_length")
         _check_max_length(max_length, allow_none=True)
         self._ensure_built()
         scores = self.score_text(
@@ -515,7 +504,7 @@ class Seq2Seq(keras.Model):
 
     def score_text(self, sources, targets, max_source_length=None, max_length=None):
         """Graph-friendly `score`: tf.string [B] and [B] → float32 [B] (same bounds)."""
-        _check_max_source_length(max_source_length)
+        check_optional_length(max_source_length, "max_source_length")
         _check_max_length(max_length, allow_none=True)
         # A served request may pair N sources with M targets; the model would broadcast one
         # source over every target instead of failing.
@@ -571,7 +560,7 @@ class Seq2Seq(keras.Model):
         self._require_tokenizers("serving_signatures")
         n_best = beam_size if n_best is None else n_best
         _check_max_length(max_length)
-        _check_max_source_length(max_source_length)
+        check_optional_length(max_source_length, "max_source_length")
         self._ensure_built()
         source = tf.TensorSpec([None], tf.string, name="source")
         target = tf.TensorSpec([None], tf.string, name="target")

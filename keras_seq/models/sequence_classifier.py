@@ -9,6 +9,7 @@ from keras_seq.models._recurrent_body import (
     build_recurrent_body,
     check_bool,
     check_cell_and_dropout,
+    check_optional_length,
     resolve_vocabulary_size,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
@@ -109,10 +110,7 @@ class SequenceClassifier(keras.Model):
                 f"[64] (or [] for a linear head), got {hidden_units!r:.100}."
             )
         hidden_units = list(hidden_units)
-        if max_length is not None and (
-            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
-        ):
-            raise ValueError(f"`max_length` must be None or an int >= 1, got {max_length!r}.")
+        check_optional_length(max_length, "max_length")
         self.class_names = list(class_names)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
@@ -167,10 +165,7 @@ class SequenceClassifier(keras.Model):
         empty text is classified from padding alone (its pooled features are zeros). A text
         keeps its first ``self.max_length`` tokens, and its first ``max_length`` (None or an
         int >= 1) when that is smaller."""
-        if max_length is not None and (
-            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
-        ):
-            raise ValueError(f"`max_length` must be None or an int >= 1, got {max_length!r}.")
+        check_optional_length(max_length, "max_length")
         bounds = [b for b in (self.max_length, max_length) if b is not None]
         ids = self.tokenizer.tokenize(texts)
         if bounds:
@@ -217,10 +212,7 @@ class SequenceClassifier(keras.Model):
           its length.
         """
         self._require_tokenizer("serving_signatures")
-        if max_length is not None and (
-            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
-        ):
-            raise ValueError(f"`max_length` must be None or an int >= 1, got {max_length!r}.")
+        check_optional_length(max_length, "max_length")
         if not self.built:  # the export tracks the weights, which only `build` creates
             self.build()
         text_spec = tf.TensorSpec([None], tf.string, name="text")

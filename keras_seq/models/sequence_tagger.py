@@ -8,6 +8,7 @@ from keras_seq.models._recurrent_body import (
     build_recurrent_body,
     check_bool,
     check_cell_and_dropout,
+    check_optional_length,
     resolve_vocabulary_size,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
@@ -15,13 +16,6 @@ from keras_seq.text.tokenizer import string_constant
 from keras_seq.text.word_tokenizer import WordTokenizer
 
 PAD_ID = 0
-
-
-def _check_max_length(max_length):
-    if max_length is not None and (
-        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
-    ):
-        raise ValueError(f"`max_length` must be None or an int >= 1, got {max_length!r}.")
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -147,7 +141,7 @@ class SequenceTagger(keras.Model):
         "" to the longest sentence (at least one column). With ``max_length`` (None or an int
         >= 1) a sentence keeps its first ``max_length`` words, and ``tokens`` shows which.
         """
-        _check_max_length(max_length)
+        check_optional_length(max_length, "max_length")
         # The tokenizer's own word split, so that there is one id, hence one tag, per word.
         words = self.tokenizer.split_words(texts)
         if max_length is not None:
@@ -197,7 +191,7 @@ class SequenceTagger(keras.Model):
           ``tokens`` shows the words that were tagged.
         """
         self._require_tokenizer("serving_signatures")
-        _check_max_length(max_length)
+        check_optional_length(max_length, "max_length")
         if not self.built:  # the export tracks the weights, which only `build` creates
             self.build()
         text_spec = tf.TensorSpec([None], tf.string, name="text")
