@@ -39,7 +39,10 @@ class BeamSearch(DecodingStrategy):
     so it competes with live ones until the end. The search stops when all
     `k` beams of every example are complete; the first `n_best` are returned,
     best first. At step 0 only the first copy of each example is expanded, so
-    no hypothesis appears twice.
+    no hypothesis appears twice. A slot no valid hypothesis can fill (fewer
+    hypotheses than beams) has score `-inf`, is complete at once and is fed
+    the end token. A live hypothesis whose logits are all `-inf` has no
+    continuation; NaN or `+inf` logits raise `InvalidArgumentError`.
 
     Within one beam every token but the end token is scored by the same
     increasing function of its log-probability, so a beam contributes at most
@@ -54,7 +57,7 @@ class BeamSearch(DecodingStrategy):
         length_penalty: None (no normalization), a `LengthPenalty`,
             `("gnmt", alpha)` for `GNMTLengthPenalty(alpha)` or `"average"`
             for `AverageLengthPenalty()`.
-        coverage_penalty: float >= 0. The GNMT coverage weight `beta`; when
+        coverage_penalty: finite float >= 0. The GNMT coverage weight `beta`; when
             > 0 the step must return attention.
         n_best: int in [1, beam_size]. Number of hypotheses returned.
 
@@ -86,8 +89,9 @@ class BeamSearch(DecodingStrategy):
             )
         if isinstance(coverage_penalty, bool) or not isinstance(coverage_penalty, numbers.Real):
             raise TypeError(f"`coverage_penalty` must be a float >= 0, got {coverage_penalty!r}.")
-        if not coverage_penalty >= 0:
-            raise ValueError(f"`coverage_penalty` must be >= 0, got {coverage_penalty}.")
+        if not 0 <= coverage_penalty < float("inf"):
+            # An infinite weight times the log(1) = 0 of a covered source is NaN.
+            raise ValueError(f"`coverage_penalty` must be >= 0 and finite, got {coverage_penalty}.")
         self.beam_size = int(beam_size)
         self.length_penalty = _to_length_penalty(length_penalty)
         self.coverage_penalty = float(coverage_penalty)
@@ -138,16 +142,14 @@ class BeamSearch(DecodingStrategy):
             vocabulary_size = logits.shape[-1]
             if vocabulary_size is None or vocabulary_size < beam_size + 2:
                 vocabulary_size = vocabulary_size or tf.shape(logits)[-1]
-                log_probs = tf.nn.log_softmax(logits)
+                log_probs = logits - _log_normalizer(logits, tf.reduce_max(logits, -1, True))
                 is_end = tf.equal(tf.range(vocabulary_size), end_id)
                 shape = [batch_size, beam_size, -1]
                 return tf.reshape(log_probs, shape), None, is_end, is_end
             top_logits, top_tokens = top_k(logits, beam_size + 1)
-            # `tf.reduce_logsumexp` with the row maximum it would compute taken from `top_k`:
-            # the same numbers, one pass over [rows, V] fewer.
-            row_max = top_logits[:, :1]
-            row_max = tf.where(tf.math.is_finite(row_max), row_max, tf.zeros_like(row_max))
-            normalizer = tf.math.log(tf.reduce_sum(tf.exp(logits - row_max), -1, True)) + row_max
+            # The row maximum `tf.reduce_logsumexp` would compute, taken from `top_k`: the same
+            # numbers, one pass over [rows, V] fewer.
+            normalizer = _log_normalizer(logits, top_logits[:, :1])
             rows = tf.shape(logits)[0]
             tokens = tf.concat([top_tokens, tf.fill([rows, 1], end_id)], axis=-1)
             values = tf.concat([top_logits, logits[:, end_id : end_id + 1]], axis=-1)
@@ -189,7 +191,18 @@ class BeamSearch(DecodingStrategy):
                     scores += tf.where(completes, penalty[:, :, None], 0.0)
 
             flat_scores = tf.reshape(scores, [batch_size, -1])
-            top_scores, top_indices = tf.math.top_k(flat_scores, k=beam_size)
+            # A NaN (from a NaN or +inf logit of a live hypothesis) has no place in the
+            # ranking: `top_k` would order the other candidates wrongly around it.
+            check = tf.debugging.assert_equal(
+                tf.reduce_any(tf.math.is_nan(flat_scores)),
+                False,
+                message=(
+                    "BeamSearch: the step's logits of a live hypothesis hold NaN or +inf (or "
+                    "its attention NaN), so its continuations cannot be ranked"
+                ),
+            )
+            with tf.control_dependencies([check]):
+                top_scores, top_indices = tf.math.top_k(flat_scores, k=beam_size)
             candidate_count = tf.shape(log_probs)[-1]
             origins = top_indices // candidate_count  # beam each survivor extends
             if candidate_tokens is None:  # the candidates are the whole vocabulary
@@ -207,10 +220,15 @@ class BeamSearch(DecodingStrategy):
             was_ended = reorder(ended)
             kept_tokens = tf.where(was_ended, 0, tokens)
             kept_log_probs = tf.where(was_ended, 0.0, pick(log_probs))
+            kept_totals = pick(totals)
+            # A survivor of log-probability -inf fills a slot no valid hypothesis could (more
+            # beams than hypotheses): it is frozen at once and fed the end token, not the
+            # token the step gave probability 0 (after which the step may have no answer).
+            unfilled = tf.equal(kept_totals, NEGATIVE_INFINITY)
             new = {
-                "finished": pick(completes),
+                "finished": pick(completes) | unfilled,
                 "lengths": reorder(lengths),
-                "log_probs": pick(totals),
+                "log_probs": kept_totals,
                 "scores": top_scores,
                 "ids": write_time_step(reorder(variables["ids"]), index, kept_tokens, 2),
                 "token_scores": write_time_step(
@@ -224,7 +242,8 @@ class BeamSearch(DecodingStrategy):
                 )
             rows = tf.reshape(beam_offsets + origins, [-1])
             state = tf.nest.map_structure(lambda tensor: tf.gather(tensor, rows), state)
-            return new, tf.reshape(tokens, [-1]), state
+            next_ids = tf.where(unfilled, end_id, tokens)
+            return new, tf.reshape(next_ids, [-1]), state
 
         variables, state = self._run_loop(
             step,
@@ -261,6 +280,18 @@ class BeamSearch(DecodingStrategy):
         config = dict(config)
         config["length_penalty"] = keras.saving.deserialize_keras_object(config["length_penalty"])
         return cls(**config)
+
+
+def _log_normalizer(logits, row_max):
+    """`log sum_v exp(logits[v])` of each row `[rows, 1]`, given the row maximum.
+
+    `tf.reduce_logsumexp`, except that a row without a finite logit (the step allows no
+    token after that hypothesis) gets 0, so its log-probabilities `logits - normalizer`
+    are `-inf` (the hypothesis has no continuation) rather than NaN (`-inf - -inf`).
+    """
+    row_max = tf.where(tf.math.is_finite(row_max), row_max, tf.zeros_like(row_max))
+    normalizer = tf.math.log(tf.reduce_sum(tf.exp(logits - row_max), -1, True)) + row_max
+    return tf.where(tf.equal(normalizer, NEGATIVE_INFINITY), 0.0, normalizer)
 
 
 def _gnmt_coverage(coverage):

@@ -32,7 +32,8 @@ class DecodingStrategy:
     A hypothesis of example `b` ends at its first end token, or after
     `max_length[b]` tokens. A hypothesis that has ended is frozen: its ids,
     score and length no longer change, and the step is fed the end token for
-    its row until the loop stops. Subclasses implement `_search`.
+    its row until the loop stops (the logits it returns there are ignored).
+    Subclasses implement `_search`.
 
     Example:
 
@@ -175,7 +176,10 @@ class DecodingStrategy:
         return cls(**config)
 
     def __repr__(self):
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        # The attributes themselves (`GNMTLengthPenalty(alpha=0.6)`), not their serialized
+        # configs (dicts of module and class names).
+        config = {key: getattr(self, key, value) for key, value in self.get_config().items()}
+        arguments = ", ".join(f"{key}={value!r}" for key, value in config.items())
         return f"{type(self).__name__}({arguments})"
 
 
@@ -274,14 +278,15 @@ def _check_max_length(max_length, max_length_bound):
     if max_length.shape.rank not in (0, 1):
         raise ValueError(f"`max_length` must have shape [] or [batch], got {max_length.shape}.")
     value = tf.get_static_value(max_length)
-    if value is not None:
-        if np.size(value) == 0 or np.min(value) < 1:
+    if value is not None and np.size(value):  # empty: one length per example of no example
+        if np.min(value) < 1:
             raise ValueError(f"`max_length` must be >= 1, got {value.tolist()}.")
         max_length_bound = max_length_bound or int(np.max(value))
     elif max_length_bound is None:
         raise ValueError(
             "`max_length_bound` (a Python int) is needed when `max_length` is a tensor whose "
-            "value is only known at run time: it fixes the length of the output buffers."
+            "value is only known at run time (or empty): it fixes the length of the output "
+            "buffers."
         )
     return tf.cast(max_length, tf.int32), max_length_bound
 

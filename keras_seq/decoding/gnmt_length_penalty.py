@@ -16,7 +16,7 @@ class GNMTLengthPenalty(LengthPenalty):
     length; GNMT uses `alpha` in [0.6, 0.7].
 
     Args:
-        alpha: float >= 0. Strength of the normalization.
+        alpha: finite float >= 0. Strength of the normalization.
 
     Example:
 
@@ -27,8 +27,9 @@ class GNMTLengthPenalty(LengthPenalty):
     def __init__(self, alpha):
         if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
             raise TypeError(f"`alpha` must be a float >= 0, got {alpha!r}.")
-        if not alpha >= 0:
-            raise ValueError(f"`alpha` must be >= 0, got {alpha}.")
+        if not 0 <= alpha < float("inf"):
+            # An infinite alpha gives every hypothesis longer than one token the score 0.
+            raise ValueError(f"`alpha` must be >= 0 and finite, got {alpha}.")
         self.alpha = float(alpha)
 
     def penalty(self, lengths):

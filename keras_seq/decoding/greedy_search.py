@@ -74,9 +74,16 @@ class GreedySearch(DecodingStrategy):
             return variables
 
         def advance(index, logits, attention, variables, state):
+            ended = variables["finished"]  # ended before this step: frozen
             is_end = tf.equal(tf.range(tf.shape(logits)[-1]), end_id)
             too_short = tf.less(index, min_lengths)[:, None]
-            allowed = tf.where(too_short & is_end[None, :], NEGATIVE_INFINITY, logits)
+            # A row that has ended is fed the end token and its choice is dropped: the
+            # selector sees zeros there, not the step's logits after the end (which may have
+            # nothing to choose, e.g. a model under which nothing follows the end token, or
+            # only the end token, masked by `min_length`), which it would refuse.
+            masked = ended[:, None] | (too_short & is_end[None, :])
+            fill = tf.where(ended, 0.0, NEGATIVE_INFINITY)[:, None]
+            allowed = tf.where(masked, fill, logits)
             step_seed = (
                 tf.random.experimental.stateless_fold_in(seed, index)
                 if self.selector.stochastic
@@ -85,7 +92,6 @@ class GreedySearch(DecodingStrategy):
             tokens = self.selector(allowed, step_seed)
             token_log_probs = tf.gather(tf.nn.log_softmax(logits), tokens, batch_dims=1)
 
-            ended = variables["finished"]  # ended before this step: frozen
             kept_tokens = tf.where(ended, 0, tokens)
             kept_log_probs = tf.where(ended, 0.0, token_log_probs)
             new = {

@@ -22,7 +22,7 @@ class TemperatureSampler(TokenSelector):
     that may not be drawn.
 
     Args:
-        temperature: float > 0. Divides the logits before the softmax.
+        temperature: finite float > 0. Divides the logits before the softmax.
 
     Example:
 
@@ -35,8 +35,9 @@ class TemperatureSampler(TokenSelector):
     def __init__(self, temperature=1.0):
         if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
             raise TypeError(f"`temperature` must be a positive float, got {temperature!r}.")
-        if not temperature > 0:
-            raise ValueError(f"`temperature` must be > 0, got {temperature}.")
+        if not 0 < temperature < float("inf"):
+            # An infinite temperature divides a masked token's -inf into NaN.
+            raise ValueError(f"`temperature` must be > 0 and finite, got {temperature}.")
         self.temperature = float(temperature)
 
     def filter_logits(self, logits):

@@ -20,7 +20,7 @@ class TopKSampler(TemperatureSampler):
 
     Args:
         k: int >= 1. How many of the most likely tokens to keep.
-        temperature: float > 0. Divides the logits before the softmax.
+        temperature: finite float > 0. Divides the logits before the softmax.
 
     Example:
 

@@ -22,7 +22,7 @@ class TopPSampler(TemperatureSampler):
 
     Args:
         p: float in (0, 1]. Probability mass of the nucleus.
-        temperature: float > 0. Divides the logits before the softmax (and
+        temperature: finite float > 0. Divides the logits before the softmax (and
             before the nucleus is chosen).
 
     Example:
