@@ -12,6 +12,7 @@ import argparse
 import atexit
 import dataclasses
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -55,7 +56,8 @@ def recipe_parser(description, default_out):
         default=[],
         metavar="KEY=VALUE",
         help="override one entry of the configuration (repeatable), e.g. --set dropout=0.5; "
-        "the value takes the type of the entry it replaces and is recorded in results.json",
+        "the value takes the type of the entry it replaces (a list: comma-separated, e.g. "
+        "--set hidden_units=128,64) and is recorded in results.json",
     )
     parser.add_argument(
         "--steps-per-epoch", type=int_in_range(1), help="cap steps per epoch (smoke tests)"
@@ -165,11 +167,14 @@ def is_chief(cluster_resolver):
     )
 
 
-def parse_overrides(assignments, config):
+def parse_overrides(assignments, config, others=()):
     """``{key: value}`` from ``["key=value", …]`` (``--set``), each value converted to the type
-    of ``config[key]`` (int, float, bool as true/false, str; ``none`` for an entry that may
-    be None). A key the configuration lacks or a value of the wrong type exits with a message
-    naming it."""
+    of ``config[key]`` (int, float, bool as true/false, str, a list as comma-separated items
+    such as ``128,64`` or ``[128, 64]`` (empty for ``[]``); ``none`` for an entry that may be
+    None). An entry that is None in ``config`` takes the type it has in one of ``others`` (the
+    recipe's other configurations: ``tokenizer_sentences=abc`` is refused where the quick
+    configuration holds an int), else an int or a str. A key the configuration lacks or a
+    value of the wrong type exits with a message naming it."""
     overrides = {}
     for assignment in assignments:
         key, separator, text = assignment.partition("=")
@@ -181,20 +186,12 @@ def parse_overrides(assignments, config):
                 f"--set {assignment!r}: the configuration has no {key!r}; its keys are "
                 f"{', '.join(sorted(config))}"
             )
-        current = config[key]
+        current = _example_value(key, config, others)
         try:
             if text.lower() == "none":
                 value = None
-            elif isinstance(current, bool):
-                if text.lower() not in ("true", "false"):
-                    raise ValueError("expected true or false")
-                value = text.lower() == "true"
-            elif isinstance(current, int):
-                value = int(text)
-            elif isinstance(current, float):
-                value = float(text)
-            else:  # str, or an entry that is None by default (an int when given)
-                value = int(text) if current is None and text.lstrip("-").isdigit() else text
+            else:
+                value = _read_value(text, current)
         except ValueError as error:
             raise SystemExit(
                 f"--set {assignment!r}: cannot read {text!r} as the "
@@ -204,13 +201,73 @@ def parse_overrides(assignments, config):
     return overrides
 
 
+def _example_value(key, config, others=()):
+    """``config[key]``, or where that is None the first value of ``key`` that is not None in
+    ``others``: what gives the entry its type."""
+    for candidate in (config, *others):
+        if candidate.get(key) is not None:
+            return candidate[key]
+    return None
+
+
+def _read_value(text, current):
+    """``text`` read as a value of the type of ``current`` (see `parse_overrides`)."""
+    if isinstance(current, bool):
+        if text.lower() not in ("true", "false"):
+            raise ValueError("expected true or false")
+        return text.lower() == "true"
+    if isinstance(current, int):
+        return int(text)
+    if isinstance(current, float):
+        return float(text)
+    if isinstance(current, (list, tuple)):
+        if text.startswith("[") and text.endswith("]"):
+            text = text[1:-1].strip()
+        items = [item.strip() for item in text.split(",")] if text else []
+        if "" in items:
+            raise ValueError("expected comma-separated items, e.g. 128,64")
+        return [_read_value(item, current[0] if current else None) for item in items]
+    # str, or an entry that is None in every configuration (an int when given)
+    return int(text) if current is None and text.lstrip("-").isdigit() else text
+
+
+def _check_values(config, configs):
+    """Exits naming the entry when a value of ``config`` (after ``--set``) has no meaning:
+    every number in a recipe's configuration is a count or a size (an int >= 1; None only
+    where one of ``configs`` holds None) or a rate (a finite float >= 0), and every list
+    holds counts. A negative count would have cut the data silently (``train[:-5]``), a
+    negative learning rate trained uphill."""
+    for key, value in config.items():
+        nullable = any(key in c and c[key] is None for c in configs.values())
+        example = _example_value(key, config, configs.values())
+        if value is None and nullable:
+            continue
+        if isinstance(example, bool):
+            continue
+        if isinstance(example, int) or key in ("epochs", "batch_size"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                or_none = " (or none)" if nullable else ""
+                raise SystemExit(f"{key} must be an int >= 1{or_none}, got {value!r}")
+        elif isinstance(example, float):
+            if not isinstance(value, float) or not math.isfinite(value) or value < 0:
+                raise SystemExit(f"{key} must be a finite float >= 0, got {value!r}")
+        elif isinstance(example, (list, tuple)) and all(
+            isinstance(item, int) and not isinstance(item, bool) for item in example
+        ):
+            if not isinstance(value, list) or not all(
+                isinstance(item, int) and not isinstance(item, bool) and item >= 1 for item in value
+            ):
+                raise SystemExit(f"{key} must be a list of ints >= 1, got {value!r}")
+
+
 def prepare(args, configs):
     """The chosen configuration (with --set and --epochs applied) and the `Run`.
 
     Creates the strategy (first: a multi-worker strategy must exist before any other op),
     makes ops deterministic if asked, seeds Keras, creates the output directory (a temporary
     one on non-chief workers) and reads the backup a killed run left. Exits with a message
-    when ``epochs`` or ``batch_size`` is not an int >= 1, or when the backup was made with
+    when a value has no meaning (`_check_values`: ``epochs``, ``batch_size`` and every other
+    count not an int >= 1, a rate not a finite float >= 0), or when the backup was made with
     other settings (configuration or arguments; only those of `_RESUMABLE_CHANGES` may
     change): resuming it would mix two trainings under the new configuration's name. Returns
     ``(config, run)``."""
@@ -220,14 +277,13 @@ def prepare(args, configs):
     keras.mixed_precision.set_global_policy(args.dtype_policy)
     if args.dtype_policy != "float32":
         print(f"dtype policy: {args.dtype_policy}")
-    config = dict(configs["quick" if args.quick else "full"])
-    config.update(parse_overrides(args.set, config))
+    name = "quick" if args.quick else "full"
+    config = dict(configs[name])
+    others = [other for key, other in configs.items() if key != name]
+    config.update(parse_overrides(args.set, config, others))
     if args.epochs is not None:
         config["epochs"] = args.epochs
-    for key in ("epochs", "batch_size"):
-        value = config.get(key, 1)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SystemExit(f"{key} must be an int >= 1, got {value!r}")
+    _check_values(config, configs)
     config["dtype_policy"] = args.dtype_policy  # recorded with the configuration
     chief = is_chief(strategy.cluster_resolver)
     backup_dir = os.path.join(args.out, "backup")
@@ -311,7 +367,15 @@ def train_stream(run, dataset, steps_per_epoch=None):
 
     Skipping the epochs a backup already holds is what makes a resumed run see the batches the
     uninterrupted run would have seen. ``steps_per_epoch`` defaults to the dataset's
-    cardinality."""
+    cardinality. A dataset known to be empty (the pipeline dropped every example: too long
+    for the configuration, or without a token) exits with a message: `fit` would train
+    nothing (with ``steps_per_epoch``, Keras only warns that the data ran out)."""
+    if int(dataset.cardinality()) == 0:
+        raise SystemExit(
+            "the training data holds no batch: the pipeline kept none of the examples (all "
+            "longer than the configuration's length limit, or without a token); nothing to "
+            "train on"
+        )
     steps = steps_per_epoch or int(dataset.cardinality())
     if steps < 1:
         raise ValueError(
@@ -407,8 +471,14 @@ def training_callbacks(run, monitor, mode="min", patience=3, before=()):
 
 
 def write_weights(path, model):
-    """``path`` (.npz): the model's weights, ``w0``, ``w1``… in `model.weights` order."""
-    np.savez(path, **{f"w{i}": w.numpy() for i, w in enumerate(model.weights)})
+    """``path`` (.npz): the model's weights, ``w0``, ``w1``… in `model.weights` order. Written
+    to ``path`` itself (`np.savez` given a name would add ``.npz`` to one without it), its
+    directory created if need be: this runs when training has ended and its backup is gone."""
+    directory = os.path.dirname(os.fspath(path))
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    with open(path, "wb") as f:
+        np.savez(f, **{f"w{i}": w.numpy() for i, w in enumerate(model.weights)})
 
 
 def write_json(out, name, data):

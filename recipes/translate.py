@@ -148,6 +148,22 @@ def training_data(train, source_tokenizer, target_tokenizer, config, seed):
     )
 
 
+def trained_target_tokens(train, source_tokenizer, target_tokenizer, config):
+    """Tokens the decoder is trained on per epoch, for tokens/s: target ids plus ``</s>`` of
+    the pairs `training_data` keeps (it drops a pair with an empty side, a source of over
+    ``max_length`` ids or a ``<s> y`` of over ``max_length``; counting those too overstated
+    the rate)."""
+    source_lengths = source_tokenizer.tokenize([s for s, _ in train]).row_lengths().numpy()
+    target_lengths = target_tokenizer.tokenize([t for _, t in train]).row_lengths().numpy()
+    kept = (
+        (source_lengths > 0)
+        & (target_lengths > 0)
+        & (source_lengths <= config["max_length"])
+        & (target_lengths + 1 <= config["max_length"])
+    )
+    return int((target_lengths[kept] + 1).sum())
+
+
 def compiled_model(config, **vocabularies):
     """The configuration's `Seq2Seq`, built (BackupAndRestore needs the weights before `fit`)
     and compiled; ``vocabularies``: its two tokenizers, or its two vocabulary sizes."""
@@ -231,10 +247,7 @@ def main(argv=None):
         shuffle=False,  # the pipeline shuffles
     )
     train_seconds = time.perf_counter() - started
-    # Tokens the decoder is trained on per epoch (target ids plus </s>), for tokens/s.
-    target_tokens = int(
-        target_tokenizer.tokenize([t for _, t in train]).row_lengths().numpy().sum() + len(train)
-    )
+    target_tokens = trained_target_tokens(train, source_tokenizer, target_tokenizer, config)
     write_history(run.out, history, run.history)
 
     best = keras.saving.load_model(best_path)
@@ -247,7 +260,7 @@ def main(argv=None):
         "train_pairs": len(train),
         "train_seconds": train_seconds,
         "dev_evaluation_seconds": dev_evaluation.seconds,
-        "epochs_run": len(history.epoch),
+        "epochs_run": len(run.history) + len(history.epoch),  # a resumed run's included
     }
     if not args.steps_per_epoch:
         results["train_target_tokens_per_second"] = (

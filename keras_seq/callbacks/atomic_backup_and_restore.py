@@ -42,7 +42,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     the weights of epoch n + 1 as if they were those of epoch n, and a kill during the write
     leaves a truncated file.) At `fit` start, a saved state is loaded (weights, optimizer
     slots, step counter) and training continues at epoch n (0-based, i.e. Keras prints
-    "Epoch n + 1/…"); when `fit` ends normally the backup is deleted.
+    "Epoch n + 1/…"; that `fit` only: a later `fit` of the model starts at its own
+    ``initial_epoch``); when `fit` ends normally the backup is deleted.
 
     In multi-worker training every worker must take part in the save (reading distributed
     variables may need collective ops): the chief writes to ``backup_dir`` and every other
@@ -80,6 +81,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         self.write_dir = os.fspath(write_dir) if write_dir else self.backup_dir
         self.delete_checkpoint = bool(delete_checkpoint)
         self.history = []
+        self._restores_initial_epoch = False
+        self._initial_epoch_before = None
 
     @staticmethod
     def saved_state(backup_dir):
@@ -124,8 +127,21 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             )
         for variable, value in zip(seed_states, state["seed_generator_states"], strict=True):
             variable.assign(np.asarray(value, dtype=variable.dtype))
-        # The hook Keras' own BackupAndRestore uses: `fit` starts at this epoch.
+        # The hook Keras' own BackupAndRestore uses: `fit` starts at this epoch. `fit` reads it
+        # once, after `on_train_begin`; it is put back at the first epoch (or at the end) so
+        # that a later `fit` of this model starts where it is told (Keras' callback leaves it
+        # set: every later `fit`, with or without a backup, skipped the restored epochs).
+        self._initial_epoch_before = getattr(self.model, "_initial_epoch", None)
+        self._restores_initial_epoch = True
         self.model._initial_epoch = state["epoch"]
+
+    def _put_back_initial_epoch(self):
+        if getattr(self, "_restores_initial_epoch", False):
+            self.model._initial_epoch = self._initial_epoch_before
+            self._restores_initial_epoch = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._put_back_initial_epoch()
 
     def on_epoch_end(self, epoch, logs=None):
         self.history.append({key: _loggable(value) for key, value in (logs or {}).items()})
@@ -149,6 +165,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                 os.remove(os.path.join(self.write_dir, old))
 
     def on_train_end(self, logs=None):
+        self._put_back_initial_epoch()  # no epoch ran: the backup held them all
         if self.delete_checkpoint and os.path.isdir(self.write_dir):
             shutil.rmtree(self.write_dir)
 
