@@ -42,8 +42,9 @@ def plot_attention(source_tokens, target_tokens, weights, path=None, title=None)
         title: optional title.
 
     Returns:
-        The matplotlib ``Figure``, not registered with pyplot (``plt.show`` does not list it;
-        a notebook displays it when it is the cell's value).
+        The matplotlib ``Figure``, not registered with pyplot (``plt.show`` does not list it).
+        A notebook draws it when it is the cell's value once matplotlib's inline display is
+        on (``%matplotlib inline``, or pyplot imported); before that it shows as text.
 
     Example:
     >>> plot_attention(*attention_alignment(model, "Er hat es tun müssen."), path="a.png")

@@ -3,6 +3,7 @@
 import functools
 import numbers
 import os
+import unicodedata
 import warnings
 
 import keras
@@ -184,6 +185,11 @@ class Tokenizer(keras.layers.Layer):
         with tf.init_scope():
             lowered = _lower_utf8(string_constant(tokens)).numpy()
         cased = [t for t, low in zip(tokens, lowered, strict=True) if low != t.encode("utf-8")]
+        if cased and self.normalization in ("NFKC", "NFKD"):
+            # Upper case that the compatibility form makes of one character after lowering
+            # ("™" -> "TM", "㎒" -> "MHz") is matched: a learned "xg3TM" is not a mistake.
+            fragments = _compatibility_capitals(self.normalization)
+            cased = [t for t in cased if not _only_compatibility_capitals(t, fragments)]
         if cased:
             warnings.warn(
                 f"`vocabulary` holds {len(cased)} token(s) with upper-case letters, such as "
@@ -574,6 +580,31 @@ def _replace_lone_surrogates(value):
     if not isinstance(value, str):
         return value
     return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+@functools.cache
+def _compatibility_capitals(form):
+    """The strings of two or more characters, holding upper case, that ``form`` (NFKC or
+    NFKD) makes of one character which lower-casing leaves as it is ("™" -> "TM", "℡" ->
+    "TEL", "㎒" -> "MHz"), longest first. One pass over the code points (~0.5 s), once."""
+    found = set()
+    for code_point in range(0x110000):
+        if 0xD800 <= code_point <= 0xDFFF:
+            continue
+        character = chr(code_point)
+        if character.lower() != character:
+            continue
+        normal = unicodedata.normalize(form, character)
+        if len(normal) > 1 and normal.lower() != normal:
+            found.add(normal)
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def _only_compatibility_capitals(token, fragments):
+    """Whether every upper-case letter of ``token`` lies in one of ``fragments``."""
+    for fragment in fragments:
+        token = token.replace(fragment, "")
+    return token.lower() == token
 
 
 def _lower_utf8(strings):

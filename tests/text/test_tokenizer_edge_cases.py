@@ -123,3 +123,20 @@ def test_word_piece_learner_keeps_no_piece_with_an_inner_space_marker():
     byte_ids = [tokenizer.token_to_id(f"<0x{b:02X}>") for b in marker.encode("utf-8")]
     assert ids[1:4] == byte_ids
     assert decode(tokenizer.detokenize([ids])) == [text]
+
+
+def test_upper_case_made_by_the_compatibility_form_is_no_mistake():
+    # "™" is left by lowering and NFKC makes it "TM": a vocabulary learned from "xg3™" holds
+    # "xg3TM", which lowered input matches; the warning called it unreachable.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tokenizer = WordTokenizer.from_corpus(["xg3™ at 5 ㎒"], lowercase=True)
+    assert "xg3TM" in tokenizer.vocabulary and "MHz" in tokenizer.vocabulary
+    unk = Tokenizer.UNKNOWN_ID
+    assert unk not in tokenizer.tokenize(["XG3™ at 5 ㎒"]).to_list()[0]
+    # Under NFC nothing makes upper case, and a plain capital is still named.
+    vocabulary = list(Tokenizer.RESERVED_TOKENS) + ["xg3TM", "Cat"]
+    with pytest.warns(UserWarning, match=r"2 token\(s\) with upper-case"):
+        WordTokenizer(vocabulary=vocabulary, lowercase=True, normalization="NFC")
+    with pytest.warns(UserWarning, match=r"1 token\(s\) with upper-case .*\['Cat'\]"):
+        WordTokenizer(vocabulary=vocabulary, lowercase=True)
