@@ -32,14 +32,6 @@ _RESUMABLE_CHANGES = ("out", "epochs", "set", "final_weights", "strategy", "tpu"
 _SETTINGS_FILE = "settings.json"
 
 
-def int_in_range(minimum, maximum=None):
-    """An argparse ``type`` that reads an int in ``[minimum, maximum]`` (no upper bound when
-    ``maximum`` is None); anything else exits with ``argument --flag: expected ...``. The
-    recipes share `keras_seq.cli.bounded_number` with the command-line tools, so their usage
-    errors read alike."""
-    return bounded_number(int, minimum, maximum)
-
-
 def recipe_parser(description, default_out):
     """An argparse parser with the flags every recipe takes (--quick, --out, --epochs, --set,
     --steps-per-epoch, --seed, --strategy, --tpu, --deterministic, --dtype-policy,
@@ -48,7 +40,7 @@ def recipe_parser(description, default_out):
     parser.add_argument("--quick", action="store_true", help="the quick configuration")
     parser.add_argument("--out", default=default_out, help="output directory")
     parser.add_argument(
-        "--epochs", type=int_in_range(1), help="override the configuration's epochs"
+        "--epochs", type=bounded_number(int, 1), help="override the configuration's epochs"
     )
     parser.add_argument(
         "--set",
@@ -60,9 +52,9 @@ def recipe_parser(description, default_out):
         "--set hidden_units=128,64) and is recorded in results.json",
     )
     parser.add_argument(
-        "--steps-per-epoch", type=int_in_range(1), help="cap steps per epoch (smoke tests)"
+        "--steps-per-epoch", type=bounded_number(int, 1), help="cap steps per epoch (smoke tests)"
     )
-    parser.add_argument("--seed", type=int_in_range(0, 2**32 - 1), default=1)
+    parser.add_argument("--seed", type=bounded_number(int, 0, 2**32 - 1), default=1)
     parser.add_argument(
         "--strategy",
         choices=STRATEGIES,

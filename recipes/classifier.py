@@ -27,7 +27,6 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
-    int_in_range,
     prepare,
     recipe_parser,
     train_stream,
@@ -36,6 +35,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     write_json,
 )
 
+from keras_seq.cli import bounded_number  # noqa: E402
 from keras_seq.datasets import (  # noqa: E402
     SPAM_ASSASSIN_LABELS,
     load_brown_genres,
@@ -105,9 +105,11 @@ def load_task(task, split):
 def main(argv=None):
     parser = recipe_parser(__doc__.split("\n")[0], "runs/classifier")
     parser.add_argument(
-        "--max-train-examples", type=int_in_range(1), help="use only this many mails"
+        "--max-train-examples", type=bounded_number(int, 1), help="use only this many mails"
     )
-    parser.add_argument("--max-eval-examples", type=int_in_range(1), help="cap dev and test mails")
+    parser.add_argument(
+        "--max-eval-examples", type=bounded_number(int, 1), help="cap dev and test mails"
+    )
     parser.add_argument(
         "--task",
         choices=("spam", "brown_genres"),

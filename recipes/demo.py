@@ -26,8 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import translate  # noqa: E402  (recipes/translate.py, next to this file)
-from _common import int_in_range  # noqa: E402  (recipes/_common.py)
 
+from keras_seq.cli import bounded_number  # noqa: E402
 from keras_seq.export import check_export, export  # noqa: E402
 from keras_seq.serving import Client, ServingError  # noqa: E402
 
@@ -56,11 +56,13 @@ def wait_until_available(client, seconds=120):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="runs/demo")
-    parser.add_argument("--epochs", type=int_in_range(1), help="override the quick config's epochs")
     parser.add_argument(
-        "--steps-per-epoch", type=int_in_range(1), help="cap steps per epoch (smoke tests)"
+        "--epochs", type=bounded_number(int, 1), help="override the quick config's epochs"
     )
-    parser.add_argument("--max-train-pairs", type=int_in_range(1))
+    parser.add_argument(
+        "--steps-per-epoch", type=bounded_number(int, 1), help="cap steps per epoch (smoke tests)"
+    )
+    parser.add_argument("--max-train-pairs", type=bounded_number(int, 1))
     args = parser.parse_args(argv)
 
     # 1. Train and score.

@@ -27,7 +27,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
-    int_in_range,
     prepare,
     recipe_parser,
     train_stream,
@@ -36,6 +35,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     write_json,
 )
 
+from keras_seq.cli import bounded_number  # noqa: E402
 from keras_seq.datasets import load_moby_dick  # noqa: E402
 from keras_seq.losses import MaskedSequenceLoss  # noqa: E402
 from keras_seq.metrics import Perplexity  # noqa: E402
@@ -79,13 +79,13 @@ def sentences(paragraphs):
 def main(argv=None):
     parser = recipe_parser(__doc__.split("\n")[0], "runs/language_model")
     parser.add_argument(
-        "--max-train-examples", type=int_in_range(1), help="use only this many sentences"
+        "--max-train-examples", type=bounded_number(int, 1), help="use only this many sentences"
     )
     parser.add_argument(
-        "--max-eval-examples", type=int_in_range(1), help="cap dev and test sentences"
+        "--max-eval-examples", type=bounded_number(int, 1), help="cap dev and test sentences"
     )
     parser.add_argument(
-        "--max-length", type=int_in_range(1), default=40, help="word pieces per sample"
+        "--max-length", type=bounded_number(int, 1), default=40, help="word pieces per sample"
     )
     args = parser.parse_args(argv)
     config, run = prepare(args, CONFIGS)

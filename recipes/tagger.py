@@ -25,7 +25,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
-    int_in_range,
     prepare,
     recipe_parser,
     train_stream,
@@ -34,6 +33,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     write_json,
 )
 
+from keras_seq.cli import bounded_number  # noqa: E402
 from keras_seq.datasets import load_brown_pos  # noqa: E402
 from keras_seq.losses import MaskedSequenceLoss  # noqa: E402
 from keras_seq.metrics import MaskedAccuracy  # noqa: E402
@@ -84,10 +84,10 @@ def per_tag_accuracy(model, dataset, tags):
 def main(argv=None):
     parser = recipe_parser(__doc__.split("\n")[0], "runs/tagger")
     parser.add_argument(
-        "--max-train-examples", type=int_in_range(1), help="use only this many sentences"
+        "--max-train-examples", type=bounded_number(int, 1), help="use only this many sentences"
     )
     parser.add_argument(
-        "--max-eval-examples", type=int_in_range(1), help="cap dev and test sentences"
+        "--max-eval-examples", type=bounded_number(int, 1), help="cap dev and test sentences"
     )
     args = parser.parse_args(argv)
     config, run = prepare(args, CONFIGS)

@@ -24,7 +24,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
-    int_in_range,
     prepare,
     recipe_parser,
     train_stream,
@@ -33,6 +32,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     write_json,
 )
 
+from keras_seq.cli import bounded_number  # noqa: E402
 from keras_seq.datasets import load_ding, read_parallel_tsv  # noqa: E402
 from keras_seq.evaluation import (  # noqa: E402
     BleuEvaluation,
@@ -188,17 +188,19 @@ def compiled_model(config, **vocabularies):
 def main(argv=None):
     parser = recipe_parser(__doc__.split("\n")[0], "runs/translate")
     parser.add_argument(
-        "--max-train-pairs", type=int_in_range(1), help="use only this many train pairs"
+        "--max-train-pairs", type=bounded_number(int, 1), help="use only this many train pairs"
     )
-    parser.add_argument("--max-eval-examples", type=int_in_range(1), help="cap dev and test pairs")
-    parser.add_argument("--beam-size", type=int_in_range(1), default=4)
+    parser.add_argument(
+        "--max-eval-examples", type=bounded_number(int, 1), help="cap dev and test pairs"
+    )
+    parser.add_argument("--beam-size", type=bounded_number(int, 1), default=4)
     parser.add_argument("--length-penalty", type=float, default=0.6)
     parser.add_argument("--train-tsv", help="your own source<TAB>target training file")
     parser.add_argument("--dev-tsv")
     parser.add_argument("--test-tsv")
     parser.add_argument(
         "--plot-attention",
-        type=int_in_range(0),
+        type=bounded_number(int, 0),
         default=0,
         metavar="N",
         help="save the attention matrices of the first N test translations as PNG",

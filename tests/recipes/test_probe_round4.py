@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from keras_seq.callbacks import AtomicBackupAndRestore
+from tests.callbacks.test_atomic_backup_and_restore import Interrupt
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECIPES = os.path.join(ROOT, "recipes")
@@ -132,16 +133,6 @@ def test_final_weights_are_written_to_the_path_given(tmp_path):
         np.testing.assert_array_equal(saved["w0"], model.weights[0].numpy())
 
 
-class _InterruptAt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
-
-
 def test_a_resumed_fit_leaves_the_later_fits_of_the_model_alone(tmp_path):
     # The restored epoch was left in `model._initial_epoch` (as Keras' BackupAndRestore does):
     # every later `fit` of that model, with or without a backup, started at it (epochs [2]
@@ -158,7 +149,7 @@ def test_a_resumed_fit_leaves_the_later_fits_of_the_model_alone(tmp_path):
     backup = str(tmp_path / "backup")
     with pytest.raises(KeyboardInterrupt):
         model().fit(
-            x, y, epochs=4, verbose=0, callbacks=[AtomicBackupAndRestore(backup), _InterruptAt(2)]
+            x, y, epochs=4, verbose=0, callbacks=[AtomicBackupAndRestore(backup), Interrupt(2)]
         )
     resumed = model()
     history = resumed.fit(x, y, epochs=4, verbose=0, callbacks=[AtomicBackupAndRestore(backup)])
@@ -197,7 +188,7 @@ def test_translate_results_count_the_epochs_of_a_resumed_run(tmp_path, capsys):
 
     def interrupted(run, *args, **kwargs):
         callbacks, path = make_callbacks(run, *args, **kwargs)
-        return [*callbacks, _InterruptAt(1)], path
+        return [*callbacks, Interrupt(1)], path
 
     translate.training_callbacks = interrupted
     with pytest.raises(KeyboardInterrupt):
