@@ -445,18 +445,17 @@ class Recurrent(keras.layers.Layer):
 
     def _run_fused(self, inputs, states, mask):
         """`_run_loop` on `fused_recurrence`, which returns the state h after every step."""
-        h_all, states = fused_recurrence(self.cell, inputs, states, mask)
+        h_all, states = fused_recurrence(self.cell, inputs, states, mask)  # h_all [B, T, u]
         if mask is None:
-            outputs = tf.transpose(h_all, [1, 0, 2]) if self.return_sequences else None
-            return states[0], outputs, states
+            return states[0], h_all if self.return_sequences else None, states
         # The last valid output is the state h once a row has had a valid step, zeros before.
-        mask_tm = tf.transpose(mask)[:, :, None]
-        seen = tf.cumsum(tf.cast(mask_tm, tf.int32), axis=0) > 0
-        last_output = tf.where(seen[-1], states[0], tf.zeros_like(states[0]))
+        mask = tf.convert_to_tensor(mask)[:, :, None]
+        seen = tf.cumsum(tf.cast(mask, tf.int32), axis=1) > 0
+        last_output = tf.where(seen[:, -1], states[0], tf.zeros_like(states[0]))
         outputs = None
         if self.return_sequences:
-            emitted = mask_tm if self.zero_output_for_mask else seen
-            outputs = tf.transpose(tf.where(emitted, h_all, tf.zeros_like(h_all)), [1, 0, 2])
+            emitted = mask if self.zero_output_for_mask else seen
+            outputs = tf.where(emitted, h_all, tf.zeros_like(h_all))
         return last_output, outputs, states
 
     # ----------------------------------------------------------------------------- config
