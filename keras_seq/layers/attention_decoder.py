@@ -198,7 +198,9 @@ class AttentionDecoder(keras.layers.Layer):
         if self.attention_style == "luong":
             outputs, _ = self.rnn(inputs, initial_state=initial_state, mask=mask, training=training)
             context, weights = self._attend(outputs, memory, memory_mask, training)
-            return self.output_projection(ops.concatenate([context, outputs], axis=-1)), weights
+            outputs = self.output_projection(ops.concatenate([context, outputs], axis=-1))
+            # The outputs follow this layer's dtype policy (the parts compute in their own).
+            return ops.cast(outputs, self.compute_dtype), ops.cast(weights, self.compute_dtype)
         return self._loop(inputs, initial_state, memory, memory_mask, mask, bool(training))
 
     def _loop(self, inputs, states, memory, memory_mask, mask, training):
@@ -249,6 +251,8 @@ class AttentionDecoder(keras.layers.Layer):
                     for level_new, level_old in zip(new_states, states, strict=True)
                 ]
             states = [list(level) for level in new_states]
+            # The lists hold this layer's dtype (the parts compute in their own).
+            output, weights = (ops.cast(v, self.compute_dtype) for v in (output, weights))
             return t + 1, states, outputs_ta.write(t, output), weights_ta.write(t, weights)
 
         _, _, outputs_ta, weights_ta = tf.while_loop(

@@ -56,6 +56,9 @@ class Bidirectional(keras.layers.Layer):
             two directions draw different dropout masks.
         merge_mode: one of "concat", "sum", "mul", "ave" or None.
         backward_layer: optional layer for the backward direction (``go_backwards=True``).
+        **kwargs: `keras.layers.Layer` arguments. As in `keras.layers.Bidirectional`, a
+            ``dtype`` given here is the dtype of the (merged) outputs; each direction
+            computes in its own layer's policy (the states it returns are its own).
 
     Call arguments:
         inputs: [batch, time, features].
@@ -170,6 +173,10 @@ class Bidirectional(keras.layers.Layer):
             backward, *backward_states = backward
         if self.return_sequences:
             backward = ops.flip(backward, axis=1)  # back in time order
+        # As keras.layers.Bidirectional: the outputs follow this layer's dtype policy (the
+        # directions run in their own, which may differ from it and from each other).
+        forward = ops.cast(forward, self.compute_dtype)
+        backward = ops.cast(backward, self.compute_dtype)
         output = self._merge(forward, backward)
         if self.return_state:
             head = output if self.merge_mode is None else [output]

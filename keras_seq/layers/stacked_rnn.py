@@ -39,6 +39,8 @@ class StackedRNN(keras.layers.Layer):
             valid step with the backward half at the first (each direction's final state).
         return_state: bool. Also return the final states of every level.
         seed: int or None. Seed of the dropout between levels.
+        **kwargs: `keras.layers.Layer` arguments; a ``dtype`` given here is the dtype of the
+            output (as for `Bidirectional`); the levels compute in the template's policy.
 
     Call arguments:
         inputs: [batch, time, features].
@@ -176,6 +178,8 @@ class StackedRNN(keras.layers.Layer):
         elif self.return_sequences and mask is not None and not self.bidirectional:
             # Masked steps of returned sequences are zeros, as in a bidirectional level.
             outputs = ops.where(mask[:, :, None], outputs, ops.zeros_like(outputs))
+        # The output follows this layer's dtype policy (the levels compute in their own).
+        outputs = ops.cast(outputs, self.compute_dtype)
         if self.return_state:
             return [outputs, states]
         return outputs
