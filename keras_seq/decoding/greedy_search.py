@@ -25,6 +25,10 @@ class GreedySearch(DecodingStrategy):
     `log_softmax(logits_t)[y_t]`, whatever the selector drew from; `scores`
     equals `log_probs`. `N = 1` hypothesis per example.
 
+    A live row whose logits hold NaN or `+inf` (its log-probabilities would
+    all be NaN), and one left no token with a finite logit once `min_length`
+    masks the end token, raise `InvalidArgumentError` naming the cause.
+
     Args:
         selector: a `TokenSelector`. Defaults to `ArgmaxSelector()`.
 
@@ -89,11 +93,26 @@ class GreedySearch(DecodingStrategy):
                 if self.selector.stochastic
                 else None
             )
-            tokens = self.selector(allowed, step_seed)
+            checks = [_min_length_leaves_a_choice(index, ended, too_short[:, 0], logits, allowed)]
+            with tf.control_dependencies(checks):
+                tokens = self.selector(allowed, step_seed)
             token_log_probs = tf.gather(tf.nn.log_softmax(logits), tokens, batch_dims=1)
 
             kept_tokens = tf.where(ended, 0, tokens)
             kept_log_probs = tf.where(ended, 0.0, token_log_probs)
+            # NaN or +inf among a live row's logits makes every log-probability of the row
+            # NaN (ArgmaxSelector takes a +inf as the best token): refuse it, as BeamSearch
+            # does, rather than answer NaN scores.
+            check = tf.debugging.assert_equal(
+                tf.reduce_any(tf.math.is_nan(kept_log_probs)),
+                False,
+                message=(
+                    "GreedySearch: the step's logits of a live row hold NaN or +inf, so the "
+                    "chosen token's log-probability is undefined"
+                ),
+            )
+            with tf.control_dependencies([check]):
+                kept_log_probs = tf.identity(kept_log_probs)
             new = {
                 "finished": ended | tf.equal(tokens, end_id) | (index + 1 >= max_lengths),
                 "lengths": tf.where(ended, variables["lengths"], index + 1),
@@ -133,3 +152,27 @@ class GreedySearch(DecodingStrategy):
         config = dict(config)
         config["selector"] = keras.saving.deserialize_keras_object(config["selector"])
         return cls(**config)
+
+
+def _min_length_leaves_a_choice(index, ended, too_short, logits, allowed):
+    """An op that fails when `min_length` masked the end token of a live row whose only
+    finite logit it was (e.g. a vocabulary of one token): the selector would otherwise blame
+    the logits. Runs its reductions only at steps before some row's `min_length`."""
+
+    def check():
+        live = ~ended & too_short
+        stuck = (
+            live
+            & ~tf.reduce_any(tf.math.is_finite(allowed), axis=-1)
+            & tf.reduce_any(tf.math.is_finite(logits), axis=-1)
+        )
+        return tf.debugging.assert_equal(
+            tf.reduce_any(stuck),
+            False,
+            message=(
+                "GreedySearch: `min_length` forbids the end token at this step, and the step's "
+                "logits give no other token a finite score"
+            ),
+        )
+
+    return tf.cond(tf.reduce_any(~ended & too_short), check, tf.no_op)
