@@ -13,6 +13,14 @@ def scatter_rows(values, indices, shape):
     return tf.tensor_scatter_nd_update(floor, positions, values)
 
 
+def without_nan(values, message):
+    """`values`, once an assertion that none of them is NaN has passed (it raises
+    `InvalidArgumentError` with `message` otherwise)."""
+    check = tf.debugging.assert_equal(tf.reduce_any(tf.math.is_nan(values)), False, message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(values)
+
+
 def write_time_step(buffer, index, values, time_axis):
     """Returns `buffer` with `values` written at position `index` of `time_axis`.
 

@@ -5,7 +5,7 @@ import numbers
 import keras
 import tensorflow as tf
 
-from keras_seq.decoding._ops import NEGATIVE_INFINITY, top_k, write_time_step
+from keras_seq.decoding._ops import NEGATIVE_INFINITY, top_k, without_nan, write_time_step
 from keras_seq.decoding.average_length_penalty import AverageLengthPenalty
 from keras_seq.decoding.decoding_result import DecodingResult
 from keras_seq.decoding.decoding_strategy import DecodingStrategy
@@ -193,16 +193,12 @@ class BeamSearch(DecodingStrategy):
             flat_scores = tf.reshape(scores, [batch_size, -1])
             # A NaN (from a NaN or +inf logit of a live hypothesis) has no place in the
             # ranking: `top_k` would order the other candidates wrongly around it.
-            check = tf.debugging.assert_equal(
-                tf.reduce_any(tf.math.is_nan(flat_scores)),
-                False,
-                message=(
-                    "BeamSearch: the step's logits of a live hypothesis hold NaN or +inf (or "
-                    "its attention NaN), so its continuations cannot be ranked"
-                ),
+            flat_scores = without_nan(
+                flat_scores,
+                "BeamSearch: the step's logits of a live hypothesis hold NaN or +inf (or its "
+                "attention NaN), so its continuations cannot be ranked",
             )
-            with tf.control_dependencies([check]):
-                top_scores, top_indices = tf.math.top_k(flat_scores, k=beam_size)
+            top_scores, top_indices = tf.math.top_k(flat_scores, k=beam_size)
             candidate_count = tf.shape(log_probs)[-1]
             origins = top_indices // candidate_count  # beam each survivor extends
             if candidate_tokens is None:  # the candidates are the whole vocabulary

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from keras_seq.decoding._ops import NEGATIVE_INFINITY, write_time_step
+from keras_seq.decoding._ops import NEGATIVE_INFINITY, without_nan, write_time_step
 from keras_seq.decoding.argmax_selector import ArgmaxSelector
 from keras_seq.decoding.decoding_result import DecodingResult
 from keras_seq.decoding.decoding_strategy import DecodingStrategy
@@ -103,16 +103,11 @@ class GreedySearch(DecodingStrategy):
             # NaN or +inf among a live row's logits makes every log-probability of the row
             # NaN (ArgmaxSelector takes a +inf as the best token): refuse it, as BeamSearch
             # does, rather than answer NaN scores.
-            check = tf.debugging.assert_equal(
-                tf.reduce_any(tf.math.is_nan(kept_log_probs)),
-                False,
-                message=(
-                    "GreedySearch: the step's logits of a live row hold NaN or +inf, so the "
-                    "chosen token's log-probability is undefined"
-                ),
+            kept_log_probs = without_nan(
+                kept_log_probs,
+                "GreedySearch: the step's logits of a live row hold NaN or +inf, so the chosen "
+                "token's log-probability is undefined",
             )
-            with tf.control_dependencies([check]):
-                kept_log_probs = tf.identity(kept_log_probs)
             new = {
                 "finished": ended | tf.equal(tokens, end_id) | (index + 1 >= max_lengths),
                 "lengths": tf.where(ended, variables["lengths"], index + 1),
