@@ -51,6 +51,8 @@ def test_sigkill_during_export_leaves_no_visible_version(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+            process.wait()
+        process.stdout.close()  # else a ResourceWarning surfaces in a later test
     assert process.returncode == -signal.SIGKILL
     # Only hidden leftovers may remain; TF Serving considers all-digit names only.
     assert _versions(model_dir) == []

@@ -330,6 +330,7 @@ def test_cli_serve_subprocess_sigterm_loopback_and_no_files_written(served, tmp_
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.stdout.close()  # else a ResourceWarning surfaces in a later test
     assert list(workdir.iterdir()) == []
     assert tree_snapshot(base / "toy") == models_before
 
