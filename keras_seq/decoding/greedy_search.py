@@ -93,8 +93,8 @@ class GreedySearch(DecodingStrategy):
                 if self.selector.stochastic
                 else None
             )
-            checks = [_min_length_leaves_a_choice(index, ended, too_short[:, 0], logits, allowed)]
-            with tf.control_dependencies(checks):
+            check = _min_length_leaves_a_choice(~ended & too_short[:, 0], logits, allowed)
+            with tf.control_dependencies([check]):
                 tokens = self.selector(allowed, step_seed)
             token_log_probs = tf.gather(tf.nn.log_softmax(logits), tokens, batch_dims=1)
 
@@ -149,15 +149,15 @@ class GreedySearch(DecodingStrategy):
         return cls(**config)
 
 
-def _min_length_leaves_a_choice(index, ended, too_short, logits, allowed):
-    """An op that fails when `min_length` masked the end token of a live row whose only
-    finite logit it was (e.g. a vocabulary of one token): the selector would otherwise blame
-    the logits. Runs its reductions only at steps before some row's `min_length`."""
+def _min_length_leaves_a_choice(short_rows, logits, allowed):
+    """An op that fails when `min_length` masked the end token of a live row (``short_rows``:
+    live and shorter than its `min_length`) whose only finite logit it was (e.g. a vocabulary
+    of one token): the selector would otherwise blame the logits. Runs its reductions only
+    at steps where some row is such a row."""
 
     def check():
-        live = ~ended & too_short
         stuck = (
-            live
+            short_rows
             & ~tf.reduce_any(tf.math.is_finite(allowed), axis=-1)
             & tf.reduce_any(tf.math.is_finite(logits), axis=-1)
         )
@@ -170,4 +170,4 @@ def _min_length_leaves_a_choice(index, ended, too_short, logits, allowed):
             ),
         )
 
-    return tf.cond(tf.reduce_any(~ended & too_short), check, tf.no_op)
+    return tf.cond(tf.reduce_any(short_rows), check, tf.no_op)

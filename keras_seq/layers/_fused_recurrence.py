@@ -380,7 +380,7 @@ def _forward(step, length, initial_states, shapes=(), histories=()):
     empty. ``histories``: ``(index, value_0)`` pairs, each a list of T + 1 elements holding
     ``value_0`` and then the new state ``index`` of every step (``c_{t-1}`` and ``c_t`` are
     elements t and t + 1: no select between ``c_0`` and the list at t = 0); they follow
-    ``lists``."""
+    ``lists``, and like them are kept only with ``shapes``."""
     dtype = initial_states[0].dtype
     count = len(initial_states)
 
@@ -407,11 +407,11 @@ def _forward(step, length, initial_states, shapes=(), histories=()):
 
 
 # ------------------------------------------------------------------------------------ LSTM
-def _previous_cell_states(c_list, t, dtype, shape):
-    """``(tanh(c_t), c_{t-1})`` from the history of the carried cell states (`_forward`'s
+def _cell_states(c_list, t, dtype, shape):
+    """``(c_t, c_{t-1})`` from the history of the carried cell states (`_forward`'s
     ``histories``: element t is ``c_{t-1}``, element t + 1 is ``c_t``). At a masked step the
-    gradients through the step are 0, so any finite ``tanh(c_t)`` will do there."""
-    return tf.tanh(_get(c_list, t + 1, dtype, shape)), _get(c_list, t, dtype, shape)
+    gradients through the step are 0, so the carried ``c_t`` will do there."""
+    return _get(c_list, t + 1, dtype, shape), _get(c_list, t, dtype, shape)
 
 
 def _sigmoid_gradient(y, dy):
@@ -463,7 +463,7 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
             return h, [h, c], lambda: [gates, candidate]
 
         outputs, (_, c_last), lists = _forward(
-            step, length, [tf.transpose(h0), c0], shapes, [(1, c0)] if shapes else ()
+            step, length, [tf.transpose(h0), c0], shapes, [(1, c0)]
         )
         return tf.transpose(outputs, [2, 0, 1]), tf.transpose(c_last), layout, lists
 
@@ -484,7 +484,8 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
             def back(t, d_h_next, d_c_next, gates_list):
                 gates = _get(gates_list, t, dtype, gates_shape)
                 candidate = _get(candidate_list, t, dtype, state_shape)
-                tanh_c, c_prev = _previous_cell_states(c_list, t, dtype, state_shape)
+                c, c_prev = _cell_states(c_list, t, dtype, state_shape)
+                tanh_c = tf.tanh(c)
                 d_h, d_h_carried = layout.steps.split_gradient(t, d_outputs[t] + d_h_next)
                 d_c, d_c_carried = layout.steps.split_gradient(t, d_c_next)
                 if coupled:
@@ -559,7 +560,7 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
             return h, [h, c], lambda: [tf.concat([i, f, candidate, o], axis=0)]
 
         outputs, (_, c_last), lists = _forward(
-            step, length, [tf.transpose(h0), c0], shapes, [(1, c0)] if shapes else ()
+            step, length, [tf.transpose(h0), c0], shapes, [(1, c0)]
         )
         columns = (peephole_i, peephole_f, peephole_o)
         return tf.transpose(outputs, [2, 0, 1]), tf.transpose(c_last), layout, columns, lists
@@ -587,8 +588,8 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
 
             def back(t, d_h_next, d_c_next, d_p_i, d_p_f, d_p_o, gates_list):
                 gates = _get(gates_list, t, dtype, gates_shape)
-                c = _get(c_list, t + 1, dtype, state_shape)
-                tanh_c, c_prev = tf.tanh(c), _get(c_list, t, dtype, state_shape)
+                c, c_prev = _cell_states(c_list, t, dtype, state_shape)
+                tanh_c = tf.tanh(c)
                 i, f, candidate, o = tf.split(gates, 4, axis=0)
                 d_h, d_h_carried = layout.steps.split_gradient(t, d_outputs[t] + d_h_next)
                 d_c, d_c_carried = layout.steps.split_gradient(t, d_c_next)
