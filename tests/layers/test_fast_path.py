@@ -96,6 +96,29 @@ def test_fused_path_equals_autodiff_of_the_cell_in_float64(name, mask_name):
     assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
 
 
+@pytest.mark.parametrize("time", [2, 3, 4, 7])
+@pytest.mark.parametrize("name", ["lstm", "peephole", "coupled"])
+def test_backward_segments_at_any_length(name, time):
+    """The LSTMs' backward loop runs in segments of time (`_backward_in_segments`: empty
+    ones below 3 steps, uneven ones otherwise), traced with the length unknown: values and
+    gradients are autodiff's at every length."""
+    ours, reference, x, initial_state = _layers(name, "float64", time=time)
+    mask = padding_mask([time, time - 1, 1], time)
+    spec = tf.TensorSpec([None, None, D], tf.float64)
+    fused = tf.function(
+        lambda x, s, m: _outputs_and_grads(ours, x, s, m),
+        input_signature=[
+            spec,
+            [tf.TensorSpec([None, U], tf.float64)] * len(initial_state),
+            tf.TensorSpec([None, None], tf.bool),
+        ],
+    )
+    our_outputs, our_grads = fused(x, initial_state, mask)
+    ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask)
+    assert_allclose(our_outputs, ref_outputs, atol=1e-12, rtol=1e-12)
+    assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
+
+
 @pytest.mark.parametrize(
     "options",
     [{"go_backwards": True}, {"zero_output_for_mask": True}],
