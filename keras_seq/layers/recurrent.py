@@ -55,8 +55,9 @@ class Recurrent(keras.layers.Layer):
     other Keras cell (e.g. `keras.layers.LSTMCell`) is called step by step. A plain
     `LSTMCell` / `PeepholeLSTMCell` / `CoupledLSTMCell` / `GRUCell` (sigmoid/tanh) or tanh
     `SimpleRNNCell` without
-    dropout in training or ``unroll`` runs a fused loop with a hand-written backward pass
-    instead (same numbers, faster training; see ``_fused_recurrence``).
+    dropout in training or ``unroll``, computing in float32, float64 or bfloat16 (the
+    "mixed_bfloat16" policy), runs a fused loop with a hand-written backward pass instead
+    (same numbers, faster training; see ``_fused_recurrence``).
 
     Masking: at a masked step the states are carried over unchanged and the output repeats
     the last valid output (zeros if ``zero_output_for_mask``); right- and left-padded batches

@@ -326,6 +326,7 @@ class TestDispatch:
             GRUCell(3, recurrent_activation="hard_sigmoid"), False, False
         )
         assert not supports_fused_recurrence(LSTMCell(3, dtype="mixed_float16"), False, False)
+        assert supports_fused_recurrence(LSTMCell(3, dtype="mixed_bfloat16"), True, False)
         dropped = GRUCell(3, dropout=0.5, recurrent_dropout=0.5)
         assert not supports_fused_recurrence(dropped, True, False)
         # At inference dropout is off, so the fused path applies.

@@ -17,8 +17,10 @@ import tensorflow as tf
 
 from keras_seq import attention, cells, layers
 from keras_seq.decoding import BeamSearch
+from keras_seq.layers._fused_recurrence import supports_fused_recurrence
 from keras_seq.losses import MaskedSequenceLoss
 from keras_seq.models import RNNLanguageModel, Seq2Seq, SequenceClassifier, SequenceTagger
+from tests.layers.helpers import padding_mask, randomize
 from tests.test_case import assert_allclose, dtype_policy
 
 TOLERANCE = 3e-2
@@ -256,3 +258,56 @@ def test_seq2seq_decodes_under_mixed_bfloat16():
         reference.set_weights(model.get_weights())
         expected = reference.decode(SOURCE, BeamSearch(3), max_length_bound=6)
     assert_allclose(result.scores, expected.scores, atol=0.1, rtol=TOLERANCE)
+
+
+def _loss_and_grads(layer, cell, x, mask):
+    """Gradients of a fixed weighting of the float32 outputs, on ``cell``'s weights."""
+    with tf.GradientTape() as tape:
+        outputs = layer(x, mask=mask, training=True)
+        weights = tf.sin(tf.range(outputs.shape[-1], dtype="float32"))
+        loss = tf.reduce_sum(tf.cast(outputs, "float32") * weights)
+    return outputs, tape.gradient(loss, cell.trainable_weights)
+
+
+def _relative_error(value, exact):
+    return float(tf.norm(value - exact) / tf.norm(exact))
+
+
+@pytest.mark.parametrize(
+    "family",
+    [layers.LSTM, layers.PeepholeLSTM, layers.CoupledLSTM, layers.GRU, layers.SimpleRNN],
+    ids=lambda c: c.__name__,
+)
+def test_fused_loop_under_mixed_bfloat16(family):
+    """Under the policy a layer trains through its fused loop in bfloat16: the outputs are
+    those of the cell's own bfloat16 steps (Keras' loop running the same cell), and every
+    weight gradient is as close to the float32 gradient as that loop's is (the fused loop
+    sums a weight gradient over all steps in one matmul; its bfloat16 rounding differs)."""
+    rng = np.random.default_rng(5)
+    batch, time = 16, 12
+    x = rng.normal(size=(batch, time, 8)).astype("float32")
+    mask = tf.constant(padding_mask([time] * 8 + [7] * 8, time))
+    with dtype_policy("float32"):
+        reference = family(16, return_sequences=True)
+        reference(x)
+        randomize(reference, rng)
+        _, exact = _loss_and_grads(reference, reference.cell, x, mask)
+    with dtype_policy("mixed_bfloat16"):
+        ours = family(16, return_sequences=True)
+        ours(x)
+        ours.set_weights(reference.get_weights())
+        assert supports_fused_recurrence(ours.cell, True, ours.unroll)
+        stepwise = keras.layers.RNN(ours.cell, return_sequences=True)
+        fused_outputs, fused = _loss_and_grads(ours, ours.cell, x, mask)
+        step_outputs, steps = _loss_and_grads(stepwise, ours.cell, x, mask)
+    assert fused_outputs.dtype == tf.bfloat16
+    assert_allclose(
+        tf.cast(fused_outputs, "float32"), tf.cast(step_outputs, "float32"), atol=TOLERANCE
+    )
+    for variable, ours_, steps_, exact_ in zip(
+        ours.cell.trainable_weights, fused, steps, exact, strict=True
+    ):
+        assert ours_.dtype == tf.float32
+        fused_error = _relative_error(ours_, exact_)
+        step_error = _relative_error(steps_, exact_)
+        assert fused_error <= 2 * step_error + 2e-3, (variable.path, fused_error, step_error)
