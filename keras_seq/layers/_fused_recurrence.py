@@ -56,11 +56,9 @@ Memory (the train step's peak must stay at or below Keras' loop's):
 - The GRU and simple backward loops write each step's gate gradients over that step's saved
   values (same shapes), whose memory it then reuses, so the saved values and the gradients
   are never both whole; only the stacked gradients are copied, once, after the loop. The
-  LSTMs' backward loop runs in segments of time (`_backward_in_segments`): it drops each
-  step's saved gates once read and keeps ``dz_t`` in a list of the segment, copied (stacked
-  and transposed) when the segment ends; measured at sizes C and B, peak 0.92–0.97× Keras'
-  (3 segments; 0.80× in one loop, 1.1× with 6 segments, 1.2–2.0× before the gates were
-  dropped and the segments' weight gradients summed as they come).
+  LSTMs' backward loop (`_backward_in_segments`, one segment by default) drops each step's
+  saved gates once read and keeps ``dz_t`` in a list, copied (stacked and transposed) when
+  the segment ends: peak 0.87× Keras' at sizes C and B (0.96–1.03× with 3 segments).
 - The backward loop runs one iteration at a time: a look-ahead of several iterations (the
   default 10) keeps their temporaries alive for no gain in speed (measured).
 - In the batch-major loops ``Uᵀ`` is made when the backward pass starts, not (as the
@@ -303,7 +301,10 @@ class _FeatureMajor:
         return projected + tf.matmul(self.kernel, h_prev)
 
 
-_BACKWARD_SEGMENTS = 3
+# One segment by default: 3 trained 1.04–1.07× faster (sizes A–C, 2-core AVX-512 machine) but
+# raised the train step's peak from 0.87× Keras' to 0.96–1.03× (over it in loaded runs), and
+# the peak must stay at or below Keras'. tests/layers/test_fast_path.py runs 3 as well.
+_BACKWARD_SEGMENTS = 1
 
 
 def _backward_in_segments(back, length, loop_vars, gates_shape, inputs, input_kernel, h0, outputs):
@@ -320,22 +321,26 @@ def _backward_in_segments(back, length, loop_vars, gates_shape, inputs, input_ke
     runs them on the otherwise idle core. The shares add up to the whole-sequence products
     (dx: their concatenation along time); a segment is empty when T < `_BACKWARD_SEGMENTS`.
 
-    Memory: each step's saved gates are dropped once read (an empty tensor written over
-    them) and its ``dz_t`` goes to the segment's own list, which the stacking after the loop
+    Memory: each step's saved gates are dropped once read (one zero tensor written over
+    them all) and its ``dz_t`` goes to the segment's own list, which the stacking after the loop
     consumes; the shares of ``dWᵀ``, ``db``, ``dUᵀ`` are summed as they come. Writing
     ``dz_t`` over the gates instead, the gathers of the segments kept the list from being
     updated in place and the old gates alive (peak 1.2× Keras' at size C with 3 segments,
     2.0× with 10).
 
-    Measured on the 2-core AVX-512 machine, old single loop against this in one process (two
-    copies of each, 16 train steps interleaved): LSTM 1.07× at A, 1.06× at C, 1.04× at B;
-    peephole 1.04× at C. 3 segments: 2 gained less, 5–6 no more, and memory grows with
-    the number (the shares' copies wait for the idle core)."""
+    Measured on the 2-core AVX-512 machine with 3 segments, against one loop in one process
+    (two copies of each, 16 train steps interleaved): LSTM 1.07× at A, 1.06× at C, 1.04× at
+    B; peephole 1.04× at C; but the peak rose to 0.96–1.03× Keras' (one segment: 0.87×), so
+    `_BACKWARD_SEGMENTS` is 1. 2 segments gained less, 5–6 no more, with more memory (the
+    shares' copies wait for the idle core); a loop waits for the share two segments back."""
     batch = tf.shape(h0)[0]
     element_shape = tf.stack([gates_shape[0], batch])
     bounds = [(length * s) // _BACKWARD_SEGMENTS for s in range(_BACKWARD_SEGMENTS + 1)]
     d_inputs, totals = [], None  # dx of each segment; running sums of dWᵀ, db, dUᵀ
-    empty = tf.zeros([gates_shape[0], 0], inputs.dtype)
+    # Written over every used-up step: the list then holds this one buffer at those steps.
+    # (Not an empty tensor: under XLA a list's elements all keep one shape.)
+    spent = tf.zeros(element_shape, inputs.dtype)
+    pending = []  # the shares made so far, as ops, latest last
     for s in reversed(range(_BACKWARD_SEGMENTS)):
         lo, hi = bounds[s], bounds[s + 1]  # a segment is empty when T < _BACKWARD_SEGMENTS
 
@@ -345,15 +350,19 @@ def _backward_in_segments(back, length, loop_vars, gates_shape, inputs, input_ke
             return (
                 t_next,
                 *states,
-                _set(gates_list, t, empty),  # the saved values of step t are used up
+                _set(gates_list, t, spent),  # the saved values of step t are used up
                 _set(d_z_list, t - lo, d_z),
             )
 
         d_z_list = _list(inputs.dtype, hi - lo, gates_shape)
+        # At most one share made alongside a loop: a loop waits for the share two segments
+        # back, so slow shares (a loaded machine) do not pile up their copies.
+        with tf.control_dependencies(pending[-2:-1]):
+            start = tf.identity(hi - 1)
         *loop_vars, d_z_list = tf.while_loop(
             lambda t, *_, lo=lo: t >= lo,
             _keeping_shapes(body),
-            (hi - 1, *loop_vars, d_z_list),
+            (start, *loop_vars, d_z_list),
             maximum_iterations=hi - lo,
             parallel_iterations=1,
         )[1:]
@@ -367,6 +376,7 @@ def _backward_in_segments(back, length, loop_vars, gates_shape, inputs, input_ke
             inputs[:, lo:hi], input_kernel, h_start, outputs[:, lo:hi], d_z
         )
         d_inputs.insert(0, d_x)
+        pending.append(tf.group(d_x, *share))
         # Summed as they come: one share alive at a time, not one per segment.
         totals = share if totals is None else [a + b for a, b in zip(totals, share, strict=True)]
     d_kernel_t, d_bias, d_recurrent_t = totals

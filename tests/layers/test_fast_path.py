@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_seq.cells import CoupledLSTMCell, GRUCell, LSTMCell, PeepholeLSTMCell, SimpleRNNCell
-from keras_seq.layers import GRU, LSTM, CoupledLSTM, PeepholeLSTM, SimpleRNN
+from keras_seq.layers import GRU, LSTM, CoupledLSTM, PeepholeLSTM, SimpleRNN, _fused_recurrence
 from keras_seq.layers._fused_recurrence import supports_fused_recurrence
 from tests.layers.helpers import padding_mask, randomize
 from tests.test_case import assert_allclose
@@ -96,12 +96,14 @@ def test_fused_path_equals_autodiff_of_the_cell_in_float64(name, mask_name):
     assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
 
 
+@pytest.mark.parametrize("segments", [1, 3])
 @pytest.mark.parametrize("time", [2, 3, 4, 7])
 @pytest.mark.parametrize("name", ["lstm", "peephole", "coupled"])
-def test_backward_segments_at_any_length(name, time):
-    """The LSTMs' backward loop runs in segments of time (`_backward_in_segments`: empty
+def test_backward_segments_at_any_length(name, time, segments, monkeypatch):
+    """The LSTMs' backward loop in segments of time (`_backward_in_segments`; with 3: empty
     ones below 3 steps, uneven ones otherwise), traced with the length unknown: values and
     gradients are autodiff's at every length."""
+    monkeypatch.setattr(_fused_recurrence, "_BACKWARD_SEGMENTS", segments)
     ours, reference, x, initial_state = _layers(name, "float64", time=time)
     mask = padding_mask([time, time - 1, 1], time)
     spec = tf.TensorSpec([None, None, D], tf.float64)
@@ -184,6 +186,22 @@ def test_fused_path_equals_autodiff_under_tf_function_in_float32(name):
     mask = MASKS["right"]
     fused = tf.function(lambda x, s, m: _outputs_and_grads(ours, x, s, m, training=True))
     our_outputs, our_grads = fused(x, initial_state, mask)
+    ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask, True)
+    assert_allclose(our_outputs, ref_outputs, atol=1e-5)
+    assert_allclose(our_grads, ref_grads, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_fused_path_under_xla(name):
+    """A train step compiled with XLA (`jit_compile=True`, as Keras' ``jit_compile="auto"``
+    does on a GPU) runs the fused loops: XLA's TensorLists keep one element shape, which the
+    LSTMs' segmented backward once broke ("Invalid TensorList shape")."""
+    ours, reference, x, initial_state = _layers(name, "float32")
+    mask = MASKS["right"]
+    compiled = tf.function(
+        lambda x, s, m: _outputs_and_grads(ours, x, s, m, training=True), jit_compile=True
+    )
+    our_outputs, our_grads = compiled(x, initial_state, mask)
     ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask, True)
     assert_allclose(our_outputs, ref_outputs, atol=1e-5)
     assert_allclose(our_grads, ref_grads, atol=1e-5)
