@@ -211,9 +211,12 @@ def _get(values, t, dtype, shape):
 
 
 def _stack(values, dtype, shape):
-    """The list as one [T, *shape] tensor (a copy)."""
+    """The list as one [T, *shape] tensor (a copy). ``shape`` may be a tensor: a list of no
+    elements needs the full element shape."""
     return tf.raw_ops.TensorListStack(
-        input_handle=values, element_shape=tf.constant(shape), element_dtype=dtype
+        input_handle=values,
+        element_shape=tf.convert_to_tensor(shape, tf.int32),
+        element_dtype=dtype,
     )
 
 
@@ -366,9 +369,7 @@ def _backward_in_segments(back, length, loop_vars, gates_shape, inputs, input_ke
             maximum_iterations=hi - lo,
             parallel_iterations=1,
         )[1:]
-        d_z = tf.raw_ops.TensorListStack(
-            input_handle=d_z_list, element_shape=element_shape, element_dtype=inputs.dtype
-        )  # [T_s, k·u, B]
+        d_z = _stack(d_z_list, inputs.dtype, element_shape)  # [T_s, k·u, B]
         # dZᵀ of the segment [k·u, B·T_s], column b·T_s + t the step's row b
         d_z = tf.reshape(tf.transpose(d_z, [1, 2, 0]), [gates_shape[0], -1])
         h_start = tf.where(lo > 0, outputs[:, tf.maximum(lo - 1, 0)], h0)  # h_{lo-1}
