@@ -29,15 +29,15 @@ equal the general loop's. The LSTM, peephole and coupled LSTM loops run feature-
 (`_FeatureMajor`): every per-step tensor is [n, B] and the step's matmuls are ``Uᵀ
 h_{t-1}ᵀ``, the same products summed in another order (outputs equal the general loop's to
 float rounding), because Eigen's CPU matmul runs that tall, narrow shape much faster; their
-weight gradients are ``dWᵀ = dZᵀ X`` and ``dUᵀ = dZᵀ H`` for the same reason
-(`_projection_gradients`). Measured, the LSTM's train step gained 1.1–1.34× (sizes A–C) from
-the layout; the GRU's gained nothing (0.98–1.04× with ``h_{t-1}`` transposed at every
-backward step; 1.01× at C and 0.93× at A, with 15% more peak memory, when its backward read
-``h_{t-1}`` from feature-major outputs kept instead) and the simple RNN's lost (0.83–0.86×:
-its one matmul a step gains less than the transposes cost). The peephole loop gained 1.25×
-at C; it was held back while exploratory seed sweeps of the recall-the-first-digit learning
-task had it missing 95% more often than the batch-major loop, which a pre-registered sweep
-over 100 fresh seeds did not confirm (2 misses each; docs/benchmarks.md).
+weight gradients are made from ``dz_t`` kept batch-major (`_projection_gradients`).
+Measured, the LSTM's train step gained 1.1–1.34× (sizes A–C) from the layout; the GRU's
+gained nothing (0.98–1.04× with ``h_{t-1}`` transposed at every backward step; 1.01× at C
+and 0.93× at A, with 15% more peak memory, when its backward read ``h_{t-1}`` from
+feature-major outputs kept instead) and the simple RNN's lost (0.83–0.86×: its one matmul a
+step gains less than the transposes cost). The peephole loop gained 1.25× at C; it was held
+back while exploratory seed sweeps of the recall-the-first-digit learning task had it
+missing 95% more often than the batch-major loop, which a pre-registered sweep over 100
+fresh seeds did not confirm (2 misses each; docs/benchmarks.md).
 
 In the gated cells the input projection ``x_t W + b`` is made step by step inside the loop:
 as fast as projecting all steps at once beforehand (the issue measured that precomputing
@@ -57,9 +57,11 @@ Memory (the train step's peak must stay at or below Keras' loop's):
   values (same shapes), whose memory it then reuses, so the saved values and the gradients
   are never both whole; only the stacked gradients are copied, once, after the loop. The
   LSTMs' backward loop (`_backward_in_segments`, one segment by default) drops each step's
-  saved gates once read and keeps ``dz_t`` in a list, copied (stacked and transposed) when
-  the segment ends: peak 0.87× Keras' at sizes C and B (0.96–1.03× with 3 segments).
-- The backward loop runs one iteration at a time: a look-ahead of several iterations (the
+  saved values once read and keeps ``dz_t``, batch-major, in a list, stacked when the
+  segment ends; their forward saves the sigmoid gates without the candidate's block. Peak
+  0.77× Keras' at size C, 0.93× at A, 0.72× at B (0.91×, 0.94×, 0.99× with 3 segments).
+- The backward loop runs one iteration at a time (the LSTMs' two, so that the copy of
+  ``dz_t`` into the list is not on the serial path): a look-ahead of several iterations (the
   default 10) keeps their temporaries alive for no gain in speed (measured).
 - In the batch-major loops ``Uᵀ`` is made when the backward pass starts, not (as the
   executor would schedule it) during the forward pass (the feature-major ones need ``U``
@@ -284,13 +286,21 @@ class _FeatureMajor:
 
     ``inputs`` [B, T, D] and ``mask`` [B, T] are batch-major."""
 
-    def __init__(self, inputs, input_kernel, bias, kernel, mask):
+    def __init__(self, inputs, input_kernel, bias, kernel, mask, order=None):
         self.inputs = tf.transpose(inputs, [1, 2, 0])  # [T, D, B]
-        self.input_kernel = tf.transpose(input_kernel)  # [k·u, D]
-        self.bias = self.columns(bias)
-        self.kernel = tf.transpose(kernel)  # [k·u, u]
+        self.input_kernel = self.rows(tf.transpose(input_kernel), order)  # [k·u, D]
+        self.bias = self.columns(self.rows(bias, order))
+        self.kernel = self.rows(tf.transpose(kernel), order)  # [k·u, u]
         mask = None if mask is None else tf.transpose(mask)[:, None, :]  # [T, 1, B]
         self.steps = _Mask(mask, inputs.dtype)
+
+    @staticmethod
+    def rows(value, order):
+        """``value``'s gate blocks (rows, k of them) in ``order`` (block indices)."""
+        if order is None:
+            return value
+        blocks = tf.split(value, len(order), axis=0)
+        return tf.concat([blocks[b] for b in order], axis=0)
 
     def columns(self, vector):
         """``vector`` [n] as [n, B], every column a copy: Eigen broadcasts a [n, 1] column
@@ -304,17 +314,19 @@ class _FeatureMajor:
         return projected + tf.matmul(self.kernel, h_prev)
 
 
-# One segment by default: 3 trained 1.04–1.07× faster (sizes A–C, 2-core AVX-512 machine) but
-# raised the train step's peak from 0.87× Keras' to 0.96–1.03× (over it in loaded runs), and
-# the peak must stay at or below Keras'. tests/layers/test_fast_path.py runs 3 as well.
+# One segment by default: 3 trained 1.02–1.07× faster (sizes A–C, 2-core AVX-512 machine) but
+# raised the train step's peak to 0.91–0.99× Keras' (one segment: 0.72–0.93×; before dz_t was
+# kept batch-major, 3 read 1.01–1.03× in loaded runs), and the peak must stay at or below
+# Keras'. tests/layers/test_fast_path.py runs 3 as well.
 _BACKWARD_SEGMENTS = 1
 
 
-def _backward_in_segments(back, length, loop_vars, gates_shape, inputs, input_kernel, h0, outputs):
-    """Runs the step ``back(t, *states, gates_list) -> (t - 1, *new_states, dz_t)`` of a
-    feature-major backward loop (``gates_list`` [k·u, B] per step: the forward's saved gates,
-    the last of ``loop_vars``) from step T - 1 down to 0, and makes the weight gradients from
-    the ``dz_t`` [k·u, B]; returns ``(final states, (dx, dW, db, dU))``.
+def _backward_in_segments(back, length, loop_vars, saved, inputs, input_kernel, h0, outputs):
+    """Runs the step ``back(t, *states, *lists) -> (t - 1, *new_states, dz_t)`` of a
+    feature-major backward loop (``states``: ``loop_vars``; ``lists``: the forward's saved
+    values, ``saved`` as ``(list, rows, offset)``: a list of [rows, B] tensors whose element
+    ``t + offset`` step t reads last) from step T - 1 down to 0, and makes the weight
+    gradients from the ``dz_t`` [k·u, B]; returns ``(final states, (dx, dW, db, dU))``.
 
     The loop is serial (``dh_{t-1}`` needs ``dz_t``) and keeps one core busy, while the
     weight gradients wait for the ``dz`` of every step. So the steps run in
@@ -324,40 +336,46 @@ def _backward_in_segments(back, length, loop_vars, gates_shape, inputs, input_ke
     runs them on the otherwise idle core. The shares add up to the whole-sequence products
     (dx: their concatenation along time); a segment is empty when T < `_BACKWARD_SEGMENTS`.
 
-    Memory: each step's saved gates are dropped once read (one zero tensor written over
-    them all) and its ``dz_t`` goes to the segment's own list, which the stacking after the loop
-    consumes; the shares of ``dWᵀ``, ``db``, ``dUᵀ`` are summed as they come. Writing
+    Memory: each step's saved values are dropped once read (one zero tensor per shape
+    written over them all) and its ``dz_t`` goes, transposed to [B, k·u], to the segment's
+    own list, which the stacking after the loop consumes: the stacked list is the segment's
+    ``dZ`` [T_s·B, k·u] as `_projection_gradients` takes it, with no transposed copy of it
+    (the per-step transposes run beside the serial path); the shares of ``dW``, ``db``,
+    ``dU`` are summed as they come. Writing
     ``dz_t`` over the gates instead, the gathers of the segments kept the list from being
     updated in place and the old gates alive (peak 1.2× Keras' at size C with 3 segments,
     2.0× with 10).
 
     Measured on the 2-core AVX-512 machine with 3 segments, against one loop in one process
-    (two copies of each, 16 train steps interleaved): LSTM 1.07× at A, 1.06× at C, 1.04× at
-    B; peephole 1.04× at C; but the peak rose to 0.96–1.03× Keras' (one segment: 0.87×), so
-    `_BACKWARD_SEGMENTS` is 1. 2 segments gained less, 5–6 no more, with more memory (the
-    shares' copies wait for the idle core); a loop waits for the share two segments back."""
+    (two copies of each, 16–40 train steps interleaved): LSTM 1.04–1.07× at A, 1.06–1.07× at
+    C, 1.02–1.04× at B; peephole 1.04× at C; but the peak rose to 0.91× Keras' at C and 0.99×
+    at B (one segment: 0.77× and 0.72×), so `_BACKWARD_SEGMENTS` is 1. 2 segments gained
+    less, 5–6 no more, with more memory (the shares' copies wait for the idle core); a loop
+    waits for the share two segments back."""
     batch = tf.shape(h0)[0]
-    element_shape = tf.stack([gates_shape[0], batch])
+    z_width = input_kernel.shape[-1]  # dz_t: [k·u, B], kept batch-major, [B, k·u]
     bounds = [(length * s) // _BACKWARD_SEGMENTS for s in range(_BACKWARD_SEGMENTS + 1)]
     d_inputs, totals = [], None  # dx of each segment; running sums of dWᵀ, db, dUᵀ
     # Written over every used-up step: the list then holds this one buffer at those steps.
     # (Not an empty tensor: under XLA a list's elements all keep one shape.)
-    spent = tf.zeros(element_shape, inputs.dtype)
+    spent = {rows: tf.zeros(tf.stack([rows, batch]), inputs.dtype) for _, rows, _ in saved}
+    offsets = [(rows, offset) for _, rows, offset in saved]
+    loop_vars = (*loop_vars, *[values for values, _, _ in saved])
     pending = []  # the shares made so far, as ops, latest last
     for s in reversed(range(_BACKWARD_SEGMENTS)):
         lo, hi = bounds[s], bounds[s + 1]  # a segment is empty when T < _BACKWARD_SEGMENTS
 
         def body(t, *values, lo=lo):
-            *states, gates_list, d_z_list = values
-            t_next, *states, d_z = back(t, *states, gates_list)
-            return (
-                t_next,
-                *states,
-                _set(gates_list, t, spent),  # the saved values of step t are used up
-                _set(d_z_list, t - lo, d_z),
-            )
+            states, lists = values[: -len(saved) - 1], values[-len(saved) - 1 : -1]
+            d_z_list = values[-1]
+            t_next, *states, d_z = back(t, *states, *lists)
+            lists = [  # the saved values of step t are used up
+                _set(values, t + offset, spent[rows])
+                for values, (rows, offset) in zip(lists, offsets, strict=True)
+            ]
+            return (t_next, *states, *lists, _set(d_z_list, t - lo, tf.transpose(d_z)))
 
-        d_z_list = _list(inputs.dtype, hi - lo, gates_shape)
+        d_z_list = _list(inputs.dtype, hi - lo, [-1, z_width])
         # At most one share made alongside a loop: a loop waits for the share two segments
         # back, so slow shares (a loaded machine) do not pile up their copies.
         with tf.control_dependencies(pending[-2:-1]):
@@ -367,11 +385,10 @@ def _backward_in_segments(back, length, loop_vars, gates_shape, inputs, input_ke
             _keeping_shapes(body),
             (start, *loop_vars, d_z_list),
             maximum_iterations=hi - lo,
-            parallel_iterations=1,
+            parallel_iterations=2,  # the copy of dz_t beside the next step (module docstring)
         )[1:]
-        d_z = _stack(d_z_list, inputs.dtype, element_shape)  # [T_s, k·u, B]
-        # dZᵀ of the segment [k·u, B·T_s], column b·T_s + t the step's row b
-        d_z = tf.reshape(tf.transpose(d_z, [1, 2, 0]), [gates_shape[0], -1])
+        # dZ of the segment [T_s·B, k·u], row t·B + b the step's row b
+        d_z = tf.reshape(_stack(d_z_list, inputs.dtype, tf.stack([batch, z_width])), [-1, z_width])
         h_start = tf.where(lo > 0, outputs[:, tf.maximum(lo - 1, 0)], h0)  # h_{lo-1}
         d_x, *share = _projection_gradients(
             inputs[:, lo:hi], input_kernel, h_start, outputs[:, lo:hi], d_z
@@ -380,33 +397,28 @@ def _backward_in_segments(back, length, loop_vars, gates_shape, inputs, input_ke
         pending.append(tf.group(d_x, *share))
         # Summed as they come: one share alive at a time, not one per segment.
         totals = share if totals is None else [a + b for a, b in zip(totals, share, strict=True)]
-    d_kernel_t, d_bias, d_recurrent_t = totals
-    gradients = (
-        tf.concat(d_inputs, axis=1),
-        tf.transpose(d_kernel_t),
-        d_bias,
-        tf.transpose(d_recurrent_t),
-    )
-    return loop_vars[:-1], gradients
+    d_kernel, d_bias, d_recurrent = totals
+    gradients = (tf.concat(d_inputs, axis=1), d_kernel, d_bias, d_recurrent)
+    return loop_vars[: -len(saved)], gradients
 
 
 def _projection_gradients(inputs, input_kernel, h0, outputs, d_z):
-    """``(dx [B, T, D], dWᵀ, db, dUᵀ)`` of ``z_t = (x_t W + b) + h_{t-1} U`` over the steps of
+    """``(dx [B, T, D], dW, db, dU)`` of ``z_t = (x_t W + b) + h_{t-1} U`` over the steps of
     ``inputs`` [B, T, D] and ``outputs`` [B, T, u] (batch-major; a segment of the sequence,
-    `_backward_in_segments`, with ``h0`` the state before its first step) from ``dZᵀ``
-    [k·u, B·T]: ``dxᵀ = W dZᵀ``, ``dWᵀ = dZᵀ X``, ``db = Σ dZᵀ`` over its columns, ``dUᵀ
-    = dZᵀ [h_0 … h_{T-1}]`` (X is the inputs reshaped). Wide-left products
-    ``[k·u, B·T] × [B·T, ·]``: Eigen runs them 1.3–1.4× faster than ``Xᵀ dZ`` at size C."""
-    batch, features = tf.shape(inputs)[0], tf.shape(inputs)[-1]
+    `_backward_in_segments`, with ``h0`` the state before its first step) from ``dZ``
+    [T·B, k·u] (time-major rows): ``dX = dZ Wᵀ``, ``dW = Xᵀ dZ``, ``db = Σ dZ`` over its
+    rows, ``dU = [h_0 … h_{T-1}]ᵀ dZ`` with X and the states time-major."""
+    features, units = tf.shape(inputs)[-1], h0.shape[-1]
     with tf.control_dependencies([d_z]):  # not during the backward loop, where it adds to the peak
-        previous = tf.concat([h0[:, None], outputs[:, :-1]], axis=1)  # [B, T, u]
-        previous = previous[:, : tf.shape(outputs)[1]]  # [B, 0, u], not h0, with no steps
-    d_inputs = tf.reshape(tf.matmul(input_kernel, d_z), [features, batch, -1])  # [D, B, T]
+        previous = tf.concat([h0[None], tf.transpose(outputs[:, :-1], [1, 0, 2])], axis=0)
+        previous = previous[: tf.shape(outputs)[1]]  # [0, B, u], not h0, with no steps
+        time_major = tf.transpose(inputs, [1, 0, 2])  # [T, B, D]
+    d_inputs = tf.reshape(tf.matmul(d_z, input_kernel, transpose_b=True), tf.shape(time_major))
     return (
-        tf.transpose(d_inputs, [1, 2, 0]),
-        tf.matmul(d_z, tf.reshape(inputs, [-1, features])),
-        tf.reduce_sum(d_z, axis=1),
-        tf.matmul(d_z, tf.reshape(previous, [-1, h0.shape[-1]])),
+        tf.transpose(d_inputs, [1, 0, 2]),
+        tf.matmul(tf.reshape(time_major, [-1, features]), d_z, transpose_a=True),
+        tf.reduce_sum(d_z, axis=0),
+        tf.matmul(tf.reshape(previous, [-1, units]), d_z, transpose_a=True),
     )
 
 
@@ -526,37 +538,42 @@ def _tanh_gradient(y, dy):
 def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
     """LSTM over batch-major inputs [B, T, D]; returns ``(h [B, T, u], c_T)``.
 
-    Runs feature-major (`_FeatureMajor`). Saved per step: ``σ(z_t)`` over every gate block
-    (k·u; the one sigmoid op of the step, whose c̃ block is unused), the candidate ``c̃ =
-    tanh(z_c)`` (u) and the carried ``c_t`` (u, with ``c_0`` first): no concatenated copy of
-    the gates. The backward loop recomputes ``tanh(c_t)``, forms ``dz_t`` from the
-    gradients through the sigmoids and tanh (`_sigmoid_gradient`, `_tanh_gradient`: one op
-    per block); `_backward_in_segments` runs it and drops ``σ(z_t)`` once read.
+    Runs feature-major (`_FeatureMajor`), its rows the sigmoid gates' blocks then the
+    candidate's (``i, f, o, c̃``; the weights' columns ``i, f, c̃, o`` reordered once per
+    call), so that one sigmoid op covers the gates and one tanh the candidate. Saved per
+    step: the gates ``σ(z_t)`` ((k-1)·u), the candidate ``c̃ = tanh(z_c)`` (u) and the
+    carried ``c_t`` (u, with ``c_0`` first): no concatenated copy. The backward loop
+    recomputes ``tanh(c_t)``, forms ``dz_t`` in the weights' order from the gradients
+    through the sigmoids and tanh (`_sigmoid_gradient`, `_tanh_gradient`: one op per block);
+    `_backward_in_segments` runs it and drops each step's saved values once read.
 
-    ``coupled``: the CIFG cell of `CoupledLSTMCell`, gate blocks ``(f, c̃, o)`` and ``i = 1 −
-    f``: ``c_t = f ⊙ c_{t-1} + (1 − f) ⊙ c̃``, so ``df = dc_t ⊙ (c_{t-1} − c̃)`` and ``dc̃ =
-    dc_t ⊙ (1 − f)``; everything else is the LSTM's.
+    ``coupled``: the CIFG cell of `CoupledLSTMCell`, gate blocks ``(f, c̃, o)`` (rows ``f, o,
+    c̃``) and ``i = 1 − f``: ``c_t = f ⊙ c_{t-1} + (1 − f) ⊙ c̃``, so ``df = dc_t ⊙ (c_{t-1}
+    − c̃)`` and ``dc̃ = dc_t ⊙ (1 − f)``; everything else is the LSTM's.
     """
     units = h0.shape[-1]
     length = tf.shape(inputs)[1]
     dtype = inputs.dtype
     blocks = 3 if coupled else 4
-    gates_shape = [blocks * units, -1]
+    gates_shape = [(blocks - 1) * units, -1]  # the sigmoid gates
     state_shape = [units, -1]
+    # The loop's rows: the sigmoid gates, then the candidate's (the weights' blocks i, f, c̃,
+    # o or f, c̃, o reordered once per call).
+    order = [0, 2, 1] if coupled else [0, 1, 3, 2]
 
     def forward(inputs, input_kernel, bias, kernel, h0, c0, shapes=()):
-        layout = _FeatureMajor(inputs, input_kernel, bias, kernel, mask)
+        layout = _FeatureMajor(inputs, input_kernel, bias, kernel, mask, order)
         c0 = tf.transpose(c0)
 
         def step(t, h_prev, c_prev):
             z = layout.projection(t, h_prev)
-            gates = tf.sigmoid(z)
-            candidate = tf.tanh(z[(blocks - 2) * units : (blocks - 1) * units])
+            gates = tf.sigmoid(z[: (blocks - 1) * units])
+            candidate = tf.tanh(z[(blocks - 1) * units :])
             if coupled:
-                f, _, o = tf.split(gates, 3, axis=0)
+                f, o = tf.split(gates, 2, axis=0)
                 c = f * c_prev + (1.0 - f) * candidate
             else:
-                i, f, _, o = tf.split(gates, 4, axis=0)
+                i, f, o = tf.split(gates, 3, axis=0)
                 c = f * c_prev + i * candidate
             h, c = layout.steps.carry(t, [o * tf.tanh(c), c], [h_prev, c_prev])
             return h, [h, c], lambda: [gates, candidate]
@@ -580,7 +597,7 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
             zeros = tf.zeros_like(tf.transpose(c0))  # [u, B], as every state
             d_outputs = tf.transpose(d_outputs, [1, 2, 0])  # [T, u, B]: one copy
 
-            def back(t, d_h_next, d_c_next, gates_list):
+            def back(t, d_h_next, d_c_next, gates_list, candidate_list, c_list):
                 gates = _get(gates_list, t, dtype, gates_shape)
                 candidate = _get(candidate_list, t, dtype, state_shape)
                 c, c_prev = _cell_states(c_list, t, dtype, state_shape)
@@ -588,14 +605,14 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
                 d_h, d_h_carried = layout.steps.split_gradient(t, d_outputs[t] + d_h_next)
                 d_c, d_c_carried = layout.steps.split_gradient(t, d_c_next)
                 if coupled:
-                    f, _, o = tf.split(gates, 3, axis=0)
+                    f, o = tf.split(gates, 2, axis=0)
                     d_c = d_c + _tanh_gradient(tanh_c, d_h * o)
                     d_gates = [
                         _sigmoid_gradient(f, d_c * (c_prev - candidate)),
                         _tanh_gradient(candidate, d_c * (1.0 - f)),
                     ]
                 else:
-                    i, f, _, o = tf.split(gates, 4, axis=0)
+                    i, f, o = tf.split(gates, 3, axis=0)
                     d_c = d_c + _tanh_gradient(tanh_c, d_h * o)
                     d_gates = [
                         _sigmoid_gradient(i, d_c * candidate),
@@ -614,8 +631,9 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
             (d_h0, d_c0), gradients = _backward_in_segments(
                 back,
                 length,
-                (zeros, d_c, gates_list),
-                gates_shape,
+                (zeros, d_c),
+                # c_t, element t + 1 of c_list, is read last at step t
+                [(gates_list, gates_shape[0], 0), (candidate_list, units, 0), (c_list, units, 1)],
                 inputs,
                 input_kernel,
                 h0,
@@ -689,7 +707,7 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
             zeros = tf.zeros_like(tf.transpose(c0))  # [u, B], as every state
             d_outputs = tf.transpose(d_outputs, [1, 2, 0])  # [T, u, B]: one copy
 
-            def back(t, d_h_next, d_c_next, d_p_i, d_p_f, d_p_o, gates_list):
+            def back(t, d_h_next, d_c_next, d_p_i, d_p_f, d_p_o, gates_list, c_list):
                 gates = _get(gates_list, t, dtype, gates_shape)
                 c, c_prev = _cell_states(c_list, t, dtype, state_shape)
                 tanh_c = tf.tanh(c)
@@ -718,8 +736,8 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
             (d_h0, d_c0, d_p_i, d_p_f, d_p_o), gradients = _backward_in_segments(
                 back,
                 length,
-                (zeros, d_c, no_peephole, no_peephole, no_peephole, gates_list),
-                gates_shape,
+                (zeros, d_c, no_peephole, no_peephole, no_peephole),
+                [(gates_list, gates_shape[0], 0), (c_list, units, 1)],
                 inputs,
                 input_kernel,
                 h0,
