@@ -207,6 +207,49 @@ def test_fused_path_under_xla(name):
     assert_allclose(our_grads, ref_grads, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["lstm", "gru", "simple"])
+def test_loops_in_one_function_keep_their_own_outputs(name):
+    """Loops of the same shapes in one graph (the same layer twice on the same inputs, once
+    on others, and a second layer), forward only and under a tape, keep distinct outputs,
+    each equal to the cell's own steps: no buffer is shared between them (an in-place
+    output buffer made by a foldable op, tried for memory, failed this for the GRU and the
+    simple RNN)."""
+    ours, reference, x, initial_state = _layers(name, "float64")
+    other, _, _, _ = _layers(name, "float64")
+    randomize(other, np.random.default_rng(7))
+    second_x = x[::-1] * 0.5
+
+    def calls(x, second_x, state):
+        return (
+            ours(x, initial_state=state)[0],
+            ours(second_x, initial_state=state)[0],
+            other(x, initial_state=state)[0],
+            ours(x, initial_state=state)[0],
+        )
+
+    def recorded(x, second_x, state):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs = calls(x, second_x, state)
+        return outputs, tape.gradient(sum(tf.reduce_sum(o) for o in outputs), x)
+
+    state = [tf.constant(s) for s in initial_state]
+    expected = [
+        reference(x, initial_state=state)[0],
+        reference(second_x, initial_state=state)[0],
+        keras.layers.RNN(other.cell, return_sequences=True, dtype="float64")(
+            x, initial_state=state
+        ),
+    ]
+    expected.append(expected[0])
+    forward_only = tf.function(calls)(tf.constant(x), tf.constant(second_x), state)
+    with_tape, _ = tf.function(recorded)(tf.constant(x), tf.constant(second_x), state)
+    for outputs in (forward_only, with_tape):
+        assert_allclose(list(outputs), expected, atol=1e-12, rtol=1e-12)
+    assert np.abs(expected[0] - expected[1]).max() > 0.1  # the cases differ
+    assert np.abs(expected[0] - expected[2]).max() > 0.1
+
+
 @pytest.mark.parametrize("time", [T, 1])
 @pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
 @pytest.mark.parametrize("name", sorted(CONFIGS))
