@@ -372,8 +372,8 @@ def _backward_in_segments(back, length, loop_vars, saved, inputs, input_kernel, 
             d_z_list = values[-1]
             t_next, *states, d_z = back(t, *states, *lists)
             lists = [  # the saved values of step t are used up
-                _set(values, t + offset, spent[rows])
-                for values, (rows, offset) in zip(lists, offsets, strict=True)
+                _set(saved_list, t + offset, spent[rows])
+                for saved_list, (rows, offset) in zip(lists, offsets, strict=True)
             ]
             return (t_next, *states, *lists, _set(d_z_list, t - lo, tf.transpose(d_z)))
 
