@@ -357,23 +357,22 @@ def _backward_in_segments(back, length, loop_vars, saved, inputs, input_kernel, 
     batch = tf.shape(h0)[0]
     z_width = input_kernel.shape[-1]  # dz_t: [k·u, B], kept batch-major, [B, k·u]
     bounds = [(length * s) // _BACKWARD_SEGMENTS for s in range(_BACKWARD_SEGMENTS + 1)]
-    d_inputs, totals = [], None  # dx of each segment; running sums of dWᵀ, db, dUᵀ
+    d_inputs, totals = [], None  # dx of each segment; running sums of dW, db, dU
     # Written over every used-up step: the list then holds this one buffer at those steps.
     # (Not an empty tensor: under XLA a list's elements all keep one shape.)
     spent = {rows: tf.zeros(tf.stack([rows, batch]), inputs.dtype) for _, rows, _ in saved}
-    offsets = [(rows, offset) for _, rows, offset in saved]
+    count = len(loop_vars)  # the states; the saved lists follow them
     loop_vars = (*loop_vars, *[values for values, _, _ in saved])
     pending = []  # the shares made so far, as ops, latest last
     for s in reversed(range(_BACKWARD_SEGMENTS)):
         lo, hi = bounds[s], bounds[s + 1]  # a segment is empty when T < _BACKWARD_SEGMENTS
 
         def body(t, *values, lo=lo):
-            states, lists = values[: -len(saved) - 1], values[-len(saved) - 1 : -1]
-            d_z_list = values[-1]
+            states, lists, d_z_list = values[:count], values[count:-1], values[-1]
             t_next, *states, d_z = back(t, *states, *lists)
             lists = [  # the saved values of step t are used up
                 _set(saved_list, t + offset, spent[rows])
-                for saved_list, (rows, offset) in zip(lists, offsets, strict=True)
+                for saved_list, (_, rows, offset) in zip(lists, saved, strict=True)
             ]
             return (t_next, *states, *lists, _set(d_z_list, t - lo, tf.transpose(d_z)))
 
@@ -401,7 +400,7 @@ def _backward_in_segments(back, length, loop_vars, saved, inputs, input_kernel, 
         totals = share if totals is None else [a + b for a, b in zip(totals, share, strict=True)]
     d_kernel, d_bias, d_recurrent = totals
     gradients = (tf.concat(d_inputs, axis=1), d_kernel, d_bias, d_recurrent)
-    return loop_vars[: -len(saved)], gradients
+    return loop_vars[:count], gradients
 
 
 def _projection_gradients(inputs, input_kernel, h0, outputs, d_z):
