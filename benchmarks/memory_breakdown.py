@@ -12,8 +12,9 @@ weights, the inputs) are not in the list.
     python benchmarks/memory_breakdown.py SimpleRNN A keras.layers.SimpleRNN
 
 The peak moves from run to run with the executor's schedule (two threads): run it a few
-times. The profiler slows the step, which can move it too; `rnn_throughput.py --memory-only`
-gives the numbers, this script their make-up.
+times. The trace does not always hold every allocation (the listed ones can add up to less
+than the step's peak: the script prints both). The profiler slows the step, which can move
+the peak too; `rnn_throughput.py --memory-only` gives the numbers, this script their make-up.
 """
 
 import argparse
@@ -105,7 +106,9 @@ def main():
     peak = tf.config.experimental.get_memory_info("CPU:0")["peak"] - before
     in_use, by_op = alive_at_peak(events)
     print(f"# {args.candidate}, {args.row} at {args.size}: step peak {peak / MB:.1f} MB above")
-    print(f"# what was allocated before it; allocator in use at the peak {in_use / MB:.1f} MB")
+    print(f"# what was allocated before it; allocator in use at the peak {in_use / MB:.1f} MB;")
+    listed = by_op.total() / MB
+    print(f"# the step's allocations alive then (below, by op) add up to {listed:.1f} MB")
     print("| MB alive at the peak | op that allocated it |")
     print("|---|---|")
     for op, size in by_op.most_common(args.top):

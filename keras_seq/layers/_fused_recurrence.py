@@ -1019,7 +1019,7 @@ def _simple(inputs, input_kernel, bias, kernel, h0, mask):
             d_h0, d_a_list = _run_backwards(
                 back, length, (tf.zeros_like(h0), _list(dtype, length, state_shape))
             )
-            d_a = _stack(d_a_list, dtype, tf.shape(h0))
+            d_a = _stack(d_a_list, dtype, state_shape)
             return (
                 *_input_projection_gradients(inputs, input_kernel, [d_a]),
                 _recurrent_kernel_gradient(h0, _time_major(outputs, [d_a]), d_a),
