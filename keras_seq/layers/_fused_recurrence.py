@@ -271,9 +271,13 @@ def _weight_gradient(left, right):
 
 def _recurrent_kernel_gradient(h0, outputs, d_z):
     """``Σ_t h_{t-1}ᵀ dz_t`` with ``h_{t-1}`` from ``h0`` and time-major ``outputs`` [T, B,
-    u] (`_time_major`), without a shifted copy of them: ``h0ᵀ dz_0`` plus one matmul over
-    steps 1 … T-1 (slices along time alias the tensors)."""
-    return tf.matmul(h0, d_z[0], transpose_a=True) + _weight_gradient(outputs[:-1], d_z[1:])
+    u] (`_time_major`) and ``d_z`` [T, B, n], without a shifted copy of the outputs: ``h0ᵀ
+    dz_0`` plus one matmul over steps 1 … T-1 (slices along time alias the tensors). With no
+    steps (an empty segment of `_backward_in_segments`) it is zero."""
+    first = tf.reshape(d_z[:1], [-1, d_z.shape[-1]])  # dz_0 [B, n], or [0, n] with no steps
+    return tf.matmul(h0[: tf.shape(first)[0]], first, transpose_a=True) + _weight_gradient(
+        outputs[:-1], d_z[1:]
+    )
 
 
 def _input_projection_gradients(inputs, input_kernel, d_z_blocks):
@@ -440,21 +444,19 @@ def _projection_gradients(inputs, input_kernel, h0, outputs, d_z):
     ``inputs`` [B, T, D] and ``outputs`` [B, T, u] (batch-major; a segment of the sequence,
     `_backward_in_segments`, with ``h0`` the state before its first step) from ``dZ``
     [T·B, k·u] (time-major rows): ``dX = dZ Wᵀ``, ``dW = Xᵀ dZ``, ``db = Σ dZ`` over its
-    rows, ``dU = [h_0 … h_{T-1}]ᵀ dZ`` with X and the states time-major: ``h_0ᵀ dZ_0`` plus
-    one matmul of the time-major outputs but the last over the rows of steps 1 … T-1 (slices
-    along time: no shifted copy)."""
-    features, units = tf.shape(inputs)[-1], h0.shape[-1]
+    rows, ``dU = [h_0 … h_{T-1}]ᵀ dZ`` with X and the states time-major
+    (`_recurrent_kernel_gradient`)."""
+    features = tf.shape(inputs)[-1]
     states = _time_major(outputs, [d_z])  # not during the backward loop: it adds to the peak
     with tf.control_dependencies([d_z]):
         time_major = tf.transpose(inputs, [1, 0, 2])  # [T, B, D]
     d_inputs = tf.reshape(tf.matmul(d_z, input_kernel, transpose_b=True), tf.shape(time_major))
-    batch = tf.minimum(tf.shape(h0)[0], tf.shape(d_z)[0])  # no rows of h_0 with no steps
+    d_z_steps = tf.reshape(d_z, [-1, tf.shape(h0)[0], d_z.shape[-1]])  # [T, B, k·u]
     return (
         tf.transpose(d_inputs, [1, 0, 2]),
         tf.matmul(tf.reshape(time_major, [-1, features]), d_z, transpose_a=True),
         _column_sums(d_z),
-        tf.matmul(h0[:batch], d_z[:batch], transpose_a=True)
-        + tf.matmul(tf.reshape(states[:-1], [-1, units]), d_z[batch:], transpose_a=True),
+        _recurrent_kernel_gradient(h0, states, d_z_steps),
     )
 
 
