@@ -10,12 +10,15 @@ matmul each over all steps: ``dU = [h_0 … h_{T-1}]ᵀ [dz_1 … dz_T]`` on [T�
 
 The forward pass computes the cells' formulas with the same float operations as
 `LSTMCell.step` / `PeepholeLSTMCell.step` / `CoupledLSTMCell.step` / `GRUCell.step` /
-`SimpleRNNCell.step` (``z_t = (x_t W + b) + h_{t-1} U``; a gate activation may run over
-several gates at once); gradients agree with autodiff to float rounding. The backward loops
-take the gradient through a sigmoid or tanh output ``y`` in one op (TensorFlow's own
-``SigmoidGrad`` / ``TanhGrad``: ``dy ⊙ y ⊙ (1 − y)``, ``dy ⊙ (1 − y²)``), not three or four:
-on an AVX-512 machine with oneDNN, where a step's matmuls are fast, the number of small ops
-per step is what the loop's time depends on.
+`SimpleRNNCell.step` (``z_t = (x_t W + b) + h_{t-1} U``); gradients agree with autodiff to
+float rounding. The backward loops take the gradient through a sigmoid or tanh output ``y``
+in one op (TensorFlow's own ``SigmoidGrad`` / ``TanhGrad``: ``dy ⊙ y ⊙ (1 − y)``, ``dy ⊙ (1
+− y²)``), not three or four: on an AVX-512 machine with oneDNN, where a step's matmuls are
+fast, the number of small ops per step is what the loop's time depends on. Yet each gate
+gets its own activation op (a [B, u] or [u, B] block), not one op over several gates: in
+the loop a large elementwise op runs several times slower per element than a small one
+(`_lstm`), and the gates are saved in the lists the way the backward reads them (the
+LSTMs' concatenated beside the serial path, the GRUs' one list per gate).
 
 Under the "mixed_bfloat16" policy the loops compute in bfloat16 (the weights cast from their
 float32 variables, `_weight`), as the cells' own steps do under it, with the same ops:
@@ -324,21 +327,13 @@ class _FeatureMajor:
 
     ``inputs`` [B, T, D] and ``mask`` [B, T] are batch-major."""
 
-    def __init__(self, inputs, input_kernel, bias, kernel, mask, order=None):
+    def __init__(self, inputs, input_kernel, bias, kernel, mask):
         self.inputs = tf.transpose(inputs, [1, 2, 0])  # [T, D, B]
-        self.input_kernel = self.rows(tf.transpose(input_kernel), order)  # [k·u, D]
-        self.bias = self.columns(self.rows(bias, order))
-        self.kernel = self.rows(tf.transpose(kernel), order)  # [k·u, u]
+        self.input_kernel = tf.transpose(input_kernel)  # [k·u, D]
+        self.bias = self.columns(bias)
+        self.kernel = tf.transpose(kernel)  # [k·u, u]
         mask = None if mask is None else tf.transpose(mask)[:, None, :]  # [T, 1, B]
         self.steps = _Mask(mask, inputs.dtype)
-
-    @staticmethod
-    def rows(value, order):
-        """``value``'s gate blocks (rows, k of them) in ``order`` (block indices)."""
-        if order is None:
-            return value
-        blocks = tf.split(value, len(order), axis=0)
-        return tf.concat([blocks[b] for b in order], axis=0)
 
     def columns(self, vector):
         """``vector`` [n] as [n, B], every column a copy: Eigen broadcasts a [n, 1] column
@@ -576,17 +571,21 @@ def _tanh_gradient(y, dy):
 def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
     """LSTM over batch-major inputs [B, T, D]; returns ``(h [B, T, u], c_T)``.
 
-    Runs feature-major (`_FeatureMajor`), its rows the sigmoid gates' blocks then the
-    candidate's (``i, f, o, c̃``; the weights' columns ``i, f, c̃, o`` reordered once per
-    call), so that one sigmoid op covers the gates and one tanh the candidate. Saved per
-    step: the gates ``σ(z_t)`` ((k-1)·u), the candidate ``c̃ = tanh(z_c)`` (u) and the
-    carried ``c_t`` (u, with ``c_0`` first): no concatenated copy. The backward loop
+    Runs feature-major (`_FeatureMajor`): ``z_t``'s gate blocks ``i, f, c̃, o`` are row blocks
+    [u, B], and each gets its own sigmoid or tanh op. Measured at size A (profiler, 2-core
+    AVX-512 machine), one sigmoid over the three gates' rows [3u, B] took 150–210 µs a step
+    inside the loop (~45 µs in an isolated loop: in the loop a large elementwise op waits on
+    threads busy with the step's concurrent ops), three over [u, B] 30–50 µs each; the train
+    step gained 1.03–1.07× at A, 1.02–1.03× at C (the coupled cell's 1.07–1.12× at A). Saved
+    per step: the gates ``σ(z_t)`` ((k-1)·u, ``i, f, o``, concatenated beside the serial
+    path; one list per gate was slower), the candidate ``c̃ = tanh(z_c)`` (u) and the carried
+    ``c_t`` (u, with ``c_0`` first). The backward loop
     recomputes ``tanh(c_t)``, forms ``dz_t`` in the weights' order from the gradients
     through the sigmoids and tanh (`_sigmoid_gradient`, `_tanh_gradient`: one op per block);
     `_backward_in_segments` runs it and drops each step's saved values once read.
 
-    ``coupled``: the CIFG cell of `CoupledLSTMCell`, gate blocks ``(f, c̃, o)`` (rows ``f, o,
-    c̃``) and ``i = 1 − f``: ``c_t = f ⊙ c_{t-1} + (1 − f) ⊙ c̃``, so ``df = dc_t ⊙ (c_{t-1}
+    ``coupled``: the CIFG cell of `CoupledLSTMCell`, gate blocks ``(f, c̃, o)`` (saved gates
+    ``f, o``) and ``i = 1 − f``: ``c_t = f ⊙ c_{t-1} + (1 − f) ⊙ c̃``, so ``df = dc_t ⊙ (c_{t-1}
     − c̃)`` and ``dc̃ = dc_t ⊙ (1 − f)``; everything else is the LSTM's.
     """
     units = h0.shape[-1]
@@ -595,26 +594,26 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
     blocks = 3 if coupled else 4
     gates_shape = [(blocks - 1) * units, -1]  # the sigmoid gates
     state_shape = [units, -1]
-    # The loop's rows: the sigmoid gates, then the candidate's (the weights' blocks i, f, c̃,
-    # o or f, c̃, o reordered once per call).
-    order = [0, 2, 1] if coupled else [0, 1, 3, 2]
 
     def forward(inputs, input_kernel, bias, kernel, h0, c0, shapes=()):
-        layout = _FeatureMajor(inputs, input_kernel, bias, kernel, mask, order)
+        layout = _FeatureMajor(inputs, input_kernel, bias, kernel, mask)
         c0 = tf.transpose(c0)
 
         def step(t, h_prev, c_prev):
-            z = layout.projection(t, h_prev)
-            gates = tf.sigmoid(z[: (blocks - 1) * units])
-            candidate = tf.tanh(z[(blocks - 1) * units :])
-            if coupled:
-                f, o = tf.split(gates, 2, axis=0)
+            # z's gate blocks are row blocks: views, not copies.
+            z = tf.split(layout.projection(t, h_prev), blocks, axis=0)
+            if coupled:  # blocks f, c̃, o
+                gates = [tf.sigmoid(z[0]), tf.sigmoid(z[2])]
+                f, o = gates
+                candidate = tf.tanh(z[1])
                 c = f * c_prev + (1.0 - f) * candidate
-            else:
-                i, f, o = tf.split(gates, 3, axis=0)
+            else:  # blocks i, f, c̃, o
+                gates = [tf.sigmoid(z[0]), tf.sigmoid(z[1]), tf.sigmoid(z[3])]
+                i, f, o = gates
+                candidate = tf.tanh(z[2])
                 c = f * c_prev + i * candidate
             h, c = layout.steps.carry(t, [o * tf.tanh(c), c], [h_prev, c_prev])
-            return h, [h, c], lambda: [gates, candidate]
+            return h, [h, c], lambda: [tf.concat(gates, axis=0), candidate]
 
         outputs, (_, c_last), lists = _forward(
             step, length, [tf.transpose(h0), c0], shapes, [(1, c0)]
@@ -799,27 +798,28 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
 def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mask):
     """GRU (reset after the recurrent matmul) over time-major inputs; returns h [B, T, u].
 
-    Saved per step: the gates ``[z, r]`` (2u), the candidate (u) and ``h_{t-1} U_h + b_h``
-    (u); the backward loop writes ``[dz_z, dz_r]``, ``dz_h`` and ``dz_h ⊙ r`` over them.
+    Saved per step: the gates ``z`` and ``r`` (u each), the candidate (u) and ``h_{t-1} U_h +
+    b_h`` (u), each in its own list; the backward loop writes ``dz_z``, ``dz_r``, ``dz_h`` and
+    ``dz_h ⊙ r`` over them.
     """
     units = h0.shape[-1]
     length = tf.shape(inputs)[0]
     dtype = inputs.dtype
     steps = _Mask(mask, dtype)
-    # Saved per step: the gates, the candidate, the recurrent candidate term.
-    shapes = [[-1, 2 * units], [-1, units], [-1, units]]
+    # Saved per step: the gates z and r, the candidate, the recurrent candidate term.
+    shapes = [[-1, units]] * 4
 
     def step(t, h_prev):
-        projected_zr, projected_h = tf.split(
-            tf.matmul(inputs[t], input_kernel) + bias, [2 * units, units], axis=-1
+        projected_z, projected_r, projected_h = tf.split(
+            tf.matmul(inputs[t], input_kernel) + bias, 3, axis=-1
         )
         recurrent = tf.nn.bias_add(tf.matmul(h_prev, kernel), recurrent_bias)
-        recurrent_zr, recurrent_h = tf.split(recurrent, [2 * units, units], axis=-1)
-        gates = tf.sigmoid(projected_zr + recurrent_zr)
-        z, r = tf.split(gates, 2, axis=-1)
+        recurrent_z, recurrent_r, recurrent_h = tf.split(recurrent, 3, axis=-1)
+        z = tf.sigmoid(projected_z + recurrent_z)  # one op per gate (`_lstm`)
+        r = tf.sigmoid(projected_r + recurrent_r)
         candidate = tf.tanh(projected_h + r * recurrent_h)
         (h,) = steps.carry(t, [z * h_prev + (1.0 - z) * candidate], [h_prev])
-        return h, [h], lambda: [gates, candidate, recurrent_h]
+        return h, [h], lambda: [z, r, candidate, recurrent_h]
 
     if not _gradient_recorded():
         return _batch_major(_forward(step, length, [h0])[0])
@@ -832,50 +832,44 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
         def grad(d_outputs):
             kernel_t = _transposed_in_backward(kernel, d_outputs)
 
-            def back(t, d_h_next, gates_list, candidate_list, recurrent_h_list):
-                gates = _get(gates_list, t, dtype, shapes[0])
-                candidate = _get(candidate_list, t, dtype, shapes[1])
-                recurrent_h = _get(recurrent_h_list, t, dtype, shapes[2])
+            def back(t, d_h_next, z_list, r_list, candidate_list, recurrent_h_list):
+                z, r, candidate, recurrent_h = (
+                    _get(values, t, dtype, shape)
+                    for values, shape in zip(
+                        (z_list, r_list, candidate_list, recurrent_h_list), shapes, strict=True
+                    )
+                )
                 h_prev = _previous_state(t, h0, outputs)
-                z, r = tf.split(gates, 2, axis=-1)
                 d_h, d_h_carried = steps.split_gradient(t, d_outputs[:, t] + d_h_next)
                 d_candidate = _tanh_gradient(candidate, d_h * (1.0 - z))
-                d_gates = tf.concat(
-                    [d_h * (h_prev - candidate), d_candidate * recurrent_h], axis=-1
-                )
-                d_zr = _sigmoid_gradient(gates, d_gates)
+                d_z = _sigmoid_gradient(z, d_h * (h_prev - candidate))
+                d_r = _sigmoid_gradient(r, d_candidate * recurrent_h)
                 d_candidate_r = d_candidate * r
-                d_recurrent = tf.concat([d_zr, d_candidate_r], axis=-1)
+                d_recurrent = tf.concat([d_z, d_r, d_candidate_r], axis=-1)
                 d_h_prev = d_h * z + tf.matmul(d_recurrent, kernel_t)
                 return (
                     t - 1,
                     _plus(d_h_prev, d_h_carried),
-                    _set(gates_list, t, d_zr),
+                    _set(z_list, t, d_z),
+                    _set(r_list, t, d_r),
                     _set(candidate_list, t, d_candidate),
                     _set(recurrent_h_list, t, d_candidate_r),
                 )
 
             d_h0, *d_lists = _run_backwards(back, length, (tf.zeros_like(h0), *lists))
-            d_zr, d_candidate, d_candidate_r = (
+            d_z, d_r, d_candidate, d_candidate_r = (
                 _stack(values, dtype, shape) for values, shape in zip(d_lists, shapes, strict=True)
             )
-            time_major = _time_major(outputs, [d_zr, d_candidate, d_candidate_r])
+            time_major = _time_major(outputs, [d_z, d_r, d_candidate, d_candidate_r])
+            d_recurrent = (d_z, d_r, d_candidate_r)  # U's and b_h's column blocks
             d_kernel = tf.concat(
-                [
-                    _recurrent_kernel_gradient(h0, time_major, d_zr),
-                    _recurrent_kernel_gradient(h0, time_major, d_candidate_r),
-                ],
-                axis=-1,
+                [_recurrent_kernel_gradient(h0, time_major, d) for d in d_recurrent], axis=-1
             )
             d_recurrent_bias = tf.concat(
-                [
-                    _column_sums(tf.reshape(d_zr, [-1, 2 * units])),
-                    _column_sums(tf.reshape(d_candidate_r, [-1, units])),
-                ],
-                axis=-1,
+                [_column_sums(tf.reshape(d, [-1, units])) for d in d_recurrent], axis=-1
             )
             return (
-                *_input_projection_gradients(inputs, input_kernel, [d_zr, d_candidate]),
+                *_input_projection_gradients(inputs, input_kernel, [d_z, d_r, d_candidate]),
                 d_kernel,
                 d_recurrent_bias,
                 d_h0,
@@ -889,74 +883,82 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
 def _gru_reset_before(inputs, input_kernel, bias, kernel, h0, mask):
     """GRU (reset before the recurrent matmul) over time-major inputs; returns h [B, T, u].
 
-    Saved per step: the gates ``[z, r]`` (2u) and the candidate (u); the backward loop writes
-    ``[dz_z, dz_r]`` and ``dz_h`` over them and keeps ``r ⊙ h_{t-1}`` for ``dU_h``.
+    Saved per step: the gates ``z`` and ``r`` (u each) and the candidate (u), each in its own
+    list; the backward loop writes ``dz_z``, ``dz_r`` and ``dz_h`` over them and keeps ``r ⊙
+    h_{t-1}`` for ``dU_h``.
     """
     units = h0.shape[-1]
     length = tf.shape(inputs)[0]
     dtype = inputs.dtype
     steps = _Mask(mask, dtype)
-    # The gates and the candidate, saved per step, then r ⊙ h_{t-1} from the backward loop.
-    shapes = [[-1, 2 * units], [-1, units], [-1, units]]
+    # The gates z and r and the candidate, saved per step, then r ⊙ h_{t-1} from the backward
+    # loop.
+    shapes = [[-1, units]] * 4
     # Sliced once here, not at every step.
     kernel_zr, kernel_h = kernel[:, : 2 * units], kernel[:, 2 * units :]
 
     def step(t, h_prev):
-        projected_zr, projected_h = tf.split(
-            tf.matmul(inputs[t], input_kernel) + bias, [2 * units, units], axis=-1
+        projected_z, projected_r, projected_h = tf.split(
+            tf.matmul(inputs[t], input_kernel) + bias, 3, axis=-1
         )
-        gates = tf.sigmoid(projected_zr + tf.matmul(h_prev, kernel_zr))
-        z, r = tf.split(gates, 2, axis=-1)
+        recurrent_z, recurrent_r = tf.split(tf.matmul(h_prev, kernel_zr), 2, axis=-1)
+        z = tf.sigmoid(projected_z + recurrent_z)  # one op per gate (`_lstm`)
+        r = tf.sigmoid(projected_r + recurrent_r)
         candidate = tf.tanh(projected_h + tf.matmul(r * h_prev, kernel_h))
         (h,) = steps.carry(t, [z * h_prev + (1.0 - z) * candidate], [h_prev])
-        return h, [h], lambda: [gates, candidate]
+        return h, [h], lambda: [z, r, candidate]
 
     if not _gradient_recorded():
         return _batch_major(_forward(step, length, [h0])[0])
 
     @tf.custom_gradient
     def gru(inputs, input_kernel, bias, kernel, h0):
-        outputs, _, lists = _forward(step, length, [h0], shapes[:2])
+        outputs, _, lists = _forward(step, length, [h0], shapes[:3])
         outputs = _batch_major(outputs)
 
         def grad(d_outputs):
             kernel_zr_t = _transposed_in_backward(kernel_zr, d_outputs)
             kernel_h_t = _transposed_in_backward(kernel_h, d_outputs)
 
-            def back(t, d_h_next, gates_list, candidate_list, reset_h_list):
-                gates = _get(gates_list, t, dtype, shapes[0])
-                candidate = _get(candidate_list, t, dtype, shapes[1])
+            def back(t, d_h_next, z_list, r_list, candidate_list, reset_h_list):
+                z, r, candidate = (
+                    _get(values, t, dtype, shape)
+                    for values, shape in zip((z_list, r_list, candidate_list), shapes, strict=False)
+                )
                 h_prev = _previous_state(t, h0, outputs)
-                z, r = tf.split(gates, 2, axis=-1)
                 d_h, d_h_carried = steps.split_gradient(t, d_outputs[:, t] + d_h_next)
                 d_candidate = _tanh_gradient(candidate, d_h * (1.0 - z))
                 d_reset_h = tf.matmul(d_candidate, kernel_h_t)  # gradient of r ⊙ h_{t-1}
-                d_gates = tf.concat([d_h * (h_prev - candidate), d_reset_h * h_prev], axis=-1)
-                d_zr = _sigmoid_gradient(gates, d_gates)
+                d_z = _sigmoid_gradient(z, d_h * (h_prev - candidate))
+                d_r = _sigmoid_gradient(r, d_reset_h * h_prev)
+                d_zr = tf.concat([d_z, d_r], axis=-1)
                 d_h_prev = d_h * z + d_reset_h * r + tf.matmul(d_zr, kernel_zr_t)
                 return (
                     t - 1,
                     _plus(d_h_prev, d_h_carried),
-                    _set(gates_list, t, d_zr),
+                    _set(z_list, t, d_z),
+                    _set(r_list, t, d_r),
                     _set(candidate_list, t, d_candidate),
                     _set(reset_h_list, t, r * h_prev),
                 )
 
             d_h0, *d_lists = _run_backwards(
-                back, length, (tf.zeros_like(h0), *lists, _list(dtype, length, shapes[2]))
+                back, length, (tf.zeros_like(h0), *lists, _list(dtype, length, shapes[3]))
             )
-            d_zr, d_candidate, reset_h = (
+            d_z, d_r, d_candidate, reset_h = (
                 _stack(values, dtype, shape) for values, shape in zip(d_lists, shapes, strict=True)
             )
+            time_major = _time_major(outputs, [d_z, d_r])
             d_kernel = tf.concat(
                 [
-                    _recurrent_kernel_gradient(h0, _time_major(outputs, [d_zr]), d_zr),
+                    _recurrent_kernel_gradient(h0, time_major, d_z),
+                    _recurrent_kernel_gradient(h0, time_major, d_r),
                     _weight_gradient(reset_h, d_candidate),
                 ],
                 axis=-1,
             )
             return (
-                *_input_projection_gradients(inputs, input_kernel, [d_zr, d_candidate]),
+                *_input_projection_gradients(inputs, input_kernel, [d_z, d_r, d_candidate]),
                 d_kernel,
                 d_h0,
             )
