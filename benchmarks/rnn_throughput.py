@@ -33,6 +33,11 @@ gives the median and the range.
     python benchmarks/rnn_throughput.py --memory-only --layers LSTM GRU SimpleRNN
     python benchmarks/rnn_throughput.py --mask --layers LSTM GRU   # right-padded batches
     python benchmarks/rnn_throughput.py --dtype mixed_bfloat16 --layers LSTM
+    python benchmarks/rnn_throughput.py --forward-only --sizes A --layers LSTM
+
+``--forward-only`` times the layers' forward pass alone, as at inference (no gradient tape,
+``training=False``; torch under ``no_grad``), with a third of a train step's FLOPs: it splits a
+train-step ratio into its forward and (by difference) backward parts.
 
 Torch runs with ``OMP_WAIT_POLICY=PASSIVE`` unless the variable is set (see below it).
 
@@ -242,6 +247,28 @@ def keras_train_step(layer, x, mask):
     return lambda: train_step().numpy()
 
 
+def keras_forward_step(layer, x, mask):
+    """The layer's forward pass alone, as at inference (no gradient tape, ``training=False``)."""
+    x = tf.constant(x)
+    mask = None if mask is None else tf.constant(mask)
+
+    @tf.function
+    def forward():
+        return tf.reduce_sum(tf.cast(layer(x, mask=mask, training=False), tf.float32))
+
+    return lambda: forward().numpy()
+
+
+def torch_forward_step(module, x):
+    x = torch.from_numpy(x)
+
+    def forward():
+        with torch.no_grad():
+            return module(x)[0].sum().item()
+
+    return forward
+
+
 def torch_train_step(module, x):
     x = torch.from_numpy(x)
     optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
@@ -256,17 +283,20 @@ def torch_train_step(module, x):
     return train_step
 
 
-def build_candidates(row, size, padded):
-    """``{name: step}``: keras_seq first, then the references that can run here."""
+def build_candidates(row, size, padded, forward_only=False):
+    """``{name: step}``: keras_seq first, then the references that can run here; a step is
+    a train step, or with ``forward_only`` a forward pass."""
     _, _, _, _, ours, references = ROWS[row]
     _, _, features, units = SIZES[size]
     x, mask = inputs_for(size, padded)
-    candidates = {"keras_seq": keras_train_step(ours(units), x, mask)}
+    keras_step = keras_forward_step if forward_only else keras_train_step
+    torch_step = torch_forward_step if forward_only else torch_train_step
+    candidates = {"keras_seq": keras_step(ours(units), x, mask)}
     for name, kind, build in references:
         if kind == "keras":
-            candidates[name] = keras_train_step(build(units), x, mask)
+            candidates[name] = keras_step(build(units), x, mask)
         elif torch is not None and not padded:
-            candidates[name] = torch_train_step(build(features, units), x)
+            candidates[name] = torch_step(build(features, units), x)
     return candidates
 
 
@@ -276,9 +306,9 @@ def time_step(step):
     return time.perf_counter() - start
 
 
-def measure(row, size, steps, warmup, padded):
+def measure(row, size, steps, warmup, padded, forward_only=False):
     """Median step time (s) of every candidate of ``row`` at ``size``, interleaved."""
-    candidates = build_candidates(row, size, padded)
+    candidates = build_candidates(row, size, padded, forward_only)
     for step in candidates.values():
         for _ in range(warmup):
             step()
@@ -412,6 +442,11 @@ def main():
         "--memory-only", action="store_true", help="measure peak memory only (no throughput)"
     )
     parser.add_argument(
+        "--forward-only",
+        action="store_true",
+        help="time the forward pass alone, as at inference (no gradient tape), not train steps",
+    )
+    parser.add_argument(
         "--memory-repeats",
         type=bounded_number(int, 1),
         default=5,
@@ -453,9 +488,12 @@ def main():
         print("# torch is not importable: torch rows skipped (see benchmarks/README.md)")
     elif args.mask:
         print("# --mask: torch rows skipped (its modules take no mask)")
+    if args.forward_only and (args.memory or args.memory_only):
+        parser.error("--forward-only times forward passes; the memory table is of train steps")
+    what = "forward passes (no gradient tape)" if args.forward_only else "train steps"
     if not args.memory_only:
         print(
-            f"# median of {args.steps} interleaved train steps after {args.warmup} warm-up steps"
+            f"# median of {args.steps} interleaved {what} after {args.warmup} warm-up steps"
             + (", right-padded batches with a mask" if args.mask else "")
         )
     print(f"# load average (1, 5, 15 min) at start: {load_average()}")
@@ -478,8 +516,13 @@ def main():
         batch, length, features, units = SIZES[size]
         tokens = batch * length
         for row in args.layers:
-            medians = measure(row, size, args.steps, args.warmup, args.mask)
-            flops = {False: train_flops(row, size), True: train_flops(row, size, reference=True)}
+            medians = measure(row, size, args.steps, args.warmup, args.mask, args.forward_only)
+            # a forward pass: a third of a train step's matmuls
+            share = 1 / 3 if args.forward_only else 1
+            flops = {
+                False: share * train_flops(row, size),
+                True: share * train_flops(row, size, reference=True),
+            }
 
             def describe(name, medians=medians, flops=flops, tokens=tokens):
                 gflops = flops[name != "keras_seq"] / medians[name] / 1e9

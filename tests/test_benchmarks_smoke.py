@@ -16,7 +16,10 @@ import sys
 import time
 
 import keras
+import numpy as np
 import pytest
+
+import keras_seq
 
 pytestmark = pytest.mark.slow
 
@@ -134,6 +137,42 @@ def test_rnn_throughput_prints_ratios_and_each_candidates_flops():
             assert gflops == pytest.approx(per_token * tokens / 1e9, abs=0.6), reference_name
 
 
+def test_rnn_throughput_forward_only_times_forward_passes_with_a_third_of_the_flops():
+    stdout = run_ok(
+        "rnn_throughput.py", "--forward-only", "--sizes", "A", "--layers", "SimpleRNN",
+        "--steps", "5", "--warmup", "1",
+    )  # fmt: skip
+    assert (
+        "# median of 5 interleaved forward passes (no gradient tape) after 1 warm-up steps"
+        in stdout
+    )
+    features, units = 128, 256  # size A
+    rows = table_rows(stdout, "SimpleRNN")
+    assert [row[4] for row in rows][:1] == ["keras.layers.SimpleRNN"]
+    for row in rows:
+        ours_tokens, ours_gflops = number(row[2]), number(row[3].split(" (")[0])
+        reference_tokens, reference_gflops = number(row[5]), number(row[6].split(" (")[0])
+        assert ratio(row[7]) == pytest.approx(ours_tokens / reference_tokens, abs=0.006)
+        per_token = 2 * (features + units) * units  # the forward's matmuls: 2 · (D + H) · H
+        for tokens, gflops in ((ours_tokens, ours_gflops), (reference_tokens, reference_gflops)):
+            assert gflops == pytest.approx(per_token * tokens / 1e9, abs=0.6)
+
+
+def test_rnn_throughput_forward_steps_compute_the_layers_outputs(monkeypatch):
+    module = load_script("rnn_throughput", monkeypatch)
+    x = np.random.default_rng(0).normal(size=(2, 3, 5)).astype("float32")
+    layer = keras_seq.layers.LSTM(4, return_sequences=True)
+    mask = np.array([[True, True, False], [True, True, True]])
+    step = module.keras_forward_step(layer, x, mask)
+    expected = float(np.sum(keras.ops.convert_to_numpy(layer(x, mask=mask))))
+    assert step() == pytest.approx(expected, rel=1e-5)
+    if HAS_TORCH:
+        torch = module.torch
+        rnn = torch.nn.LSTM(5, 4, batch_first=True)
+        expected = float(rnn(torch.from_numpy(x))[0].sum())
+        assert module.torch_forward_step(rnn, x)() == pytest.approx(expected, rel=1e-5)
+
+
 def test_rnn_throughput_prints_a_memory_table():
     stdout = run_ok(
         "rnn_throughput.py", "--memory-only", "--memory-repeats", "1", "--sizes", "A",
@@ -184,6 +223,7 @@ def test_rnn_throughput_memory_probes_run_under_the_dtype_policy(monkeypatch, ca
         ("rnn_throughput.py", ["--steps", "2"], "--steps must be at least 5"),
         ("rnn_throughput.py", ["--layers", "LSTMX"], "--layers: invalid choice: 'LSTMX'"),
         ("rnn_throughput.py", ["--torch-threads", "0"], "--torch-threads"),
+        ("rnn_throughput.py", ["--forward-only", "--memory-only"], "--forward-only"),
         ("beam_search.py", ["--repeats", "0"], "--repeats"),
         ("beam_search.py", ["--vocabulary-size", "2"], "--vocabulary-size"),
         ("beam_search.py", ["--batch-size", "-4"], "--batch-size"),

@@ -576,12 +576,12 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
     AVX-512 machine), one sigmoid over the three gates' rows [3u, B] took 150–210 µs a step
     inside the loop (~45 µs in an isolated loop: in the loop a large elementwise op waits on
     threads busy with the step's concurrent ops), three over [u, B] 30–50 µs each; the train
-    step gained 1.03–1.07× at A, 1.02–1.03× at C (the coupled cell's 1.07–1.12× at A). Saved
-    per step: the gates ``σ(z_t)`` ((k-1)·u, ``i, f, o``, concatenated beside the serial
-    path; one list per gate was slower), the candidate ``c̃ = tanh(z_c)`` (u) and the carried
-    ``c_t`` (u, with ``c_0`` first). The backward loop
-    recomputes ``tanh(c_t)``, forms ``dz_t`` in the weights' order from the gradients
-    through the sigmoids and tanh (`_sigmoid_gradient`, `_tanh_gradient`: one op per block);
+    step gained 1.07–1.09× at A, 1.03–1.04× at C, 1.02–1.03× at B (noise controls 1.00–1.01×;
+    docs/benchmarks.md). Saved per step: the gates ``σ(z_t)`` ((k-1)·u, ``i, f, o``,
+    concatenated beside the serial path; one list per gate was slower), the candidate ``c̃ =
+    tanh(z_c)`` (u) and the carried ``c_t`` (u, with ``c_0`` first). The backward loop
+    recomputes ``tanh(c_t)``, forms ``dz_t`` in the weights' order from the gradients through
+    the sigmoids and tanh (`_sigmoid_gradient`, `_tanh_gradient`: one op per block);
     `_backward_in_segments` runs it and drops each step's saved values once read.
 
     ``coupled``: the CIFG cell of `CoupledLSTMCell`, gate blocks ``(f, c̃, o)`` (saved gates
