@@ -478,6 +478,8 @@ def main():
         return
     if args.steps < 5:
         parser.error("--steps must be at least 5 (medians of fewer steps are too noisy)")
+    if args.forward_only and (args.memory or args.memory_only):
+        parser.error("--forward-only times forward passes; the memory table is of train steps")
 
     print(
         f"# {cpu_model()}, {os.cpu_count()} cores, TF {tf.__version__}, "
@@ -488,8 +490,6 @@ def main():
         print("# torch is not importable: torch rows skipped (see benchmarks/README.md)")
     elif args.mask:
         print("# --mask: torch rows skipped (its modules take no mask)")
-    if args.forward_only and (args.memory or args.memory_only):
-        parser.error("--forward-only times forward passes; the memory table is of train steps")
     what = "forward passes (no gradient tape)" if args.forward_only else "train steps"
     if not args.memory_only:
         print(

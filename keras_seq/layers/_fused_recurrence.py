@@ -861,7 +861,8 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
                 _stack(values, dtype, shape) for values, shape in zip(d_lists, shapes, strict=True)
             )
             time_major = _time_major(outputs, [d_z, d_r, d_candidate, d_candidate_r])
-            d_recurrent = (d_z, d_r, d_candidate_r)  # U's and b_h's column blocks
+            # the gradients of h_{t-1} U + b_rec, column blocks z, r, h: for dU and db_rec
+            d_recurrent = (d_z, d_r, d_candidate_r)
             d_kernel = tf.concat(
                 [_recurrent_kernel_gradient(h0, time_major, d) for d in d_recurrent], axis=-1
             )
@@ -923,7 +924,9 @@ def _gru_reset_before(inputs, input_kernel, bias, kernel, h0, mask):
             def back(t, d_h_next, z_list, r_list, candidate_list, reset_h_list):
                 z, r, candidate = (
                     _get(values, t, dtype, shape)
-                    for values, shape in zip((z_list, r_list, candidate_list), shapes, strict=False)
+                    for values, shape in zip(
+                        (z_list, r_list, candidate_list), shapes[:3], strict=True
+                    )
                 )
                 h_prev = _previous_state(t, h0, outputs)
                 d_h, d_h_carried = steps.split_gradient(t, d_outputs[:, t] + d_h_next)
