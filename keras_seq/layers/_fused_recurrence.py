@@ -327,11 +327,15 @@ class _FeatureMajor:
 
     ``inputs`` [B, T, D] and ``mask`` [B, T] are batch-major."""
 
-    def __init__(self, inputs, input_kernel, bias, kernel, mask):
+    def __init__(self, inputs, input_kernel, bias, kernel, mask, blocks):
         self.inputs = tf.transpose(inputs, [1, 2, 0])  # [T, D, B]
         self.input_kernel = tf.transpose(input_kernel)  # [k·u, D]
         self.bias = self.columns(bias)
         self.kernel = tf.transpose(kernel)  # [k·u, u]
+        self.blocks = blocks  # k
+        # One recurrent product per gate block (`_PER_GATE_PRODUCTS_MAX_UNITS`)?
+        self.per_gate = kernel.shape[0] <= _PER_GATE_PRODUCTS_MAX_UNITS
+        self.kernel_rows = tf.split(self.kernel, blocks, axis=0) if self.per_gate else None
         mask = None if mask is None else tf.transpose(mask)[:, None, :]  # [T, 1, B]
         self.steps = _Mask(mask, inputs.dtype)
 
@@ -342,10 +346,39 @@ class _FeatureMajor:
         return tf.broadcast_to(vector[:, None], shape)
 
     def projection(self, t, h_prev):
-        """``z_tᵀ = ((x_t W + b) + h_{t-1} U)ᵀ`` [k·u, B]."""
+        """``z_tᵀ = ((x_t W + b) + h_{t-1} U)ᵀ`` as its k gate blocks [u, B] (row blocks:
+        views, not copies); with `per_gate`, ``U_jᵀ h_{t-1}ᵀ`` for each block j."""
         projected = tf.matmul(self.input_kernel, self.inputs[t]) + self.bias
-        return projected + tf.matmul(self.kernel, h_prev)
+        if not self.per_gate:
+            return tf.split(projected + tf.matmul(self.kernel, h_prev), self.blocks, axis=0)
+        projected = tf.split(projected, self.blocks, axis=0)
+        return [
+            p + tf.matmul(rows, h_prev) for p, rows in zip(projected, self.kernel_rows, strict=True)
+        ]
 
+    def recurrent_gradient(self, kernel, after):
+        """``f(dz blocks, dz) = (dz_t Uᵀ)ᵀ = U dz_tᵀ`` [u, B] for the backward loop, from
+        ``dz_t``'s gate blocks [u, B] or their concatenation [k·u, B]; with `per_gate`,
+        ``Σ_j U_j dz_{t,j}ᵀ`` over U's column blocks, split once ``after`` exists (when the
+        backward pass has begun)."""
+        if not self.per_gate:
+            return lambda d_blocks, d_z: tf.matmul(kernel, d_z)
+        with tf.control_dependencies([after]):
+            columns = tf.split(kernel, self.blocks, axis=1)
+        return lambda d_blocks, d_z: tf.add_n(
+            [tf.matmul(c, d) for c, d in zip(columns, d_blocks, strict=True)]
+        )
+
+
+# The feature-major loops make the recurrent products ``U_jᵀ h_{t-1}ᵀ`` and ``U dz_tᵀ`` one
+# gate block at a time (k products of [u, u] × [u, B]) up to this many units, one product of
+# [k·u, u] × [u, B] above. Measured on the 2-core AVX-512 machine (old against new in one
+# process, two copies each, 30 train steps): at size A (u = 256, B = 64) the LSTM's train
+# step ran 1.16–1.18× faster (the noise control 0.99–1.02×), the coupled cell's 1.07–1.17×;
+# at C (u = 512, B = 64) 0.97–0.98× (control 0.98×), at B (u = 512, B = 32) 1.01–1.07×
+# (1.01×). The executor runs a step's small products side by side on the two cores, where
+# one product of 4× the rows runs on both with less to gain from them.
+_PER_GATE_PRODUCTS_MAX_UNITS = 256
 
 # One segment by default: 3 trained 1.02–1.07× faster (sizes A–C, 2-core AVX-512 machine) but
 # raised the train step's peak to 0.91–0.99× Keras' (one segment: 0.72–0.93×; before dz_t was
@@ -596,12 +629,11 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
     state_shape = [units, -1]
 
     def forward(inputs, input_kernel, bias, kernel, h0, c0, shapes=()):
-        layout = _FeatureMajor(inputs, input_kernel, bias, kernel, mask)
+        layout = _FeatureMajor(inputs, input_kernel, bias, kernel, mask, blocks)
         c0 = tf.transpose(c0)
 
         def step(t, h_prev, c_prev):
-            # z's gate blocks are row blocks: views, not copies.
-            z = tf.split(layout.projection(t, h_prev), blocks, axis=0)
+            z = layout.projection(t, h_prev)
             if coupled:  # blocks f, c̃, o
                 gates = [tf.sigmoid(z[0]), tf.sigmoid(z[2])]
                 f, o = gates
@@ -633,6 +665,7 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
         def grad(d_outputs, d_c_last):
             zeros = tf.zeros_like(tf.transpose(c0))  # [u, B], as every state
             d_outputs = tf.transpose(d_outputs, [1, 2, 0])  # [T, u, B]: one copy
+            recurrent_gradient = layout.recurrent_gradient(kernel, d_outputs)
 
             def back(t, d_h_next, d_c_next, gates_list, candidate_list, c_list):
                 gates = _get(gates_list, t, dtype, gates_shape)
@@ -656,10 +689,11 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
                         _sigmoid_gradient(f, d_c * c_prev),
                         _tanh_gradient(candidate, d_c * i),
                     ]
-                d_z = tf.concat([*d_gates, _sigmoid_gradient(o, d_h * tanh_c)], axis=0)
+                d_gates.append(_sigmoid_gradient(o, d_h * tanh_c))
+                d_z = tf.concat(d_gates, axis=0)
                 return (
                     t - 1,
-                    _plus(tf.matmul(kernel, d_z), d_h_carried),  # (dz_t U ᵀ)ᵀ = U dz_tᵀ
+                    _plus(recurrent_gradient(d_gates, d_z), d_h_carried),
                     _plus(d_c * f, d_c_carried),
                     d_z,
                 )
@@ -703,12 +737,12 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
     state_shape = [units, -1]
 
     def forward(inputs, input_kernel, bias, kernel, h0, c0, peepholes, shapes=()):
-        layout = _FeatureMajor(inputs, input_kernel, bias, kernel, mask)
+        layout = _FeatureMajor(inputs, input_kernel, bias, kernel, mask, 4)
         peephole_i, peephole_f, peephole_o = map(layout.columns, peepholes)
         c0 = tf.transpose(c0)
 
         def step(t, h_prev, c_prev):
-            z_i, z_f, z_c, z_o = tf.split(layout.projection(t, h_prev), 4, axis=0)
+            z_i, z_f, z_c, z_o = layout.projection(t, h_prev)
             i = tf.sigmoid(z_i + peephole_i * c_prev)
             f = tf.sigmoid(z_f + peephole_f * c_prev)
             candidate = tf.tanh(z_c)
@@ -743,6 +777,7 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
         def grad(d_outputs, d_c_last):
             zeros = tf.zeros_like(tf.transpose(c0))  # [u, B], as every state
             d_outputs = tf.transpose(d_outputs, [1, 2, 0])  # [T, u, B]: one copy
+            recurrent_gradient = layout.recurrent_gradient(kernel, d_outputs)
 
             def back(t, d_h_next, d_c_next, d_p_i, d_p_f, d_p_o, gates_list, c_list):
                 gates = _get(gates_list, t, dtype, gates_shape)
@@ -756,11 +791,12 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
                 d_z_i = _sigmoid_gradient(i, d_c * candidate)
                 d_z_f = _sigmoid_gradient(f, d_c * c_prev)
                 d_z_c = _tanh_gradient(candidate, d_c * i)
-                d_z = tf.concat([d_z_i, d_z_f, d_z_c, d_z_o], axis=0)
+                d_gates = [d_z_i, d_z_f, d_z_c, d_z_o]
+                d_z = tf.concat(d_gates, axis=0)
                 d_c_prev = d_c * f + d_z_i * p_i + d_z_f * p_f
                 return (
                     t - 1,
-                    _plus(tf.matmul(kernel, d_z), d_h_carried),  # (dz_t Uᵀ)ᵀ = U dz_tᵀ
+                    _plus(recurrent_gradient(d_gates, d_z), d_h_carried),
                     _plus(d_c_prev, d_c_carried),
                     d_p_i + tf.reduce_sum(d_z_i * c_prev, axis=1),
                     d_p_f + tf.reduce_sum(d_z_f * c_prev, axis=1),

@@ -121,6 +121,34 @@ def test_backward_segments_at_any_length(name, time, segments, monkeypatch):
     assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
 
 
+@pytest.mark.parametrize("per_gate", [False, True], ids=["one_product", "per_gate"])
+@pytest.mark.parametrize("mask_name", ["none", "left"])
+@pytest.mark.parametrize("name", ["lstm", "peephole", "coupled"])
+def test_recurrent_products_per_gate_or_whole(name, mask_name, per_gate, monkeypatch):
+    """The feature-major loops make ``Uᵀ h_{t-1}ᵀ`` and ``U dz_tᵀ`` gate block by gate block up
+    to `_PER_GATE_PRODUCTS_MAX_UNITS` units and as one product above: values and gradients
+    are autodiff's either way."""
+    monkeypatch.setattr(_fused_recurrence, "_PER_GATE_PRODUCTS_MAX_UNITS", U if per_gate else U - 1)
+    ours, reference, x, initial_state = _layers(name, "float64")
+    cell = ours.cell
+    blocks = 3 if name == "coupled" else 4
+    layout = _fused_recurrence._FeatureMajor(
+        tf.constant(x), cell.kernel, cell.bias, cell.recurrent_kernel, None, blocks
+    )
+    assert layout.per_gate is per_gate
+    # The projection's blocks are z_tᵀ's row blocks in both modes.
+    h = tf.constant(np.random.default_rng(1).normal(size=(U, B)))
+    expected = tf.transpose(
+        x[:, 2] @ cell.kernel.numpy() + cell.bias.numpy() + h.numpy().T @ cell.recurrent_kernel
+    )
+    assert_allclose(tf.concat(layout.projection(2, h), axis=0), expected, atol=1e-12)
+    mask = MASKS[mask_name]
+    our_outputs, our_grads = _outputs_and_grads(ours, x, initial_state, mask)
+    ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask)
+    assert_allclose(our_outputs, ref_outputs, atol=1e-12, rtol=1e-12)
+    assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
+
+
 @pytest.mark.parametrize(
     "options",
     [{"go_backwards": True}, {"zero_output_for_mask": True}],
