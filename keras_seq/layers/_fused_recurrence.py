@@ -42,6 +42,17 @@ back while exploratory seed sweeps of the recall-the-first-digit learning task h
 missing 95% more often than the batch-major loop, which a pre-registered sweep over 100
 fresh seeds did not confirm (2 misses each; docs/benchmarks.md).
 
+A batch of 64 rows or more runs as two independent loops over its halves
+(`fused_recurrence`, `_batch_halves`), whose steps the executor runs side by side on the
+cores: the rows' numbers are the same, the weights' gradients the sum of the two loops'. On
+the 2-core machine the LSTM's train step gained 1.09–1.14× at size C (512 units), the
+peephole and coupled LSTMs' 1.05–1.06×, the GRU's 1.12–1.14× at A (256 units). Where it
+gained nothing it is off: the LSTMs up to 256 units (their per-gate products already keep
+both cores busy), the GRU above 256 (1.00× at C), batches under 64 rows (halves of 32 and
+fewer: 0.92–0.98×), `Bidirectional`'s directions (two loops already: 0.88–0.90×). The simple
+RNN gained 1.09–1.18× but its peak rose to 1.00–1.11× Keras' (each half's outputs are kept
+for the backward pass beside their concatenation), so it runs one loop.
+
 In the gated cells the input projection ``x_t W + b`` is made step by step inside the loop:
 as fast as projecting all steps at once beforehand (the issue measured that precomputing
 gained nothing), and no [T, B, k·u] tensor is alive during the loop (the simple RNN projects
@@ -123,7 +134,7 @@ def supports_fused_recurrence(cell, training, unroll):
     return dtype in ("float32", "float64") and cell.variable_dtype == dtype
 
 
-def fused_recurrence(cell, inputs, states, mask=None):
+def fused_recurrence(cell, inputs, states, mask=None, split_batch=True):
     """Runs ``cell`` over ``inputs`` [B, T, D]; returns ``(h [B, T, u], final_states)``.
 
     ``h`` is the sequence of the state ``h_t`` after every step (carried over at masked
@@ -131,7 +142,69 @@ def fused_recurrence(cell, inputs, states, mask=None):
     ``[h_T]`` (GRU, simple). The LSTMs take and give batch-major tensors (their loops
     transpose them once each way to and from feature-major, `_FeatureMajor`); the GRU and
     simple loops run time-major: x_t is a slice of contiguous memory.
+
+    With ``split_batch`` a batch of `_SPLIT_BATCH_MIN_ROWS` rows or more runs as two
+    independent loops over its two halves (`_batch_halves`), whose steps the executor runs
+    side by side on the cores; the rows' numbers are the same either way (each row's
+    recurrence is its own) and the weights' gradients are the sum of the two loops'.
     """
+    sizes = _batch_halves(cell, inputs) if split_batch else None
+    if sizes is None:
+        return _one_loop(cell, inputs, states, mask)
+    parts = zip(
+        tf.split(inputs, sizes, axis=0, num=2),
+        zip(*(tf.split(state, sizes, axis=0, num=2) for state in states), strict=True),
+        [None, None] if mask is None else tf.split(mask, sizes, axis=0, num=2),
+        strict=True,
+    )
+    halves = [_one_loop(cell, x, list(s), m) for x, s, m in parts]
+    outputs = tf.concat([h for h, _ in halves], axis=0)
+    final_states = [tf.concat(pair, axis=0) for pair in zip(*(f for _, f in halves), strict=True)]
+    return outputs, final_states
+
+
+# A batch this large runs as two loops over its halves (`_batch_halves`). Measured old
+# against new in one process (2-core AVX-512 machine, two copies each, medians of 20-30 train
+# steps): B = 64 gained 1.09-1.14x on the LSTM at u = 512 (size C; its forward alone
+# 1.15x), 1.05-1.06x on the peephole and coupled LSTMs there, 1.12-1.14x on the GRU at
+# u = 256 (A), and nothing on the GRU at u = 512 (C, 1.00x) or the LSTM at u = 256 (per-gate
+# products, A, 0.96-0.98x); B = 32 lost (halves of 16 rows: the GRU 0.92-0.95x, the LSTM's
+# forward 0.85x); four loops of 16 rows lost 0.84x at C.
+_SPLIT_BATCH_MIN_ROWS = 64
+_SPLIT_GRU_MAX_UNITS = 256
+
+
+def _batch_halves(cell, inputs):
+    """The row counts ``[ceil(B/2), floor(B/2)]`` of the two loops `fused_recurrence` runs on
+    a batch of ``B`` rows, or None for one loop.
+
+    Two loops for the LSTM family above `_PER_GATE_PRODUCTS_MAX_UNITS` units (up to it their
+    per-gate products already give the cores independent work) and the GRU up to
+    `_SPLIT_GRU_MAX_UNITS` (above, two loops gained nothing), on a batch of
+    `_SPLIT_BATCH_MIN_ROWS` rows or more. One loop for the simple RNN (two gained speed but
+    raised its peak memory above Keras') and when a GPU is visible (its kernels run one
+    after the other on one stream). A batch size known only when the graph runs
+    (``model.fit``'s batches: their first axis is None when traced) is split by a tensor:
+    ``[B, 0]`` below the threshold, an empty second loop (its steps' ops on no rows cost
+    0.97-0.99x at size B, within the noise).
+    """
+    if tf.config.list_logical_devices("GPU"):
+        return None
+    if isinstance(cell, LSTMCell):
+        if cell.units <= _PER_GATE_PRODUCTS_MAX_UNITS:
+            return None
+    elif not isinstance(cell, GRUCell) or cell.units > _SPLIT_GRU_MAX_UNITS:
+        return None
+    rows = inputs.shape[0]
+    if rows is not None:
+        return None if rows < _SPLIT_BATCH_MIN_ROWS else [(rows + 1) // 2, rows // 2]
+    rows = tf.shape(inputs)[0]
+    first = tf.where(rows >= _SPLIT_BATCH_MIN_ROWS, (rows + 1) // 2, rows)
+    return tf.stack([first, rows - first])
+
+
+def _one_loop(cell, inputs, states, mask):
+    """`fused_recurrence` in one loop over all the batch's rows."""
     weights = [
         _weight(cell.kernel, inputs.dtype),
         _input_bias(cell, inputs.dtype),

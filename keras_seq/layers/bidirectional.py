@@ -117,6 +117,10 @@ class Bidirectional(keras.layers.Layer):
         for direction in (self.forward_layer, self.backward_layer):
             if hasattr(direction, "zero_output_for_mask"):
                 direction.zero_output_for_mask = direction.return_sequences
+            if hasattr(direction, "_split_batch"):
+                # The two directions are two independent loops already: each split in two
+                # more ran the BiLSTM's train step 0.88-0.90x at size C (`Recurrent`).
+                direction._split_batch = False
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         self.stateful = layer.stateful

@@ -136,6 +136,10 @@ class Recurrent(keras.layers.Layer):
         self.zero_output_for_mask = zero_output_for_mask
         self.supports_masking = True
         self.states = None
+        # The fused loop may run a large batch as two loops over its halves, which the
+        # executor runs side by side (`_fused_recurrence._batch_halves`); `Bidirectional`
+        # turns that off, its two directions being two such loops already.
+        self._split_batch = True
 
     @classmethod
     def _split_arguments(cls, kwargs):
@@ -446,7 +450,9 @@ class Recurrent(keras.layers.Layer):
 
     def _run_fused(self, inputs, states, mask):
         """`_run_loop` on `fused_recurrence`, which returns the state h after every step."""
-        h_all, states = fused_recurrence(self.cell, inputs, states, mask)  # h_all [B, T, u]
+        h_all, states = fused_recurrence(  # h_all [B, T, u]
+            self.cell, inputs, states, mask, split_batch=self._split_batch
+        )
         if mask is None:
             return states[0], h_all if self.return_sequences else None, states
         # The last valid output is the state h once a row has had a valid step, zeros before.

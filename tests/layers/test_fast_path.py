@@ -7,7 +7,15 @@ import pytest
 import tensorflow as tf
 
 from keras_seq.cells import CoupledLSTMCell, GRUCell, LSTMCell, PeepholeLSTMCell, SimpleRNNCell
-from keras_seq.layers import GRU, LSTM, CoupledLSTM, PeepholeLSTM, SimpleRNN, _fused_recurrence
+from keras_seq.layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    CoupledLSTM,
+    PeepholeLSTM,
+    SimpleRNN,
+    _fused_recurrence,
+)
 from keras_seq.layers._fused_recurrence import supports_fused_recurrence
 from tests.layers.helpers import padding_mask, randomize
 from tests.test_case import assert_allclose
@@ -147,6 +155,69 @@ def test_recurrent_products_per_gate_or_whole(name, mask_name, per_gate, monkeyp
     ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask)
     assert_allclose(our_outputs, ref_outputs, atol=1e-12, rtol=1e-12)
     assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
+
+
+def _traced(layer, signature):
+    """`_outputs_and_grads` of ``layer`` as a `tf.function` of ``signature``."""
+    return tf.function(
+        lambda x, s, m: _outputs_and_grads(layer, x, s, m), input_signature=signature
+    )
+
+
+def _loops(function, *args):
+    """How many while loops the forward graph of ``function`` traced on ``args`` holds."""
+    graph = function.get_concrete_function(*args).graph
+    return sum(op.type in ("While", "StatelessWhile") for op in graph.get_operations())
+
+
+@pytest.mark.parametrize("batch", [5, None], ids=["static_odd_batch", "batch_known_when_run"])
+@pytest.mark.parametrize("name", ["lstm", "peephole", "coupled", "gru", "gru_reset_before"])
+def test_batch_split_in_two_loops(name, batch, monkeypatch):
+    """A batch of `_SPLIT_BATCH_MIN_ROWS` rows or more runs as two loops over its halves
+    (lowered here to 4 rows, and the LSTMs' per-gate products off so that they split):
+    values and gradients are autodiff's, with a static odd batch ([3, 2]) and with a batch
+    size known only when the graph runs (5 rows: [3, 2]; 3 rows: [3, 0], an empty loop)."""
+    monkeypatch.setattr(_fused_recurrence, "_SPLIT_BATCH_MIN_ROWS", 4)
+    monkeypatch.setattr(_fused_recurrence, "_PER_GATE_PRODUCTS_MAX_UNITS", 0)
+    for rows, lengths in ((5, [5, 3, 1, 0, 4]), (3, [5, 2, 0])):
+        ours, reference, x, initial_state = _layers(name, "float64", batch=rows)
+        mask = padding_mask(lengths, T, "left")
+        signature = [
+            tf.TensorSpec([batch, T, D], tf.float64),
+            [tf.TensorSpec([batch, U], tf.float64)] * len(initial_state),
+            tf.TensorSpec([batch, T], tf.bool),
+        ]
+        if batch is not None and rows == 3:
+            continue  # a static batch of 3 rows: below the threshold, one loop
+        ours._split_batch = False
+        one = _loops(_traced(ours, signature), x, initial_state, mask)
+        ours._split_batch = True
+        fused = _traced(ours, signature)
+        # Twice the while loops (forward and backward) of the layer run as one loop.
+        assert _loops(fused, x, initial_state, mask) == 2 * one
+        our_outputs, our_grads = fused(x, initial_state, mask)
+        ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask)
+        assert_allclose(our_outputs, ref_outputs, atol=1e-12, rtol=1e-12)
+        assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
+
+
+def test_when_the_batch_is_split():
+    """`_batch_halves`: two loops from 64 rows up ([ceil, floor]), one below; one for the
+    LSTMs that have per-gate products (up to 256 units), the GRU above 256 units and the
+    simple RNN; `Bidirectional` turns it off."""
+    halves = _fused_recurrence._batch_halves
+    x = tf.zeros([64, 2, 3])
+    assert halves(GRUCell(8), x) == [32, 32]
+    assert halves(GRUCell(8), tf.zeros([65, 2, 3])) == [33, 32]
+    assert halves(GRUCell(8), tf.zeros([63, 2, 3])) is None
+    assert halves(GRUCell(257), x) is None
+    assert halves(SimpleRNNCell(8), x) is None
+    assert halves(LSTMCell(256), x) is None
+    assert halves(PeepholeLSTMCell(256), x) is None
+    assert halves(LSTMCell(257), x) == [32, 32]
+    layer = Bidirectional(GRU(4, return_sequences=True))
+    assert GRU(4)._split_batch
+    assert not layer.forward_layer._split_batch and not layer.backward_layer._split_batch
 
 
 @pytest.mark.parametrize(
