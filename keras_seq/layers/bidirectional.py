@@ -48,6 +48,12 @@ class Bidirectional(keras.layers.Layer):
     the first step (each direction's last valid step). As in `keras.layers.Bidirectional`,
     masked steps of returned sequences are zeros.
 
+    Each direction of a keras_seq layer runs its fused loop over the whole batch, the two
+    directions side by side; a keras_seq layer alone runs a large batch as two loops over
+    its halves instead (`Recurrent`), which `keras.layers.Bidirectional` around it would
+    keep in each direction (four loops: 0.88–0.90× this wrapper's train step at 64 rows and
+    512 units on a 2-core CPU).
+
     Args:
         layer: a `Recurrent` layer (e.g. `LSTM`) or any layer with ``go_backwards``,
             ``return_sequences``, ``return_state`` and a config; it is copied for each

@@ -201,6 +201,31 @@ def test_batch_split_in_two_loops(name, batch, monkeypatch):
         assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
 
 
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_batch_split_under_xla(name, monkeypatch):
+    """Two loops over the batch's halves in a train step compiled with XLA, the batch size
+    unknown when traced (the halves' sizes are tensors, constants once XLA compiles for a
+    shape): 5 rows ([3, 2]) and 3 rows ([3, 0]) give autodiff's values and gradients."""
+    monkeypatch.setattr(_fused_recurrence, "_SPLIT_BATCH_MIN_ROWS", 4)
+    monkeypatch.setattr(_fused_recurrence, "_PER_GATE_PRODUCTS_MAX_UNITS", 0)
+    for rows, lengths in ((5, [5, 3, 1, 0, 4]), (3, [5, 2, 0])):
+        ours, reference, x, initial_state = _layers(name, "float32", batch=rows)
+        mask = padding_mask(lengths, T, "left")
+        compiled = tf.function(
+            lambda x, s, m, layer=ours: _outputs_and_grads(layer, x, s, m, training=True),
+            input_signature=[
+                tf.TensorSpec([None, T, D], tf.float32),
+                [tf.TensorSpec([None, U], tf.float32)] * len(initial_state),
+                tf.TensorSpec([None, T], tf.bool),
+            ],
+            jit_compile=True,
+        )
+        our_outputs, our_grads = compiled(x, initial_state, mask)
+        ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask, True)
+        assert_allclose(our_outputs, ref_outputs, atol=1e-5)
+        assert_allclose(our_grads, ref_grads, atol=1e-5)
+
+
 def test_when_the_batch_is_split():
     """`_batch_halves`: two loops from 64 rows up ([ceil, floor]), one below; one for the
     LSTMs that have per-gate products (up to 256 units), the GRU above 256 units and the
