@@ -192,7 +192,7 @@ def _batch_halves(cell, inputs):
     if tf.config.list_logical_devices("GPU"):
         return None
     if isinstance(cell, LSTMCell):
-        if cell.units <= _PER_GATE_PRODUCTS_MAX_UNITS:
+        if _per_gate_products(cell.units):
             return None
     elif not isinstance(cell, GRUCell) or cell.units > _SPLIT_GRU_MAX_UNITS:
         return None
@@ -408,7 +408,7 @@ class _FeatureMajor:
         self.kernel = tf.transpose(kernel)  # [k·u, u]
         self.blocks = blocks  # k
         # One recurrent product per gate block (`_PER_GATE_PRODUCTS_MAX_UNITS`)?
-        self.per_gate = kernel.shape[0] <= _PER_GATE_PRODUCTS_MAX_UNITS
+        self.per_gate = _per_gate_products(kernel.shape[0])
         self.kernel_rows = tf.split(self.kernel, blocks, axis=0) if self.per_gate else None
         mask = None if mask is None else tf.transpose(mask)[:, None, :]  # [T, 1, B]
         self.steps = _Mask(mask, inputs.dtype)
@@ -453,6 +453,13 @@ class _FeatureMajor:
 # (1.01×). The executor runs a step's small products side by side on the two cores, where
 # one product of 4× the rows runs on both with less to gain from them.
 _PER_GATE_PRODUCTS_MAX_UNITS = 256
+
+
+def _per_gate_products(units):
+    """Whether the feature-major loops of ``units`` units make their recurrent products per
+    gate block (`_FeatureMajor`); those are never split into batch halves (`_batch_halves`)."""
+    return units <= _PER_GATE_PRODUCTS_MAX_UNITS
+
 
 # One segment by default: 3 trained 1.02–1.07× faster (sizes A–C, 2-core AVX-512 machine) but
 # raised the train step's peak to 0.91–0.99× Keras' (one segment: 0.72–0.93×; before dz_t was
