@@ -32,7 +32,8 @@ equal the general loop's. The LSTM, peephole and coupled LSTM loops run feature-
 (`_FeatureMajor`): every per-step tensor is [n, B] and the step's matmuls are ``Uᵀ
 h_{t-1}ᵀ``, the same products summed in another order (outputs equal the general loop's to
 float rounding), because Eigen's CPU matmul runs that tall, narrow shape much faster; their
-weight gradients are made from ``dz_t`` kept batch-major (`_projection_gradients`).
+weight gradients are made after the loop from the ``dz_t`` kept in lists
+(`_projection_gradients`).
 Measured, the LSTM's train step gained 1.1–1.34× (sizes A–C) from the layout; the GRU's
 gained nothing (0.98–1.04× with ``h_{t-1}`` transposed at every backward step; 1.01× at C
 and 0.93× at A, with 15% more peak memory, when its backward read ``h_{t-1}`` from
@@ -71,9 +72,11 @@ Memory (the train step's peak must stay at or below Keras' loop's):
   values (same shapes), whose memory it then reuses, so the saved values and the gradients
   are never both whole; only the stacked gradients are copied, once, after the loop. The
   LSTMs' backward loop (`_backward_in_segments`, one segment by default) drops each step's
-  saved values once read and keeps ``dz_t``, batch-major, in a list, stacked when the
-  segment ends; their forward saves the sigmoid gates without the candidate's block. Peak
-  0.77× Keras' at size C, 0.93× at A, 0.72× at B (0.91×, 0.94×, 0.99× with 3 segments).
+  saved values once read and keeps ``dz_t`` in lists, stacked one at a time when the
+  segment ends: up to 256 units a list per gate block (one list of ``dz_tᵀ`` stacked whole
+  peaked at 1.01–1.14× Keras' at size A and 1.26× at 64 × 100 steps of 128 → 256; 0.83× and
+  0.79× with the block lists), one list above; their forward saves the sigmoid gates
+  without the candidate's block. Peak 0.84× Keras' at size C, 0.83× at A, 0.77× at B.
 - The backward loops run two iterations at a time, so that the step's side work (its
   ``dz_t`` into the list) runs beside the next step's serial part: 1.04–1.05× the train
   step's speed with one at a time at size A (LSTM, GRU, simple RNN; within ±2% at B and C),
@@ -431,16 +434,24 @@ class _FeatureMajor:
         ]
 
     def recurrent_gradient(self, kernel, after):
-        """``f(dz blocks, dz) = (dz_t Uᵀ)ᵀ = U dz_tᵀ`` [u, B] for the backward loop, from
-        ``dz_t``'s gate blocks [u, B] or their concatenation [k·u, B]; with `per_gate`,
-        ``Σ_j U_j dz_{t,j}ᵀ`` over U's column blocks, split once ``after`` exists (when the
-        backward pass has begun)."""
+        """``f(dz blocks) = ((dz_t Uᵀ)ᵀ, kept)`` for the backward loop, from ``dz_t``'s gate
+        blocks [u, B]: ``U dz_tᵀ`` [u, B], and what the loop keeps of ``dz_t`` for the
+        weight gradients (`_backward_in_segments`). Above `_PER_GATE_PRODUCTS_MAX_UNITS`
+        units one product with the blocks' concatenation [k·u, B], which is kept; with
+        `per_gate`, ``Σ_j U_j dz_{t,j}ᵀ`` over U's column blocks (split once ``after``
+        exists, when the backward pass has begun), and the blocks are kept as they are."""
         if not self.per_gate:
-            return lambda d_blocks, d_z: tf.matmul(kernel, d_z)
+
+            def whole(d_blocks):
+                d_z = tf.concat(d_blocks, axis=0)
+                return tf.matmul(kernel, d_z), [d_z]
+
+            return whole
         with tf.control_dependencies([after]):
             columns = tf.split(kernel, self.blocks, axis=1)
-        return lambda d_blocks, d_z: tf.add_n(
-            [tf.matmul(c, d) for c, d in zip(columns, d_blocks, strict=True)]
+        return lambda d_blocks: (
+            tf.add_n([tf.matmul(c, d) for c, d in zip(columns, d_blocks, strict=True)]),
+            d_blocks,
         )
 
 
@@ -472,8 +483,9 @@ def _backward_in_segments(back, length, loop_vars, saved, inputs, input_kernel, 
     """Runs the step ``back(t, *states, *lists) -> (t - 1, *new_states, dz_t)`` of a
     feature-major backward loop (``states``: ``loop_vars``; ``lists``: the forward's saved
     values, ``saved`` as ``(list, rows, offset)``: a list of [rows, B] tensors whose element
-    ``t + offset`` step t reads last) from step T - 1 down to 0, and makes the weight
-    gradients from the ``dz_t`` [k·u, B]; returns ``(final states, (dx, dW, db, dU))``.
+    ``t + offset`` step t reads last; ``dz_t``: what `_FeatureMajor.recurrent_gradient`
+    keeps of it, a list) from step T - 1 down to 0, and makes the weight gradients from
+    them; returns ``(final states, (dx, dW, db, dU))``.
 
     The loop is serial (``dh_{t-1}`` needs ``dz_t``) and keeps one core busy, while the
     weight gradients wait for the ``dz`` of every step. So the steps run in
@@ -484,23 +496,36 @@ def _backward_in_segments(back, length, loop_vars, saved, inputs, input_kernel, 
     (dx: their concatenation along time); a segment is empty when T < `_BACKWARD_SEGMENTS`.
 
     Memory: each step's saved values are dropped once read (one zero tensor per shape
-    written over them all) and its ``dz_t`` goes, transposed to [B, k·u], to the segment's
-    own list, which the stacking after the loop consumes: the stacked list is the segment's
-    ``dZ`` [T_s·B, k·u] as `_projection_gradients` takes it, with no transposed copy of it
-    (the per-step transposes run beside the serial path); the shares of ``dW``, ``db``,
-    ``dU`` are summed as they come. Writing
-    ``dz_t`` over the gates instead, the gathers of the segments kept the list from being
-    updated in place and the old gates alive (peak 1.2× Keras' at size C with 3 segments,
-    2.0× with 10).
+    written over them all). What the step keeps of ``dz_t`` (`_FeatureMajor.
+    recurrent_gradient`) goes to the segment's lists, which `_projection_gradients` stacks
+    after the loop, one at a time: with per-gate products (up to
+    `_PER_GATE_PRODUCTS_MAX_UNITS` units) each gate block [u, B] to a list of its own, so
+    the train step's peak, at the end of the backward pass, holds ``dZ`` once and a k-th
+    of it; above, ``dz_tᵀ`` [B, k·u] to one list, stacked whole. Measured on the 2-core
+    AVX-512 machine (docs/benchmarks.md), the LSTM's peak with one list at 256 units was
+    1.01–1.14× Keras' at size A and 1.26× at 64 × 100 steps (128 → 256), with the block
+    lists 0.83× and 0.79×, and the train step ran 1.05–1.13× faster at A (noise control
+    1.02–1.04×): no per-step concatenation and transpose of ``dz_t``. At 512 units (one
+    product; two loops over the batch's halves) the block lists cost 7–12% (C, B) and one
+    list peaks at 0.84× (C) and 0.77× (B) Keras'. The shares of ``dW``, ``db``, ``dU`` are
+    summed as they come. Writing ``dz_t`` over the gates instead, the gathers of the
+    segments kept the list from being updated in place and the old gates alive (peak 1.2×
+    Keras' at size C with 3 segments, 2.0× with 10).
 
-    Measured on the 2-core AVX-512 machine with 3 segments, against one loop in one process
-    (two copies of each, 16–40 train steps interleaved): LSTM 1.04–1.07× at A, 1.06–1.07× at
+    Measured on the 2-core AVX-512 machine with 3 segments (before the block lists),
+    against one loop in one process (two copies of each, 16–40 train steps interleaved): LSTM 1.04–1.07× at A, 1.06–1.07× at
     C, 1.02–1.04× at B; peephole 1.04× at C; but the peak rose to 0.91× Keras' at C and 0.99×
     at B (one segment: 0.77× and 0.72×), so `_BACKWARD_SEGMENTS` is 1. 2 segments gained
     less, 5–6 no more, with more memory (the shares' copies wait for the idle core); a loop
     waits for the share two segments back."""
     batch = tf.shape(h0)[0]
-    z_width = input_kernel.shape[-1]  # dz_t: [k·u, B], kept batch-major, [B, k·u]
+    units = h0.shape[-1]
+    width = input_kernel.shape[-1]  # k·u
+    # What `_FeatureMajor.recurrent_gradient` keeps of dz_t: its k blocks [u, B] (per-gate
+    # products), kept as they are, or their concatenation [k·u, B], kept as [B, k·u].
+    per_block = _per_gate_products(units)
+    parts = width // units if per_block else 1
+    part_shape = [units, -1] if per_block else [-1, width]
     bounds = [(length * s) // _BACKWARD_SEGMENTS for s in range(_BACKWARD_SEGMENTS + 1)]
     d_inputs, totals = [], None  # dx of each segment; running sums of dW, db, dU
     # Written over every used-up step: the list then holds this one buffer at those steps.
@@ -513,31 +538,35 @@ def _backward_in_segments(back, length, loop_vars, saved, inputs, input_kernel, 
         lo, hi = bounds[s], bounds[s + 1]  # a segment is empty when T < _BACKWARD_SEGMENTS
 
         def body(t, *values, lo=lo):
-            states, lists, d_z_list = values[:count], values[count:-1], values[-1]
+            states = values[:count]
+            lists, d_z_lists = values[count:-parts], values[-parts:]
             t_next, *states, d_z = back(t, *states, *lists)
             lists = [  # the saved values of step t are used up
                 _set(saved_list, t + offset, spent[rows])
                 for saved_list, (_, rows, offset) in zip(lists, saved, strict=True)
             ]
-            return (t_next, *states, *lists, _set(d_z_list, t - lo, tf.transpose(d_z)))
+            d_z_lists = [
+                _set(d_z_list, t - lo, part if per_block else tf.transpose(part))
+                for d_z_list, part in zip(d_z_lists, d_z, strict=True)
+            ]
+            return (t_next, *states, *lists, *d_z_lists)
 
-        d_z_list = _list(inputs.dtype, hi - lo, [-1, z_width])
+        d_z_lists = [_list(inputs.dtype, hi - lo, part_shape) for _ in range(parts)]
         # At most one share made alongside a loop: a loop waits for the share two segments
         # back, so slow shares (a loaded machine) do not pile up their copies.
         with tf.control_dependencies(pending[-2:-1]):
             start = tf.identity(hi - 1)
-        *loop_vars, d_z_list = tf.while_loop(
+        results = tf.while_loop(
             lambda t, *_, lo=lo: t >= lo,
             _keeping_shapes(body),
-            (start, *loop_vars, d_z_list),
+            (start, *loop_vars, *d_z_lists),
             maximum_iterations=hi - lo,
             parallel_iterations=2,  # side work beside the next step (module docstring)
-        )[1:]
-        # dZ of the segment [T_s·B, k·u], row t·B + b the step's row b
-        d_z = tf.reshape(_stack(d_z_list, inputs.dtype, tf.stack([batch, z_width])), [-1, z_width])
+        )
+        loop_vars, d_z_lists = results[1:-parts], results[-parts:]
         h_start = tf.where(lo > 0, outputs[:, tf.maximum(lo - 1, 0)], h0)  # h_{lo-1}
         d_x, *share = _projection_gradients(
-            inputs[:, lo:hi], input_kernel, h_start, outputs[:, lo:hi], d_z
+            inputs[:, lo:hi], input_kernel, h_start, outputs[:, lo:hi], d_z_lists, per_block
         )
         d_inputs.insert(0, d_x)
         pending.append(tf.group(d_x, *share))
@@ -548,24 +577,46 @@ def _backward_in_segments(back, length, loop_vars, saved, inputs, input_kernel, 
     return loop_vars[:count], gradients
 
 
-def _projection_gradients(inputs, input_kernel, h0, outputs, d_z):
+def _projection_gradients(inputs, input_kernel, h0, outputs, d_z_lists, per_block):
     """``(dx [B, T, D], dW, db, dU)`` of ``z_t = (x_t W + b) + h_{t-1} U`` over the steps of
     ``inputs`` [B, T, D] and ``outputs`` [B, T, u] (batch-major; a segment of the sequence,
-    `_backward_in_segments`, with ``h0`` the state before its first step) from ``dZ``
-    [T·B, k·u] (time-major rows): ``dX = dZ Wᵀ``, ``dW = Xᵀ dZ``, ``db = Σ dZ`` over its
-    rows, ``dU = [h_0 … h_{T-1}]ᵀ dZ`` with X and the states time-major
-    (`_recurrent_kernel_gradient`)."""
-    features = tf.shape(inputs)[-1]
-    states = _time_major(outputs, [d_z])  # not during the backward loop: it adds to the peak
-    with tf.control_dependencies([d_z]):
-        time_major = tf.transpose(inputs, [1, 0, 2])  # [T, B, D]
-    d_inputs = tf.reshape(tf.matmul(d_z, input_kernel, transpose_b=True), tf.shape(time_major))
-    d_z_steps = tf.reshape(d_z, [-1, tf.shape(h0)[0], d_z.shape[-1]])  # [T, B, k·u]
+    `_backward_in_segments`, with ``h0`` the state before its first step) from ``dZ`` in
+    column blocks, each a list of the steps' values: with ``per_block`` the k gate blocks
+    [u, B], otherwise one list of ``dz_tᵀ`` [B, k·u]. Block j stacked (and made batch-major)
+    is ``dZ_j`` [T·B, n_j] (time-major rows), and ``dX = Σ_j dZ_j W_jᵀ``, ``dW_j = Xᵀ dZ_j``,
+    ``db_j = Σ dZ_j`` over its rows, ``dU_j = [h_0 … h_{T-1}]ᵀ dZ_j`` with X and the states
+    time-major (`_recurrent_kernel_gradient`). One block at a time: block j + 1 is stacked
+    once block j's products are made, so that one stacked block is alive beside the lists
+    (each freed as it is stacked), not a stacked copy of all of them."""
+    dtype = inputs.dtype
+    batch = tf.shape(h0)[0]
+    widths = [input_kernel.shape[-1] // len(d_z_lists)] * len(d_z_lists)
+    d_inputs, d_kernel, d_bias, d_recurrent, done = None, [], [], [], []
+    for d_z_list, width, kernel_block in zip(
+        d_z_lists, widths, tf.split(input_kernel, widths, axis=1), strict=True
+    ):
+        with tf.control_dependencies(done):  # the previous block's products
+            if per_block:  # [T, n, B] to [T, B, n]
+                d_z = tf.transpose(_stack(d_z_list, dtype, tf.stack([width, batch])), [0, 2, 1])
+            else:
+                d_z = _stack(d_z_list, dtype, tf.stack([batch, width]))
+        if not done:
+            states = _time_major(outputs, [d_z])  # not during the backward loop: the peak
+            with tf.control_dependencies([d_z]):
+                time_major = tf.transpose(inputs, [1, 0, 2])  # [T, B, D]
+            inputs_flat = tf.reshape(time_major, [-1, tf.shape(inputs)[-1]])
+        d_z_flat = tf.reshape(d_z, [-1, width])  # row t·B + b: step t's row b
+        part = tf.matmul(d_z_flat, kernel_block, transpose_b=True)
+        d_inputs = part if d_inputs is None else d_inputs + part
+        d_kernel.append(tf.matmul(inputs_flat, d_z_flat, transpose_a=True))
+        d_bias.append(_column_sums(d_z_flat))
+        d_recurrent.append(_recurrent_kernel_gradient(h0, states, d_z))
+        done = [d_inputs, d_kernel[-1], d_bias[-1], d_recurrent[-1]]
     return (
-        tf.transpose(d_inputs, [1, 0, 2]),
-        tf.matmul(tf.reshape(time_major, [-1, features]), d_z, transpose_a=True),
-        _column_sums(d_z),
-        _recurrent_kernel_gradient(h0, states, d_z_steps),
+        tf.transpose(tf.reshape(d_inputs, tf.shape(time_major)), [1, 0, 2]),
+        tf.concat(d_kernel, axis=-1),
+        tf.concat(d_bias, axis=-1),
+        tf.concat(d_recurrent, axis=-1),
     )
 
 
@@ -771,10 +822,10 @@ def _lstm(inputs, input_kernel, bias, kernel, h0, c0, mask, coupled=False):
                         _tanh_gradient(candidate, d_c * i),
                     ]
                 d_gates.append(_sigmoid_gradient(o, d_h * tanh_c))
-                d_z = tf.concat(d_gates, axis=0)
+                d_h_prev, d_z = recurrent_gradient(d_gates)
                 return (
                     t - 1,
-                    _plus(recurrent_gradient(d_gates, d_z), d_h_carried),
+                    _plus(d_h_prev, d_h_carried),
                     _plus(d_c * f, d_c_carried),
                     d_z,
                 )
@@ -872,12 +923,11 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
                 d_z_i = _sigmoid_gradient(i, d_c * candidate)
                 d_z_f = _sigmoid_gradient(f, d_c * c_prev)
                 d_z_c = _tanh_gradient(candidate, d_c * i)
-                d_gates = [d_z_i, d_z_f, d_z_c, d_z_o]
-                d_z = tf.concat(d_gates, axis=0)
+                d_h_prev, d_z = recurrent_gradient([d_z_i, d_z_f, d_z_c, d_z_o])
                 d_c_prev = d_c * f + d_z_i * p_i + d_z_f * p_f
                 return (
                     t - 1,
-                    _plus(recurrent_gradient(d_gates, d_z), d_h_carried),
+                    _plus(d_h_prev, d_h_carried),
                     _plus(d_c_prev, d_c_carried),
                     d_p_i + tf.reduce_sum(d_z_i * c_prev, axis=1),
                     d_p_f + tf.reduce_sum(d_z_f * c_prev, axis=1),

@@ -157,6 +157,49 @@ def test_recurrent_products_per_gate_or_whole(name, mask_name, per_gate, monkeyp
     assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
 
 
+def _waits_for(op):
+    """Every op that ``op`` waits for, through its inputs and control inputs."""
+    seen, todo = set(), [op]
+    while todo:
+        current = todo.pop()
+        for parent in [t.op for t in current.inputs] + list(current.control_inputs):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
+
+
+@pytest.mark.parametrize("per_gate", [False, True], ids=["one_product", "per_gate"])
+@pytest.mark.parametrize("name", ["lstm", "peephole", "coupled"])
+def test_gate_blocks_of_dz_stacked_one_at_a_time(name, per_gate, monkeypatch):
+    """With per-gate products the LSTMs' backward loop keeps each gate block of ``dz_t`` in
+    a list of its own, and after the loop stacks the lists one at a time: each stack waits
+    for the previous block's products (the peak holds one stacked block, not all of them).
+    With one product a step it keeps one list of ``dz_tᵀ``, stacked once."""
+    monkeypatch.setattr(_fused_recurrence, "_PER_GATE_PRODUCTS_MAX_UNITS", U if per_gate else U - 1)
+    ours, _, x, initial_state = _layers(name, "float32")
+    mask = MASKS["right"]
+    signature = [
+        tf.TensorSpec([B, T, D], tf.float32),
+        [tf.TensorSpec([B, U], tf.float32)] * len(initial_state),
+        tf.TensorSpec([B, T], tf.bool),
+    ]
+    graph = _traced(ours, signature).get_concrete_function(x, initial_state, mask).graph
+    stacks = {}  # stacks of the backward loop's lists, by the loop
+    for op in graph.get_operations():
+        if op.type == "TensorListStack" and "TensorArray" not in op.name:  # not the outputs
+            stacks.setdefault(op.inputs[0].op, []).append(op)
+    ((loop, backward),) = stacks.items()
+    assert loop.type in ("While", "StatelessWhile")
+    blocks = 3 if name == "coupled" else 4
+    assert len(backward) == (blocks if per_gate else 1)
+    # Block j's stack waits for block j - 1's stack (through its products), never the reverse.
+    waited = sorted(sum(other in _waits_for(op) for other in backward) for op in backward)
+    assert waited == list(range(len(backward)))
+    width = U if per_gate else blocks * U
+    assert all(width in op.outputs[0].shape for op in backward)
+
+
 def _traced(layer, signature):
     """`_outputs_and_grads` of ``layer`` as a `tf.function` of ``signature``."""
     return tf.function(
