@@ -513,11 +513,13 @@ def _backward_in_segments(back, length, loop_vars, saved, inputs, input_kernel, 
     Keras' at size C with 3 segments, 2.0× with 10).
 
     Measured on the 2-core AVX-512 machine with 3 segments (before the block lists),
-    against one loop in one process (two copies of each, 16–40 train steps interleaved): LSTM 1.04–1.07× at A, 1.06–1.07× at
-    C, 1.02–1.04× at B; peephole 1.04× at C; but the peak rose to 0.91× Keras' at C and 0.99×
-    at B (one segment: 0.77× and 0.72×), so `_BACKWARD_SEGMENTS` is 1. 2 segments gained
-    less, 5–6 no more, with more memory (the shares' copies wait for the idle core); a loop
-    waits for the share two segments back."""
+    against one loop in one process (two copies of each, 16–40 train steps interleaved):
+    LSTM 1.04–1.07× at A, 1.06–1.07× at C, 1.02–1.04× at B; peephole 1.04× at C; but the
+    peak rose to 0.91× Keras' at C and 0.99× at B (one segment: 0.77× and 0.72×), so
+    `_BACKWARD_SEGMENTS` is 1. 2 segments gained less, 5–6 no more, with more memory (the
+    shares' copies wait for the idle core); a loop waits for the share two segments back.
+    With one list, 3 segments at A ran 1.00–1.05× (control 1.02×) and peaked at 0.89–0.93×
+    Keras', but over it at small batches (16 × 10 steps: 6.0 against 5.4 MB)."""
     batch = tf.shape(h0)[0]
     units = h0.shape[-1]
     width = input_kernel.shape[-1]  # k·u
