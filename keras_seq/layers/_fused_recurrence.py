@@ -585,18 +585,17 @@ def _projection_gradients(inputs, input_kernel, h0, outputs, d_z_lists, per_bloc
     `_backward_in_segments`, with ``h0`` the state before its first step) from ``dZ`` in
     column blocks, each a list of the steps' values: with ``per_block`` the k gate blocks
     [u, B], otherwise one list of ``dz_tᵀ`` [B, k·u]. Block j stacked (and made batch-major)
-    is ``dZ_j`` [T·B, n_j] (time-major rows), and ``dX = Σ_j dZ_j W_jᵀ``, ``dW_j = Xᵀ dZ_j``,
+    is ``dZ_j`` [T·B, n] (time-major rows), and ``dX = Σ_j dZ_j W_jᵀ``, ``dW_j = Xᵀ dZ_j``,
     ``db_j = Σ dZ_j`` over its rows, ``dU_j = [h_0 … h_{T-1}]ᵀ dZ_j`` with X and the states
     time-major (`_recurrent_kernel_gradient`). One block at a time: block j + 1 is stacked
     once block j's products are made, so that one stacked block is alive beside the lists
     (each freed as it is stacked), not a stacked copy of all of them."""
     dtype = inputs.dtype
     batch = tf.shape(h0)[0]
-    widths = [input_kernel.shape[-1] // len(d_z_lists)] * len(d_z_lists)
+    width = input_kernel.shape[-1] // len(d_z_lists)  # n: u per gate block, or k·u
+    kernel_blocks = tf.split(input_kernel, len(d_z_lists), axis=1)  # W_j [D, n]
     d_inputs, d_kernel, d_bias, d_recurrent, done = None, [], [], [], []
-    for d_z_list, width, kernel_block in zip(
-        d_z_lists, widths, tf.split(input_kernel, widths, axis=1), strict=True
-    ):
+    for d_z_list, kernel_block in zip(d_z_lists, kernel_blocks, strict=True):
         with tf.control_dependencies(done):  # the previous block's products
             if per_block:  # [T, n, B] to [T, B, n]
                 d_z = tf.transpose(_stack(d_z_list, dtype, tf.stack([width, batch])), [0, 2, 1])
