@@ -181,9 +181,9 @@ def _batch_halves(cell, inputs):
     """The row counts ``[ceil(B/2), floor(B/2)]`` of the two loops `fused_recurrence` runs on
     a batch of ``B`` rows, or None for one loop.
 
-    Two loops for the LSTM family above `_PER_GATE_PRODUCTS_MAX_UNITS` units (up to it their
-    per-gate products already give the cores independent work) and the GRU up to
-    `_SPLIT_GRU_MAX_UNITS` (above, two loops gained nothing), on a batch of
+    Two loops for the LSTM family where it makes one recurrent product a step
+    (`_per_gate_products`; per-gate products already give the cores independent work) and
+    the GRU up to `_SPLIT_GRU_MAX_UNITS` (above, two loops gained nothing), on a batch of
     `_SPLIT_BATCH_MIN_ROWS` rows or more. One loop for the simple RNN (two gained speed but
     raised its peak memory above Keras') and when a GPU is visible (its kernels run one
     after the other on one stream). A batch size known only when the graph runs
@@ -410,9 +410,11 @@ class _FeatureMajor:
         self.bias = self.columns(bias)
         self.kernel = tf.transpose(kernel)  # [k·u, u]
         self.blocks = blocks  # k
-        # One recurrent product per gate block (`_PER_GATE_PRODUCTS_MAX_UNITS`)?
+        # One recurrent product per gate block (`_per_gate_products`)?
         self.per_gate = _per_gate_products(kernel.shape[0])
         self.kernel_rows = tf.split(self.kernel, blocks, axis=0) if self.per_gate else None
+        # What the backward loop keeps of dz_t: its gate blocks, or their concatenation?
+        self.block_lists = _dz_in_gate_blocks(kernel.shape[0])
         mask = None if mask is None else tf.transpose(mask)[:, None, :]  # [T, 1, B]
         self.steps = _Mask(mask, inputs.dtype)
 
@@ -436,15 +438,16 @@ class _FeatureMajor:
     def recurrent_gradient(self, kernel, after):
         """``f(dz blocks) = ((dz_t Uᵀ)ᵀ, kept)`` for the backward loop, from ``dz_t``'s gate
         blocks [u, B]: ``U dz_tᵀ`` [u, B], and what the loop keeps of ``dz_t`` for the
-        weight gradients (`_backward_in_segments`). Above `_PER_GATE_PRODUCTS_MAX_UNITS`
-        units one product with the blocks' concatenation [k·u, B], which is kept; with
-        `per_gate`, ``Σ_j U_j dz_{t,j}ᵀ`` over U's column blocks (split once ``after``
-        exists, when the backward pass has begun), and the blocks are kept as they are."""
+        weight gradients (`_backward_in_segments`). Without `per_gate` (`_per_gate_products`)
+        one product with the blocks' concatenation [k·u, B]; with `per_gate`, ``Σ_j U_j
+        dz_{t,j}ᵀ`` over U's column blocks (split once ``after`` exists, when the backward
+        pass has begun). Kept: the blocks as they are with `block_lists`
+        (`_dz_in_gate_blocks`), otherwise their concatenation."""
         if not self.per_gate:
 
             def whole(d_blocks):
                 d_z = tf.concat(d_blocks, axis=0)
-                return tf.matmul(kernel, d_z), [d_z]
+                return tf.matmul(kernel, d_z), d_blocks if self.block_lists else [d_z]
 
             return whole
         with tf.control_dependencies([after]):
@@ -456,20 +459,69 @@ class _FeatureMajor:
 
 
 # The feature-major loops make the recurrent products ``U_jᵀ h_{t-1}ᵀ`` and ``U dz_tᵀ`` one
-# gate block at a time (k products of [u, u] × [u, B]) up to this many units, one product of
-# [k·u, u] × [u, B] above. Measured on the 2-core AVX-512 machine (old against new in one
-# process, two copies each, 30 train steps): at size A (u = 256, B = 64) the LSTM's train
-# step ran 1.16–1.18× faster (the noise control 0.99–1.02×), the coupled cell's 1.07–1.17×;
-# at C (u = 512, B = 64) 0.97–0.98× (control 0.98×), at B (u = 512, B = 32) 1.01–1.07×
-# (1.01×). The executor runs a step's small products side by side on the two cores, where
-# one product of 4× the rows runs on both with less to gain from them.
+# gate block at a time (k products of [u, u] × [u, B]) or as one product of [k·u, u] × [u, B],
+# by the width and by the library that runs TensorFlow's CPU matmuls (`_onednn_matmuls`).
+#
+# oneDNN: per gate up to this many units, one product above. Measured on the 2-core AVX-512
+# machine (old against new in one process, two copies each, 30 train steps): at size A
+# (u = 256, B = 64) the LSTM's train step ran 1.16–1.18× faster (the noise control
+# 0.99–1.02×), the coupled cell's 1.07–1.17×; at C (u = 512, B = 64) 0.97–0.98× (control
+# 0.98×), at B (u = 512, B = 32) 1.01–1.07× (1.01×). The executor runs a step's small
+# products side by side on the two cores, where one product of 4× the rows runs on both
+# with less to gain from them. Forcing oneDNN on the 2-core AMD EPYC (AVX2) machine agreed:
+# per gate 1.18–1.25× faster at A, 1.17× at 192 units, 1.30× at 128; 0.86× at C; at parity
+# at 1024 (32 rows).
 _PER_GATE_PRODUCTS_MAX_UNITS = 256
+# Eigen (oneDNN off): per gate except in this band of widths, where one product is faster.
+# Measured on the 2-core AMD EPYC (AVX2) machine, one product against per gate in one
+# process (two copies each, 15–30 train steps; noise control 0.94–1.05×): one product
+# 1.07–1.10× faster at 160 units, 1.13–1.22× at 192 and 224, 1.12–1.33× at 256 (A, and at
+# B = 32, 128 and T = 100), the peephole and coupled cells' 1.08–1.21× at A; per gate faster
+# at 96 and 128 units (one product 0.89–0.93×), at 1024 (32 rows: 1.19–1.22×) and at 512
+# (C and B: 1.00–1.06×), at parity at 384 (0.99×).
+_EIGEN_ONE_PRODUCT_UNITS = range(129, 257)
+_ONEDNN = None  # `_onednn_matmuls`, once read
+
+
+def _onednn_matmuls():
+    """Whether TensorFlow runs its CPU matmuls with oneDNN in this process, not Eigen: by
+    default on Linux x86 only on CPUs with AVX512-VNNI, AVX512-BF16, AVX-VNNI or AMX, else as
+    ``TF_ENABLE_ONEDNN_OPTS`` says. Read from TensorFlow's own switch, which it reads once
+    per process; True where that cannot be read (the rule measured first)."""
+    global _ONEDNN
+    if _ONEDNN is None:
+        try:
+            from tensorflow.python.util import _pywrap_util_port
+
+            _ONEDNN = bool(_pywrap_util_port.IsMklEnabled())
+        except (ImportError, AttributeError):
+            _ONEDNN = True
+    return _ONEDNN
+
+
+def _eigen_layout():
+    """Whether the LSTMs take the layout measured with Eigen's matmuls: no oneDNN
+    (`_onednn_matmuls`) and no GPU visible (never measured on one: the oneDNN rule)."""
+    return not _onednn_matmuls() and not tf.config.list_logical_devices("GPU")
 
 
 def _per_gate_products(units):
     """Whether the feature-major loops of ``units`` units make their recurrent products per
     gate block (`_FeatureMajor`); those are never split into batch halves (`_batch_halves`)."""
+    if _eigen_layout():
+        return units not in _EIGEN_ONE_PRODUCT_UNITS
     return units <= _PER_GATE_PRODUCTS_MAX_UNITS
+
+
+def _dz_in_gate_blocks(units):
+    """Whether the LSTMs' backward loop keeps ``dz_t`` as its k gate blocks [u, B], each in a
+    list of its own, or whole, ``dz_tᵀ`` [B, k·u] in one list (`_backward_in_segments`): in
+    blocks with per-gate products, and with Eigen's one product too (its band of widths,
+    `_EIGEN_ONE_PRODUCT_UNITS`). There one list peaked at 1.01× Keras' LSTM at 32 × 100 steps
+    (128 → 256; the blocks 0.76×) and 0.86× at A (0.83×), and the blocks cost 0–6% of the
+    train step (2-core AMD EPYC machine, three probes each; old against new in one process).
+    With oneDNN's one product (above 256 units) one list: the blocks cost 7–12% at C and B."""
+    return _per_gate_products(units) or _eigen_layout()
 
 
 # One segment by default: 3 trained 1.02–1.07× faster (sizes A–C, 2-core AVX-512 machine) but
@@ -498,11 +550,11 @@ def _backward_in_segments(back, length, loop_vars, saved, inputs, input_kernel, 
     Memory: each step's saved values are dropped once read (one zero tensor per shape
     written over them all). What the step keeps of ``dz_t`` (`_FeatureMajor.
     recurrent_gradient`) goes to the segment's lists, which `_projection_gradients` stacks
-    after the loop, one at a time: with per-gate products (up to
-    `_PER_GATE_PRODUCTS_MAX_UNITS` units) each gate block [u, B] to a list of its own, so
-    the train step's peak, at the end of the backward pass, holds ``dZ`` once and a k-th
-    of it; above, ``dz_tᵀ`` [B, k·u] to one list, stacked whole. Measured on the 2-core
-    AVX-512 machine (docs/benchmarks.md), the LSTM's peak with one list at 256 units was
+    after the loop, one at a time: each gate block [u, B] to a list of its own where
+    `_dz_in_gate_blocks` (per-gate products, and Eigen's one product), so the train step's
+    peak, at the end of the backward pass, holds ``dZ`` once and a k-th of it; otherwise
+    ``dz_tᵀ`` [B, k·u] to one list, stacked whole. Measured on the 2-core AVX-512 machine
+    (docs/benchmarks.md), the LSTM's peak with one list at 256 units was
     1.01–1.14× Keras' at size A and 1.26× at 64 × 100 steps (128 → 256), with the block
     lists 0.83× and 0.79×, and the train step ran 1.05–1.13× faster at A (noise control
     1.02–1.04×): no per-step concatenation and transpose of ``dz_t``. At 512 units (one
@@ -523,9 +575,9 @@ def _backward_in_segments(back, length, loop_vars, saved, inputs, input_kernel, 
     batch = tf.shape(h0)[0]
     units = h0.shape[-1]
     width = input_kernel.shape[-1]  # k·u
-    # What `_FeatureMajor.recurrent_gradient` keeps of dz_t: its k blocks [u, B] (per-gate
-    # products), kept as they are, or their concatenation [k·u, B], kept as [B, k·u].
-    per_block = _per_gate_products(units)
+    # What `_FeatureMajor.recurrent_gradient` keeps of dz_t: its k blocks [u, B], kept as
+    # they are, or their concatenation [k·u, B], kept as [B, k·u].
+    per_block = _dz_in_gate_blocks(units)
     parts = width // units if per_block else 1
     part_shape = [units, -1] if per_block else [-1, width]
     bounds = [(length * s) // _BACKWARD_SEGMENTS for s in range(_BACKWARD_SEGMENTS + 1)]

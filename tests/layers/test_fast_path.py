@@ -1,6 +1,12 @@
 """The fused LSTM / peephole LSTM / GRU / SimpleRNN loops (hand-written BPTT) against
 autodiff through the cell's step."""
 
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -129,22 +135,38 @@ def test_backward_segments_at_any_length(name, time, segments, monkeypatch):
     assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
 
 
-@pytest.mark.parametrize("per_gate", [False, True], ids=["one_product", "per_gate"])
+# The LSTMs' layouts: (per-gate recurrent products, dz_t kept in a list per gate block).
+LAYOUTS = {
+    "per_gate": (True, True),
+    "one_product": (False, False),  # oneDNN above 256 units
+    "one_product_gate_lists": (False, True),  # Eigen from 129 to 256 units
+}
+
+
+def _set_layout(monkeypatch, layout):
+    per_gate, block_lists = LAYOUTS[layout]
+    monkeypatch.setattr(_fused_recurrence, "_per_gate_products", lambda units: per_gate)
+    monkeypatch.setattr(_fused_recurrence, "_dz_in_gate_blocks", lambda units: block_lists)
+    return per_gate, block_lists
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
 @pytest.mark.parametrize("mask_name", ["none", "left"])
 @pytest.mark.parametrize("name", ["lstm", "peephole", "coupled"])
-def test_recurrent_products_per_gate_or_whole(name, mask_name, per_gate, monkeypatch):
-    """The feature-major loops make ``Uᵀ h_{t-1}ᵀ`` and ``U dz_tᵀ`` gate block by gate block up
-    to `_PER_GATE_PRODUCTS_MAX_UNITS` units and as one product above: values and gradients
-    are autodiff's either way."""
-    monkeypatch.setattr(_fused_recurrence, "_PER_GATE_PRODUCTS_MAX_UNITS", U if per_gate else U - 1)
+def test_recurrent_products_per_gate_or_whole(name, mask_name, layout, monkeypatch):
+    """The feature-major loops make ``Uᵀ h_{t-1}ᵀ`` and ``U dz_tᵀ`` gate block by gate block
+    or as one product, and keep ``dz_t`` in a list per gate block or in one list
+    (`_per_gate_products`, `_dz_in_gate_blocks`): values and gradients are autodiff's in
+    every layout."""
+    per_gate, block_lists = _set_layout(monkeypatch, layout)
     ours, reference, x, initial_state = _layers(name, "float64")
     cell = ours.cell
     blocks = 3 if name == "coupled" else 4
     layout = _fused_recurrence._FeatureMajor(
         tf.constant(x), cell.kernel, cell.bias, cell.recurrent_kernel, None, blocks
     )
-    assert layout.per_gate is per_gate
-    # The projection's blocks are z_tᵀ's row blocks in both modes.
+    assert layout.per_gate is per_gate and layout.block_lists is block_lists
+    # The projection's blocks are z_tᵀ's row blocks in every layout.
     h = tf.constant(np.random.default_rng(1).normal(size=(U, B)))
     expected = tf.transpose(
         x[:, 2] @ cell.kernel.numpy() + cell.bias.numpy() + h.numpy().T @ cell.recurrent_kernel
@@ -169,14 +191,15 @@ def _waits_for(op):
     return seen
 
 
-@pytest.mark.parametrize("per_gate", [False, True], ids=["one_product", "per_gate"])
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
 @pytest.mark.parametrize("name", ["lstm", "peephole", "coupled"])
-def test_gate_blocks_of_dz_stacked_one_at_a_time(name, per_gate, monkeypatch):
-    """With per-gate products the LSTMs' backward loop keeps each gate block of ``dz_t`` in
-    a list of its own, and after the loop stacks the lists one at a time: each stack waits
-    for the previous block's products (the peak holds one stacked block, not all of them).
-    With one product a step it keeps one list of ``dz_tᵀ``, stacked once."""
-    monkeypatch.setattr(_fused_recurrence, "_PER_GATE_PRODUCTS_MAX_UNITS", U if per_gate else U - 1)
+def test_gate_blocks_of_dz_stacked_one_at_a_time(name, layout, monkeypatch):
+    """With block lists (per-gate products, or one product under Eigen) the LSTMs' backward
+    loop keeps each gate block of ``dz_t`` in a list of its own, and after the loop stacks
+    the lists one at a time: each stack waits for the previous block's products (the peak
+    holds one stacked block, not all of them). Otherwise it keeps one list of ``dz_tᵀ``,
+    stacked once."""
+    _, block_lists = _set_layout(monkeypatch, layout)
     ours, _, x, initial_state = _layers(name, "float32")
     mask = MASKS["right"]
     signature = [
@@ -192,11 +215,11 @@ def test_gate_blocks_of_dz_stacked_one_at_a_time(name, per_gate, monkeypatch):
     ((loop, backward),) = stacks.items()
     assert loop.type in ("While", "StatelessWhile")
     blocks = 3 if name == "coupled" else 4
-    assert len(backward) == (blocks if per_gate else 1)
+    assert len(backward) == (blocks if block_lists else 1)
     # Block j's stack waits for block j - 1's stack (through its products), never the reverse.
     waited = sorted(sum(other in _waits_for(op) for other in backward) for op in backward)
     assert waited == list(range(len(backward)))
-    width = U if per_gate else blocks * U
+    width = U if block_lists else blocks * U
     assert all(width in op.outputs[0].shape for op in backward)
 
 
@@ -221,7 +244,7 @@ def test_batch_split_in_two_loops(name, batch, monkeypatch):
     values and gradients are autodiff's, with a static odd batch ([3, 2]) and with a batch
     size known only when the graph runs (5 rows: [3, 2]; 3 rows: [3, 0], an empty loop)."""
     monkeypatch.setattr(_fused_recurrence, "_SPLIT_BATCH_MIN_ROWS", 4)
-    monkeypatch.setattr(_fused_recurrence, "_PER_GATE_PRODUCTS_MAX_UNITS", 0)
+    monkeypatch.setattr(_fused_recurrence, "_per_gate_products", lambda units: False)
     for rows, lengths in ((5, [5, 3, 1, 0, 4]), (3, [5, 2, 0])):
         ours, reference, x, initial_state = _layers(name, "float64", batch=rows)
         mask = padding_mask(lengths, T, "left")
@@ -250,7 +273,7 @@ def test_batch_split_under_xla(name, monkeypatch):
     unknown when traced (the halves' sizes are tensors, constants once XLA compiles for a
     shape): 5 rows ([3, 2]) and 3 rows ([3, 0]) give autodiff's values and gradients."""
     monkeypatch.setattr(_fused_recurrence, "_SPLIT_BATCH_MIN_ROWS", 4)
-    monkeypatch.setattr(_fused_recurrence, "_PER_GATE_PRODUCTS_MAX_UNITS", 0)
+    monkeypatch.setattr(_fused_recurrence, "_per_gate_products", lambda units: False)
     for rows, lengths in ((5, [5, 3, 1, 0, 4]), (3, [5, 2, 0])):
         ours, reference, x, initial_state = _layers(name, "float32", batch=rows)
         mask = padding_mask(lengths, T, "left")
@@ -269,11 +292,12 @@ def test_batch_split_under_xla(name, monkeypatch):
         assert_allclose(our_grads, ref_grads, atol=1e-5)
 
 
-def test_when_the_batch_is_split():
+def test_when_the_batch_is_split(monkeypatch):
     """`_batch_halves`: two loops from 64 rows up ([ceil, floor]), one below; one for the
-    LSTMs that have per-gate products (up to 256 units), the GRU above 256 units and the
-    simple RNN; `Bidirectional` turns it off."""
+    LSTMs that have per-gate products (with oneDNN up to 256 units; with Eigen except from
+    129 to 256), the GRU above 256 units and the simple RNN; `Bidirectional` turns it off."""
     halves = _fused_recurrence._batch_halves
+    monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: True)
     x = tf.zeros([64, 2, 3])
     assert halves(GRUCell(8), x) == [32, 32]
     assert halves(GRUCell(8), tf.zeros([65, 2, 3])) == [33, 32]
@@ -283,9 +307,50 @@ def test_when_the_batch_is_split():
     assert halves(LSTMCell(256), x) is None
     assert halves(PeepholeLSTMCell(256), x) is None
     assert halves(LSTMCell(257), x) == [32, 32]
+    monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: False)
+    assert halves(LSTMCell(128), x) is None
+    assert halves(LSTMCell(129), x) == [32, 32]
+    assert halves(CoupledLSTMCell(256), x) == [32, 32]
+    assert halves(LSTMCell(256), tf.zeros([63, 2, 3])) is None
+    assert halves(LSTMCell(257), x) is None
+    assert halves(GRUCell(8), x) == [32, 32]
     layer = Bidirectional(GRU(4, return_sequences=True))
     assert GRU(4)._split_batch
     assert not layer.forward_layer._split_batch and not layer.backward_layer._split_batch
+
+
+@pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "eigen"])
+def test_layout_by_width_and_matmul_library(onednn, monkeypatch):
+    """`_per_gate_products` / `_dz_in_gate_blocks` by width: with oneDNN per gate (and a
+    list per gate block) up to 256 units, one product (and one list) above; with Eigen one
+    product from 129 to 256 units, per gate elsewhere, a list per gate block always."""
+    monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: onednn)
+    widths = [1, 96, 128, 129, 200, 256, 257, 512, 1024]
+    per_gate = [_fused_recurrence._per_gate_products(u) for u in widths]
+    block_lists = [_fused_recurrence._dz_in_gate_blocks(u) for u in widths]
+    if onednn:
+        assert per_gate == [u <= 256 for u in widths]
+        assert block_lists == per_gate
+    else:
+        assert per_gate == [True, True, True, False, False, False, True, True, True]
+        assert all(block_lists)
+
+
+@pytest.mark.parametrize("setting", ["0", "1"])
+def test_matmul_library_read_from_tensorflow(setting):
+    """`_onednn_matmuls` reads TensorFlow's own switch: ``TF_ENABLE_ONEDNN_OPTS`` set to 0 or
+    1 before TensorFlow starts (in a fresh process) gives False or True."""
+    code = (
+        "from keras_seq.layers import _fused_recurrence as f; print('onednn', f._onednn_matmuls())"
+    )
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("TensorFlow's oneDNN switch is read on x86-64")
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=setting, CUDA_VISIBLE_DEVICES="-1")
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == f"onednn {setting == '1'}"
 
 
 @pytest.mark.parametrize(
