@@ -3,6 +3,7 @@ exports record and check what their graphs serve; `length_penalty` and served mo
 are checked where they are given."""
 
 import io
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -17,6 +18,7 @@ from keras_seq.export.standalone_checker import (
     computes_in_low_precision,
     read_meta_graph,
 )
+from keras_seq.layers._fused_recurrence import _onednn_matmuls
 from keras_seq.models import RNNLanguageModel, Seq2Seq, SequenceClassifier, SequenceTagger
 from keras_seq.serving import ModelServer
 from keras_seq.text import WordPieceTokenizer
@@ -84,6 +86,16 @@ def bfloat16_export(tokenizers, tmp_path_factory):
     return model, export(model, tmp_path_factory.mktemp("bf16"), name="classifier")
 
 
+def _onednn_bfloat16():
+    """Whether oneDNN runs this process's bfloat16 ops: oneDNN on (`_onednn_matmuls`) and,
+    as TensorFlow asks of it, a CPU with AVX-512 F or AVX-NE-CONVERT (Linux's flags)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return _onednn_matmuls() and ("avx512f" in flags or "avx_ne_convert" in flags)
+
+
 def test_a_mixed_bfloat16_export_records_what_its_graph_computes(bfloat16_export):
     """The warm-up records hold the outputs of the traced signature (what `classify`
     computes), not of an eager run: under mixed_bfloat16 oneDNN rounds the two differently
@@ -94,10 +106,12 @@ def test_a_mixed_bfloat16_export_records_what_its_graph_computes(bfloat16_export
     labels, probabilities = model.classify(texts)
     assert_allclose(outputs["probabilities"], probabilities, atol=1e-6, rtol=0)
     assert [label.decode() for label in outputs["label"]] == labels
-    # An eager run of the same signature is further away than bfloat16 noise would allow
-    # the check at float32 tolerances: the reason for the fix.
-    eager = model.serving_signatures()["classify"][0](tf.constant(texts))["probabilities"]
-    assert np.abs(eager.numpy() - probabilities).max() > 1e-4
+    # Where oneDNN runs the bfloat16 ops an eager run of the same signature is further away
+    # than bfloat16 noise would allow the check at float32 tolerances: the reason for the
+    # fix. (Elsewhere the two runs round alike: seen with Eigen, and with oneDNN on AVX2.)
+    if _onednn_bfloat16():
+        eager = model.serving_signatures()["classify"][0](tf.constant(texts))["probabilities"]
+        assert np.abs(eager.numpy() - probabilities).max() > 1e-4
     assert check_version(version_dir) == ([], 2)
 
 
