@@ -46,13 +46,15 @@ fresh seeds did not confirm (2 misses each; docs/benchmarks.md).
 A batch of 64 rows or more runs as two independent loops over its halves
 (`fused_recurrence`, `_batch_halves`), whose steps the executor runs side by side on the
 cores: the rows' numbers are the same, the weights' gradients the sum of the two loops'. On
-the 2-core machine the LSTM's train step gained 1.09–1.14× at size C (512 units), the
-peephole and coupled LSTMs' 1.05–1.06×, the GRU's 1.12–1.14× at A (256 units). Where it
-gained nothing it is off: the LSTMs up to 256 units (their per-gate products already keep
-both cores busy), the GRU above 256 (1.00× at C), batches under 64 rows (halves of 32 and
-fewer: 0.92–0.98×), `Bidirectional`'s directions (two loops already: 0.88–0.90×). The simple
-RNN gained 1.09–1.18× but its peak rose to 1.00–1.11× Keras' (each half's outputs are kept
-for the backward pass beside their concatenation), so it runs one loop.
+the 2-core AVX-512 machine (oneDNN) the LSTM's train step gained 1.09–1.14× at size C (512
+units), the peephole and coupled LSTMs' 1.05–1.06×, the GRU's 1.12–1.14× at A (256 units).
+Where it gained nothing it is off: the LSTMs where they make per-gate products (they
+already keep both cores busy; `_per_gate_products`), the GRU above 256 units (1.00× at C)
+and wherever Eigen runs the matmuls (one loop 1.03–1.10× faster at A on an AVX2 machine;
+`_gru_in_halves`), batches under 64 rows (halves of 32 and fewer: 0.92–0.98×),
+`Bidirectional`'s directions (two loops already: 0.88–0.90×). The simple RNN gained
+1.09–1.18× but its peak rose to 1.00–1.11× Keras' (each half's outputs are kept for the
+backward pass beside their concatenation), so it runs one loop.
 
 In the gated cells the input projection ``x_t W + b`` is made step by step inside the loop:
 as fast as projecting all steps at once beforehand (the issue measured that precomputing
@@ -183,7 +185,7 @@ def _batch_halves(cell, inputs):
 
     Two loops for the LSTM family where it makes one recurrent product a step
     (`_per_gate_products`; per-gate products already give the cores independent work) and
-    the GRU up to `_SPLIT_GRU_MAX_UNITS` (above, two loops gained nothing), on a batch of
+    the GRU where `_gru_in_halves`, on a batch of
     `_SPLIT_BATCH_MIN_ROWS` rows or more. One loop for the simple RNN (two gained speed but
     raised its peak memory above Keras') and when a GPU is visible (its kernels run one
     after the other on one stream). A batch size known only when the graph runs
@@ -197,7 +199,7 @@ def _batch_halves(cell, inputs):
     if isinstance(cell, LSTMCell):
         if _per_gate_products(cell.units):
             return None
-    elif not isinstance(cell, GRUCell) or cell.units > _SPLIT_GRU_MAX_UNITS:
+    elif not isinstance(cell, GRUCell) or not _gru_in_halves(cell.units):
         return None
     rows = inputs.shape[0]
     if rows is not None:
@@ -205,6 +207,15 @@ def _batch_halves(cell, inputs):
     rows = tf.shape(inputs)[0]
     first = tf.where(rows >= _SPLIT_BATCH_MIN_ROWS, (rows + 1) // 2, rows)
     return tf.stack([first, rows - first])
+
+
+def _gru_in_halves(units):
+    """Whether the GRU runs two loops over a batch's halves: with oneDNN up to
+    `_SPLIT_GRU_MAX_UNITS` units (1.12-1.14x at A; above, two loops gained nothing); with
+    Eigen never (`_onednn_matmuls`): on the AMD EPYC / AVX2 machine one loop ran 1.03-1.10x
+    two at A (64 x 50, 128 -> 256, three runs), 1.03-1.05x at 64 x 100, 1.06-1.08x at 192
+    units, at parity on 128 rows (old against new in one process, two copies each)."""
+    return units <= _SPLIT_GRU_MAX_UNITS and _onednn_matmuls()
 
 
 def _one_loop(cell, inputs, states, mask):

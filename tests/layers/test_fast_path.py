@@ -240,11 +240,13 @@ def _loops(function, *args):
 @pytest.mark.parametrize("name", ["lstm", "peephole", "coupled", "gru", "gru_reset_before"])
 def test_batch_split_in_two_loops(name, batch, monkeypatch):
     """A batch of `_SPLIT_BATCH_MIN_ROWS` rows or more runs as two loops over its halves
-    (lowered here to 4 rows, and the LSTMs' per-gate products off so that they split):
+    (lowered here to 4 rows, the LSTMs' per-gate products off and the GRU's halves on, as
+    with oneDNN, so that they split):
     values and gradients are autodiff's, with a static odd batch ([3, 2]) and with a batch
     size known only when the graph runs (5 rows: [3, 2]; 3 rows: [3, 0], an empty loop)."""
     monkeypatch.setattr(_fused_recurrence, "_SPLIT_BATCH_MIN_ROWS", 4)
     monkeypatch.setattr(_fused_recurrence, "_per_gate_products", lambda units: False)
+    monkeypatch.setattr(_fused_recurrence, "_gru_in_halves", lambda units: True)
     for rows, lengths in ((5, [5, 3, 1, 0, 4]), (3, [5, 2, 0])):
         ours, reference, x, initial_state = _layers(name, "float64", batch=rows)
         mask = padding_mask(lengths, T, "left")
@@ -274,6 +276,7 @@ def test_batch_split_under_xla(name, monkeypatch):
     shape): 5 rows ([3, 2]) and 3 rows ([3, 0]) give autodiff's values and gradients."""
     monkeypatch.setattr(_fused_recurrence, "_SPLIT_BATCH_MIN_ROWS", 4)
     monkeypatch.setattr(_fused_recurrence, "_per_gate_products", lambda units: False)
+    monkeypatch.setattr(_fused_recurrence, "_gru_in_halves", lambda units: True)
     for rows, lengths in ((5, [5, 3, 1, 0, 4]), (3, [5, 2, 0])):
         ours, reference, x, initial_state = _layers(name, "float32", batch=rows)
         mask = padding_mask(lengths, T, "left")
@@ -295,7 +298,8 @@ def test_batch_split_under_xla(name, monkeypatch):
 def test_when_the_batch_is_split(monkeypatch):
     """`_batch_halves`: two loops from 64 rows up ([ceil, floor]), one below; one for the
     LSTMs that have per-gate products (with oneDNN up to 256 units; with Eigen except from
-    129 to 256), the GRU above 256 units and the simple RNN; `Bidirectional` turns it off."""
+    129 to 256), the GRU above 256 units or with Eigen and the simple RNN; `Bidirectional`
+    turns it off."""
     halves = _fused_recurrence._batch_halves
     monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: True)
     x = tf.zeros([64, 2, 3])
@@ -313,7 +317,8 @@ def test_when_the_batch_is_split(monkeypatch):
     assert halves(CoupledLSTMCell(256), x) == [32, 32]
     assert halves(LSTMCell(256), tf.zeros([63, 2, 3])) is None
     assert halves(LSTMCell(257), x) is None
-    assert halves(GRUCell(8), x) == [32, 32]
+    assert halves(GRUCell(8), x) is None
+    assert halves(GRUCell(256), x) is None
     layer = Bidirectional(GRU(4, return_sequences=True))
     assert GRU(4)._split_batch
     assert not layer.forward_layer._split_batch and not layer.backward_layer._split_batch
