@@ -346,6 +346,127 @@ def matmul_ceiling(sizes):
     return {shape: matmul_gflops(*shape) for shape in sorted(shapes)}
 
 
+# --------------------------------------------------------------------------- matmul bound
+def _constant(*shape):
+    return tf.constant(np.random.default_rng(0).normal(size=shape).astype("float32") * 0.05)
+
+
+def _best_time(run, repeats):
+    """The best of ``repeats`` timed calls of ``run`` after one untimed (tracing) call."""
+    run()
+    return min(time_step(run) for _ in range(repeats))
+
+
+def _chained(step, states, length):
+    """A callable running ``states = [step(s) for s in states]`` ``length`` times in one
+    `tf.while_loop` (each step's matmul waits for the previous one's) and fetching the
+    result; independent states (the two halves) run side by side."""
+
+    @tf.function
+    def run():
+        return tf.while_loop(
+            lambda t, *values: t < length,
+            lambda t, *values: (t + 1, *[step(value) for value in values]),
+            (tf.constant(0), *states),
+        )[1:]
+
+    return lambda: [value.numpy() for value in run()]
+
+
+def serial_matmul_seconds(batch, length, units, gates, repeats=5):
+    """Seconds of the recurrence's serial matmuls over ``length`` steps, the part of a train
+    step that no implementation can batch over time: the forward ``h_{t-1} U`` ([B, H] × [H,
+    kH]) and the backward ``dz_t Uᵀ`` ([B, kH] × [kH, H]), each chained step to step in a
+    `tf.while_loop`. Returns ``(forward, backward)``, each the fastest of its layouts:
+    batch-major, feature-major (``Uᵀ h_{t-1}ᵀ``, ``U dz_tᵀ``) and feature-major with one
+    product per gate block, each over the B rows in one chain or in two chains over the
+    halves (which the executor runs side by side). To chain the steps, the forward keeps the
+    first H columns (rows) of the product and the backward adds one column (row) of the last
+    ``dh`` to ``dz_t``: a little elementwise work per step, where a real cell does much more."""
+    hidden, wide = units, gates * units
+    kernel = _constant(hidden, wide)  # U [H, kH]
+    kernel_t = tf.transpose(kernel) + 0.0  # Uᵀ [kH, H], in its own memory
+    row_blocks = [kernel_t[j * hidden : (j + 1) * hidden] + 0.0 for j in range(gates)]
+    column_blocks = [kernel[:, j * hidden : (j + 1) * hidden] + 0.0 for j in range(gates)]
+
+    def forward(layout, rows):
+        if layout == "batch-major":
+            return lambda h: tf.matmul(h, kernel)[:, :hidden]
+        if layout == "feature-major":
+            return lambda h: tf.matmul(kernel_t, h)[:hidden]
+        return lambda h: tf.add_n([tf.matmul(block, h) for block in row_blocks])
+
+    def backward(layout, rows):
+        if layout == "batch-major":
+            d_z = _constant(rows, wide)
+            return lambda d_h: tf.matmul(d_z + d_h[:, :1], kernel_t)
+        d_z = _constant(wide, rows)
+        if layout == "feature-major":
+            return lambda d_h: tf.matmul(kernel, d_z + d_h[:1])
+
+        def per_gate(d_h):
+            chained = d_z + d_h[:1]
+            return tf.add_n(
+                [
+                    tf.matmul(block, chained[j * hidden : (j + 1) * hidden])
+                    for j, block in enumerate(column_blocks)
+                ]
+            )
+
+        return per_gate
+
+    splits = [1] if batch < 2 else [1, 2]
+    best = []
+    for make_step in (forward, backward):
+        seconds = []
+        for layout in ("batch-major", "feature-major", "feature-major per gate"):
+            for chains in splits:
+                rows = batch // chains
+                shape = (rows, hidden) if layout == "batch-major" else (hidden, rows)
+                states = [_constant(*shape) for _ in range(chains)]
+                run = _chained(make_step(layout, rows), states, length)
+                seconds.append(_best_time(run, repeats))
+        best.append(min(seconds))
+    return tuple(best)
+
+
+def batched_matmul_seconds(batch, length, features, units, gates, repeats=5):
+    """Seconds of the train step's matmuls over all steps at once, each at its best time in
+    ``repeats`` calls: the input projection ``x W`` ([T·B, D] × [D, kH]), ``dx = dz Wᵀ``
+    ([T·B, kH] × [kH, D]) and the weight gradients ``dW = xᵀ dz`` and ``dU = hᵀ dz`` ([T·B,
+    D or H]ᵀ × [T·B, kH])."""
+    tokens, wide = batch * length, gates * units
+    d_z = _constant(tokens, wide)
+    products = [
+        (_constant(tokens, features), _constant(features, wide), False),
+        (d_z, _constant(wide, features), False),
+        (_constant(tokens, features), d_z, True),
+        (_constant(tokens, units), d_z, True),
+    ]
+    total = 0.0
+    for left, right, transpose_a in products:
+        product = tf.function(lambda a, b, t=transpose_a: tf.matmul(a, b, transpose_a=t))
+        total += _best_time(lambda a=left, b=right, p=product: p(a, b).numpy(), repeats)
+    return total
+
+
+def matmul_bound(row, size, repeats=5):
+    """``(seconds, serial seconds)``: the time of a train step of ``row`` at ``size`` if it
+    were nothing but its matmuls, each at the speed it runs at here on its own
+    (`serial_matmul_seconds` + `batched_matmul_seconds`), or None for a row of several
+    directions or levels. The FLOPs are `train_flops`'. Elementwise work, the loop's own
+    overhead and the optimizer's update are left out, and matmuls that could overlap are
+    summed, so no implementation built from these matmuls runs faster (up to one
+    concurrent pair of independent products on the machine's cores, which the halves
+    measure)."""
+    gates, _, directions, levels, _, _ = ROWS[row]
+    if directions != 1 or levels != 1:
+        return None
+    batch, length, features, units = SIZES[size]
+    serial = sum(serial_matmul_seconds(batch, length, units, gates, repeats))
+    return serial + batched_matmul_seconds(batch, length, features, units, gates, repeats), serial
+
+
 # -------------------------------------------------------------------------- peak memory
 def memory_probe(row, size, candidate, padded):
     """Allocator peak (bytes) of one train step above what was allocated before it."""
@@ -370,6 +491,38 @@ def measure_memory(row, size, candidate, padded, dtype):
         print(f"# memory probe of {candidate} ({row}, {size}) failed: {result.stderr[-300:]}")
         return None
     return json.loads(result.stdout.strip().splitlines()[-1])["peak_bytes"]
+
+
+def print_bound_table(results):
+    """The matmul bound (`matmul_bound`) of every single-layer row measured, against the
+    candidates' median step times ``results[row, size]``: how close ours is to it, and the
+    largest ratio against each reference that any implementation made of these matmuls
+    could reach on this machine."""
+    print()
+    print(
+        "# matmul bound: a train step made of nothing but its matmuls, each at its best time"
+        " here on its own (serial: the steps' h U and dz Uᵀ chained in a tf.while_loop, best"
+        " layout; batched: x W, dz Wᵀ, xᵀ dz, hᵀ dz over all steps); multi-layer rows left out"
+    )
+    print(
+        "| layer | size | bound tok/s (serial share) | keras_seq / bound | reference "
+        "| bound / reference |"
+    )
+    print("|---|---|---|---|---|---|")
+    for (row, size), medians in results.items():
+        bound = matmul_bound(row, size)
+        if bound is None:
+            continue
+        seconds, serial = bound
+        batch, length, features, units = SIZES[size]
+        for name in list(medians)[1:]:
+            print(
+                f"| {row} | {size}: {batch}×{length}, {features}→{units} | "
+                f"{batch * length / seconds:,.0f} ({serial / seconds:.0%}) | "
+                f"{seconds / medians['keras_seq']:.0%} | {name} | "
+                f"{medians[name] / seconds:.2f}× |",
+                flush=True,
+            )
 
 
 def print_memory_table(args):
@@ -469,6 +622,11 @@ def main():
         default=TORCH_THREADS,
         help="torch.set_num_threads",
     )
+    parser.add_argument(
+        "--bound",
+        action="store_true",
+        help="also time each row's matmuls alone: the fastest a train step made of them can run",
+    )
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     keras.mixed_precision.set_global_policy(args.dtype)
@@ -482,6 +640,8 @@ def main():
         parser.error("--steps must be at least 5 (medians of fewer steps are too noisy)")
     if args.forward_only and (args.memory or args.memory_only):
         parser.error("--forward-only times forward passes; the memory table is of train steps")
+    if args.bound and (args.forward_only or args.memory_only):
+        parser.error("--bound is a train step's: not with --forward-only or --memory-only")
 
     print(
         f"# {cpu_model()}, {os.cpu_count()} cores, TF {tf.__version__}, "
@@ -514,11 +674,13 @@ def main():
         "| GFLOP/s (% ceiling) | ratio |"
     )
     print("|---|---|---|---|---|---|---|---|")
+    results = {}
     for size in args.sizes:
         batch, length, features, units = SIZES[size]
         tokens = batch * length
         for row in args.layers:
             medians = measure(row, size, args.steps, args.warmup, args.mask, args.forward_only)
+            results[row, size] = medians
             # a forward pass: a third of a train step's matmuls
             share = 1 / 3 if args.forward_only else 1
             flops = {
@@ -537,6 +699,8 @@ def main():
                     f"{medians[name] / medians['keras_seq']:.2f}× |",
                     flush=True,
                 )
+    if args.bound:
+        print_bound_table(results)
     if args.memory:
         print_memory_table(args)
     print(f"# load average (1, 5, 15 min) at end: {load_average()}")

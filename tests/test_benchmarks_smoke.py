@@ -137,6 +137,40 @@ def test_rnn_throughput_prints_ratios_and_each_candidates_flops():
             assert gflops == pytest.approx(per_token * tokens / 1e9, abs=0.6), reference_name
 
 
+def test_rnn_throughput_prints_the_matmul_bound_against_every_candidate():
+    stdout = run_ok(
+        "rnn_throughput.py", "--bound", "--sizes", "A", "--layers", "SimpleRNN",
+        "--steps", "5", "--warmup", "1",
+    )  # fmt: skip
+    assert "# matmul bound: a train step made of nothing but its matmuls" in stdout
+    main_rows = {row[4]: row for row in table_rows(stdout, "SimpleRNN") if len(row) == 8}
+    bound_rows = [row for row in table_rows(stdout, "SimpleRNN") if len(row) == 6]
+    assert [row[4] for row in bound_rows] == list(main_rows)
+    for _, size, bound, ours_share, reference, bound_ratio in bound_rows:
+        assert size == "A: 64×50, 128→256"
+        bound_tokens, serial_share = bound.split(" (")
+        bound_tokens = number(bound_tokens)
+        assert 0 < number(serial_share.rstrip("%)")) < 100
+        ours_tokens, reference_tokens = (number(main_rows[reference][i]) for i in (2, 5))
+        # keras_seq / bound = our tokens/s over the bound's, printed in whole percents
+        assert number(ours_share.rstrip("%")) == pytest.approx(
+            100 * ours_tokens / bound_tokens, abs=0.6
+        )
+        # bound / reference = the bound's tokens/s over the reference's
+        assert ratio(bound_ratio) == pytest.approx(bound_tokens / reference_tokens, abs=0.006)
+
+
+def test_matmul_bound_chains_its_steps_and_leaves_out_multi_layer_rows(monkeypatch):
+    module = load_script("rnn_throughput", monkeypatch)
+    # Each step takes the previous one's result; the two states run as two chains.
+    run = module._chained(lambda h: 2.0 * h + 1.0, [keras.ops.ones([2]), keras.ops.zeros([2])], 3)
+    first, second = run()
+    np.testing.assert_array_equal(first, [15.0, 15.0])  # ((1·2+1)·2+1)·2+1
+    np.testing.assert_array_equal(second, [7.0, 7.0])
+    assert module.matmul_bound("BiLSTM", "A") is None
+    assert module.matmul_bound("StackedLSTM2", "A") is None
+
+
 def test_rnn_throughput_forward_only_times_forward_passes_with_a_third_of_the_flops():
     stdout = run_ok(
         "rnn_throughput.py", "--forward-only", "--sizes", "A", "--layers", "SimpleRNN",
@@ -229,6 +263,8 @@ def test_rnn_throughput_memory_probes_run_under_the_dtype_policy(monkeypatch, ca
         ("rnn_throughput.py", ["--layers", "LSTMX"], "--layers: invalid choice: 'LSTMX'"),
         ("rnn_throughput.py", ["--torch-threads", "0"], "--torch-threads"),
         ("rnn_throughput.py", ["--forward-only", "--memory-only"], "--forward-only"),
+        ("rnn_throughput.py", ["--bound", "--forward-only"], "--bound"),
+        ("rnn_throughput.py", ["--bound", "--memory-only"], "--bound"),
         ("beam_search.py", ["--repeats", "0"], "--repeats"),
         ("beam_search.py", ["--vocabulary-size", "2"], "--vocabulary-size"),
         ("beam_search.py", ["--batch-size", "-4"], "--batch-size"),
