@@ -34,6 +34,15 @@ gives the median and the range.
     python benchmarks/rnn_throughput.py --mask --layers LSTM GRU   # right-padded batches
     python benchmarks/rnn_throughput.py --dtype mixed_bfloat16 --layers LSTM
     python benchmarks/rnn_throughput.py --forward-only --sizes A --layers LSTM
+    python benchmarks/rnn_throughput.py --bound --sizes A C B --layers LSTM GRU
+
+``--bound`` adds a table of each single-layer row's matmul bound (`matmul_bound`): the time
+of a train step made of nothing but its matmuls, each at its best time here on its own (the
+serial step products ``h_{t-1} U`` and ``dz_t Uᵀ`` chained in a `tf.while_loop`, in the
+fastest of the layouts the fused loops use; the products over all steps, ``x W``, ``dz
+Wᵀ``, ``xᵀ dz``, ``hᵀ dz``, as single calls), printed as the candidate's throughput against
+it ("keras_seq / bound") and as the largest ratio against each reference that any
+implementation made of these matmuls could reach on this machine ("bound / reference").
 
 ``--forward-only`` times the layers' forward pass alone, as at inference (no gradient tape,
 ``training=False``; torch under ``no_grad``), with a third of a train step's FLOPs: it splits a
@@ -455,10 +464,12 @@ def matmul_bound(row, size, repeats=5):
     were nothing but its matmuls, each at the speed it runs at here on its own
     (`serial_matmul_seconds` + `batched_matmul_seconds`), or None for a row of several
     directions or levels. The FLOPs are `train_flops`'. Elementwise work, the loop's own
-    overhead and the optimizer's update are left out, and matmuls that could overlap are
-    summed, so no implementation built from these matmuls runs faster (up to one
-    concurrent pair of independent products on the machine's cores, which the halves
-    measure)."""
+    overhead, copies and the optimizer's update are left out, and the matmuls' times are
+    summed: a bound for an implementation that runs them one after the other at these
+    speeds. One that overlaps independent products on the cores can beat a sum (the
+    halves' two chains measure that for the serial products; an input projection made
+    beside the recurrent product is not measured), so the bound is an estimate of what
+    the machine allows, not a proof."""
     gates, _, directions, levels, _, _ = ROWS[row]
     if directions != 1 or levels != 1:
         return None
