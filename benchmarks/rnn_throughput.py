@@ -37,7 +37,8 @@ gives the median and the range.
     python benchmarks/rnn_throughput.py --bound --sizes A C B --layers LSTM GRU
 
 ``--bound`` adds a table of each single-layer row's matmul bound (`matmul_bound`): the time
-of a train step made of nothing but its matmuls, each at its best time here on its own (the
+of a train step made of nothing but its matmuls (in the ``--dtype`` policy's compute dtype),
+each at its best time here on its own (the
 serial step products ``h_{t-1} U`` and ``dz_t Uᵀ`` chained in a `tf.while_loop`, in the
 fastest of the layouts the fused loops use; the products over all steps, ``x W``, ``dz
 Wᵀ``, ``xᵀ dz``, ``hᵀ dz``, as single calls), printed as the candidate's throughput against
@@ -357,7 +358,10 @@ def matmul_ceiling(sizes):
 
 # --------------------------------------------------------------------------- matmul bound
 def _constant(*shape):
-    return tf.constant(np.random.default_rng(0).normal(size=shape).astype("float32") * 0.05)
+    """Random numbers of ``shape`` in the compute dtype of the run's policy (``--dtype``:
+    bfloat16 under "mixed_bfloat16"), the dtype the layers' matmuls run in."""
+    values = tf.constant(np.random.default_rng(0).normal(size=shape).astype("float32") * 0.05)
+    return tf.cast(values, keras.mixed_precision.global_policy().compute_dtype)
 
 
 def _best_time(run, repeats):
@@ -636,7 +640,8 @@ def main():
     parser.add_argument(
         "--bound",
         action="store_true",
-        help="also time each row's matmuls alone: the fastest a train step made of them can run",
+        help="also time each row's matmuls alone: about the fastest a train step made of "
+        "them could run here",
     )
     parser.add_argument("--memory-probe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -169,6 +169,15 @@ def test_matmul_bound_chains_its_steps_and_leaves_out_multi_layer_rows(monkeypat
     np.testing.assert_array_equal(second, [7.0, 7.0])
     assert module.matmul_bound("BiLSTM", "A") is None
     assert module.matmul_bound("StackedLSTM2", "A") is None
+    # The bound's matmuls run in the policy's compute dtype, as the layers' do.
+    assert module._constant(2, 3).dtype == "float32"
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        assert module._constant(2, 3).dtype == "bfloat16"
+        forward, backward = module.serial_matmul_seconds(4, 3, 8, 2, repeats=1)
+        assert forward > 0 and backward > 0
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def test_rnn_throughput_forward_only_times_forward_passes_with_a_third_of_the_flops():
