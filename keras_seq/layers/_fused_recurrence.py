@@ -28,20 +28,24 @@ its weight gradients are as close to float32's as the general loop's (relative n
 difference 0.3–0.8%, the simple RNN's 1–3%; tests/layers/test_mixed_precision.py).
 
 The GRU and simple loops run batch-major, every per-step tensor [B, n], and their outputs
-equal the general loop's. The LSTM, peephole and coupled LSTM loops run feature-major
+equal the general loop's (but the GRU's, reset after, runs feature-major with Eigen from
+512 units: see below). The LSTM, peephole and coupled LSTM loops run feature-major
 (`_FeatureMajor`): every per-step tensor is [n, B] and the step's matmuls are ``Uᵀ
 h_{t-1}ᵀ``, the same products summed in another order (outputs equal the general loop's to
 float rounding), because Eigen's CPU matmul runs that tall, narrow shape much faster; their
 weight gradients are made after the loop from the ``dz_t`` kept in lists
 (`_projection_gradients`).
 Measured, the LSTM's train step gained 1.1–1.34× (sizes A–C) from the layout; the GRU's
-gained nothing (0.98–1.04× with ``h_{t-1}`` transposed at every backward step; 1.01× at C
-and 0.93× at A, with 15% more peak memory, when its backward read ``h_{t-1}`` from
-feature-major outputs kept instead) and the simple RNN's lost (0.83–0.86×: its one matmul a
-step gains less than the transposes cost). The peephole loop gained 1.25× at C; it was held
-back while exploratory seed sweeps of the recall-the-first-digit learning task had it
-missing 95% more often than the batch-major loop, which a pre-registered sweep over 100
-fresh seeds did not confirm (2 misses each; docs/benchmarks.md).
+gained nothing at first (0.98–1.04× with ``h_{t-1}`` transposed at every backward step;
+1.01× at C and 0.93× at A, with 15% more peak memory, when its backward read ``h_{t-1}``
+from feature-major outputs kept instead), but with ``h_{t-1}`` kept in a list and its
+gradients' lists made [u, T·B] rows, not transposed block by block, it gained 1.05–1.18×
+with Eigen at 512 units, where it now runs, its peak under Keras' GRU's
+(`_gru_reset_after_feature_major`, `_gru_feature_major`); the simple RNN's lost (0.83–0.86×:
+its one matmul a step gains less than the transposes cost). The peephole loop gained 1.25×
+at C; it was held back while exploratory seed sweeps of the recall-the-first-digit learning
+task had it missing 95% more often than the batch-major loop, which a pre-registered sweep
+over 100 fresh seeds did not confirm (2 misses each; docs/benchmarks.md).
 
 A batch of 64 rows or more runs as two independent loops over its halves
 (`fused_recurrence`, `_batch_halves`), whose steps the executor runs side by side on the
@@ -252,7 +256,8 @@ def _one_loop(cell, inputs, states, mask):
             recurrent_bias = tf.zeros([3 * cell.units], inputs.dtype)
         else:
             recurrent_bias = _weight(cell.bias, inputs.dtype)[1]
-        outputs = _gru_reset_after(inputs, *weights, recurrent_bias, *states, mask)
+        gru = _gru_reset_after_feature_major if _gru_feature_major(cell.units) else _gru_reset_after
+        outputs = gru(inputs, *weights, recurrent_bias, *states, mask)
     else:
         outputs = _gru_reset_before(inputs, *weights, *states, mask)
     return outputs, [outputs[:, -1]]
@@ -1105,6 +1110,176 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
                 d_kernel,
                 d_recurrent_bias,
                 d_h0,
+            )
+
+        return outputs, grad
+
+    return gru(inputs, input_kernel, bias, kernel, recurrent_bias, h0)
+
+
+# With Eigen (`_eigen_layout`) the GRU (reset after) runs feature-major from this many units.
+# Measured on the AMD EPYC / AVX2 machine, old against new in one process (two copies each,
+# 20 train steps), the loop as it is: 1.05-1.11x at C (u = 512, B = 64), 1.14-1.18x at B (512,
+# 32), peak memory 0.89-0.91x Keras' GRU at C and 0.92-0.93x at B (batch-major: 0.83x); at 256
+# units (A) 1.00-1.08x with a peak at 0.95-1.05x Keras' (batch-major 0.78x), at 384 units
+# 1.00-1.02x; and 0.76-0.79x at 128 units on 32 rows (an earlier version), where the copies
+# into and out of the layout cost more than the matmuls gain.
+_FEATURE_MAJOR_GRU_MIN_UNITS = 512
+
+
+def _gru_feature_major(units):
+    """Whether the GRU (reset after) runs feature-major (`_gru_reset_after_feature_major`):
+    with Eigen from `_FEATURE_MAJOR_GRU_MIN_UNITS` units; with oneDNN (or a GPU) batch-major,
+    its loop there (a feature-major GRU loop was not measured with oneDNN)."""
+    return _eigen_layout() and units >= _FEATURE_MAJOR_GRU_MIN_UNITS
+
+
+def _gru_reset_after_feature_major(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mask):
+    """`_gru_reset_after` feature-major (the LSTMs' layout, `_FeatureMajor`): every per-step
+    tensor is [n, B], the step's matmuls are ``Wᵀ x_tᵀ`` [3u, D] × [D, B] and ``Uᵀ h_{t-1}ᵀ``
+    [3u, u] × [u, B], and their gate blocks are row blocks (split without copies); the same
+    products and sums as the batch-major loop's, in another order (and the recurrent bias of
+    ``z`` and ``r`` added to the input bias first). Time-major inputs [T, B, D] and mask [T,
+    B, 1], as `_gru_reset_after`; returns h [B, T, u]. Eigen runs the step's tall, narrow
+    products faster than the batch-major ones ([768, 256] × [256, 64] in 318 µs in a loop, [64,
+    256] × [256, 768] in 456 µs).
+
+    Saved per step, each in its own list [u, B]: ``z``, ``r``, the candidate, and the states
+    ``h_0 … h_T`` (`_forward`'s history). ``h_{t-1} U_h + b_h`` is not saved but made again in
+    the backward loop from ``h_{t-1}`` (a [u, u] × [u, B] product a step): saved, it held
+    the peak at Keras' GRU's at size A, 1.02× at B. The backward loop writes ``dz_z``,
+    ``dz_r``, ``dz_h`` over the saved gates and ``dz_h ⊙ r`` over ``h_{t-1}`` once read, and
+    makes ``U [dz_z; dz_r; dz_h ⊙ r]`` in one product. After the loop each list is stacked
+    [T, u, B] and made [u, T·B] (rows of B numbers moved whole: a transpose of each step's
+    block to [B, u] cost 2.6 ms a list at size A here, this 1 ms), one list at a time, each
+    after the previous one's products: ``dW_jᵀ = dZ_j X``, ``dU_j = H_prevᵀ dZ_jᵀ``, ``db_j``
+    its row sums, ``dX = Σ_j dZ_jᵀ W_jᵀ``, with X and ``H_prev = [h_0 … h_{T-1}]`` (from the
+    outputs) time-major [T·B, ·]. A gate block split off the [3u, B] product must not be
+    saved as it is: the list would keep the whole product alive (6 MB more at size A).
+    """
+    units = h0.shape[-1]
+    length = tf.shape(inputs)[0]
+    dtype = inputs.dtype
+    steps = _Mask(None if mask is None else tf.transpose(mask, [0, 2, 1]), dtype)  # [T, 1, B]
+    shape = [units, -1]
+
+    def forward(inputs, input_kernel, bias, kernel, recurrent_bias, h0, keep):
+        inputs_t = tf.transpose(inputs, [0, 2, 1])  # [T, D, B]
+        input_kernel_t = tf.transpose(input_kernel)  # [3u, D]
+        kernel_t = tf.transpose(kernel)  # [3u, u]
+        rows = tf.shape(inputs)[1]
+
+        def columns(vector):  # [n] as [n, B] (`_FeatureMajor.columns`)
+            return tf.broadcast_to(vector[:, None], tf.stack([tf.shape(vector)[0], rows]))
+
+        # The recurrent bias of z and r joins the input bias (an add fewer a step); b_h's is
+        # added to the h block, which r multiplies.
+        recurrent_bias_z_r, recurrent_bias_h = tf.split(recurrent_bias, [2 * units, units])
+        bias_t = columns(bias + tf.concat([recurrent_bias_z_r, tf.zeros([units], dtype)], 0))
+        recurrent_bias_t = columns(recurrent_bias_h)
+
+        def step(t, h_prev):
+            projected = tf.matmul(input_kernel_t, inputs_t[t]) + bias_t
+            projected_z, projected_r, projected_h = tf.split(projected, 3, axis=0)
+            recurrent_z, recurrent_r, recurrent_h = tf.split(tf.matmul(kernel_t, h_prev), 3, axis=0)
+            recurrent_h = recurrent_h + recurrent_bias_t
+            z = tf.sigmoid(projected_z + recurrent_z)  # one op per gate (`_lstm`)
+            r = tf.sigmoid(projected_r + recurrent_r)
+            candidate = tf.tanh(projected_h + r * recurrent_h)
+            (h,) = steps.carry(t, [z * h_prev + (1.0 - z) * candidate], [h_prev])
+            return h, [h], lambda: [z, r, candidate]
+
+        h0_t = tf.transpose(h0)
+        if keep:
+            outputs, _, lists = _forward(step, length, [h0_t], [shape] * 3, [(0, h0_t)])
+        else:
+            outputs, _, lists = _forward(step, length, [h0_t])
+        return tf.transpose(outputs, [2, 0, 1]), lists  # [T, u, B] to [B, T, u]
+
+    if not _gradient_recorded():
+        return forward(inputs, input_kernel, bias, kernel, recurrent_bias, h0, False)[0]
+
+    @tf.custom_gradient
+    def gru(inputs, input_kernel, bias, kernel, recurrent_bias, h0):
+        outputs, lists = forward(inputs, input_kernel, bias, kernel, recurrent_bias, h0, True)
+
+        def grad(d_outputs):
+            d_outputs = tf.transpose(d_outputs, [1, 2, 0])  # [T, u, B]: one copy
+            with tf.control_dependencies([d_outputs]):  # made in the backward pass
+                kernel_h_t = tf.transpose(kernel[:, 2 * units :])  # U_hᵀ [u, u]
+                recurrent_bias_h = tf.broadcast_to(
+                    recurrent_bias[2 * units :, None], tf.stack([units, tf.shape(h0)[0]])
+                )
+
+            def back(t, d_h_next, z_list, r_list, candidate_list, h_list):
+                z, r, candidate, h_prev = (
+                    _get(values, t, dtype, shape)
+                    for values in (z_list, r_list, candidate_list, h_list)
+                )
+                recurrent_h = tf.matmul(kernel_h_t, h_prev) + recurrent_bias_h  # recomputed
+                d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
+                d_candidate = _tanh_gradient(candidate, d_h * (1.0 - z))
+                d_z = _sigmoid_gradient(z, d_h * (h_prev - candidate))
+                d_r = _sigmoid_gradient(r, d_candidate * recurrent_h)
+                d_candidate_r = d_candidate * r
+                d_recurrent = tf.concat([d_z, d_r, d_candidate_r], axis=0)
+                d_h_prev = d_h * z + tf.matmul(kernel, d_recurrent)
+                return (
+                    t - 1,
+                    _plus(d_h_prev, d_h_carried),
+                    _set(z_list, t, d_z),
+                    _set(r_list, t, d_r),
+                    _set(candidate_list, t, d_candidate),
+                    _set(h_list, t, d_candidate_r),  # over h_{t-1}, read
+                )
+
+            zeros = tf.zeros_like(tf.transpose(h0))
+            d_h0, *d_lists = _run_backwards(back, length, (zeros, *lists))
+            batch = tf.shape(h0)[0]
+            kernel_blocks = tf.split(input_kernel, 3, axis=1)  # W_j [D, u]
+            # (list, W_j for dx and dW, for dU and db_rec): dz_h feeds W_h, dz_h ⊙ r U_h
+            blocks = [
+                (d_lists[0], kernel_blocks[0], True),
+                (d_lists[1], kernel_blocks[1], True),
+                (d_lists[2], kernel_blocks[2], False),
+                (d_lists[3], None, True),
+            ]
+            d_inputs, d_kernel, d_bias, d_recurrent, d_recurrent_bias, done = (
+                None, [], [], [], [], []
+            )  # fmt: skip
+            for values, kernel_block, recurrent in blocks:
+                with tf.control_dependencies(done):  # the previous block's products
+                    # [T, u, B] (the states' list has h_T at its end, one step more)
+                    stacked = _stack(values, dtype, tf.stack([units, batch]))[:length]
+                d_z = tf.reshape(tf.transpose(stacked, [1, 0, 2]), [units, -1])  # [u, T·B]
+                done = []
+                if kernel_block is not None:
+                    part = tf.matmul(d_z, kernel_block, transpose_a=True, transpose_b=True)
+                    d_inputs = part if d_inputs is None else d_inputs + part  # [T·B, D]
+                    d_kernel.append(
+                        tf.transpose(tf.matmul(d_z, tf.reshape(inputs, [-1, inputs.shape[-1]])))
+                    )
+                    d_bias.append(tf.reduce_sum(d_z, axis=1))
+                    done += [d_inputs, d_kernel[-1], d_bias[-1]]
+                if recurrent:
+                    if not d_recurrent:  # [h_0 … h_{T-1}] time-major [T·B, u]
+                        with tf.control_dependencies([stacked]):  # not during the loop
+                            states = tf.concat(
+                                [h0[None], tf.transpose(outputs[:, :-1], [1, 0, 2])], axis=0
+                            )[: tf.shape(stacked)[0]]  # none with no steps
+                        states = tf.reshape(states, [-1, units])
+                    d_recurrent.append(  # [T·B, u]ᵀ × [u, T·B]ᵀ
+                        tf.matmul(states, d_z, transpose_a=True, transpose_b=True)
+                    )
+                    d_recurrent_bias.append(tf.reduce_sum(d_z, axis=1))
+                    done += [d_recurrent[-1], d_recurrent_bias[-1]]
+            return (
+                tf.reshape(d_inputs, tf.shape(inputs)),
+                tf.concat(d_kernel, axis=-1),
+                tf.concat(d_bias, axis=-1),
+                tf.concat(d_recurrent, axis=-1),
+                tf.concat(d_recurrent_bias, axis=-1),
+                tf.transpose(d_h0),
             )
 
         return outputs, grad

@@ -179,6 +179,79 @@ def test_recurrent_products_per_gate_or_whole(name, mask_name, layout, monkeypat
     assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
 
 
+@pytest.mark.parametrize("mask_name", sorted(MASKS))
+@pytest.mark.parametrize("name", ["gru", "gru_no_bias"])
+def test_feature_major_gru_equals_autodiff(name, mask_name, monkeypatch):
+    """The GRU (reset after) in the feature-major loop (`_gru_feature_major`, with Eigen from
+    512 units; forced here): outputs (with and without a gradient tape) and gradients are
+    autodiff's through the cell, with every mask; it is the loop that runs."""
+    monkeypatch.setattr(_fused_recurrence, "_gru_feature_major", lambda units: True)
+    calls = []
+    loop = _fused_recurrence._gru_reset_after_feature_major
+
+    def counted(*args):
+        calls.append(args[0].shape)
+        return loop(*args)
+
+    monkeypatch.setattr(_fused_recurrence, "_gru_reset_after_feature_major", counted)
+    ours, reference, x, initial_state = _layers(name, "float64")
+    mask = MASKS[mask_name]
+    our_outputs, our_grads = _outputs_and_grads(ours, x, initial_state, mask)
+    ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask)
+    assert calls, "the feature-major loop did not run"
+    assert_allclose(our_outputs, ref_outputs, atol=1e-12, rtol=1e-12)
+    assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
+    forward_only = ours(x, initial_state=initial_state, mask=mask)  # no tape: no custom grad
+    assert_allclose(forward_only, ref_outputs, atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_feature_major_gru_traced_with_unknown_sizes(jit_compile, monkeypatch):
+    """The feature-major GRU traced with batch and length unknown (and under XLA), at 1 step
+    (no states before the last: the shifted states are just h_0) and at 4."""
+    monkeypatch.setattr(_fused_recurrence, "_gru_feature_major", lambda units: True)
+    for time in (1, 4):
+        ours, reference, x, initial_state = _layers("gru", "float32", time=time)
+        mask = padding_mask([time, 1, 0], time, "right")
+        fused = tf.function(
+            lambda x, s, m, layer=ours: _outputs_and_grads(layer, x, s, m, training=True),
+            input_signature=[
+                tf.TensorSpec([None, None, D], tf.float32),
+                [tf.TensorSpec([None, U], tf.float32)],
+                tf.TensorSpec([None, None], tf.bool),
+            ],
+            jit_compile=jit_compile,
+        )
+        our_outputs, our_grads = fused(x, initial_state, mask)
+        ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask, True)
+        assert_allclose(our_outputs, ref_outputs, atol=1e-5)
+        assert_allclose(our_grads, ref_grads, atol=1e-5)
+
+
+def test_gru_layout_by_width_and_matmul_library(monkeypatch):
+    """`_gru_feature_major`: with Eigen from 512 units, never with oneDNN; a GRU of 512 units
+    on Eigen runs the feature-major loop, one of 511 the batch-major one."""
+    widths = [1, 256, 511, 512, 1024]
+    monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: True)
+    assert not any(_fused_recurrence._gru_feature_major(u) for u in widths)
+    monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: False)
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("a GPU keeps the oneDNN rule")
+    assert [_fused_recurrence._gru_feature_major(u) for u in widths] == [
+        False, False, False, True, True
+    ]  # fmt: skip
+    ran = []
+    for name in ("_gru_reset_after", "_gru_reset_after_feature_major"):
+        loop = getattr(_fused_recurrence, name)
+        monkeypatch.setattr(
+            _fused_recurrence, name, lambda *a, loop=loop, name=name: ran.append(name) or loop(*a)
+        )
+    x = tf.zeros([2, 3, 4])
+    for units in (511, 512):
+        GRU(units)(x)
+    assert ran == ["_gru_reset_after", "_gru_reset_after_feature_major"]
+
+
 def _waits_for(op):
     """Every op that ``op`` waits for, through its inputs and control inputs."""
     seen, todo = set(), [op]

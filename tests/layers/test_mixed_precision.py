@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from keras_seq import attention, cells, layers
 from keras_seq.decoding import BeamSearch
+from keras_seq.layers import _fused_recurrence
 from keras_seq.layers._fused_recurrence import supports_fused_recurrence
 from keras_seq.losses import MaskedSequenceLoss
 from keras_seq.models import RNNLanguageModel, Seq2Seq, SequenceClassifier, SequenceTagger
@@ -274,15 +275,25 @@ def _relative_error(value, exact):
 
 
 @pytest.mark.parametrize(
-    "family",
-    [layers.LSTM, layers.PeepholeLSTM, layers.CoupledLSTM, layers.GRU, layers.SimpleRNN],
-    ids=lambda c: c.__name__,
+    "family, feature_major",
+    [
+        (layers.LSTM, False),
+        (layers.PeepholeLSTM, False),
+        (layers.CoupledLSTM, False),
+        (layers.GRU, False),
+        (layers.GRU, True),
+        (layers.SimpleRNN, False),
+    ],
+    ids=["LSTM", "PeepholeLSTM", "CoupledLSTM", "GRU", "GRU_feature_major", "SimpleRNN"],
 )
-def test_fused_loop_under_mixed_bfloat16(family):
+def test_fused_loop_under_mixed_bfloat16(family, feature_major, monkeypatch):
     """Under the policy a layer trains through its fused loop in bfloat16: the outputs are
     those of the cell's own bfloat16 steps (Keras' loop running the same cell), and every
     weight gradient is as close to the float32 gradient as that loop's is (the fused loop
-    sums a weight gradient over all steps in one matmul; its bfloat16 rounding differs)."""
+    sums a weight gradient over all steps in one matmul; its bfloat16 rounding differs).
+    ``GRU_feature_major``: the GRU's feature-major loop (Eigen, 512 units and more) forced."""
+    if feature_major:
+        monkeypatch.setattr(_fused_recurrence, "_gru_feature_major", lambda units: True)
     rng = np.random.default_rng(5)
     batch, time = 16, 12
     x = rng.normal(size=(batch, time, 8)).astype("float32")
