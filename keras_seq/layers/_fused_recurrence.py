@@ -404,6 +404,12 @@ def _transposed_in_backward(kernel, d_outputs):
         return tf.transpose(kernel)
 
 
+def _columns(vector, batch):
+    """``vector`` [n] as [n, B], every column a copy: Eigen broadcasts a [n, 1] column along
+    the inner dimension far more slowly than it adds two [n, B] tensors."""
+    return tf.broadcast_to(vector[:, None], tf.stack([tf.shape(vector)[0], batch]))
+
+
 # Feature-major layout (the LSTMs).
 class _FeatureMajor:
     """A fused loop's layout: every per-step tensor is feature-major, [n, B], and the step's
@@ -435,10 +441,8 @@ class _FeatureMajor:
         self.steps = _Mask(mask, inputs.dtype)
 
     def columns(self, vector):
-        """``vector`` [n] as [n, B], every column a copy: Eigen broadcasts a [n, 1] column
-        along the inner dimension far more slowly than it adds two [n, B] tensors."""
-        shape = [tf.shape(vector)[0], tf.shape(self.inputs)[-1]]
-        return tf.broadcast_to(vector[:, None], shape)
+        """`_columns` of ``vector`` for this batch."""
+        return _columns(vector, tf.shape(self.inputs)[-1])
 
     def projection(self, t, h_prev):
         """``z_tᵀ = ((x_t W + b) + h_{t-1} U)ᵀ`` as its k gate blocks [u, B] (row blocks:
@@ -1031,6 +1035,29 @@ def _peephole_lstm(inputs, input_kernel, bias, kernel, h0, c0, peepholes, mask):
 
 
 # ------------------------------------------------------------------------------------- GRU
+def _gru_reset_after_gates(projected, recurrent, h_prev):
+    """``(z, r, h̃, h)`` of a GRU step (reset after) from the blocks ``(x W + b)_{z,r,h}``
+    and ``(h_{t-1} U + b_rec)_{z,r,h}``, in either layout: ``z = σ(p_z + q_z)``, ``r = σ(p_r +
+    q_r)``, ``h̃ = tanh(p_h + r ⊙ q_h)``, ``h = z ⊙ h_{t-1} + (1 − z) ⊙ h̃`` (one op per gate:
+    `_lstm`)."""
+    projected_z, projected_r, projected_h = projected
+    recurrent_z, recurrent_r, recurrent_h = recurrent
+    z = tf.sigmoid(projected_z + recurrent_z)
+    r = tf.sigmoid(projected_r + recurrent_r)
+    candidate = tf.tanh(projected_h + r * recurrent_h)
+    return z, r, candidate, z * h_prev + (1.0 - z) * candidate
+
+
+def _gru_reset_after_gradients(d_h, z, r, candidate, recurrent_h, h_prev):
+    """``(dz_z, dz_r, dz_h, dz_h ⊙ r)`` of `_gru_reset_after_gates` from ``dh`` (the step's
+    part, `_Mask.split_gradient`): ``dz_h = tanh'(h̃) ⊙ dh ⊙ (1 − z)``, ``dz_z = σ'(z) ⊙ dh ⊙
+    (h_{t-1} − h̃)``, ``dz_r = σ'(r) ⊙ dz_h ⊙ q_h``; ``dz_h ⊙ r`` is the gradient of ``q_h``."""
+    d_candidate = _tanh_gradient(candidate, d_h * (1.0 - z))
+    d_z = _sigmoid_gradient(z, d_h * (h_prev - candidate))
+    d_r = _sigmoid_gradient(r, d_candidate * recurrent_h)
+    return d_z, d_r, d_candidate, d_candidate * r
+
+
 def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mask):
     """GRU (reset after the recurrent matmul) over time-major inputs; returns h [B, T, u].
 
@@ -1051,10 +1078,10 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
         )
         recurrent = tf.nn.bias_add(tf.matmul(h_prev, kernel), recurrent_bias)
         recurrent_z, recurrent_r, recurrent_h = tf.split(recurrent, 3, axis=-1)
-        z = tf.sigmoid(projected_z + recurrent_z)  # one op per gate (`_lstm`)
-        r = tf.sigmoid(projected_r + recurrent_r)
-        candidate = tf.tanh(projected_h + r * recurrent_h)
-        (h,) = steps.carry(t, [z * h_prev + (1.0 - z) * candidate], [h_prev])
+        z, r, candidate, h = _gru_reset_after_gates(
+            (projected_z, projected_r, projected_h), (recurrent_z, recurrent_r, recurrent_h), h_prev
+        )
+        (h,) = steps.carry(t, [h], [h_prev])
         return h, [h], lambda: [z, r, candidate, recurrent_h]
 
     if not _gradient_recorded():
@@ -1077,10 +1104,9 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
                 )
                 h_prev = _previous_state(t, h0, outputs)
                 d_h, d_h_carried = steps.split_gradient(t, d_outputs[:, t] + d_h_next)
-                d_candidate = _tanh_gradient(candidate, d_h * (1.0 - z))
-                d_z = _sigmoid_gradient(z, d_h * (h_prev - candidate))
-                d_r = _sigmoid_gradient(r, d_candidate * recurrent_h)
-                d_candidate_r = d_candidate * r
+                d_z, d_r, d_candidate, d_candidate_r = _gru_reset_after_gradients(
+                    d_h, z, r, candidate, recurrent_h, h_prev
+                )
                 d_recurrent = tf.concat([d_z, d_r, d_candidate_r], axis=-1)
                 d_h_prev = d_h * z + tf.matmul(d_recurrent, kernel_t)
                 return (
@@ -1168,25 +1194,23 @@ def _gru_reset_after_feature_major(inputs, input_kernel, bias, kernel, recurrent
         input_kernel_t = tf.transpose(input_kernel)  # [3u, D]
         kernel_t = tf.transpose(kernel)  # [3u, u]
         rows = tf.shape(inputs)[1]
-
-        def columns(vector):  # [n] as [n, B] (`_FeatureMajor.columns`)
-            return tf.broadcast_to(vector[:, None], tf.stack([tf.shape(vector)[0], rows]))
-
         # The recurrent bias of z and r joins the input bias (an add fewer a step); b_h's is
         # added to the h block, which r multiplies.
         recurrent_bias_z_r, recurrent_bias_h = tf.split(recurrent_bias, [2 * units, units])
-        bias_t = columns(bias + tf.concat([recurrent_bias_z_r, tf.zeros([units], dtype)], 0))
-        recurrent_bias_t = columns(recurrent_bias_h)
+        bias_t = _columns(bias + tf.concat([recurrent_bias_z_r, tf.zeros([units], dtype)], 0), rows)
+        recurrent_bias_t = _columns(recurrent_bias_h, rows)
 
         def step(t, h_prev):
             projected = tf.matmul(input_kernel_t, inputs_t[t]) + bias_t
             projected_z, projected_r, projected_h = tf.split(projected, 3, axis=0)
             recurrent_z, recurrent_r, recurrent_h = tf.split(tf.matmul(kernel_t, h_prev), 3, axis=0)
             recurrent_h = recurrent_h + recurrent_bias_t
-            z = tf.sigmoid(projected_z + recurrent_z)  # one op per gate (`_lstm`)
-            r = tf.sigmoid(projected_r + recurrent_r)
-            candidate = tf.tanh(projected_h + r * recurrent_h)
-            (h,) = steps.carry(t, [z * h_prev + (1.0 - z) * candidate], [h_prev])
+            z, r, candidate, h = _gru_reset_after_gates(
+                (projected_z, projected_r, projected_h),
+                (recurrent_z, recurrent_r, recurrent_h),
+                h_prev,
+            )
+            (h,) = steps.carry(t, [h], [h_prev])
             return h, [h], lambda: [z, r, candidate]
 
         h0_t = tf.transpose(h0)
@@ -1207,9 +1231,7 @@ def _gru_reset_after_feature_major(inputs, input_kernel, bias, kernel, recurrent
             d_outputs = tf.transpose(d_outputs, [1, 2, 0])  # [T, u, B]: one copy
             with tf.control_dependencies([d_outputs]):  # made in the backward pass
                 kernel_h_t = tf.transpose(kernel[:, 2 * units :])  # U_hᵀ [u, u]
-                recurrent_bias_h = tf.broadcast_to(
-                    recurrent_bias[2 * units :, None], tf.stack([units, tf.shape(h0)[0]])
-                )
+                recurrent_bias_h = _columns(recurrent_bias[2 * units :], tf.shape(h0)[0])
 
             def back(t, d_h_next, z_list, r_list, candidate_list, h_list):
                 z, r, candidate, h_prev = (
@@ -1218,10 +1240,9 @@ def _gru_reset_after_feature_major(inputs, input_kernel, bias, kernel, recurrent
                 )
                 recurrent_h = tf.matmul(kernel_h_t, h_prev) + recurrent_bias_h  # recomputed
                 d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
-                d_candidate = _tanh_gradient(candidate, d_h * (1.0 - z))
-                d_z = _sigmoid_gradient(z, d_h * (h_prev - candidate))
-                d_r = _sigmoid_gradient(r, d_candidate * recurrent_h)
-                d_candidate_r = d_candidate * r
+                d_z, d_r, d_candidate, d_candidate_r = _gru_reset_after_gradients(
+                    d_h, z, r, candidate, recurrent_h, h_prev
+                )
                 d_recurrent = tf.concat([d_z, d_r, d_candidate_r], axis=0)
                 d_h_prev = d_h * z + tf.matmul(kernel, d_recurrent)
                 return (
