@@ -40,8 +40,8 @@ gained nothing at first (0.98–1.04× with ``h_{t-1}`` transposed at every back
 1.01× at C and 0.93× at A, with 15% more peak memory, when its backward read ``h_{t-1}``
 from feature-major outputs kept instead), but with ``h_{t-1}`` kept in a list and its
 gradients' lists made [u, T·B] rows, not transposed block by block, it gained 1.05–1.18×
-with Eigen at 512 units, where it now runs, its peak under Keras' GRU's
-(`_gru_reset_after_feature_major`, `_gru_feature_major`); the simple RNN's lost (0.83–0.86×:
+with Eigen at 512 units (1.08–1.18× with oneDNN), where it now runs, its peak under Keras'
+GRU's (`_gru_reset_after_feature_major`, `_gru_feature_major`); the simple RNN's lost (0.83–0.86×:
 its one matmul a step gains less than the transposes cost). The peephole loop gained 1.25×
 at C; it was held back while exploratory seed sweeps of the recall-the-first-digit learning
 task had it missing 95% more often than the batch-major loop, which a pre-registered sweep
@@ -1143,21 +1143,26 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
     return gru(inputs, input_kernel, bias, kernel, recurrent_bias, h0)
 
 
-# With Eigen (`_eigen_layout`) the GRU (reset after) runs feature-major from this many units.
-# Measured on the AMD EPYC / AVX2 machine, old against new in one process (two copies each,
-# 20 train steps), the loop as it is: 1.05-1.11x at C (u = 512, B = 64), 1.14-1.18x at B (512,
-# 32), peak memory 0.89-0.91x Keras' GRU at C and 0.92-0.93x at B (batch-major: 0.83x); at 256
-# units (A) 1.00-1.08x with a peak at 0.95-1.05x Keras' (batch-major 0.78x), at 384 units
-# 1.00-1.02x; and 0.76-0.79x at 128 units on 32 rows (an earlier version), where the copies
-# into and out of the layout cost more than the matmuls gain.
+# On the CPU the GRU (reset after) runs feature-major from this many units, with either matmul
+# library (`_onednn_matmuls`). Measured on the AMD EPYC / AVX2 machine, old against new in one
+# process (two copies each, 20-30 train steps), the loop as it is. Eigen: 1.05-1.11x at C (u =
+# 512, B = 64), 1.14-1.18x at B (512, 32), peak memory 0.89-0.91x Keras' GRU at C and
+# 0.92-0.93x at B (batch-major: 0.83x); at 256 units (A) 1.00-1.08x with a peak at 0.95-1.05x
+# Keras' (batch-major 0.78x), at 384 units 1.00-1.02x; and 0.76-0.79x at 128 units on 32 rows
+# (an earlier version), where the copies into and out of the layout cost more than the matmuls
+# gain. oneDNN (``TF_ENABLE_ONEDNN_OPTS=1`` on that machine; not measured on an AVX-512 one):
+# 1.12-1.18x and 1.08-1.16x at C, 1.13-1.15x and 1.15-1.18x at B in two runs, 0.98-0.99x at
+# 384 units; at A (two loops over the batch's halves, `_gru_in_halves`) 1.11x, one loop
+# 1.08x, but a peak of 33.0 and 31.6 MB against Keras' GRU's 31.3 (batch-major 25.0); peak at
+# C 0.85-0.89x Keras' GRU's, at B 0.91x (batch-major 0.82x, 0.78x; three probes each).
 _FEATURE_MAJOR_GRU_MIN_UNITS = 512
 
 
 def _gru_feature_major(units):
     """Whether the GRU (reset after) runs feature-major (`_gru_reset_after_feature_major`):
-    with Eigen from `_FEATURE_MAJOR_GRU_MIN_UNITS` units; with oneDNN (or a GPU) batch-major,
-    its loop there (a feature-major GRU loop was not measured with oneDNN)."""
-    return _eigen_layout() and units >= _FEATURE_MAJOR_GRU_MIN_UNITS
+    on the CPU from `_FEATURE_MAJOR_GRU_MIN_UNITS` units, with Eigen or oneDNN; batch-major
+    where a GPU is visible (never measured there: the rule first measured)."""
+    return units >= _FEATURE_MAJOR_GRU_MIN_UNITS and not tf.config.list_logical_devices("GPU")
 
 
 def _gru_reset_after_feature_major(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mask):

@@ -229,17 +229,18 @@ def test_feature_major_gru_traced_with_unknown_sizes(jit_compile, monkeypatch):
 
 
 def test_gru_layout_by_width_and_matmul_library(monkeypatch):
-    """`_gru_feature_major`: with Eigen from 512 units, never with oneDNN; a GRU of 512 units
-    on Eigen runs the feature-major loop, one of 511 the batch-major one."""
+    """`_gru_feature_major`: on the CPU from 512 units with either matmul library (Eigen or
+    oneDNN), never where a GPU is visible; a GRU of 512 units runs the feature-major loop, one
+    of 511 the batch-major one."""
     widths = [1, 256, 511, 512, 1024]
-    monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: True)
-    assert not any(_fused_recurrence._gru_feature_major(u) for u in widths)
-    monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: False)
     if tf.config.list_logical_devices("GPU"):
-        pytest.skip("a GPU keeps the oneDNN rule")
-    assert [_fused_recurrence._gru_feature_major(u) for u in widths] == [
-        False, False, False, True, True
-    ]  # fmt: skip
+        assert not any(_fused_recurrence._gru_feature_major(u) for u in widths)
+        pytest.skip("a GPU keeps the batch-major loop")
+    for onednn in (True, False):
+        monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda onednn=onednn: onednn)
+        assert [_fused_recurrence._gru_feature_major(u) for u in widths] == [
+            False, False, False, True, True
+        ]  # fmt: skip
     ran = []
     for name in ("_gru_reset_after", "_gru_reset_after_feature_major"):
         loop = getattr(_fused_recurrence, name)
