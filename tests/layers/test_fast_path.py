@@ -205,6 +205,51 @@ def test_feature_major_gru_equals_autodiff(name, mask_name, monkeypatch):
     assert_allclose(forward_only, ref_outputs, atol=1e-12, rtol=1e-12)
 
 
+@pytest.mark.parametrize("per_gate", [True, False], ids=["per_gate", "whole"])
+@pytest.mark.parametrize("mask_name", ["none", "left"])
+@pytest.mark.parametrize("name", ["gru", "gru_no_bias"])
+def test_batch_major_gru_products_per_gate_or_whole(name, mask_name, per_gate, monkeypatch):
+    """The batch-major GRU (reset after) makes ``h_{t-1} U`` and ``dz_t Uᵀ`` gate block by
+    gate block or as one product (`_gru_per_gate`): outputs and gradients are autodiff's
+    either way, and it is that loop that runs."""
+    monkeypatch.setattr(_fused_recurrence, "_gru_feature_major", lambda units: False)
+    monkeypatch.setattr(_fused_recurrence, "_gru_per_gate", lambda units: per_gate)
+    products = []
+    matmul = tf.matmul
+
+    def counted(a, b, *args, **kwargs):
+        products.append(tuple(b.shape))
+        return matmul(a, b, *args, **kwargs)
+
+    ours, reference, x, initial_state = _layers(name, "float64")
+    mask = MASKS[mask_name]
+    monkeypatch.setattr(_fused_recurrence.tf, "matmul", counted)
+    try:
+        our_outputs, our_grads = _outputs_and_grads(ours, x, initial_state, mask)
+    finally:
+        monkeypatch.setattr(_fused_recurrence.tf, "matmul", matmul)
+    # The steps' recurrent products, forward and backward: U's [u, u] blocks (and Uᵀ's), or
+    # all of U [u, 3u] and Uᵀ [3u, u]; nothing else in the loops has these shapes.
+    recurrent = {p for p in products if p in {(U, U), (U, 3 * U), (3 * U, U)}}
+    assert recurrent == ({(U, U)} if per_gate else {(U, 3 * U), (3 * U, U)})
+    ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask)
+    assert_allclose(our_outputs, ref_outputs, atol=1e-12, rtol=1e-12)
+    assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
+
+
+def test_gru_products_by_width_and_matmul_library(monkeypatch):
+    """`_gru_per_gate`: with oneDNN per gate up to 256 units, one product above; with Eigen
+    one product always; where a GPU is visible one product."""
+    widths = [1, 128, 256, 257, 511]
+    if tf.config.list_logical_devices("GPU"):
+        assert not any(_fused_recurrence._gru_per_gate(u) for u in widths)
+        pytest.skip("a GPU keeps one product")
+    monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: True)
+    assert [_fused_recurrence._gru_per_gate(u) for u in widths] == [True, True, True, False, False]
+    monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: False)
+    assert not any(_fused_recurrence._gru_per_gate(u) for u in widths)
+
+
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
 def test_feature_major_gru_traced_with_unknown_sizes(jit_compile, monkeypatch):
     """The feature-major GRU traced with batch and length unknown (and under XLA), at 1 step

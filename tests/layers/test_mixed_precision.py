@@ -275,25 +275,37 @@ def _relative_error(value, exact):
 
 
 @pytest.mark.parametrize(
-    "family, feature_major",
+    "family, gru_loop",
     [
-        (layers.LSTM, False),
-        (layers.PeepholeLSTM, False),
-        (layers.CoupledLSTM, False),
-        (layers.GRU, False),
-        (layers.GRU, True),
-        (layers.SimpleRNN, False),
+        (layers.LSTM, None),
+        (layers.PeepholeLSTM, None),
+        (layers.CoupledLSTM, None),
+        (layers.GRU, None),
+        (layers.GRU, "feature_major"),
+        (layers.GRU, "per_gate"),
+        (layers.SimpleRNN, None),
     ],
-    ids=["LSTM", "PeepholeLSTM", "CoupledLSTM", "GRU", "GRU_feature_major", "SimpleRNN"],
+    ids=[
+        "LSTM",
+        "PeepholeLSTM",
+        "CoupledLSTM",
+        "GRU",
+        "GRU_feature_major",
+        "GRU_per_gate",
+        "SimpleRNN",
+    ],
 )
-def test_fused_loop_under_mixed_bfloat16(family, feature_major, monkeypatch):
+def test_fused_loop_under_mixed_bfloat16(family, gru_loop, monkeypatch):
     """Under the policy a layer trains through its fused loop in bfloat16: the outputs are
     those of the cell's own bfloat16 steps (Keras' loop running the same cell), and every
     weight gradient is as close to the float32 gradient as that loop's is (the fused loop
     sums a weight gradient over all steps in one matmul; its bfloat16 rounding differs).
-    ``GRU_feature_major``: the GRU's feature-major loop (Eigen, 512 units and more) forced."""
-    if feature_major:
+    ``GRU_feature_major``: the GRU's feature-major loop (512 units and more) forced;
+    ``GRU_per_gate``: its batch-major loop with per-gate products (oneDNN) forced."""
+    if gru_loop == "feature_major":
         monkeypatch.setattr(_fused_recurrence, "_gru_feature_major", lambda units: True)
+    elif gru_loop == "per_gate":
+        monkeypatch.setattr(_fused_recurrence, "_gru_per_gate", lambda units: True)
     rng = np.random.default_rng(5)
     batch, time = 16, 12
     x = rng.normal(size=(batch, time, 8)).astype("float32")
