@@ -41,11 +41,12 @@ gained nothing at first (0.98–1.04× with ``h_{t-1}`` transposed at every back
 from feature-major outputs kept instead), but with ``h_{t-1}`` kept in a list and its
 gradients' lists made [u, T·B] rows, not transposed block by block, it gained 1.05–1.18×
 with Eigen at 512 units (1.08–1.18× with oneDNN), where it now runs, its peak under Keras'
-GRU's (`_gru_reset_after_feature_major`, `_gru_feature_major`); the simple RNN's lost (0.83–0.86×:
-its one matmul a step gains less than the transposes cost). The peephole loop gained 1.25×
-at C; it was held back while exploratory seed sweeps of the recall-the-first-digit learning
-task had it missing 95% more often than the batch-major loop, which a pre-registered sweep
-over 100 fresh seeds did not confirm (2 misses each; docs/benchmarks.md).
+GRU's (`_gru_reset_after_feature_major`, `_gru_feature_major`); the simple RNN's lost
+(0.83–0.86×: its one matmul a step gains less than the transposes cost). The peephole loop
+gained 1.25× at C; it was held back while exploratory seed sweeps of the
+recall-the-first-digit learning task had it missing 95% more often than the batch-major
+loop, which a pre-registered sweep over 100 fresh seeds did not confirm (2 misses each;
+docs/benchmarks.md).
 
 A batch of 64 rows or more runs as two independent loops over its halves
 (`fused_recurrence`, `_batch_halves`), whose steps the executor runs side by side on the
@@ -490,7 +491,7 @@ class _FeatureMajor:
 # products side by side on the two cores, where one product of 4× the rows runs on both
 # with less to gain from them. Forcing oneDNN on the 2-core AMD EPYC (AVX2) machine agreed:
 # per gate 1.18–1.25× faster at A, 1.17× at 192 units, 1.30× at 128; 0.86× at C; at parity
-# at 1024 (32 rows).
+# at 1024 (32 rows). The batch-major GRU follows the same bound with oneDNN (`_gru_per_gate`).
 _PER_GATE_PRODUCTS_MAX_UNITS = 256
 # Eigen (oneDNN off): per gate except in this band of widths, where one product is faster.
 # Measured on the 2-core AMD EPYC (AVX2) machine, one product against per gate in one
