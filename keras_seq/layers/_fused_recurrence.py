@@ -1060,9 +1060,10 @@ def _gru_reset_after_gradients(d_h, z, r, candidate, recurrent_h, h_prev):
 
 
 def _gru_per_gate(units):
-    """Whether the batch-major GRU (`_gru_reset_after`) makes its recurrent products one gate
-    block at a time, ``h_{t-1} U_j`` [B, u] × [u, u] and ``Σ_j dz_{t,j} U_jᵀ``, instead of one
-    [B, u] × [u, 3u] product split into blocks (copies) and one of the blocks' concatenation:
+    """Whether the batch-major GRU (`_gru_reset_after`; `_gru_reset_before` for its ``z`` and
+    ``r`` blocks) makes its recurrent products one gate block at a time, ``h_{t-1} U_j`` [B, u]
+    × [u, u] and ``Σ_j dz_{t,j} U_jᵀ``, instead of one [B, u] × [u, 3u] (or [u, 2u]) product
+    split into blocks (copies) and one of the blocks' concatenation:
     with oneDNN up to `_PER_GATE_PRODUCTS_MAX_UNITS` units, as the LSTMs' loops; with Eigen
     (and where a GPU is visible, never measured) one product. Measured with
     ``TF_ENABLE_ONEDNN_OPTS=1`` on the AMD EPYC / AVX2 machine, old against new in one process
@@ -1356,7 +1357,10 @@ def _gru_reset_before(inputs, input_kernel, bias, kernel, h0, mask):
 
     Saved per step: the gates ``z`` and ``r`` (u each) and the candidate (u), each in its own
     list; the backward loop writes ``dz_z``, ``dz_r`` and ``dz_h`` over them and keeps ``r ⊙
-    h_{t-1}`` for ``dU_h``.
+    h_{t-1}`` for ``dU_h``. The products with ``U_z`` and ``U_r`` are made per gate block or
+    as one (`_gru_per_gate`; with oneDNN per block: 1.25-1.26x at A, 1.15-1.16x at 32 x 100
+    with 256 units, at parity at 128 units and 1.02-1.04x at 384, measured as there; with
+    Eigen 1.00-1.04x at A, at parity at 32 x 100, where it keeps one product).
     """
     units = h0.shape[-1]
     length = tf.shape(inputs)[0]
@@ -1367,12 +1371,18 @@ def _gru_reset_before(inputs, input_kernel, bias, kernel, h0, mask):
     shapes = [[-1, units]] * 4
     # Sliced once here, not at every step.
     kernel_zr, kernel_h = kernel[:, : 2 * units], kernel[:, 2 * units :]
+    per_gate = _gru_per_gate(units)
+    if per_gate:
+        kernel_z, kernel_r = kernel[:, :units], kernel[:, units : 2 * units]
 
     def step(t, h_prev):
         projected_z, projected_r, projected_h = tf.split(
             tf.matmul(inputs[t], input_kernel) + bias, 3, axis=-1
         )
-        recurrent_z, recurrent_r = tf.split(tf.matmul(h_prev, kernel_zr), 2, axis=-1)
+        if per_gate:
+            recurrent_z, recurrent_r = tf.matmul(h_prev, kernel_z), tf.matmul(h_prev, kernel_r)
+        else:
+            recurrent_z, recurrent_r = tf.split(tf.matmul(h_prev, kernel_zr), 2, axis=-1)
         z = tf.sigmoid(projected_z + recurrent_z)  # one op per gate (`_lstm`)
         r = tf.sigmoid(projected_r + recurrent_r)
         candidate = tf.tanh(projected_h + tf.matmul(r * h_prev, kernel_h))
@@ -1390,6 +1400,7 @@ def _gru_reset_before(inputs, input_kernel, bias, kernel, h0, mask):
         def grad(d_outputs):
             kernel_zr_t = _transposed_in_backward(kernel_zr, d_outputs)
             kernel_h_t = _transposed_in_backward(kernel_h, d_outputs)
+            kernel_z_t, kernel_r_t = tf.split(kernel_zr_t, 2) if per_gate else (None, None)
 
             def back(t, d_h_next, z_list, r_list, candidate_list, reset_h_list):
                 z, r, candidate = (
@@ -1404,8 +1415,18 @@ def _gru_reset_before(inputs, input_kernel, bias, kernel, h0, mask):
                 d_reset_h = tf.matmul(d_candidate, kernel_h_t)  # gradient of r ⊙ h_{t-1}
                 d_z = _sigmoid_gradient(z, d_h * (h_prev - candidate))
                 d_r = _sigmoid_gradient(r, d_reset_h * h_prev)
-                d_zr = tf.concat([d_z, d_r], axis=-1)
-                d_h_prev = d_h * z + d_reset_h * r + tf.matmul(d_zr, kernel_zr_t)
+                if per_gate:
+                    d_h_prev = tf.add_n(
+                        [
+                            d_h * z,
+                            d_reset_h * r,
+                            tf.matmul(d_z, kernel_z_t),
+                            tf.matmul(d_r, kernel_r_t),
+                        ]
+                    )
+                else:
+                    d_zr = tf.concat([d_z, d_r], axis=-1)
+                    d_h_prev = d_h * z + d_reset_h * r + tf.matmul(d_zr, kernel_zr_t)
                 return (
                     t - 1,
                     _plus(d_h_prev, d_h_carried),

@@ -207,18 +207,20 @@ def test_feature_major_gru_equals_autodiff(name, mask_name, monkeypatch):
 
 @pytest.mark.parametrize("per_gate", [True, False], ids=["per_gate", "whole"])
 @pytest.mark.parametrize("mask_name", ["none", "left"])
-@pytest.mark.parametrize("name", ["gru", "gru_no_bias"])
+@pytest.mark.parametrize("name", ["gru", "gru_no_bias", "gru_reset_before"])
 def test_batch_major_gru_products_per_gate_or_whole(name, mask_name, per_gate, monkeypatch):
-    """The batch-major GRU (reset after) makes ``h_{t-1} U`` and ``dz_t Uᵀ`` gate block by
-    gate block or as one product (`_gru_per_gate`): outputs and gradients are autodiff's
-    either way, and it is that loop that runs."""
+    """The batch-major GRU makes ``h_{t-1} U`` and ``dz_t Uᵀ`` gate block by gate block or as
+    one product (`_gru_per_gate`; reset before: the ``z`` and ``r`` blocks, its candidate's
+    product is per block either way): outputs and gradients are autodiff's either way, and
+    it is those products that run."""
     monkeypatch.setattr(_fused_recurrence, "_gru_feature_major", lambda units: False)
     monkeypatch.setattr(_fused_recurrence, "_gru_per_gate", lambda units: per_gate)
     products = []
     matmul = tf.matmul
 
     def counted(a, b, *args, **kwargs):
-        products.append(tuple(b.shape))
+        if a.shape[0] == B and not (args or kwargs):  # a step's [B, ·] × [·, ·]
+            products.append(tuple(b.shape))
         return matmul(a, b, *args, **kwargs)
 
     ours, reference, x, initial_state = _layers(name, "float64")
@@ -229,9 +231,16 @@ def test_batch_major_gru_products_per_gate_or_whole(name, mask_name, per_gate, m
     finally:
         monkeypatch.setattr(_fused_recurrence.tf, "matmul", matmul)
     # The steps' recurrent products, forward and backward: U's [u, u] blocks (and Uᵀ's), or
-    # all of U [u, 3u] and Uᵀ [3u, u]; nothing else in the loops has these shapes.
-    recurrent = {p for p in products if p in {(U, U), (U, 3 * U), (3 * U, U)}}
-    assert recurrent == ({(U, U)} if per_gate else {(U, 3 * U), (3 * U, U)})
+    # all of U [u, 3u] and Uᵀ [3u, u] (reset before: U_zr [u, 2u] and its transpose, and the
+    # candidate's [u, u]); no other product of B rows has these shapes.
+    shapes = {(U, U), (U, 2 * U), (2 * U, U), (U, 3 * U), (3 * U, U)}
+    recurrent = {p for p in products if p in shapes}
+    if per_gate:
+        assert recurrent == {(U, U)}
+    elif name == "gru_reset_before":
+        assert recurrent == {(U, 2 * U), (2 * U, U), (U, U)}
+    else:
+        assert recurrent == {(U, 3 * U), (3 * U, U)}
     ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask)
     assert_allclose(our_outputs, ref_outputs, atol=1e-12, rtol=1e-12)
     assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)

@@ -283,6 +283,7 @@ def _relative_error(value, exact):
         (layers.GRU, None),
         (layers.GRU, "feature_major"),
         (layers.GRU, "per_gate"),
+        (layers.GRU, "per_gate_reset_before"),
         (layers.SimpleRNN, None),
     ],
     ids=[
@@ -292,6 +293,7 @@ def _relative_error(value, exact):
         "GRU",
         "GRU_feature_major",
         "GRU_per_gate",
+        "GRU_reset_before_per_gate",
         "SimpleRNN",
     ],
 )
@@ -301,22 +303,24 @@ def test_fused_loop_under_mixed_bfloat16(family, gru_loop, monkeypatch):
     weight gradient is as close to the float32 gradient as that loop's is (the fused loop
     sums a weight gradient over all steps in one matmul; its bfloat16 rounding differs).
     ``GRU_feature_major``: the GRU's feature-major loop (512 units and more) forced;
-    ``GRU_per_gate``: its batch-major loop with per-gate products (oneDNN) forced."""
+    ``GRU_per_gate``: its batch-major loop with per-gate products (oneDNN) forced, also with
+    ``reset_after=False``."""
+    options = {"reset_after": False} if gru_loop == "per_gate_reset_before" else {}
     if gru_loop == "feature_major":
         monkeypatch.setattr(_fused_recurrence, "_gru_feature_major", lambda units: True)
-    elif gru_loop == "per_gate":
+    elif gru_loop in ("per_gate", "per_gate_reset_before"):
         monkeypatch.setattr(_fused_recurrence, "_gru_per_gate", lambda units: True)
     rng = np.random.default_rng(5)
     batch, time = 16, 12
     x = rng.normal(size=(batch, time, 8)).astype("float32")
     mask = tf.constant(padding_mask([time] * 8 + [7] * 8, time))
     with dtype_policy("float32"):
-        reference = family(16, return_sequences=True)
+        reference = family(16, return_sequences=True, **options)
         reference(x)
         randomize(reference, rng)
         _, exact = _loss_and_grads(reference, reference.cell, x, mask)
     with dtype_policy("mixed_bfloat16"):
-        ours = family(16, return_sequences=True)
+        ours = family(16, return_sequences=True, **options)
         ours(x)
         ours.set_weights(reference.get_weights())
         assert supports_fused_recurrence(ours.cell, True, ours.unroll)
