@@ -1059,6 +1059,26 @@ def _gru_reset_after_gradients(d_h, z, r, candidate, recurrent_h, h_prev):
     return d_z, d_r, d_candidate, d_candidate * r
 
 
+def _gru_reset_after_back(t, d_h, d_h_carried, saved, h_prev, lists, recurrent_terms):
+    """A backward step of a reset-after GRU loop, in either layout: the loop's new values
+    ``(t - 1, dh_{t-1}, lists…)`` from the step's part of ``dh`` and the part carried past it
+    (`_Mask.split_gradient`) and the saved ``(z, r, h̃, h_{t-1} U_h + b_h)``; ``dz_z``,
+    ``dz_r``, ``dz_h`` and ``dz_h ⊙ r`` are written at t in ``lists`` (over what was saved
+    there). ``recurrent_terms(blocks)`` gives the terms of ``[dz_z, dz_r, dz_h ⊙ r] Uᵀ`` in
+    the loop's layout (one product, or one per gate block), which ``dh ⊙ z`` joins."""
+    z, r, candidate, recurrent_h = saved
+    d_z, d_r, d_candidate, d_candidate_r = _gru_reset_after_gradients(
+        d_h, z, r, candidate, recurrent_h, h_prev
+    )
+    d_h_prev = tf.add_n([d_h * z, *recurrent_terms((d_z, d_r, d_candidate_r))])
+    values = (d_z, d_r, d_candidate, d_candidate_r)
+    return (
+        t - 1,
+        _plus(d_h_prev, d_h_carried),
+        *(_set(v, t, value) for v, value in zip(lists, values, strict=True)),
+    )
+
+
 def _gru_per_gate(units):
     """Whether the batch-major GRU (`_gru_reset_after`; `_gru_reset_before` for its ``z`` and
     ``r`` blocks) makes its recurrent products one gate block at a time, ``h_{t-1} U_j`` [B, u]
@@ -1125,36 +1145,25 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
 
         def grad(d_outputs):
             kernel_t = _transposed_in_backward(kernel, d_outputs)
-            kernel_t_blocks = tf.split(kernel_t, 3, axis=0) if per_gate else None
+            if per_gate:
+                kernel_t_blocks = tf.split(kernel_t, 3, axis=0)
 
-            def back(t, d_h_next, z_list, r_list, candidate_list, recurrent_h_list):
-                z, r, candidate, recurrent_h = (
+                def recurrent_terms(blocks):
+                    return [tf.matmul(d, k) for d, k in zip(blocks, kernel_t_blocks, strict=True)]
+            else:
+
+                def recurrent_terms(blocks):
+                    return [tf.matmul(tf.concat(blocks, axis=-1), kernel_t)]
+
+            def back(t, d_h_next, *lists):
+                saved = [
                     _get(values, t, dtype, shape)
-                    for values, shape in zip(
-                        (z_list, r_list, candidate_list, recurrent_h_list), shapes, strict=True
-                    )
-                )
+                    for values, shape in zip(lists, shapes, strict=True)
+                ]
                 h_prev = _previous_state(t, h0, outputs)
                 d_h, d_h_carried = steps.split_gradient(t, d_outputs[:, t] + d_h_next)
-                d_z, d_r, d_candidate, d_candidate_r = _gru_reset_after_gradients(
-                    d_h, z, r, candidate, recurrent_h, h_prev
-                )
-                if per_gate:
-                    d_blocks = (d_z, d_r, d_candidate_r)
-                    d_h_prev = tf.add_n(
-                        [d_h * z]
-                        + [tf.matmul(d, k) for d, k in zip(d_blocks, kernel_t_blocks, strict=True)]
-                    )
-                else:
-                    d_recurrent = tf.concat([d_z, d_r, d_candidate_r], axis=-1)
-                    d_h_prev = d_h * z + tf.matmul(d_recurrent, kernel_t)
-                return (
-                    t - 1,
-                    _plus(d_h_prev, d_h_carried),
-                    _set(z_list, t, d_z),
-                    _set(r_list, t, d_r),
-                    _set(candidate_list, t, d_candidate),
-                    _set(recurrent_h_list, t, d_candidate_r),
+                return _gru_reset_after_back(
+                    t, d_h, d_h_carried, saved, h_prev, lists, recurrent_terms
                 )
 
             d_h0, *d_lists = _run_backwards(back, length, (tf.zeros_like(h0), *lists))
@@ -1277,25 +1286,22 @@ def _gru_reset_after_feature_major(inputs, input_kernel, bias, kernel, recurrent
                 kernel_h_t = tf.transpose(kernel[:, 2 * units :])  # U_hᵀ [u, u]
                 recurrent_bias_h = _columns(recurrent_bias[2 * units :], tf.shape(h0)[0])
 
-            def back(t, d_h_next, z_list, r_list, candidate_list, h_list):
-                z, r, candidate, h_prev = (
-                    _get(values, t, dtype, shape)
-                    for values in (z_list, r_list, candidate_list, h_list)
-                )
+            def recurrent_terms(blocks):
+                return [tf.matmul(kernel, tf.concat(blocks, axis=0))]
+
+            def back(t, d_h_next, *lists):
+                # The states' list (h_{t-1} at t) takes dz_h ⊙ r once read.
+                z, r, candidate, h_prev = (_get(values, t, dtype, shape) for values in lists)
                 recurrent_h = tf.matmul(kernel_h_t, h_prev) + recurrent_bias_h  # recomputed
                 d_h, d_h_carried = steps.split_gradient(t, d_outputs[t] + d_h_next)
-                d_z, d_r, d_candidate, d_candidate_r = _gru_reset_after_gradients(
-                    d_h, z, r, candidate, recurrent_h, h_prev
-                )
-                d_recurrent = tf.concat([d_z, d_r, d_candidate_r], axis=0)
-                d_h_prev = d_h * z + tf.matmul(kernel, d_recurrent)
-                return (
-                    t - 1,
-                    _plus(d_h_prev, d_h_carried),
-                    _set(z_list, t, d_z),
-                    _set(r_list, t, d_r),
-                    _set(candidate_list, t, d_candidate),
-                    _set(h_list, t, d_candidate_r),  # over h_{t-1}, read
+                return _gru_reset_after_back(
+                    t,
+                    d_h,
+                    d_h_carried,
+                    (z, r, candidate, recurrent_h),
+                    h_prev,
+                    lists,
+                    recurrent_terms,
                 )
 
             zeros = tf.zeros_like(tf.transpose(h0))

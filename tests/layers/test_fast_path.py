@@ -267,15 +267,12 @@ def test_feature_major_gru_traced_with_unknown_sizes(jit_compile, monkeypatch):
     for time in (1, 4):
         ours, reference, x, initial_state = _layers("gru", "float32", time=time)
         mask = padding_mask([time, 1, 0], time, "right")
-        fused = tf.function(
-            lambda x, s, m, layer=ours: _outputs_and_grads(layer, x, s, m, training=True),
-            input_signature=[
-                tf.TensorSpec([None, None, D], tf.float32),
-                [tf.TensorSpec([None, U], tf.float32)],
-                tf.TensorSpec([None, None], tf.bool),
-            ],
-            jit_compile=jit_compile,
-        )
+        signature = [
+            tf.TensorSpec([None, None, D], tf.float32),
+            [tf.TensorSpec([None, U], tf.float32)],
+            tf.TensorSpec([None, None], tf.bool),
+        ]
+        fused = _traced(ours, signature, training=True, jit_compile=jit_compile)
         our_outputs, our_grads = fused(x, initial_state, mask)
         ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask, True)
         assert_allclose(our_outputs, ref_outputs, atol=1e-5)
@@ -351,10 +348,12 @@ def test_gate_blocks_of_dz_stacked_one_at_a_time(name, layout, monkeypatch):
     assert all(width in op.outputs[0].shape for op in backward)
 
 
-def _traced(layer, signature):
+def _traced(layer, signature, training=False, jit_compile=None):
     """`_outputs_and_grads` of ``layer`` as a `tf.function` of ``signature``."""
     return tf.function(
-        lambda x, s, m: _outputs_and_grads(layer, x, s, m), input_signature=signature
+        lambda x, s, m: _outputs_and_grads(layer, x, s, m, training=training),
+        input_signature=signature,
+        jit_compile=jit_compile,
     )
 
 
@@ -408,15 +407,12 @@ def test_batch_split_under_xla(name, monkeypatch):
     for rows, lengths in ((5, [5, 3, 1, 0, 4]), (3, [5, 2, 0])):
         ours, reference, x, initial_state = _layers(name, "float32", batch=rows)
         mask = padding_mask(lengths, T, "left")
-        compiled = tf.function(
-            lambda x, s, m, layer=ours: _outputs_and_grads(layer, x, s, m, training=True),
-            input_signature=[
-                tf.TensorSpec([None, T, D], tf.float32),
-                [tf.TensorSpec([None, U], tf.float32)] * len(initial_state),
-                tf.TensorSpec([None, T], tf.bool),
-            ],
-            jit_compile=True,
-        )
+        signature = [
+            tf.TensorSpec([None, T, D], tf.float32),
+            [tf.TensorSpec([None, U], tf.float32)] * len(initial_state),
+            tf.TensorSpec([None, T], tf.bool),
+        ]
+        compiled = _traced(ours, signature, training=True, jit_compile=True)
         our_outputs, our_grads = compiled(x, initial_state, mask)
         ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask, True)
         assert_allclose(our_outputs, ref_outputs, atol=1e-5)
