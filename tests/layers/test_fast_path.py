@@ -184,21 +184,34 @@ def test_recurrent_products_per_gate_or_whole(name, mask_name, layout, monkeypat
 def test_feature_major_gru_equals_autodiff(name, mask_name, monkeypatch):
     """The GRU (reset after) in the feature-major loop (`_gru_feature_major`, with Eigen from
     512 units; forced here): outputs (with and without a gradient tape) and gradients are
-    autodiff's through the cell, with every mask; it is the loop that runs."""
+    autodiff's through the cell, with every mask; it is the loop that runs, and its steps
+    make ``Wᵀ x_tᵀ``, ``Uᵀ h_{t-1}ᵀ`` and ``U dzᵀ`` and no other product of B columns (the
+    backward reads ``h_{t-1} U_h + b_h`` from the forward's list, it does not make it again)."""
     monkeypatch.setattr(_fused_recurrence, "_gru_feature_major", lambda units: True)
-    calls = []
+    calls, products = [], set()
     loop = _fused_recurrence._gru_reset_after_feature_major
+    matmul = tf.matmul
 
     def counted(*args):
         calls.append(args[0].shape)
         return loop(*args)
 
+    def counted_matmul(a, b, *args, **kwargs):
+        if b.shape[-1] == B and not (args or kwargs):  # a step's [·, ·] × [·, B]
+            products.add((tuple(a.shape), tuple(b.shape)))
+        return matmul(a, b, *args, **kwargs)
+
     monkeypatch.setattr(_fused_recurrence, "_gru_reset_after_feature_major", counted)
     ours, reference, x, initial_state = _layers(name, "float64")
     mask = MASKS[mask_name]
-    our_outputs, our_grads = _outputs_and_grads(ours, x, initial_state, mask)
+    monkeypatch.setattr(_fused_recurrence.tf, "matmul", counted_matmul)
+    try:
+        our_outputs, our_grads = _outputs_and_grads(ours, x, initial_state, mask)
+    finally:
+        monkeypatch.setattr(_fused_recurrence.tf, "matmul", matmul)
     ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask)
     assert calls, "the feature-major loop did not run"
+    assert products == {((3 * U, D), (D, B)), ((3 * U, U), (U, B)), ((U, 3 * U), (3 * U, B))}
     assert_allclose(our_outputs, ref_outputs, atol=1e-12, rtol=1e-12)
     assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
     forward_only = ours(x, initial_state=initial_state, mask=mask)  # no tape: no custom grad
