@@ -38,10 +38,11 @@ weight gradients are made after the loop from the ``dz_t`` kept in lists
 Measured, the LSTM's train step gained 1.1–1.34× (sizes A–C) from the layout; the GRU's
 gained nothing at first (0.98–1.04× with ``h_{t-1}`` transposed at every backward step;
 1.01× at C and 0.93× at A, with 15% more peak memory, when its backward read ``h_{t-1}``
-from feature-major outputs kept instead), but with ``h_{t-1}`` kept in a list and its
-gradients' lists made [u, T·B] rows, not transposed block by block, it gained 1.05–1.18×
-with Eigen at 512 units (1.08–1.18× with oneDNN), where it now runs, its peak under Keras'
-GRU's (`_gru_reset_after_feature_major`, `_gru_feature_major`); the simple RNN's lost
+from feature-major outputs kept instead), but with its gradients' lists made [u, T·B] rows,
+not transposed block by block, it gained 1.05–1.18× with Eigen at 512 units (1.08–1.18×
+with oneDNN), where it now runs, its peak under Keras' GRU's, and 1.03–1.08× more once its
+backward read ``h_{t-1} U_h + b_h`` saved instead of making it again
+(`_gru_reset_after_feature_major`, `_gru_feature_major`); the simple RNN's lost
 (0.83–0.86×: its one matmul a step gains less than the transposes cost). The peephole loop
 gained 1.25× at C; it was held back while exploratory seed sweeps of the
 recall-the-first-digit learning task had it missing 95% more often than the batch-major

@@ -179,6 +179,25 @@ def test_recurrent_products_per_gate_or_whole(name, mask_name, layout, monkeypat
     assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
 
 
+def _outputs_grads_and_products(layer, x, initial_state, mask, monkeypatch):
+    """`_outputs_and_grads` of ``layer``, and the operand shapes ``(a, b)`` of every plain
+    ``tf.matmul(a, b)`` the fused loops ran meanwhile (no transposes or other options)."""
+    products = []
+    matmul = tf.matmul
+
+    def counted(a, b, *args, **kwargs):
+        if not (args or kwargs):
+            products.append((tuple(a.shape), tuple(b.shape)))
+        return matmul(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(_fused_recurrence.tf, "matmul", counted)
+    try:
+        outputs, grads = _outputs_and_grads(layer, x, initial_state, mask)
+    finally:
+        monkeypatch.setattr(_fused_recurrence.tf, "matmul", matmul)
+    return outputs, grads, products
+
+
 @pytest.mark.parametrize("mask_name", sorted(MASKS))
 @pytest.mark.parametrize("name", ["gru", "gru_no_bias"])
 def test_feature_major_gru_equals_autodiff(name, mask_name, monkeypatch):
@@ -188,30 +207,24 @@ def test_feature_major_gru_equals_autodiff(name, mask_name, monkeypatch):
     make ``Wᵀ x_tᵀ``, ``Uᵀ h_{t-1}ᵀ`` and ``U dzᵀ`` and no other product of B columns (the
     backward reads ``h_{t-1} U_h + b_h`` from the forward's list, it does not make it again)."""
     monkeypatch.setattr(_fused_recurrence, "_gru_feature_major", lambda units: True)
-    calls, products = [], set()
+    calls = []
     loop = _fused_recurrence._gru_reset_after_feature_major
-    matmul = tf.matmul
 
     def counted(*args):
         calls.append(args[0].shape)
         return loop(*args)
 
-    def counted_matmul(a, b, *args, **kwargs):
-        if b.shape[-1] == B and not (args or kwargs):  # a step's [·, ·] × [·, B]
-            products.add((tuple(a.shape), tuple(b.shape)))
-        return matmul(a, b, *args, **kwargs)
-
     monkeypatch.setattr(_fused_recurrence, "_gru_reset_after_feature_major", counted)
     ours, reference, x, initial_state = _layers(name, "float64")
     mask = MASKS[mask_name]
-    monkeypatch.setattr(_fused_recurrence.tf, "matmul", counted_matmul)
-    try:
-        our_outputs, our_grads = _outputs_and_grads(ours, x, initial_state, mask)
-    finally:
-        monkeypatch.setattr(_fused_recurrence.tf, "matmul", matmul)
+    our_outputs, our_grads, products = _outputs_grads_and_products(
+        ours, x, initial_state, mask, monkeypatch
+    )
     ref_outputs, ref_grads = _outputs_and_grads(reference, x, initial_state, mask)
     assert calls, "the feature-major loop did not run"
-    assert products == {((3 * U, D), (D, B)), ((3 * U, U), (U, B)), ((U, 3 * U), (3 * U, B))}
+    # A step's [·, ·] × [·, B] products.
+    step_products = {(a, b) for a, b in products if b[-1] == B}
+    assert step_products == {((3 * U, D), (D, B)), ((3 * U, U), (U, B)), ((U, 3 * U), (3 * U, B))}
     assert_allclose(our_outputs, ref_outputs, atol=1e-12, rtol=1e-12)
     assert_allclose(our_grads, ref_grads, atol=1e-12, rtol=1e-10)
     forward_only = ours(x, initial_state=initial_state, mask=mask)  # no tape: no custom grad
@@ -228,21 +241,12 @@ def test_batch_major_gru_products_per_gate_or_whole(name, mask_name, per_gate, m
     it is those products that run."""
     monkeypatch.setattr(_fused_recurrence, "_gru_feature_major", lambda units: False)
     monkeypatch.setattr(_fused_recurrence, "_gru_per_gate", lambda units: per_gate)
-    products = []
-    matmul = tf.matmul
-
-    def counted(a, b, *args, **kwargs):
-        if a.shape[0] == B and not (args or kwargs):  # a step's [B, ·] × [·, ·]
-            products.append(tuple(b.shape))
-        return matmul(a, b, *args, **kwargs)
-
     ours, reference, x, initial_state = _layers(name, "float64")
     mask = MASKS[mask_name]
-    monkeypatch.setattr(_fused_recurrence.tf, "matmul", counted)
-    try:
-        our_outputs, our_grads = _outputs_and_grads(ours, x, initial_state, mask)
-    finally:
-        monkeypatch.setattr(_fused_recurrence.tf, "matmul", matmul)
+    our_outputs, our_grads, products = _outputs_grads_and_products(
+        ours, x, initial_state, mask, monkeypatch
+    )
+    products = [b for a, b in products if a[0] == B]  # a step's [B, ·] × [·, ·]
     # The steps' recurrent products, forward and backward: U's [u, u] blocks (and Uᵀ's), or
     # all of U [u, 3u] and Uᵀ [3u, u] (reset before: U_zr [u, 2u] and its transpose, and the
     # candidate's [u, u]); no other product of B rows has these shapes.
