@@ -183,7 +183,10 @@ class BeamSearch(DecodingStrategy):
             completes = ended[:, :, None] | is_end | reaches_max
             coverage = None
             if attention is not None:
-                attention = tf.reshape(attention, [batch_size, beam_size, -1])
+                # The source length as a static size where known (a source of one position
+                # must keep its 1, or the loop's shape check fails against the buffers').
+                source_length = attention.shape[-1] or tf.shape(attention)[-1]
+                attention = tf.reshape(attention, [batch_size, beam_size, source_length])
                 attention = tf.where(ended[:, :, None], 0.0, attention)
                 coverage = variables["coverage"] + attention
                 if self.coverage_penalty > 0:

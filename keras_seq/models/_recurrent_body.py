@@ -1,15 +1,24 @@
-"""What the single-sequence models share: their argument checks and embedding → recurrent stack."""
+"""What the models share: argument checks, embedding → recurrent stack, forbidden token ids."""
 
 import numbers
 
 import keras
 import numpy as np
+from keras import ops
 
 from keras_seq.layers.gru import GRU
 from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
 
 CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
+
+
+def forbid_ids(logits, ids, vocabulary_size):
+    """``logits`` [..., V] with -inf at the token ``ids``: a `where`, not a subtracted large
+    constant, which overflows float16 (inf · 0 = NaN in the other columns) and which a large
+    sampling temperature divides back into reach."""
+    never = ops.sum(ops.one_hot(ops.convert_to_tensor(ids), vocabulary_size), axis=0) > 0
+    return ops.where(never, ops.cast(float("-inf"), logits.dtype), logits)
 
 
 def resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=1):

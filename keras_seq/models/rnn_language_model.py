@@ -17,6 +17,7 @@ from keras_seq.models._recurrent_body import (
     check_bool,
     check_cell_and_dropout,
     check_optional_length,
+    forbid_ids,
     resolve_vocabulary_size,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
@@ -158,12 +159,10 @@ class RNNLanguageModel(keras.Model):
         return ops.matmul(outputs, ops.transpose(self.embedding.embeddings)) + self.output_bias
 
     def forbid_special_tokens(self, logits):
-        """Pushes the logits of padding and ``<s>`` to -1e9 so that generation never produces
-        them (training leaves them be: they are never targets)."""
-        never = ops.one_hot(
-            ops.convert_to_tensor([PAD_ID, START_ID]), self.vocabulary_size, dtype=logits.dtype
-        )
-        return logits - 1e9 * ops.sum(never, axis=0)
+        """Sets the logits of padding and ``<s>`` to -inf so that generation never produces
+        them, at any temperature and in any float dtype (training leaves them be: they are
+        never targets)."""
+        return forbid_ids(logits, [PAD_ID, START_ID], self.vocabulary_size)
 
     def run_sequence(self, ids, initial_state=None, training=False):
         """Runs the model over ids [B, T]: returns ``(logits [B, T, V], states)``.

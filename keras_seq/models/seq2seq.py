@@ -13,7 +13,7 @@ from keras_seq.layers.bridge import Bridge
 from keras_seq.layers.gru import GRU
 from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
-from keras_seq.models._recurrent_body import check_bool, check_optional_length
+from keras_seq.models._recurrent_body import check_bool, check_optional_length, forbid_ids
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
 
@@ -39,6 +39,8 @@ def _check_max_length(max_length, allow_none=False):
 
 def _make_attention(name, units):
     cls = attention_module.get(name)
+    if isinstance(name, str):
+        name = name.lower()
     if name == "multi_head":
         return cls(num_heads=4, key_dim=max(units // 4, 1), output_dim=units)
     if name == "additive":
@@ -253,15 +255,12 @@ class Seq2Seq(keras.Model):
         return logits
 
     def forbid_special_tokens(self, logits):
-        """Pushes the logits of padding and ``<s>`` to -1e9: decoding never produces them, and
-        scores are log-probabilities under that same distribution. (Training leaves them be:
-        they are never targets, and label smoothing must not see a -1e9.)"""
-        never = ops.one_hot(
-            ops.convert_to_tensor([PAD_ID, START_ID]),
-            self.target_vocabulary_size,
-            dtype=logits.dtype,
-        )
-        return logits - 1e9 * ops.sum(never, axis=0)
+        """Sets the logits of padding and ``<s>`` to -inf: decoding never produces them (at any
+        temperature, in any float dtype: a finite stand-in overflows float16 and a large
+        temperature scales it back into reach), and scores are log-probabilities under that
+        same distribution. (Training leaves them be: they are never targets, and label
+        smoothing must not see an -inf.)"""
+        return forbid_ids(logits, [PAD_ID, START_ID], self.target_vocabulary_size)
 
     def encoder_decoder_logits(self, source_ids, target_in, training=False):
         memory, memory_mask, states = self.encode(source_ids, training)

@@ -1,0 +1,75 @@
+"""Model probe, round 5: special tokens forbidden by -inf (float16, large temperatures), a
+source of one position under beam search, attention names in any case."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_seq.decoding import BeamSearch, GreedySearch
+from keras_seq.models import RNNLanguageModel, Seq2Seq
+from keras_seq.models._recurrent_body import forbid_ids
+from keras_seq.models.seq2seq import PAD_ID, START_ID
+from keras_seq.text import WordTokenizer
+from tests.test_case import dtype_policy
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_forbidden_ids_get_minus_infinity_and_the_others_keep_their_logits(dtype):
+    logits = tf.constant([[1.5, -2.0, 0.25, 3.0], [0.0, 7.0, -1.0, 2.0]], dtype)
+    forbidden = forbid_ids(logits, [0, 1], 4).numpy().astype(np.float32)
+    assert np.all(forbidden[:, :2] == -np.inf)
+    np.testing.assert_array_equal(forbidden[:, 2:], logits.numpy().astype(np.float32)[:, 2:])
+
+
+def test_seq2seq_decodes_under_mixed_float16():
+    with dtype_policy("mixed_float16"):
+        keras.utils.set_random_seed(0)
+        model = Seq2Seq(12, 12, embedding_dim=4, units=8)
+        model.build()
+        source = tf.constant([[5, 6, 7]])
+        memory, mask, states = model.encode(source)
+        logits, _, _ = model.generate_step(memory, mask)(tf.constant([1]), states, 0)
+        logits = tf.cast(logits, tf.float32).numpy()[0]
+        assert logits[PAD_ID] == -np.inf and logits[START_ID] == -np.inf
+        assert np.all(np.isfinite(logits[2:]))
+        result = model.compiled_decode(beam_size=2, max_length_bound=4)(source)
+        assert np.all(np.isfinite(result.scores.numpy()))
+        assert not np.isin(result.ids.numpy(), [START_ID]).any()
+
+
+def test_the_language_model_never_generates_padding_or_start_at_a_huge_temperature():
+    keras.utils.set_random_seed(0)
+    tokenizer = WordTokenizer.from_corpus(["it was the best of times it was the worst"])
+    model = RNNLanguageModel(embedding_dim=4, units=8, tokenizer=tokenizer)
+    # At temperature 1e9 a finite -1e9 stand-in became -1 against logits near 0: padding
+    # and <s> were drawn. -inf stays -inf.
+    logits = model.forbid_special_tokens(tf.random.normal([16, tokenizer.vocabulary_size]))
+    samples = tf.random.categorical(logits / 1e9, 500, seed=1).numpy()
+    assert not np.isin(samples, [PAD_ID, START_ID]).any()
+    assert len(set(samples.ravel())) == tokenizer.vocabulary_size - 2
+
+
+def test_beam_search_takes_a_source_of_one_position():
+    def step(ids, state, index):
+        rows = tf.shape(ids)[0]
+        return tf.math.log(tf.fill([rows, 5], 0.2)), state, tf.ones([rows, 1])
+
+    for search in (GreedySearch(), BeamSearch(2)):
+        result = search(step, tf.constant([0, 0]), end_id=2, initial_state=(), max_length=3)
+        assert result.alignments.shape[-1] == 1
+        np.testing.assert_allclose(result.alignments.numpy()[result.alignments.numpy() != 0], 1.0)
+    keras.utils.set_random_seed(0)
+    model = Seq2Seq(12, 12, embedding_dim=4, units=8)
+    model.build()
+    one = model.decode(tf.constant([[5], [7]]), BeamSearch(2), max_length=3)
+    padded = model.decode(tf.constant([[5, 0], [7, 0]]), BeamSearch(2), max_length=3)
+    np.testing.assert_array_equal(one.ids.numpy(), padded.ids.numpy())
+    np.testing.assert_allclose(one.scores.numpy(), padded.scores.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["Multi_Head", "DOT", "Additive"])
+def test_attention_names_are_case_insensitive(name):
+    model = Seq2Seq(12, 12, embedding_dim=4, units=8, attention=name)
+    reference = Seq2Seq(12, 12, embedding_dim=4, units=8, attention=name.lower())
+    assert type(model.decoder.attention) is type(reference.decoder.attention)
