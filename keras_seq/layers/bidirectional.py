@@ -55,8 +55,9 @@ class Bidirectional(keras.layers.Layer):
     512 units on a 2-core CPU).
 
     Args:
-        layer: a `Recurrent` layer (e.g. `LSTM`) or any layer with ``go_backwards``,
-            ``return_sequences``, ``return_state`` and a config; it is copied for each
+        layer: a `Recurrent` layer (e.g. `LSTM`) or any layer with ``go_backwards``
+            (False: it runs forwards), ``return_sequences``, ``return_state`` and a config;
+            it is copied for each
             direction, so the instance given is not itself used. With an explicit dropout
             ``seed`` (of the layer or its cell) the backward copy gets ``seed + 1``, so the
             two directions draw different dropout masks.
@@ -93,6 +94,12 @@ class Bidirectional(keras.layers.Layer):
         if not isinstance(layer, keras.layers.Layer) or not hasattr(layer, "go_backwards"):
             raise ValueError(
                 f"`layer` must be a recurrent sequence layer with `go_backwards`, got {layer!r}."
+            )
+        if layer.go_backwards:
+            # Its outputs would run in reversed time order, and the other direction's too.
+            raise ValueError(
+                "`layer` must run forwards (`go_backwards=False`): Bidirectional runs the "
+                f"backward copy itself; got {layer.name!r} with go_backwards=True."
             )
         super().__init__(**kwargs)
         # Keep the template's config rather than the (never built) layer itself.

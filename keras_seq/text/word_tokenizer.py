@@ -153,6 +153,12 @@ def _word_batches(texts_or_dataset, splitter):
         for batch in dataset:
             yield _normalized_words(splitter, batch)
         return
+    if isinstance(texts_or_dataset, (str, bytes)):
+        # A bare string would iterate character by character: a vocabulary of letters.
+        raise TypeError(
+            "`texts_or_dataset` must be a list of texts (or token lists) or a tf.data.Dataset, "
+            "got a single string; wrap it in a list."
+        )
     rows = list(texts_or_dataset)
     for start in range(0, len(rows), 1024):
         yield _normalized_words(splitter, splitter._standardize_strings(rows[start : start + 1024]))
