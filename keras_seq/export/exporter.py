@@ -78,8 +78,7 @@ def export(model, base_dir, name, version=None, examples=None):
     os.makedirs(model_dir, exist_ok=True)
     version = _resolve_version(model_dir, version)
     final_dir = os.path.join(model_dir, str(version))
-    if os.path.exists(final_dir):
-        raise FileExistsError(f"version {version} of {name!r} already exists at {final_dir}")
+    _refuse_existing(model_dir, version, name, "already exists")
 
     temp_dir = os.path.join(model_dir, f".tmp-{version}-{uuid.uuid4().hex}")
     try:
@@ -109,13 +108,21 @@ def export(model, base_dir, name, version=None, examples=None):
         ]
         os.makedirs(os.path.join(temp_dir, "assets.extra"))
         write_warmup_requests(os.path.join(temp_dir, "assets.extra", WARMUP_FILE_NAME), logs)
-        if os.path.exists(final_dir):
-            raise FileExistsError(f"version {version} of {name!r} appeared at {final_dir}")
+        _refuse_existing(model_dir, version, name, "appeared")
         os.rename(temp_dir, final_dir)
     except BaseException:
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise
     return final_dir
+
+
+def _refuse_existing(model_dir, version, name, verb):
+    """FileExistsError when ``version`` has a directory under ``model_dir`` under any name TF
+    Serving reads as that number (``7``, ``0007``): versions are never overwritten."""
+    existing = standalone_checker.version_directories(model_dir).get(version)
+    if existing is not None:
+        path = os.path.join(model_dir, existing)
+        raise FileExistsError(f"version {version} of {name!r} {verb} at {path}")
 
 
 def next_version(model_dir):

@@ -401,10 +401,19 @@ def version_dirs(path):
         return [path]
     if not os.path.isdir(path):
         raise ValueError(f"{path} is neither a SavedModel nor a model base directory")
-    versions = sorted(
-        (int(d) for d in os.listdir(path) if d.isascii() and d.isdigit()), reverse=True
-    )
-    return [os.path.join(path, str(v)) for v in versions]
+    directories = version_directories(path)
+    return [os.path.join(path, directories[v]) for v in sorted(directories, reverse=True)]
+
+
+def version_directories(base_path):
+    """Version number -> directory name under ``base_path``, as TF Serving reads them: each
+    all-digit name parsed as an int64 (a larger number is skipped), so ``0007`` is version 7
+    (the shortest name wins a tie, as in `keras_seq.serving.ModelServer`)."""
+    directories = {}
+    for entry in sorted(os.listdir(base_path), key=lambda n: (len(n), n)):
+        if entry.isascii() and entry.isdigit() and int(entry) <= 2**63 - 1:
+            directories.setdefault(int(entry), entry)
+    return directories
 
 
 def computes_in_low_precision(meta_graph):
