@@ -28,25 +28,31 @@ class StopOnNaN(keras.callbacks.TerminateOnNaN):
     def __init__(self):
         super().__init__(raise_error=True)
         self._epoch = 0
-        self._step = 0
+        self._steps_before_epoch = 0  # of this run, in the epochs before the current one
+        self._steps_in_epoch = 0
 
     def on_train_begin(self, logs=None):
-        self._step = 0
+        self._steps_before_epoch = self._steps_in_epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._steps_before_epoch += self._steps_in_epoch
+        self._steps_in_epoch = 0
 
     def on_batch_end(self, batch, logs=None):
-        self._step += 1
+        # From the batch index, not by counting calls: with `steps_per_execution` > 1 Keras
+        # calls this once per execution, with the index of its last batch.
+        self._steps_in_epoch = batch + 1
         loss = (logs or {}).get("loss")
         if loss is None:
             return
         loss = float(loss)
         if not math.isfinite(loss):
+            step = self._steps_before_epoch + batch + 1
             raise FloatingPointError(
-                f"loss is {loss} at epoch {self._epoch + 1}, batch {batch + 1} (step "
-                f"{self._step} of this run): training stopped; checkpoints and backups of the "
-                "last completed epoch are kept."
+                f"loss is {loss} at epoch {self._epoch + 1}, batch {batch + 1} (step {step} of "
+                "this run): training stopped; checkpoints and backups of the last completed "
+                "epoch are kept."
             )
 
     def get_config(self):

@@ -120,3 +120,22 @@ def test_get_config():
     callback = StopOnNaN()
     assert callback.get_config() == {}
     assert isinstance(StopOnNaN(**callback.get_config()), keras.callbacks.TerminateOnNaN)
+
+
+@pytest.mark.parametrize("steps_per_execution, batch, step", [(1, 3, 7), (2, 4, 8), (4, 4, 8)])
+def test_names_the_step_with_several_steps_per_execution(steps_per_execution, batch, step):
+    # Keras calls the callback once per execution, with the index of its last batch: the
+    # step (that of the execution's last batch) comes from that index, not from the number
+    # of calls (which named step 4 for 2 steps per execution, 2 for 4).
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.01), "mse", steps_per_execution=steps_per_execution)
+    message = rf"at epoch 2, batch {batch} \(step {step} of this run\)"
+    with pytest.raises(FloatingPointError, match=message):
+        model.fit(
+            stream(7, np.nan),
+            epochs=3,
+            steps_per_epoch=STEPS_PER_EPOCH,
+            callbacks=[StopOnNaN()],
+            shuffle=False,
+            verbose=0,
+        )
