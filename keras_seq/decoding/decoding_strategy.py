@@ -255,16 +255,21 @@ def _check_initial_state(initial_state):
     return tf.nest.map_structure(to_tensor, initial_state)
 
 
+_MAX_INT32 = 2**31 - 1  # the loops count steps in int32
+
+
 def _check_max_length(max_length, max_length_bound):
     if max_length_bound is not None:
         if not _is_int(max_length_bound):
             raise TypeError(f"`max_length_bound` must be a Python int, got {max_length_bound!r}.")
-        if max_length_bound < 1:
-            raise ValueError(f"`max_length_bound` must be >= 1, got {max_length_bound}.")
+        if not 1 <= max_length_bound <= _MAX_INT32:
+            raise ValueError(
+                f"`max_length_bound` must be in [1, 2**31 - 1], got {max_length_bound}."
+            )
         max_length_bound = int(max_length_bound)
     if _is_int(max_length):
-        if max_length < 1:
-            raise ValueError(f"`max_length` must be >= 1, got {max_length}.")
+        if not 1 <= max_length <= _MAX_INT32:
+            raise ValueError(f"`max_length` must be in [1, 2**31 - 1], got {max_length}.")
         if max_length_bound is not None and max_length > max_length_bound:
             raise ValueError(
                 f"`max_length={max_length}` exceeds `max_length_bound={max_length_bound}`."

@@ -49,6 +49,15 @@ def select_tokens(temperature=None, top_k=None, top_p=None):
     return TemperatureSampler(temperature)
 
 
+def _check_max_length(max_length):
+    if (
+        isinstance(max_length, bool)
+        or not isinstance(max_length, int)
+        or not 1 <= max_length <= 2**31 - 1
+    ):
+        raise ValueError(f"`max_length` must be an int in [1, 2**31 - 1], got {max_length!r}.")
+
+
 @keras.saving.register_keras_serializable(package="keras_seq")
 class RNNLanguageModel(keras.Model):
     """Next-token language model: embedding → stacked recurrent layers → softmax.
@@ -306,8 +315,7 @@ class RNNLanguageModel(keras.Model):
         """
         self._require_tokenizer("generate")
         prompts = check_texts(prompts, "prompts")
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-            raise ValueError(f"`max_length` must be an int >= 1, got {max_length!r}.")
+        _check_max_length(max_length)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"`seed` must be an int or None, got {seed!r}.")
         if seed is not None and not -(2**63) <= seed < 2**63:
@@ -350,8 +358,7 @@ class RNNLanguageModel(keras.Model):
           its length; the prompt part of ``text`` is the part that was read.
         """
         self._require_tokenizer("serving_signatures")
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-            raise ValueError(f"`max_length` must be an int >= 1, got {max_length!r}.")
+        _check_max_length(max_length)
         check_optional_length(max_prompt_length, "max_prompt_length")
         self._ensure_built()
         prompt = tf.TensorSpec([None], tf.string, name="prompt")

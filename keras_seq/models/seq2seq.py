@@ -7,7 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_seq import attention as attention_module
-from keras_seq.decoding import BeamSearch, GreedySearch, tile_to_beam
+from keras_seq.decoding import BeamSearch, DecodingStrategy, GreedySearch, tile_to_beam
 from keras_seq.layers.attention_decoder import AttentionDecoder
 from keras_seq.layers.bridge import Bridge
 from keras_seq.layers.gru import GRU
@@ -304,6 +304,18 @@ class Seq2Seq(keras.Model):
         ``max_length`` defaults to ``2 * source_length + 10`` tokens per example, capped at
         the static ``max_length_bound``. Returns the strategy's `DecodingResult`.
         """
+        if not isinstance(strategy, DecodingStrategy):
+            raise TypeError(
+                "`strategy` must be a keras_seq.decoding strategy (`GreedySearch`, "
+                f"`BeamSearch`), got {strategy!r}."
+            )
+        if max_length is None and (
+            isinstance(max_length_bound, bool) or not isinstance(max_length_bound, int)
+        ):
+            raise TypeError(
+                "`max_length_bound` must be an int when `max_length` is None (the default "
+                f"length is capped by it), got {max_length_bound!r}."
+            )
         memory, memory_mask, states = self.encode(source_ids)
         if max_length is None:
             source_lengths = ops.sum(ops.cast(memory_mask, "int32"), axis=1)

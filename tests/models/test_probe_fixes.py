@@ -202,7 +202,7 @@ def test_length_and_dropout_arguments_are_checked(translator):
             translator.translate(["Wir"], beam_size=1, max_length=bad)
         with pytest.raises(ValueError, match=r"`max_length` must be an int in \[1, 2\*\*31"):
             translator.serving_signatures(max_length=bad)
-        with pytest.raises(ValueError, match="`max_length` must be an int >= 1"):
+        with pytest.raises(ValueError, match=r"`max_length` must be an int in \[1, 2\*\*31"):
             language_model.serving_signatures(max_length=bad)
         if bad is not None:
             with pytest.raises(ValueError, match=r"`max_length` must be None or an int in \["):

@@ -73,3 +73,34 @@ def test_attention_names_are_case_insensitive(name):
     model = Seq2Seq(12, 12, embedding_dim=4, units=8, attention=name)
     reference = Seq2Seq(12, 12, embedding_dim=4, units=8, attention=name.lower())
     assert type(model.decoder.attention) is type(reference.decoder.attention)
+
+
+def test_max_length_beyond_int32_is_named_by_the_language_model_and_the_searches():
+    tokenizer = WordTokenizer.from_corpus(["it was the best of times"])
+    model = RNNLanguageModel(embedding_dim=4, units=4, tokenizer=tokenizer)
+    for bad in (2**31, 10**12):
+        with pytest.raises(ValueError, match=r"`max_length` must be an int in \[1, 2\*\*31 - 1\]"):
+            model.generate(["it was"], max_length=bad)
+        with pytest.raises(ValueError, match=r"`max_length` must be an int in \[1, 2\*\*31 - 1\]"):
+            model.serving_signatures(max_length=bad)
+
+    def step(ids, state, index):
+        return tf.zeros([tf.shape(ids)[0], 5]), state
+
+    for search in (GreedySearch(), BeamSearch(2)):
+        with pytest.raises(ValueError, match=r"`max_length` must be in \[1, 2\*\*31 - 1\]"):
+            search(step, tf.constant([0]), end_id=2, initial_state=(), max_length=2**31)
+        with pytest.raises(ValueError, match=r"`max_length_bound` must be in \[1, 2\*\*31 - 1\]"):
+            search(step, tf.constant([0]), 2, (), max_length=tf.constant(3), max_length_bound=2**31)
+    assert GreedySearch()(step, tf.constant([0]), 2, (), max_length=2).lengths.numpy() == [[2]]
+
+
+def test_seq2seq_decode_checks_its_strategy_and_bound():
+    model = Seq2Seq(12, 12, embedding_dim=4, units=8)
+    model.build()
+    source = tf.constant([[5, 6]])
+    with pytest.raises(TypeError, match="`strategy` must be a keras_seq.decoding strategy"):
+        model.decode(source, None)
+    with pytest.raises(TypeError, match="`max_length_bound` must be an int when `max_length`"):
+        model.decode(source, GreedySearch(), max_length_bound=None)
+    assert model.decode(source, GreedySearch(), max_length=1).lengths.numpy() == [[1]]
