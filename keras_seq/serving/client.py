@@ -1,6 +1,7 @@
 """A client for TF Serving's REST API (the real server or keras_seq's compatible one)."""
 
 import base64
+import binascii
 import json
 
 import requests
@@ -127,13 +128,22 @@ class Client:
                 f"answer from {url} is not {expected}: {response.text[:200]}",
             )
         if self.decode_b64:
-            payload = self._decode(payload)
+            try:
+                payload = self._decode(payload)
+            except binascii.Error as error:
+                raise ServingError(
+                    response.status_code, f"answer from {url} holds invalid base64: {error}"
+                ) from None
         return payload if field is None else payload[field]
 
     def _decode(self, value):
         if isinstance(value, dict):
             if len(value) == 1 and isinstance(value.get("b64"), str):
-                return base64.b64decode(value["b64"])
+                try:
+                    # validate: other characters would be dropped silently, not refused.
+                    return base64.b64decode(value["b64"], validate=True)
+                except binascii.Error as error:
+                    raise binascii.Error(f"{value['b64'][:50]!r}: {error}") from None
             return {k: self._decode(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self._decode(v) for v in value]

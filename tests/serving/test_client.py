@@ -14,6 +14,9 @@ ANSWERS = {
     "/v1/models/gateway": (503, b'{"error": {"code": 503, "message": "no healthy upstream"}}'),
     "/v1/models/empty": (500, b""),
     "/v1/models/html": (502, b"<html>Bad Gateway</html>"),
+    "/v1/models/b64:predict": (200, b'{"predictions": [{"b64": "AGI="}, {"b64": "YQ=="}]}'),
+    "/v1/models/bad_b64:predict": (200, b'{"predictions": [{"b64": "AA!!AQ=="}]}'),
+    "/v1/models/unpadded_b64:predict": (200, b'{"predictions": [{"b64": "AAE"}]}'),
 }
 
 
@@ -52,6 +55,9 @@ def url():
         ("gateway", "status", 503, '{"code": 503, "message": "no healthy upstream"}'),
         ("empty", "status", 500, "Internal Server Error (empty answer from http://"),
         ("html", "status", 502, "<html>Bad Gateway</html>"),
+        # Characters outside base64's alphabet were dropped silently ("AA!!AQ==" -> 3 bytes).
+        ("bad_b64", "predict", 200, "holds invalid base64: 'AA!!AQ=='"),
+        ("unpadded_b64", "predict", 200, "holds invalid base64: 'AAE'"),
     ],
 )
 def test_unexpected_answers_raise_serving_error_with_a_str_message(
@@ -64,3 +70,7 @@ def test_unexpected_answers_raise_serving_error_with_a_str_message(
     assert info.value.status_code == status
     assert isinstance(info.value.message, str)
     assert message in info.value.message
+
+
+def test_b64_answers_are_decoded_to_bytes(url):
+    assert Client(url, "b64", timeout=10).predict(["a"]) == [b"\x00b", b"a"]
