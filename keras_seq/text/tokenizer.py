@@ -648,4 +648,11 @@ def _read_vocabulary_file(path):
     terminated = lines if ended else lines[:-1]
     if terminated and all(line.endswith("\r") for line in terminated):
         lines = [line.removesuffix("\r") for line in lines]
+    if "" in lines:
+        line = lines.index("") + 1
+        where = " (a blank line at the end?)" if not any(lines[line:]) else ""
+        raise ValueError(
+            f"`vocabulary` file {os.fspath(path)!r}: line {line} is empty{where}; every line "
+            "must hold one token."
+        )
     return lines
