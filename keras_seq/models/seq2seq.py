@@ -481,7 +481,9 @@ class Seq2Seq(keras.Model):
         serving signature returns: the source keeps its first ``max_source_length`` tokens
         (as in `translate`), and a target of ``max_length`` tokens or more is scored on its
         first ``max_length`` tokens, without ``</s>``, as decoding bounded at ``max_length``
-        scores a hypothesis it stops there.
+        scores a hypothesis it stops there. An empty source is scored by the model like any
+        other: the translating methods' rule (the translation ``""`` with log-probability 0)
+        does not apply here.
 
         Args:
             sources: a string or a non-empty list of strings (as `translate` takes).

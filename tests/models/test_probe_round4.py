@@ -282,6 +282,12 @@ def test_an_empty_source_is_served_with_the_numbers_of_the_empty_translation(tok
     np.testing.assert_array_equal(result.lengths.numpy()[0], 0)
     np.testing.assert_array_equal(result.ids.numpy()[0], 0)
     assert result.lengths.numpy()[1, 0] > 0
+    # `score` is the model's own probability, empty source or not (docs/models.md): the
+    # padded source's, as for any source, and the score signature agrees with the method.
+    scored = signatures["score"][0](tf.constant(["", "Wir gehen."]), tf.constant(["", "We go."]))
+    method = model.score(["", "Wir gehen."], ["", "We go."])
+    assert_allclose(scored["log_probability"].numpy(), method, atol=1e-5)
+    assert np.all(method < 0.0)
 
 
 def test_max_length_beyond_int32_is_a_clear_error(tokenizers):
