@@ -199,9 +199,11 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
     One token per line, its columns separated by tabs (or, on lines without a tab, by
     runs of spaces); sentences separated by blank lines. The tags are taken as they are,
     so POS tags and BIO/IOBES span tags (`B-PER`, `I-PER`, `S-LOC`, `E-ORG`, `O`) in
-    any column work alike. The file's first token line (the first line that is not
-    blank, not `-DOCSTART-` and does not start with `#`) sets its number of columns and
-    whether they are tab-separated.
+    any column work alike. The file's token lines (the lines that are not blank, not
+    `-DOCSTART-` and do not start with `#`) set its number of columns, the most common
+    count among them (the first line's on a tie), and whether they are tab-separated (as
+    the first line of that count). A file whose ``word_column`` and ``tag_column`` are the
+    same column (one column: untagged words) raises ValueError.
 
     Comments: a line starting with `#` before a sentence's first token is a comment
     (as in CoNLL-U `# text = ...`) unless it has the shape of the file's token lines,
@@ -253,6 +255,12 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
     if num_columns is not None:
         _check_column("word_column", word_column, num_columns, path)
         _check_column("tag_column", tag_column, num_columns, path)
+        if word_column % num_columns == tag_column % num_columns:
+            # A file of untagged words (one column) would give each word as its own tag.
+            raise ValueError(
+                f"word_column={word_column} and tag_column={tag_column} are the same column "
+                f"of {os.fspath(path)}, whose lines have {num_columns} column(s): no tags"
+            )
     examples = []
     words, tags, broken = [], [], False
 
@@ -297,18 +305,24 @@ def _conll_fields(line):
 
 
 def _conll_shape(lines):
-    """`(num_columns, tab_separated)` of the first token line of `lines`, or None if none.
+    """`(num_columns, tab_separated)` of the token lines of `lines`, or None if none.
 
-    The first token line is the first that is not blank, not `#`-led, not `-DOCSTART-`
-    and valid UTF-8 (a malformed line is reported where it is read, not here).
+    Token lines are those that are not blank, not `#`-led, not `-DOCSTART-` and valid
+    UTF-8; their most common column count is the file's (the first line's on a tie), so
+    that one malformed line, the first included, is reported where it is read and does not
+    make every good line look malformed.
     """
+    shapes = {}  # num_columns -> [count, tab_separated of the first such line]
     for _, line in lines:
         if not line.strip() or line.lstrip().startswith("#") or _undecodable(line):
             continue
         fields = _conll_fields(line)
         if fields[0] != "-DOCSTART-":
-            return len(fields), "\t" in line
-    return None
+            shapes.setdefault(len(fields), [0, "\t" in line])[0] += 1
+    if not shapes:
+        return None
+    num_columns = max(shapes, key=lambda n: shapes[n][0])  # the first of the most common
+    return num_columns, shapes[num_columns][1]
 
 
 def _is_conll_comment(line, shape):

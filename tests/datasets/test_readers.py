@@ -243,6 +243,27 @@ def test_read_conll_strict_and_lenient(tmp_path):
     ]
 
 
+def test_read_conll_a_bad_first_token_line_is_reported_where_it_is(tmp_path):
+    # The first token line used to set the column count: the error named the next (good)
+    # line, and a lenient read dropped every good line of the file, but not the bad one.
+    path = write(tmp_path / "train.conll", "EU\nrejects\tVBZ\nGerman\tJJ\n\nPeter\tNNP\n")
+    with pytest.raises(ValueError, match=f"^{path}:1: expected 2 columns, found 1$"):
+        read_conll(path)
+    result = read_conll(path, strict=False)
+    assert result.examples == [(["Peter"], ["NNP"])]
+    assert result.skipped == [(str(path), 1, "expected 2 columns, found 1")]
+
+
+def test_read_conll_refuses_a_file_without_a_tag_column(tmp_path):
+    path = write(tmp_path / "untagged.conll", "EU\nrejects\n\nPeter\n")
+    with pytest.raises(ValueError, match="are the same column .* 1 column\\(s\\): no tags"):
+        read_conll(path)
+    tagged = write(tmp_path / "tagged.conll", "EU NNP\n")
+    with pytest.raises(ValueError, match="word_column=1 and tag_column=-1 are the same column"):
+        read_conll(tagged, word_column=1)
+    assert read_conll(tagged).examples == [(["EU"], ["NNP"])]
+
+
 def test_read_conll_empty_word_or_tag(tmp_path):
     path = write(tmp_path / "empty.tsv", "Ja\tITJ\n\tNN\n\nNein\t \n")
     result = read_conll(path, strict=False)
