@@ -391,7 +391,15 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
 def _read_csv_rows(path, text, text_column, label_column, problems):
     """The `LoadResult` of `read_classification_csv` for the file contents `text`."""
     has_header = isinstance(text_column, str) or isinstance(label_column, str)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    if "\n" in text:
+        # One "\n"-ended line per item, so that `line_num` counts lines as the other readers
+        # and editors do: from a stream the csv module also ends a line at a "\r" inside a
+        # quoted field, which shifted every later line number.
+        parts = text.split("\n")
+        source = [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+    else:
+        source = io.StringIO(text, newline="")  # no "\n": lines end in "\r" (classic Mac)
+    reader = csv.reader(source)
     examples = []
     num_fields = text_index = label_index = None
     while True:

@@ -332,6 +332,24 @@ def test_read_classification_csv_strict_and_lenient(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_read_classification_csv_counts_lines_by_their_line_ends(tmp_path, end):
+    # A "\r" inside a quoted field is no line end: "broken row" is line 3 (it was 4).
+    text = end.join(["text,label", '"first\rreview",1', "broken row", '"two\nlines",0', "x,"])
+    path = write(tmp_path / "reviews.csv", text + end)
+    result = read_classification_csv(path, "text", "label", strict=False)
+    assert result.examples == [("first\rreview", "1"), ("two\nlines", "0")]
+    assert result.skipped == [
+        (str(path), 3, "expected 2 fields, found 1"),
+        (str(path), 6, "empty label"),
+    ]
+    # A file of classic Mac line ends ("\r" only) still reads line by line.
+    path = write(tmp_path / "mac.csv", "text,label\rhello,1\rbroken\rbye,0\r")
+    result = read_classification_csv(path, "text", "label", strict=False)
+    assert result.examples == [("hello", "1"), ("bye", "0")]
+    assert result.skipped == [(str(path), 3, "expected 2 fields, found 1")]
+
+
 def test_read_classification_csv_lenient_never_skips_a_malformed_header(tmp_path):
     # Skipping the header would take the first example for it ("text" not in ['ham', 'a']).
     path = write(tmp_path / "bad_header.csv", b"te\xffxt,label\nham,a\nspam,b\n")
