@@ -11,6 +11,7 @@ from keras_seq.serving.servable import Servable
 from keras_seq.serving.serving_error import ServingError
 
 logger = logging.getLogger(__name__)
+MAX_VERSION = 2**63 - 1  # TF Serving's versions are int64
 
 
 def read_model_server_config(path):
@@ -78,6 +79,7 @@ class ModelServer:
         self._models = {m.name: m for m in config.model_config_list.config}
         self._servables = {name: {} for name in self._models}
         self._failures = {name: {} for name in self._models}
+        self._warned_empty = set()  # base paths found without a version directory
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
@@ -217,8 +219,7 @@ class ModelServer:
             ]
         }
 
-    @staticmethod
-    def _version_directories(model):
+    def _version_directories(self, model):
         """Version number -> directory name, for the all-digit entries of the base path."""
         try:
             names = os.listdir(model.base_path)
@@ -226,11 +227,29 @@ class ModelServer:
             logger.warning("cannot list %s: %s", model.base_path, error)
             return {}
         directories = {}
-        # TF Serving parses each name as an integer (safe_strto64) and loads the directory
-        # under its own name, so BASE/0007 is version 7; the shortest name wins a tie.
+        # TF Serving parses each name as an integer (safe_strto64: a number beyond int64 is
+        # no version) and loads the directory under its own name, so BASE/0007 is version 7;
+        # the shortest name wins a tie.
         for entry in sorted(names, key=lambda n: (len(n), n)):
-            if entry.isascii() and entry.isdigit():
+            if entry.isascii() and entry.isdigit() and int(entry) <= MAX_VERSION:
                 directories.setdefault(int(entry), entry)
+        if directories:
+            self._warned_empty.discard(model.base_path)
+        elif model.base_path not in self._warned_empty:
+            # Once per base path (each poll would repeat it), as TF Serving's own warning.
+            self._warned_empty.add(model.base_path)
+            hint = (
+                " It holds a saved_model.pb: point the base path at its parent directory."
+                if "saved_model.pb" in names
+                else ""
+            )
+            logger.warning(
+                "No versions of servable %s found under base path %s. Did you forget to name "
+                "your leaf directory as a number (eg. '/1/')?%s",
+                model.name,
+                model.base_path,
+                hint,
+            )
         return directories
 
     @staticmethod

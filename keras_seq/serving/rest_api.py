@@ -278,6 +278,8 @@ def _parse_version(text):
         return None
     if not (text.isascii() and text.isdigit()):
         raise ServingError(400, f"Invalid version: {text!r} is not a non-negative integer")
+    if int(text) > 2**63 - 1:  # TF Serving parses it as an int64
+        raise ServingError(400, f"Failed to convert version: {text} to numeric.")
     return int(text)
 
 

@@ -199,6 +199,13 @@ def test_new_version_is_picked_up_and_selectable(served, models):
         ("toy/versions/1/labels/stable:predict", '{"instances": ["a"]}', 400, "Malformed"),
         ("toy:predict", '{"instances": [{"text": "a", "extra": "b"}]}', 400, "extra"),
         ("toy/versions/x:predict", '{"instances": ["a"]}', 400, "Invalid version"),
+        (
+            "toy/versions/9223372036854775808:predict",
+            '{"instances": ["a"]}',
+            400,
+            "Failed to convert version: 9223372036854775808 to numeric.",
+        ),
+        ("toy/versions/9223372036854775807:predict", '{"instances": ["a"]}', 404, "Specific"),
         ("toy:explode", '{"instances": ["a"]}', 400, "Malformed request"),
     ],
 )

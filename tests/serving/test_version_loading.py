@@ -98,3 +98,27 @@ def test_config_tf_serving_refuses_is_a_value_error(tmp_path, configs, message):
     config_file.write_text("model_config_list { " + configs + " }\n")
     with pytest.raises(ValueError, match=re.escape(message)):
         ModelServer.from_config_file(config_file)
+
+
+def test_a_directory_number_beyond_int64_is_no_version(tmp_path, toy_version_dir, model_server):
+    # TF Serving parses names as int64: 18446744073709551616 is skipped, not served.
+    shutil.copytree(toy_version_dir, tmp_path / "toy" / "1")
+    shutil.copytree(toy_version_dir, tmp_path / "toy" / "18446744073709551616")
+    model_server.poll()
+    assert _states(model_server) == [("1", "AVAILABLE")]
+
+
+def test_a_base_path_without_versions_is_named_once(tmp_path, toy_version_dir, caplog):
+    # The usual slip: the base path is the version directory itself.
+    shutil.copytree(toy_version_dir, tmp_path / "toy" / "1")
+    server = ModelServer.for_base_path("toy", tmp_path / "toy" / "1")
+    try:
+        with caplog.at_level("WARNING", logger="keras_seq.serving.model_server"):
+            server.poll()
+            server.poll()
+        warnings = [r.getMessage() for r in caplog.records if "No versions" in r.getMessage()]
+        assert len(warnings) == 1
+        assert "No versions of servable toy found under base path" in warnings[0]
+        assert "point the base path at its parent directory" in warnings[0]
+    finally:
+        server.stop()
