@@ -4,6 +4,7 @@ import numbers
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from keras_seq.layers.gru import GRU
@@ -11,6 +12,26 @@ from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
 
 CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
+
+
+def token_ids(values, vocabulary_size, name):
+    """``values`` as int32 token ids, checked: an integer dtype (a float id was truncated
+    silently), and ids in ``[0, vocabulary_size)`` (the embedding read row V - 1 for -1, and
+    an id >= V failed deep in a gather on the CPU and gave zeros on a GPU). The range is
+    checked when the graph runs (an eager call raises at once), by TensorFlow's ``Assert``,
+    which TF Serving runs."""
+    dtype = getattr(values, "dtype", None)
+    dtype = keras.backend.standardize_dtype(np.asarray(values).dtype if dtype is None else dtype)
+    if "int" not in dtype:
+        raise TypeError(f"`{name}` must be integer token ids, got dtype {dtype}.")
+    ids = ops.convert_to_tensor(values, dtype="int32")
+    message = f"`{name}` must hold token ids in [0, {vocabulary_size}) (the vocabulary size)"
+    checks = [
+        tf.debugging.assert_non_negative(ids, message=message),
+        tf.debugging.assert_less(ids, tf.constant(vocabulary_size, tf.int32), message=message),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(ids)
 
 
 def forbid_ids(logits, ids, vocabulary_size):

@@ -19,6 +19,7 @@ from keras_seq.models._recurrent_body import (
     check_optional_length,
     forbid_ids,
     resolve_vocabulary_size,
+    token_ids,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -179,7 +180,7 @@ class RNNLanguageModel(keras.Model):
         ``states[l]`` holds the final states of level ``l`` after each row's last non-padding
         token (a row of padding only keeps ``initial_state``, zeros by default).
         """
-        ids = ops.convert_to_tensor(ids, dtype="int32")
+        ids = token_ids(ids, self.vocabulary_size, "ids")
         if len(ids.shape) != 2:
             raise ValueError(f"`ids` must be int ids of shape [batch, length], got {ids.shape}.")
         mask = ops.not_equal(ids, PAD_ID)

@@ -13,7 +13,12 @@ from keras_seq.layers.bridge import Bridge
 from keras_seq.layers.gru import GRU
 from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
-from keras_seq.models._recurrent_body import check_bool, check_optional_length, forbid_ids
+from keras_seq.models._recurrent_body import (
+    check_bool,
+    check_optional_length,
+    forbid_ids,
+    token_ids,
+)
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
 
@@ -232,7 +237,7 @@ class Seq2Seq(keras.Model):
     # ------------------------------------------------------------------------ pieces
     def encode(self, source_ids, training=False):
         """Returns ``(memory [B, S, units], memory_mask [B, S], decoder initial states)``."""
-        source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
+        source_ids = token_ids(source_ids, self.source_vocabulary_size, "source_ids")
         if len(source_ids.shape) != 2:
             raise ValueError(
                 f"`source_ids` must be int ids of shape [batch, length], got {source_ids.shape}."
@@ -264,7 +269,7 @@ class Seq2Seq(keras.Model):
 
     def encoder_decoder_logits(self, source_ids, target_in, training=False):
         memory, memory_mask, states = self.encode(source_ids, training)
-        target_in = ops.convert_to_tensor(target_in, dtype="int32")
+        target_in = token_ids(target_in, self.target_vocabulary_size, "target_in")
         embedded = self.embedding_dropout(self.target_embedding(target_in), training=training)
         outputs, _ = self.decoder(
             embedded,

@@ -11,6 +11,7 @@ from keras_seq.models._recurrent_body import (
     check_cell_and_dropout,
     check_optional_length,
     resolve_vocabulary_size,
+    token_ids,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -140,7 +141,7 @@ class SequenceClassifier(keras.Model):
 
     def encode(self, inputs, training=False):
         """Pooled features [B, units · directions] of token ids [B, T]."""
-        ids = ops.convert_to_tensor(inputs, dtype="int32")
+        ids = token_ids(inputs, self.vocabulary_size, "inputs")
         if len(ids.shape) != 2:
             raise ValueError(f"`inputs` must be int ids of shape [batch, length], got {ids.shape}.")
         mask = ops.not_equal(ids, PAD_ID)

@@ -10,6 +10,7 @@ from keras_seq.models._recurrent_body import (
     check_cell_and_dropout,
     check_optional_length,
     resolve_vocabulary_size,
+    token_ids,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -115,7 +116,7 @@ class SequenceTagger(keras.Model):
         self.built = True
 
     def call(self, inputs, training=False):
-        ids = ops.convert_to_tensor(inputs, dtype="int32")
+        ids = token_ids(inputs, self.vocabulary_size, "inputs")
         if len(ids.shape) != 2:
             raise ValueError(f"`inputs` must be int ids of shape [batch, length], got {ids.shape}.")
         mask = ops.not_equal(ids, PAD_ID)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_seq.decoding import BeamSearch, GreedySearch
-from keras_seq.models import RNNLanguageModel, Seq2Seq
+from keras_seq.models import RNNLanguageModel, Seq2Seq, SequenceClassifier, SequenceTagger
 from keras_seq.models._recurrent_body import forbid_ids
 from keras_seq.models.seq2seq import PAD_ID, START_ID
 from keras_seq.text import WordTokenizer
@@ -104,3 +104,41 @@ def test_seq2seq_decode_checks_its_strategy_and_bound():
     with pytest.raises(TypeError, match="`max_length_bound` must be an int when `max_length`"):
         model.decode(source, GreedySearch(), max_length_bound=None)
     assert model.decode(source, GreedySearch(), max_length=1).lengths.numpy() == [[1]]
+
+
+def _id_models():
+    vocabulary = 12
+    seq2seq = Seq2Seq(vocabulary, vocabulary, embedding_dim=4, units=8)
+    seq2seq.build()
+    target = np.array([[1, 4]], "int32")
+    return vocabulary, {
+        "source_ids": lambda ids: seq2seq((ids, target)),
+        "target_in": lambda ids: seq2seq((np.array([[4, 5]], "int32"), ids)),
+        "decode": lambda ids: seq2seq.compiled_decode(beam_size=2, max_length_bound=3)(ids),
+        "tagger": SequenceTagger(["A", "B"], vocabulary, embedding_dim=4, units=4),
+        "classifier": SequenceClassifier(["A", "B"], vocabulary, embedding_dim=4, units=4),
+        "language_model": RNNLanguageModel(vocabulary, embedding_dim=4, units=4),
+    }
+
+
+def test_token_ids_outside_the_vocabulary_or_not_integers_are_named():
+    # -1 read the embedding's last row silently, 5.9 was read as 5, and 15 failed in a gather.
+    vocabulary, models = _id_models()
+    for name, model in models.items():
+        assert model(tf.constant([[4, 5]])) is not None, name
+        for bad in ([[-1, 5]], [[vocabulary, 5]], [[4, 2**20]]):
+            with pytest.raises(
+                tf.errors.InvalidArgumentError, match=rf"token ids in \[0, {vocabulary}\)"
+            ):
+                model(tf.constant(bad))
+        if name != "decode":  # its input signature is int32
+            with pytest.raises(TypeError, match="must be integer token ids, got dtype float32"):
+                model(np.array([[5.9, 6.7]], "float32"))
+
+
+def test_token_ids_are_checked_inside_a_compiled_function():
+    vocabulary, models = _id_models()
+    tagger = tf.function(models["tagger"])
+    assert tagger(tf.constant([[4, vocabulary - 1]])).shape[:2] == (1, 2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"`inputs` must hold token ids"):
+        tagger(tf.constant([[4, -3]]))
