@@ -24,14 +24,14 @@ def token_ids(values, vocabulary_size, name):
     dtype = keras.backend.standardize_dtype(np.asarray(values).dtype if dtype is None else dtype)
     if "int" not in dtype:
         raise TypeError(f"`{name}` must be integer token ids, got dtype {dtype}.")
-    ids = ops.convert_to_tensor(values, dtype="int32")
+    ids = tf.convert_to_tensor(values)  # checked in its own dtype: int64 ids must not wrap
     message = f"`{name}` must hold token ids in [0, {vocabulary_size}) (the vocabulary size)"
     checks = [
         tf.debugging.assert_non_negative(ids, message=message),
-        tf.debugging.assert_less(ids, tf.constant(vocabulary_size, tf.int32), message=message),
+        tf.debugging.assert_less(ids, tf.constant(vocabulary_size, ids.dtype), message=message),
     ]
     with tf.control_dependencies(checks):
-        return tf.identity(ids)
+        return tf.cast(ids, tf.int32)
 
 
 def forbid_ids(logits, ids, vocabulary_size):
