@@ -25,7 +25,7 @@ from keras_seq.export.warmup import WARMUP_FILE_NAME, make_predict_log, write_wa
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
 # TF Serving parses version directory names as int64 and ignores those that overflow.
-MAX_VERSION = 2**63 - 1
+MAX_VERSION = standalone_checker.MAX_VERSION
 
 
 def export(model, base_dir, name, version=None, examples=None):
@@ -132,8 +132,7 @@ def next_version(model_dir):
     """
     if not os.path.isdir(model_dir):
         return 1
-    versions = [int(d) for d in os.listdir(model_dir) if d.isascii() and d.isdigit()]
-    return max((v for v in versions if v <= MAX_VERSION), default=0) + 1
+    return max(standalone_checker.version_directories(model_dir), default=0) + 1
 
 
 def _resolve_version(model_dir, version):

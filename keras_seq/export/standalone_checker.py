@@ -405,13 +405,17 @@ def version_dirs(path):
     return [os.path.join(path, directories[v]) for v in sorted(directories, reverse=True)]
 
 
+MAX_VERSION = 2**63 - 1  # TF Serving's versions are int64
+
+
 def version_directories(base_path):
     """Version number -> directory name under ``base_path``, as TF Serving reads them: each
-    all-digit name parsed as an int64 (a larger number is skipped), so ``0007`` is version 7
-    (the shortest name wins a tie, as in `keras_seq.serving.ModelServer`)."""
+    all-digit name parsed as an int64 (safe_strto64: a larger number is no version) and
+    loaded under its own name, so ``0007`` is version 7; the shortest name wins a tie.
+    Shared by `export`, ``check-export`` and `keras_seq.serving.ModelServer`."""
     directories = {}
     for entry in sorted(os.listdir(base_path), key=lambda n: (len(n), n)):
-        if entry.isascii() and entry.isdigit() and int(entry) <= 2**63 - 1:
+        if entry.isascii() and entry.isdigit() and int(entry) <= MAX_VERSION:
             directories.setdefault(int(entry), entry)
     return directories
 

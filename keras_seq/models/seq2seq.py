@@ -43,9 +43,8 @@ def _check_max_length(max_length, allow_none=False):
 
 
 def _make_attention(name, units):
-    cls = attention_module.get(name)
-    if isinstance(name, str):
-        name = name.lower()
+    cls = attention_module.get(name)  # a str (or TypeError), any case
+    name = name.lower()
     if name == "multi_head":
         return cls(num_heads=4, key_dim=max(units // 4, 1), output_dim=units)
     if name == "additive":

@@ -7,11 +7,11 @@ import threading
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from keras_seq.export.standalone_checker import version_directories
 from keras_seq.serving.servable import Servable
 from keras_seq.serving.serving_error import ServingError
 
 logger = logging.getLogger(__name__)
-MAX_VERSION = 2**63 - 1  # TF Serving's versions are int64
 
 
 def read_model_server_config(path):
@@ -222,17 +222,10 @@ class ModelServer:
     def _version_directories(self, model):
         """Version number -> directory name, for the all-digit entries of the base path."""
         try:
-            names = os.listdir(model.base_path)
+            directories = version_directories(model.base_path)  # BASE/0007 is version 7
         except OSError as error:
             logger.warning("cannot list %s: %s", model.base_path, error)
             return {}
-        directories = {}
-        # TF Serving parses each name as an integer (safe_strto64: a number beyond int64 is
-        # no version) and loads the directory under its own name, so BASE/0007 is version 7;
-        # the shortest name wins a tie.
-        for entry in sorted(names, key=lambda n: (len(n), n)):
-            if entry.isascii() and entry.isdigit() and int(entry) <= MAX_VERSION:
-                directories.setdefault(int(entry), entry)
         if directories:
             self._warned_empty.discard(model.base_path)
         elif model.base_path not in self._warned_empty:
@@ -240,7 +233,7 @@ class ModelServer:
             self._warned_empty.add(model.base_path)
             hint = (
                 " It holds a saved_model.pb: point the base path at its parent directory."
-                if "saved_model.pb" in names
+                if os.path.exists(os.path.join(model.base_path, "saved_model.pb"))
                 else ""
             )
             logger.warning(

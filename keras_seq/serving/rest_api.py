@@ -37,6 +37,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Route
 
+from keras_seq.export.standalone_checker import MAX_VERSION
 from keras_seq.serving.json_tensor import format_predict_response, parse_predict_request
 from keras_seq.serving.request_batcher import RequestBatcher, batchable
 from keras_seq.serving.serving_error import ServingError
@@ -278,7 +279,7 @@ def _parse_version(text):
         return None
     if not (text.isascii() and text.isdigit()):
         raise ServingError(400, f"Invalid version: {text!r} is not a non-negative integer")
-    if int(text) > 2**63 - 1:  # TF Serving parses it as an int64
+    if int(text) > MAX_VERSION:  # TF Serving parses it as an int64
         raise ServingError(400, f"Failed to convert version: {text} to numeric.")
     return int(text)
 
