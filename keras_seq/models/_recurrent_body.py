@@ -31,7 +31,10 @@ def token_ids(values, vocabulary_size, name):
         tf.debugging.assert_less(ids, tf.constant(vocabulary_size, ids.dtype), message=message),
     ]
     with tf.control_dependencies(checks):
-        return tf.cast(ids, tf.int32)
+        # tf.identity, not the cast alone: a cast to the dtype the ids already have returns
+        # them unchanged, without the control dependencies, and in a graph the gather that
+        # reads them then raced the checks (it failed first, unnamed, now and then).
+        return tf.identity(tf.cast(ids, tf.int32))
 
 
 def forbid_ids(logits, ids, vocabulary_size):

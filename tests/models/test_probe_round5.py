@@ -145,3 +145,36 @@ def test_token_ids_are_checked_inside_a_compiled_function():
     assert tagger(tf.constant([[4, vocabulary - 1]])).shape[:2] == (1, 2)
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"`inputs` must hold token ids"):
         tagger(tf.constant([[4, -3]]))
+
+
+@pytest.mark.parametrize("dtype", [tf.int32, tf.int64])
+def test_checked_ids_wait_for_their_checks_in_a_graph(dtype):
+    # With int32 ids the cast returned them unchanged, without the control dependencies, so
+    # in a graph the embedding's gather raced the checks and now and then failed first,
+    # unnamed ("indices[0,0] = 12 is not in [0, 12)").
+    from keras_seq.models._recurrent_body import token_ids
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], dtype)])
+    def checked(ids):
+        out = token_ids(ids, 12, "ids")
+        # both checks are reached from the returned tensor, not only run as side effects
+        reached = [op.type for op in _ancestors(out.op)]
+        assert sum(kind in ("Assert", "If", "StatelessIf") for kind in reached) == 2, reached
+        return out
+
+    assert checked(tf.constant([[0, 11]], dtype)).numpy().tolist() == [[0, 11]]
+    for bad in ([[0, 12]], [[-1, 3]]):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"`ids` must hold token ids"):
+            checked(tf.constant(bad, dtype))
+
+
+def _ancestors(op):
+    seen, stack = set(), [op]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(tensor.op for tensor in current.inputs)
+        stack.extend(current.control_inputs)
+    return seen
