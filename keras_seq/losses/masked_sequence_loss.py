@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_seq._checked_ids import checked_ids, poisoned
+
 
 @keras.saving.register_keras_serializable(package="keras_seq")
 class MaskedSequenceLoss(keras.losses.Loss):
@@ -66,7 +68,7 @@ class MaskedSequenceLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
-        y_true = target_ids(y_true, y_pred, self.pad_id)
+        y_true, fine = target_ids(y_true, y_pred, self.pad_id)
         real = ops.not_equal(y_true, self.pad_id)
         weights = ops.cast(real, y_pred.dtype)
         if sample_weight is not None:
@@ -80,7 +82,7 @@ class MaskedSequenceLoss(keras.losses.Loss):
         if self.label_smoothing > 0:
             smooth = -ops.mean(log_probs, axis=-1)
             token_loss = (1 - self.label_smoothing) * token_loss + self.label_smoothing * smooth
-        return _global_token_mean(ops.sum(token_loss * weights), ops.sum(weights))
+        return poisoned(_global_token_mean(ops.sum(token_loss * weights), ops.sum(weights)), fine)
 
     def get_config(self):
         return {
@@ -92,17 +94,37 @@ class MaskedSequenceLoss(keras.losses.Loss):
 
 
 def target_ids(y_true, y_pred, pad_id):
-    """``y_true`` as int32 ids [B, T], checked against ``y_pred`` [B, T, V].
+    """``(ids, fine)``: ``y_true`` as int32 ids [B, T], checked against ``y_pred`` [B, T, V],
+    and a scalar bool that is False when an id is out of range, for `poisoned` (XLA drops the
+    ``Assert``; see `keras_seq._checked_ids`).
 
     Every id must be ``pad_id`` or lie in [0, V): a negative id would be read from the other
     end of the vocabulary (``take_along_axis`` counts from the end) and give a wrong number
-    without a word, an id >= V fails deep in a gather. A [B, T, 1] ``y_true`` is read as
-    [B, T]. Raises ValueError when the shapes are known not to match, InvalidArgumentError (in
-    the graph) when the batch or time sizes differ at run time or an id is out of range.
+    without a word, an id >= V fails deep in a gather. Ids are checked in their own dtype (an
+    int64 id of 2**32 + 3 does not wrap to 3), float ids must be whole numbers. A [B, T, 1]
+    ``y_true`` is read as [B, T]. Raises ValueError when the shapes are known not to match,
+    TypeError for ragged or non-numeric ids, InvalidArgumentError (in the graph) when the batch
+    or time sizes differ at run time or an id is out of range.
     """
     import tensorflow as tf
 
-    y_true = ops.cast(y_true, "int32")
+    if isinstance(y_pred, tf.RaggedTensor):
+        raise TypeError(
+            "`y_pred` must be a dense tensor [batch, time, vocabulary], got a RaggedTensor."
+        )
+    vocabulary = tf.shape(y_pred)[-1]
+    y_true, fine = checked_ids(
+        y_true,
+        vocabulary,
+        lambda ids: [
+            f"`y_true` must hold `pad_id` ({pad_id}) or ids in [0, vocabulary size); "
+            "vocabulary size, smallest and largest id:",
+            vocabulary,
+            tf.reduce_min(ids),
+            tf.reduce_max(ids),
+        ],
+        pad_id=pad_id,
+    )
     if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
         y_true = ops.squeeze(y_true, axis=-1)
     leading = tuple(y_pred.shape[:-1])
@@ -114,31 +136,15 @@ def target_ids(y_true, y_pred, pad_id):
             f"`y_pred` must have shape `y_true`'s + [vocabulary]: got `y_true` of shape "
             f"{tuple(y_true.shape)} and `y_pred` of shape {tuple(y_pred.shape)}."
         )
-    checks = []
     if None in y_true.shape or None in leading:
-        checks.append(
-            tf.debugging.assert_equal(
-                tf.shape(y_true),
-                tf.shape(y_pred)[:-1],
-                message="`y_true` and `y_pred` must have the same batch and time sizes",
-            )
+        check = tf.debugging.assert_equal(
+            tf.shape(y_true),
+            tf.shape(y_pred)[:-1],
+            message="`y_true` and `y_pred` must have the same batch and time sizes",
         )
-    vocabulary = tf.shape(y_pred)[-1]
-    fine = tf.equal(y_true, pad_id) | ((y_true >= 0) & (y_true < vocabulary))
-    checks.append(
-        tf.debugging.Assert(
-            tf.reduce_all(fine),
-            [
-                f"`y_true` must hold `pad_id` ({pad_id}) or ids in [0, vocabulary size); "
-                "vocabulary size, smallest and largest id:",
-                vocabulary,
-                tf.reduce_min(y_true),
-                tf.reduce_max(y_true),
-            ],
-        )
-    )
-    with tf.control_dependencies(checks):
-        return tf.identity(y_true)
+        with tf.control_dependencies([check]):
+            y_true = tf.identity(y_true)
+    return y_true, fine
 
 
 def gather_ids(y_true, real):

@@ -2,15 +2,27 @@
 
 import tensorflow as tf
 
+from keras_seq._checked_ids import checked_ids
+
 
 def ids_in_range(named_ids, size, what="class ids"):
-    """Assert ops: every id of each ``{name: ids}`` lies in [0, ``size``). `one_hot` and
-    gathers would otherwise make an id outside it a row of zeros or a raw gather error."""
-    return [
-        tf.debugging.Assert(
-            tf.reduce_all((ids >= 0) & (ids < size)),
-            [f"`{name}` must hold {what} in [0, {size}), got", ids],
-            summarize=20,
-        )
+    """``([int32 ids of each {name: ids}], fine)``: every id lies in [0, ``size``), asserted
+    and, for XLA which drops the assert, reported by the scalar bool ``fine`` (see
+    `keras_seq._checked_ids`). `one_hot` and gathers would otherwise make an id outside it a
+    row of zeros or a raw gather error; ids are checked before the int32 cast, and float ids
+    must be whole numbers."""
+    checked = [
+        checked_ids(ids, size, [f"`{name}` must hold {what} in [0, {size}), got", ids], name=name)
         for name, ids in named_ids.items()
     ]
+    return [ids for ids, _ in checked], tf.reduce_all([fine for _, fine in checked])
+
+
+def refuse_ragged(**named):
+    """TypeError naming the first RaggedTensor argument (the metrics need dense ids)."""
+    for name, value in named.items():
+        if isinstance(value, tf.RaggedTensor):
+            raise TypeError(
+                f"`{name}` must be a dense tensor, got a RaggedTensor: pad it first (e.g. "
+                "`.to_tensor()`)."
+            )

@@ -4,7 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_seq.metrics._checks import ids_in_range
+from keras_seq._checked_ids import poisoned
+from keras_seq.metrics._checks import ids_in_range, refuse_ragged
 
 AVERAGES = ("macro", "micro", "weighted")
 
@@ -67,6 +68,7 @@ class ClassF1Score(keras.metrics.Metric):
         )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        refuse_ragged(y_true=y_true, y_pred=y_pred, sample_weight=sample_weight)
         y_true = ops.convert_to_tensor(y_true)
         y_pred = ops.convert_to_tensor(y_pred)
         if len(y_pred.shape) == 2 and y_pred.shape[-1] != 1:
@@ -83,8 +85,11 @@ class ClassF1Score(keras.metrics.Metric):
                 f"`y_pred` must be scores of shape [batch, {self.num_classes}] or integer labels "
                 f"of shape [batch], got shape {tuple(y_pred.shape)} and dtype {y_pred.dtype}."
             )
-        y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
-        y_pred = ops.reshape(ops.cast(y_pred, "int32"), (-1,))
+        # Checked before the int32 cast: int64 labels must not wrap, float ones be whole.
+        (y_true, y_pred), fine = ids_in_range(
+            {"y_true": ops.reshape(y_true, (-1,)), "y_pred": ops.reshape(y_pred, (-1,))},
+            self.num_classes,
+        )
         weights = ops.ones_like(y_true, dtype="float32")
         if sample_weight is not None:
             weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
@@ -95,12 +100,13 @@ class ClassF1Score(keras.metrics.Metric):
             true_one_hot = ops.one_hot(y_true, self.num_classes, dtype="float32")
             true_one_hot = true_one_hot * weights[:, None]
             pred_one_hot = ops.one_hot(y_pred, self.num_classes, dtype="float32")
-            self.confusion.assign_add(ops.matmul(ops.transpose(true_one_hot), pred_one_hot))
+            counts = ops.matmul(ops.transpose(true_one_hot), pred_one_hot)
+            self.confusion.assign_add(poisoned(counts, fine))
 
     def _checks(self, y_true, y_pred, weights):
-        """Equal lengths (statically where known, else in the graph) and labels in
-        [0, num_classes): `one_hot` makes a row of zeros for any other label, which would drop
-        the example from every count without a word."""
+        """Equal lengths (statically where known, else in the graph). The labels are checked
+        to lie in [0, num_classes) by `ids_in_range`: `one_hot` makes a row of zeros for any
+        other label, which would drop the example from every count without a word."""
         named = {"y_true": y_true, "y_pred": y_pred, "sample_weight": weights}
         sizes = {name: value.shape[0] for name, value in named.items()}
         known = {name: size for name, size in sizes.items() if size is not None}
@@ -119,7 +125,7 @@ class ClassF1Score(keras.metrics.Metric):
             for name, value in named.items()
             if name != "y_true" and None in (sizes[name], sizes["y_true"])
         ]
-        return checks + ids_in_range({"y_true": y_true, "y_pred": y_pred}, self.num_classes)
+        return checks
 
     @staticmethod
     def _scores(confusion):

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_seq._checked_ids import poisoned
 from keras_seq.losses.masked_sequence_loss import target_ids, token_weights
 
 
@@ -38,13 +39,13 @@ class MaskedAccuracy(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.convert_to_tensor(y_pred)
-        y_true = target_ids(y_true, y_pred, self.pad_id)
+        y_true, fine = target_ids(y_true, y_pred, self.pad_id)
         valid = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
         if sample_weight is not None:
             valid = token_weights(sample_weight, valid)
         hits = ops.cast(ops.equal(ops.argmax(y_pred, axis=-1), y_true), "float32")
         self.correct.assign_add(ops.sum(hits * valid))
-        self.count.assign_add(ops.sum(valid))
+        self.count.assign_add(poisoned(ops.sum(valid), fine))
 
     def result(self):
         # The count is a sum of weights, so it may be below 1 without being empty.

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_seq._checked_ids import poisoned
 from keras_seq.losses.masked_sequence_loss import gather_ids, target_ids, token_weights
 
 
@@ -44,7 +45,7 @@ class Perplexity(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.cast(y_pred, "float32")
-        y_true = target_ids(y_true, y_pred, self.pad_id)
+        y_true, fine = target_ids(y_true, y_pred, self.pad_id)
         real = ops.not_equal(y_true, self.pad_id)
         valid = ops.cast(real, "float32")
         if sample_weight is not None:
@@ -55,13 +56,17 @@ class Perplexity(keras.metrics.Metric):
             log_probs = ops.log(ops.clip(y_pred, 1e-12, 1.0))
         picked = ops.take_along_axis(log_probs, gather_ids(y_true, real), axis=-1)[..., 0]
         self.negative_log_likelihood.assign_add(-ops.sum(picked * valid))
-        self.count.assign_add(ops.sum(valid))
+        self.count.assign_add(poisoned(ops.sum(valid), fine))
 
     def result(self):
         # The count is a sum of weights, so it may be below 1 without being empty. With no
         # token at all exp(0) = 1 would read as a perfect model: 0 says "nothing counted".
+        # A count poisoned with NaN (a bad id under XLA, see `keras_seq._checked_ids`) stays
+        # NaN rather than reading as "nothing counted".
         perplexity = ops.exp(ops.divide_no_nan(self.negative_log_likelihood, self.count))
-        return ops.where(self.count > 0, perplexity, 0.0)
+        return ops.where(
+            self.count > 0, perplexity, ops.where(ops.isnan(self.count), self.count, 0.0)
+        )
 
     def reset_state(self):
         self.negative_log_likelihood.assign(0.0)

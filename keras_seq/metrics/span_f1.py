@@ -3,7 +3,8 @@
 import keras
 from keras import ops
 
-from keras_seq.metrics._checks import ids_in_range
+from keras_seq._checked_ids import poisoned
+from keras_seq.metrics._checks import ids_in_range, refuse_ragged
 
 # Prefix codes of a tag.
 OUTSIDE, BEGIN, INSIDE, END, SINGLE = 0, 1, 2, 3, 4
@@ -136,22 +137,25 @@ class SpanF1(keras.metrics.Metric):
 
     @staticmethod
     def _checked(y_true, y_pred, tags):
-        """The ids, after checks in the graph: equal shapes, every id in [0, tags)."""
+        """``(y_true, y_pred, fine)``: the int32 ids after checks in the graph (equal shapes,
+        every id in [0, tags), checked before the int32 cast) and the scalar bool for
+        `poisoned` (XLA drops the asserts)."""
         import tensorflow as tf
 
-        checks = [
-            tf.debugging.assert_equal(
-                tf.shape(y_true), tf.shape(y_pred), message="`y_true` and `y_pred` differ in shape"
-            ),
-            *ids_in_range({"y_true": y_true, "y_pred": y_pred}, tags, what="tag ids"),
-        ]
-        with tf.control_dependencies(checks):
-            return tf.identity(y_true), tf.identity(y_pred)
+        (y_true, y_pred), fine = ids_in_range(
+            {"y_true": y_true, "y_pred": y_pred}, tags, what="tag ids"
+        )
+        same_shape = tf.debugging.assert_equal(
+            tf.shape(y_true), tf.shape(y_pred), message="`y_true` and `y_pred` differ in shape"
+        )
+        with tf.control_dependencies([same_shape]):
+            return tf.identity(y_true), tf.identity(y_pred), fine
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         if sample_weight is not None:
             raise ValueError("SpanF1 counts chunks: `sample_weight` must be None.")
-        y_true = ops.cast(y_true, "int32")
+        refuse_ragged(y_true=y_true, y_pred=y_pred)
+        y_true = ops.convert_to_tensor(y_true)
         y_pred = ops.convert_to_tensor(y_pred)
         tags = len(self._prefixes)  # the tag vocabulary and padding
         if len(y_pred.shape) == len(y_true.shape) + 1:
@@ -161,7 +165,6 @@ class SpanF1(keras.metrics.Metric):
                     f"{tags - 1} tags), got shape {tuple(y_pred.shape)}."
                 )
             y_pred = ops.argmax(y_pred[..., 1:], axis=-1) + 1
-        y_pred = ops.cast(y_pred, "int32")
         if (
             len(y_true.shape) != 2
             or len(y_pred.shape) != 2
@@ -174,7 +177,7 @@ class SpanF1(keras.metrics.Metric):
                 "SpanF1 expects y_true [batch, time] tag ids and y_pred [batch, time] ids or "
                 f"[batch, time, tags] scores; got shapes {y_true.shape} and {y_pred.shape}."
             )
-        y_true, y_pred = self._checked(y_true, y_pred, tags)
+        y_true, y_pred, fine = self._checked(y_true, y_pred, tags)
         valid = ops.not_equal(y_true, 0)
         gold_start, gold_end, gold_kind = self._chunks(y_true, valid)
         pred_start, pred_end, pred_kind = self._chunks(y_pred, valid)
@@ -186,9 +189,9 @@ class SpanF1(keras.metrics.Metric):
             counts = ops.sum(one_hot * ops.cast(chunk_starts, "float32")[..., None], axis=(0, 1))
             return ops.reshape(counts, (count,))
 
-        self.true_positives.assign_add(per_type(correct, gold_kind))
-        self.predicted.assign_add(per_type(pred_start, pred_kind))
-        self.gold.assign_add(per_type(gold_start, gold_kind))
+        self.true_positives.assign_add(poisoned(per_type(correct, gold_kind), fine))
+        self.predicted.assign_add(poisoned(per_type(pred_start, pred_kind), fine))
+        self.gold.assign_add(poisoned(per_type(gold_start, gold_kind), fine))
 
     def result(self):
         correct = ops.sum(self.true_positives)

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_seq._checked_ids import checked_ids
 from keras_seq.layers.gru import GRU
 from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
@@ -15,26 +16,29 @@ CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
 
 
 def token_ids(values, vocabulary_size, name):
-    """``values`` as int32 token ids, checked: an integer dtype (a float id was truncated
-    silently), and ids in ``[0, vocabulary_size)`` (the embedding read row V - 1 for -1, and
-    an id >= V failed deep in a gather on the CPU and gave zeros on a GPU). The range is
-    checked when the graph runs (an eager call raises at once), by TensorFlow's ``Assert``,
-    which TF Serving runs."""
+    """``(ids, fine)``: ``values`` as int32 token ids, checked, and a scalar bool that is False
+    when an id is out of range. Checked: an integer dtype (a float id was truncated silently),
+    and ids in ``[0, vocabulary_size)`` (the embedding read row V - 1 for -1, and an id >= V
+    failed deep in a gather on the CPU and gave zeros on a GPU), in the ids' own dtype (an int64
+    id of 2**32 + 5 must not wrap to 5). The range is checked when the graph runs (an eager call
+    raises at once) by TensorFlow's ``Assert``, which TF Serving runs; XLA drops it, so the
+    callers poison their embeddings with `poisoned` (NaN, not a clamped row: see
+    `keras_seq._checked_ids`)."""
     dtype = getattr(values, "dtype", None)
     dtype = keras.backend.standardize_dtype(np.asarray(values).dtype if dtype is None else dtype)
     if "int" not in dtype:
         raise TypeError(f"`{name}` must be integer token ids, got dtype {dtype}.")
-    ids = tf.convert_to_tensor(values)  # checked in its own dtype: int64 ids must not wrap
-    message = f"`{name}` must hold token ids in [0, {vocabulary_size}) (the vocabulary size)"
-    checks = [
-        tf.debugging.assert_non_negative(ids, message=message),
-        tf.debugging.assert_less(ids, tf.constant(vocabulary_size, ids.dtype), message=message),
-    ]
-    with tf.control_dependencies(checks):
-        # tf.identity, not the cast alone: a cast to the dtype the ids already have returns
-        # them unchanged, without the control dependencies, and in a graph the gather that
-        # reads them then raced the checks (it failed first, unnamed, now and then).
-        return tf.identity(tf.cast(ids, tf.int32))
+    return checked_ids(
+        values,
+        vocabulary_size,
+        lambda ids: [
+            f"`{name}` must hold token ids in [0, {vocabulary_size}) (the vocabulary size); "
+            "smallest and largest id:",
+            tf.reduce_min(ids),
+            tf.reduce_max(ids),
+        ],
+        name=name,
+    )
 
 
 def forbid_ids(logits, ids, vocabulary_size):

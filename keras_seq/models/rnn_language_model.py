@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_seq._checked_ids import poisoned
 from keras_seq.decoding import (
     ArgmaxSelector,
     GreedySearch,
@@ -180,11 +181,12 @@ class RNNLanguageModel(keras.Model):
         ``states[l]`` holds the final states of level ``l`` after each row's last non-padding
         token (a row of padding only keeps ``initial_state``, zeros by default).
         """
-        ids = token_ids(ids, self.vocabulary_size, "ids")
+        ids, fine = token_ids(ids, self.vocabulary_size, "ids")
         if len(ids.shape) != 2:
             raise ValueError(f"`ids` must be int ids of shape [batch, length], got {ids.shape}.")
         mask = ops.not_equal(ids, PAD_ID)
-        embedded = self.embedding_dropout(self.embedding(ids), training=training)
+        embedded = poisoned(self.embedding(ids), fine)
+        embedded = self.embedding_dropout(embedded, training=training)
         outputs, states = self.stack(
             embedded, initial_state=initial_state, mask=mask, training=training
         )

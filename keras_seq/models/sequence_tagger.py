@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_seq._checked_ids import poisoned
 from keras_seq.models._recurrent_body import (
     build_recurrent_body,
     check_bool,
@@ -116,11 +117,12 @@ class SequenceTagger(keras.Model):
         self.built = True
 
     def call(self, inputs, training=False):
-        ids = token_ids(inputs, self.vocabulary_size, "inputs")
+        ids, fine = token_ids(inputs, self.vocabulary_size, "inputs")
         if len(ids.shape) != 2:
             raise ValueError(f"`inputs` must be int ids of shape [batch, length], got {ids.shape}.")
         mask = ops.not_equal(ids, PAD_ID)
-        embedded = self.embedding_dropout(self.embedding(ids), training=training)
+        embedded = poisoned(self.embedding(ids), fine)
+        embedded = self.embedding_dropout(embedded, training=training)
         outputs = self.stack(embedded, mask=mask, training=training)
         return self.output_layer(self.output_dropout(outputs, training=training))
 

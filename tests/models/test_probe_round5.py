@@ -156,10 +156,10 @@ def test_checked_ids_wait_for_their_checks_in_a_graph(dtype):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], dtype)])
     def checked(ids):
-        out = token_ids(ids, 12, "ids")
-        # both checks are reached from the returned tensor, not only run as side effects
+        out, _ = token_ids(ids, 12, "ids")
+        # the check is reached from the returned tensor, not only run as a side effect
         reached = [op.type for op in _ancestors(out.op)]
-        assert sum(kind in ("Assert", "If", "StatelessIf") for kind in reached) == 2, reached
+        assert {"Assert", "If", "StatelessIf"} & set(reached), reached  # an Assert, or in an If
         return out
 
     assert checked(tf.constant([[0, 11]], dtype)).numpy().tolist() == [[0, 11]]
@@ -178,3 +178,18 @@ def _ancestors(op):
         stack.extend(tensor.op for tensor in current.inputs)
         stack.extend(current.control_inputs)
     return seen
+
+
+def test_bad_token_ids_under_xla_give_nan_not_a_clamped_embedding_row():
+    # XLA drops the Assert, and there a gather clamps -1 or V to the last row (on a GPU): the
+    # models poison their embeddings instead, so the outputs are NaN rather than believable.
+    vocabulary, models = _id_models()
+    for name, model in models.items():
+        if name == "decode":  # a search over NaN logits raises its own named error
+            continue
+        under_xla = tf.function(lambda ids, model=model: model(ids), jit_compile=True)
+        good = under_xla(tf.constant([[4, vocabulary - 1]]))
+        assert np.all(np.isfinite(good.numpy())), name
+        for bad in ([[4, vocabulary]], [[-1, 5]]):
+            outputs = under_xla(tf.constant(bad)).numpy()
+            assert np.all(np.isnan(outputs)), (name, bad, outputs)

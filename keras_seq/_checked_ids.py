@@ -1,0 +1,65 @@
+"""In-graph checks of integer ids (targets, labels, tags), shared by the loss and the metrics.
+
+Two guards, because a check must hold wherever the graph runs:
+
+- a `tf.debugging.Assert` that the returned ids depend on (`tf.identity` under the control
+  dependency: a cast to the dtype the ids already have returns them unchanged, without it), so
+  eager calls and compiled functions raise a named ``InvalidArgumentError``;
+- a boolean ``fine`` for `poisoned`: XLA (``jit_compile=True``, Keras' default on a GPU) drops
+  every ``Assert``, and there a gather clamps a bad id to the last row and ``one_hot`` makes it
+  a row of zeros, so a bad id would give believable numbers. Poisoned with NaN instead, the
+  loss or metric shows it, and `StopOnNaN` / ``TerminateOnNaN`` stop the run.
+"""
+
+import tensorflow as tf
+
+
+def checked_ids(values, size, data, pad_id=None, name="y_true"):
+    """``values`` as int32 ids and a scalar bool ``fine``: every id in [0, ``size``) (or equal
+    to ``pad_id`` when given), checked in the ids' own dtype before the int32 cast (an int64 id
+    of 2**32 + 3 would wrap to the valid id 3). Float ids (Keras may hand labels over as
+    floats) must be whole numbers (1.7 was read as 1). ``data`` is the ``Assert``'s message
+    list (strings and tensors), or a function of the ids (int64 or float) giving it; ``size``
+    an int or an int32 scalar tensor. Raises TypeError for
+    ids of another dtype (bool, string) or ragged ids."""
+    if isinstance(values, tf.RaggedTensor):
+        raise TypeError(
+            f"`{name}` must be a dense tensor, got a RaggedTensor: pad it first (e.g. "
+            "`.to_tensor(pad_id)`)."
+        )
+    ids = tf.convert_to_tensor(values)
+    if ids.dtype.is_floating:
+        size = tf.cast(size, ids.dtype)
+        fine = tf.equal(ids, tf.floor(ids))  # NaN is not a whole number either
+    elif ids.dtype.is_integer:
+        # int64 holds every value of the other integer dtypes; a uint64 above its range turns
+        # negative, which the range check catches.
+        ids = tf.cast(ids, tf.int64)
+        size = tf.cast(size, tf.int64)
+        fine = tf.ones_like(ids, tf.bool)
+    else:
+        raise TypeError(f"`{name}` must hold integer ids, got dtype {ids.dtype.name}.")
+    in_range = (ids >= 0) & (ids < size)
+    if pad_id is not None:
+        in_range |= tf.equal(ids, tf.cast(pad_id, ids.dtype))
+    fine = tf.reduce_all(fine & in_range)
+    data = data(ids) if callable(data) else data
+    with tf.control_dependencies([tf.debugging.Assert(fine, data, summarize=20)]):
+        return tf.identity(tf.cast(ids, tf.int32)), fine
+
+
+def poisoned(value, fine):
+    """``value`` where ``fine``, else NaN of its dtype (see the module docstring)."""
+    value = tf.convert_to_tensor(value)
+    return tf.where(fine, value, tf.constant(float("nan"), value.dtype))
+
+
+def mask_matching(mask, shape, message):
+    """``mask`` checked to have the dynamic ``shape`` (an int32 vector, e.g.
+    ``tf.shape(values)[:2]``) when its static shape cannot tell: a mask of batch 1 would
+    otherwise broadcast over the whole batch in a graph (an eager call fails on the static
+    shapes). A named ``Assert``, and a reshape to ``shape``, which fails on a different size
+    also under XLA (which drops the ``Assert``)."""
+    check = tf.debugging.assert_equal(tf.shape(mask), shape, message=message)
+    with tf.control_dependencies([check]):
+        return tf.reshape(mask, shape)
