@@ -4,7 +4,10 @@ import numbers
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
+
+from keras_seq._checked_ids import mask_matching
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -116,6 +119,12 @@ class BaseAttention(keras.layers.Layer):
         if single_step:
             query = ops.expand_dims(query, axis=1)
         if value_mask is not None:
+            if None in value_mask.shape or None in value.shape[:2]:
+                value_mask = mask_matching(
+                    value_mask,
+                    tf.shape(value)[:2],
+                    f"{self.__class__.__name__}: `value_mask` must have shape [batch, Tv]",
+                )
             value_mask = ops.cast(value_mask, "bool")
 
         scores = self._calculate_scores(query, key)

@@ -55,7 +55,9 @@ class AttentionDecoder(keras.layers.Layer):
         mask: optional [B, T] target mask. A masked step leaves the recurrent states as they
             were (both styles), so left- and right-padded targets give the same outputs at
             their valid steps as the unpadded sequence; outputs at masked steps are not
-            meaningful.
+            meaningful. When None, the Keras mask that ``inputs`` carries (from
+            ``Embedding(mask_zero=True)``), which Keras does not pass to a layer of several
+            inputs itself.
         training: bool.
 
     Returns:
@@ -103,7 +105,7 @@ class AttentionDecoder(keras.layers.Layer):
         self.attention_style = attention_style
         self.dropout = dropout
         self.residual = residual
-        self.supports_masking = True  # the target mask arrives as the `mask` call argument
+        self.supports_masking = True  # the target mask: the `mask` argument or `inputs`' own
         self.rnn = StackedRNN(
             layer,
             num_layers=num_layers,
@@ -191,6 +193,11 @@ class AttentionDecoder(keras.layers.Layer):
 
     # ----------------------------------------------------------------------------- call
     def call(self, inputs, memory, memory_mask=None, initial_state=None, mask=None, training=None):
+        if mask is None:
+            # Keras fills `mask` only for a layer of one input; with `memory` beside them the
+            # targets' mask (from `Embedding(mask_zero=True)`) rides on `inputs` alone, and
+            # `compute_mask` puts it on the outputs: it must also mask the steps.
+            mask = getattr(inputs, "_keras_mask", None)
         if memory_mask is not None:
             memory_mask = ops.cast(memory_mask, "bool")
         if initial_state is None:

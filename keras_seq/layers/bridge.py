@@ -81,7 +81,12 @@ class Bridge(keras.layers.Layer):
         self.projections = []
         if mode == "dense":
             self.projections = [
-                [keras.layers.Dense(size, name=f"level_{l}_state_{i}") for i, size in enumerate(lv)]
+                [
+                    # The bridge's policy, not the global one: "dense" returns the dtype that
+                    # "copy" and "zeros" return.
+                    keras.layers.Dense(size, name=f"level_{l}_state_{i}", dtype=self.dtype_policy)
+                    for i, size in enumerate(lv)
+                ]
                 for l, lv in enumerate(self.decoder_state_sizes)
             ]
 

@@ -5,6 +5,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_seq._checked_ids import mask_matching
+
 POOLING_MODES = ("last", "mean", "max", "sum")
 
 
@@ -71,6 +73,10 @@ class SequencePooling(keras.layers.Layer):
         self._check_shapes(tuple(inputs.shape), None if mask is None else tuple(mask.shape))
         if mask is None:
             mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        elif None in mask.shape or None in inputs.shape[:2]:
+            mask = mask_matching(
+                mask, tf.shape(inputs)[:2], "SequencePooling: `mask` must have shape [batch, T]"
+            )
         mask = ops.cast(mask, "bool")
         step_mask = mask[:, :, None]  # [B, T, 1]
         if self.mode == "sum":
@@ -78,9 +84,14 @@ class SequencePooling(keras.layers.Layer):
         if self.mode == "mean":
             if not keras.backend.is_float_dtype(inputs.dtype):  # the mean of integers is a float
                 inputs = ops.cast(inputs, self.compute_dtype)
+            dtype = inputs.dtype
+            if keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16"):
+                # Summed in float32: a float16 sum of 1000 steps of 100 overflows to inf
+                # (the mean fits), and float16 counts are inexact above 2048 steps.
+                inputs = ops.cast(inputs, "float32")
             total = ops.sum(ops.where(step_mask, inputs, ops.zeros_like(inputs)), axis=1)
             count = ops.sum(ops.cast(mask, inputs.dtype), axis=1, keepdims=True)
-            return total / ops.maximum(count, 1.0)
+            return ops.cast(total / ops.maximum(count, 1.0), dtype)
         has_valid_step = ops.any(mask, axis=1)[:, None]  # [B, 1]
         if self.mode == "max":
             # -inf loses to every valid value; a fully masked row's -inf is replaced below
