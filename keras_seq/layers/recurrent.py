@@ -324,6 +324,10 @@ class Recurrent(keras.layers.Layer):
                     )
                 else:
                     inputs = tf.identity(inputs)
+                if mask is not None:
+                    # The fused path reads the mask alone (its last column) after the loop:
+                    # unguarded, that slice raced the zero-steps check and failed unnamed.
+                    mask = tf.identity(mask)
         if mask is not None:
             mask = ops.cast(mask, "bool")
         if self.go_backwards:

@@ -586,7 +586,8 @@ def _replace_lone_surrogates(value):
 def _compatibility_capitals(form):
     """The strings of two or more characters, holding upper case, that ``form`` (NFKC or
     NFKD) makes of one character which lower-casing leaves as it is ("™" -> "TM", "℡" ->
-    "TEL", "㎒" -> "MHz"), longest first. One pass over the code points (~0.5 s), once."""
+    "TEL", "㎒" -> "MHz"), longest first (ties in code point order). One pass over the code
+    points (~0.5 s), once."""
     found = set()
     for code_point in range(0x110000):
         if 0xD800 <= code_point <= 0xDFFF:
@@ -597,14 +598,21 @@ def _compatibility_capitals(form):
         normal = unicodedata.normalize(form, character)
         if len(normal) > 1 and normal.lower() != normal:
             found.add(normal)
-    return tuple(sorted(found, key=len, reverse=True))
+    return tuple(sorted(found, key=lambda fragment: (-len(fragment), fragment)))
 
 
 def _only_compatibility_capitals(token, fragments):
-    """Whether every upper-case letter of ``token`` lies in one of ``fragments``."""
+    """Whether every upper-case letter of ``token`` lies in some occurrence of one of
+    ``fragments`` (overlapping occurrences included). Positions, not successive
+    ``str.replace`` calls: with those the answer hung on the order of overlapping fragments
+    ("xHPa" holds "HP" and "Pa"), which followed PYTHONHASHSEED."""
+    covered = [False] * len(token)
     for fragment in fragments:
-        token = token.replace(fragment, "")
-    return token.lower() == token
+        start = token.find(fragment)
+        while start != -1:
+            covered[start : start + len(fragment)] = [True] * len(fragment)
+            start = token.find(fragment, start + 1)
+    return all(covered[i] or character.lower() == character for i, character in enumerate(token))
 
 
 def _lower_utf8(strings):

@@ -235,7 +235,9 @@ def test_overload_answers_503_quickly_and_slow_runs_504(served):
         slow_result = {}
 
         def slow_request():
-            slow = {"text": ["a"], "iterations": 600_000}  # seconds of while_loop
+            # Cancelled at the 1.0 s deadline; 600_000 iterations (3 s here) would not
+            # outlast it on a CPU 3 times faster.
+            slow = {"text": ["a"], "iterations": 2**31 - 1}
             try:
                 Client(server.url, "toy", timeout=60).predict_columnar(slow, signature_name="spin")
             except ServingError as error:

@@ -140,3 +140,20 @@ def test_upper_case_made_by_the_compatibility_form_is_no_mistake():
         WordTokenizer(vocabulary=vocabulary, lowercase=True, normalization="NFC")
     with pytest.warns(UserWarning, match=r"1 token\(s\) with upper-case .*\['Cat'\]"):
         WordTokenizer(vocabulary=vocabulary, lowercase=True)
+
+
+def test_overlapping_compatibility_capitals_do_not_depend_on_their_order():
+    # NFKC makes "㏋" "HP" and "㎩" "Pa": "xHPa" (from "x㏋a") is reachable. Fragments were
+    # removed one after another, in set order (PYTHONHASHSEED): removing "Pa" first left
+    # "xH", and the warning fired in some processes only.
+    from keras_seq.text.tokenizer import _only_compatibility_capitals
+
+    for fragments in (("HP", "Pa"), ("Pa", "HP")):
+        assert _only_compatibility_capitals("xHPa", fragments)
+        assert not _only_compatibility_capitals("xHQa", fragments)
+        assert not _only_compatibility_capitals("Cat", fragments)
+    vocabulary = list(Tokenizer.RESERVED_TOKENS) + ["xHPa"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tokenizer = WordTokenizer(vocabulary=vocabulary, lowercase=True)
+    assert tokenizer.tokenize(["X㏋A"]).to_list() == [[len(vocabulary) - 1]]
