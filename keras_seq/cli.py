@@ -1,5 +1,5 @@
 """``keras-seq`` command line: ``serve`` (TF Serving-compatible REST), ``check-export`` and
-``translate`` (a trained model over stdin → stdout).
+``translate`` (a trained model over stdin → stdout, one line out per line in).
 
 Flags of ``serve`` keep TF Serving's names (``--model_base_path``, ``--model_name``,
 ``--rest_api_port``, ``--model_config_file``, ``--file_system_poll_wait_seconds``,
@@ -13,10 +13,20 @@ import argparse
 import logging
 import math
 import os
+import re
 import sys
 
 # uvicorn's log level names (uvicorn.config.LOG_LEVELS).
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+DESCRIPTION = (
+    "Serve, check and use keras_seq models: serve (TF Serving's REST API), check-export "
+    "(prove an export servable) and translate (stdin to stdout with a trained .keras model)."
+)
+# What `str.splitlines` ends a line at: inside a translation, any of them would add a line.
+_LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# Exit statuses of a shell command ended by SIGPIPE (128 + 13) and by Ctrl-C (128 + SIGINT).
+EXIT_BROKEN_PIPE = 141
+EXIT_INTERRUPTED = 130
 
 
 def bounded_number(kind, minimum=None, maximum=None, exclusive_minimum=False):
@@ -98,8 +108,20 @@ def _check_export(args):
     return result.returncode
 
 
+def one_line(text):
+    """``text`` with every line break (``\\n``, ``\\r`` and the others `str.splitlines`
+    ends a line at) replaced by a space: a decoder can emit them (byte-fallback tokens such as
+    ``<0x0A>``), and a translation must stay on the line of its source.
+
+    >>> one_line("two\\nlines\\r\\n")
+    'two lines  '
+    """
+    return _LINE_BREAKS.sub(" ", text)
+
+
 def _read_lines(stdin):
-    """The lines of ``stdin`` (decoded as UTF-8) without their newline.
+    """The lines of ``stdin`` (decoded as UTF-8, a leading byte order mark dropped, as the
+    readers of `keras_seq.datasets` do) without their newline.
 
     Raises:
         SystemExit: a line is not valid UTF-8 (the message gives its number).
@@ -120,21 +142,46 @@ def _read_lines(stdin):
             raise SystemExit(
                 f"translate: line {len(lines) + 1} of the input is not valid UTF-8"
             ) from None
+        if not lines:
+            line = line.removeprefix("\ufeff")  # written by Windows editors
         lines.append(line.rstrip("\n"))
     return lines
 
 
+def _utf8_writer(stdout):
+    """A ``write(text)`` that writes UTF-8 to ``stdout`` whatever its encoding (the locale's,
+    or ``PYTHONIOENCODING``): the input is read as UTF-8, so the output is written as UTF-8.
+    A stream without bytes underneath (``io.StringIO``) is written as text."""
+    buffer = getattr(stdout, "buffer", None)
+    if buffer is None:
+        return stdout.write
+    stdout.flush()  # whatever the text layer holds goes first
+
+    def write(text):
+        buffer.write(text.encode("utf-8"))
+
+    return write
+
+
 def _translate(args, stdin=None, stdout=None):
     """Translates stdin line by line in batches; one translation per line, or with ``--n_best``
-    N lines per input as ``index ||| translation`` (Moses n-best style, best first).
+    N lines per input as ``index ||| translation`` (Moses n-best style, best first). Line
+    breaks inside a translation become spaces (`one_line`), so output line i is always the
+    translation of input line i; the output is UTF-8.
 
     Raises:
         SystemExit: with a one-line message when ``--n_best`` exceeds ``--beam_size``, the
-            model cannot be loaded or is not a translator, or the input is not UTF-8.
+            model is missing, a directory, cannot be loaded or is not a translator, or the
+            input is not UTF-8.
     """
     if args.n_best is not None and args.n_best > args.beam_size:
         raise SystemExit(
             f"translate: --n_best must be at most --beam_size ({args.beam_size}), got {args.n_best}"
+        )
+    if os.path.isdir(args.model):
+        raise SystemExit(
+            f"translate: --model {args.model} is a directory; give the .keras file (an export "
+            "directory is served with `keras-seq serve`)"
         )
     if not os.path.isfile(args.model):
         raise SystemExit(f"translate: --model {args.model}: no such file")
@@ -153,6 +200,7 @@ def _translate(args, stdin=None, stdout=None):
             f"translate: {args.model} holds a {type(model).__name__}, not a translator"
         )
     lines = _read_lines(stdin)
+    write = _utf8_writer(stdout)
     for start in range(0, len(lines), args.batch_size):
         batch = lines[start : start + args.batch_size]
         try:
@@ -170,16 +218,16 @@ def _translate(args, stdin=None, stdout=None):
             raise SystemExit(str(error)) from None
         for offset, translation in enumerate(translations):
             if args.n_best is None:
-                stdout.write(translation + "\n")
+                write(one_line(translation) + "\n")
             else:
                 for hypothesis in translation:
-                    stdout.write(f"{start + offset} ||| {hypothesis}\n")
+                    write(f"{start + offset} ||| {one_line(hypothesis)}\n")
         stdout.flush()
     return 0
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="keras-seq", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="keras-seq", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve SavedModels over TF Serving's REST API")
@@ -254,7 +302,11 @@ def build_parser():
     translate = commands.add_parser(
         "translate", help="translate stdin with a trained model (.keras), one sentence a line"
     )
-    translate.add_argument("--model", required=True, help="a .keras file of a Seq2Seq model")
+    translate.add_argument(
+        "--model",
+        required=True,
+        help="a .keras file of a Seq2Seq model (not an export directory: serve that one)",
+    )
     translate.add_argument(
         "--beam_size", type=bounded_number(int, 1), default=4, help="1 for greedy decoding"
     )
@@ -264,7 +316,7 @@ def build_parser():
         help="print this many translations per line (at most --beam_size)",
     )
     translate.add_argument(
-        "--length_penalty", type=bounded_number(float), default=0.6, help="GNMT alpha (0: none)"
+        "--length_penalty", type=bounded_number(float, 0), default=0.6, help="GNMT alpha (0: none)"
     )
     translate.add_argument("--max_length", type=bounded_number(int, 1), default=100)
     translate.add_argument(
@@ -276,11 +328,36 @@ def build_parser():
 
 
 def main(argv=None):
+    """Runs the command of ``argv`` (default: ``sys.argv[1:]``) and returns its exit status.
+
+    A reader that goes away (``keras-seq translate ... | head -1``) ends the command quietly
+    with status 141, as SIGPIPE ends ``cat``; Ctrl-C ends it with status 130, without a
+    traceback.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return args.run(args)
+    try:
+        return args.run(args)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _silence_stdout():
+    """Points file descriptor 1 (when sys.stdout has one) at os.devnull, so that the flush at
+    interpreter exit does not fail again on the closed pipe ("Exception ignored ... Broken
+    pipe")."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by an in-memory stream
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,10 @@ def recipe_parser(description, default_out):
         "--set hidden_units=128,64) and is recorded in results.json",
     )
     parser.add_argument(
-        "--steps-per-epoch", type=bounded_number(int, 1), help="cap steps per epoch (smoke tests)"
+        "--steps-per-epoch",
+        type=bounded_number(int, 1),
+        help="cap on the steps (batches) of an epoch (smoke tests); an epoch is at most one "
+        "pass over the training data",
     )
     parser.add_argument("--seed", type=bounded_number(int, 0, 2**32 - 1), default=1)
     parser.add_argument(
@@ -136,6 +139,13 @@ def make_strategy(name, tpu=None):
                 "--strategy multi_worker reads the cluster from the TF_CONFIG environment "
                 "variable, which is not set (see docs/scaling.md)"
             )
+        try:
+            json.loads(os.environ["TF_CONFIG"])
+        except ValueError as error:
+            raise SystemExit(
+                f"--strategy multi_worker: the TF_CONFIG environment variable is not valid "
+                f"JSON ({error}; see docs/scaling.md)"
+            ) from None
         _average_logs_across_workers()
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "default":
@@ -163,9 +173,11 @@ def parse_overrides(assignments, config, others=()):
     """``{key: value}`` from ``["key=value", …]`` (``--set``), each value converted to the type
     of ``config[key]`` (int, float, bool as true/false, str, a list as comma-separated items
     such as ``128,64`` or ``[128, 64]`` (empty for ``[]``); ``none`` for an entry that may be
-    None). An entry that is None in ``config`` takes the type it has in one of ``others`` (the
-    recipe's other configurations: ``tokenizer_sentences=abc`` is refused where the quick
-    configuration holds an int), else an int or a str. A key the configuration lacks or a
+    None, i.e. that is None in ``config`` or in one of ``others``; elsewhere ``none`` is read
+    as a value of the entry's type, so ``tie_embeddings=none`` is refused). An entry that is
+    None in ``config`` takes the type it has in one of ``others`` (the recipe's other
+    configurations: ``tokenizer_sentences=abc`` is refused where the quick configuration
+    holds an int), else an int or a str. A key the configuration lacks or a
     value of the wrong type exits with a message naming it."""
     overrides = {}
     for assignment in assignments:
@@ -179,8 +191,9 @@ def parse_overrides(assignments, config, others=()):
                 f"{', '.join(sorted(config))}"
             )
         current = _example_value(key, config, others)
+        nullable = any(key in c and c[key] is None for c in (config, *others))
         try:
-            if text.lower() == "none":
+            if text.lower() == "none" and nullable:
                 value = None
             else:
                 value = _read_value(text, current)
@@ -223,12 +236,14 @@ def _read_value(text, current):
     return int(text) if current is None and text.lstrip("-").isdigit() else text
 
 
-def _check_values(config, configs):
+def _check_values(config, configs, limits=None):
     """Exits naming the entry when a value of ``config`` (after ``--set``) has no meaning:
     every number in a recipe's configuration is a count or a size (an int >= 1; None only
-    where one of ``configs`` holds None) or a rate (a finite float >= 0), and every list
-    holds counts. A negative count would have cut the data silently (``train[:-5]``), a
-    negative learning rate trained uphill."""
+    where one of ``configs`` holds None) or a rate (a finite float >= 0; ``dropout`` below 1),
+    and every list holds counts. A negative count would have cut the data silently
+    (``train[:-5]``), a negative learning rate trained uphill. ``limits`` are the recipe's
+    own: ``{key: tuple of the values allowed}`` or ``{key: minimum}`` (an int), checked
+    here rather than by the model once the data is loaded."""
     for key, value in config.items():
         nullable = any(key in c and c[key] is None for c in configs.values())
         example = _example_value(key, config, configs.values())
@@ -243,6 +258,8 @@ def _check_values(config, configs):
         elif isinstance(example, float):
             if not isinstance(value, float) or not math.isfinite(value) or value < 0:
                 raise SystemExit(f"{key} must be a finite float >= 0, got {value!r}")
+            if key == "dropout" and value >= 1:
+                raise SystemExit(f"dropout must be in [0, 1) (a rate), got {value!r}")
         elif isinstance(example, (list, tuple)) and all(
             isinstance(item, int) and not isinstance(item, bool) for item in example
         ):
@@ -250,19 +267,31 @@ def _check_values(config, configs):
                 isinstance(item, int) and not isinstance(item, bool) and item >= 1 for item in value
             ):
                 raise SystemExit(f"{key} must be a list of ints >= 1, got {value!r}")
+    for key, limit in (limits or {}).items():
+        value = config.get(key)
+        if isinstance(limit, tuple) and value not in limit:
+            raise SystemExit(f"{key} must be one of {', '.join(map(str, limit))}, got {value!r}")
+        if isinstance(limit, int) and isinstance(value, int) and value < limit:
+            raise SystemExit(f"{key} must be >= {limit}, got {value!r}")
 
 
-def prepare(args, configs):
+def prepare(args, configs, limits=None):
     """The chosen configuration (with --set and --epochs applied) and the `Run`.
 
     Creates the strategy (first: a multi-worker strategy must exist before any other op),
     makes ops deterministic if asked, seeds Keras, creates the output directory (a temporary
     one on non-chief workers) and reads the backup a killed run left. Exits with a message
-    when a value has no meaning (`_check_values`: ``epochs``, ``batch_size`` and every other
-    count not an int >= 1, a rate not a finite float >= 0), or when the backup was made with
-    other settings (configuration or arguments; only those of `_RESUMABLE_CHANGES` may
-    change): resuming it would mix two trainings under the new configuration's name. Returns
-    ``(config, run)``."""
+    when ``--out`` is a file, ``--final-weights`` cannot be written (a directory, or a place
+    this process cannot write in: found out after training it would lose the run), a value
+    has no meaning (`_check_values`: ``epochs``, ``batch_size`` and every other count not an
+    int >= 1, a rate not a finite float >= 0, a value outside the recipe's ``limits``), or
+    when the backup was made with other settings (configuration or arguments; only those of
+    `_RESUMABLE_CHANGES` may change): resuming it would mix two trainings under the new
+    configuration's name. Returns ``(config, run)``."""
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise SystemExit(f"--out {args.out} is a file, not a directory")
+    if args.final_weights:
+        _check_writable("--final-weights", args.final_weights)
     strategy = make_strategy(args.strategy, args.tpu)
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -275,7 +304,7 @@ def prepare(args, configs):
     config.update(parse_overrides(args.set, config, others))
     if args.epochs is not None:
         config["epochs"] = args.epochs
-    _check_values(config, configs)
+    _check_values(config, configs, limits)
     config["dtype_policy"] = args.dtype_policy  # recorded with the configuration
     chief = is_chief(strategy.cluster_resolver)
     backup_dir = os.path.join(args.out, "backup")
@@ -292,7 +321,7 @@ def prepare(args, configs):
         atexit.register(shutil.rmtree, out, ignore_errors=True)
     keras.utils.set_random_seed(args.seed)
     if chief and not state:
-        os.makedirs(backup_dir, exist_ok=True)  # the backup deletes it when `fit` ends
+        os.makedirs(backup_dir, exist_ok=True)  # `finish` deletes it
         write_json(backup_dir, _SETTINGS_FILE, settings)
     run = Run(
         strategy=strategy,
@@ -312,6 +341,21 @@ def prepare(args, configs):
     if state:
         print(f"resuming from the backup in {backup_dir}: epoch {run.initial_epoch + 1}")
     return config, run
+
+
+def _check_writable(flag, path):
+    """Exits unless ``path`` can be written as a file: not a directory, and its directory
+    exists (or can be created) and is writable."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise SystemExit(f"{flag} {path} is a directory; give a file name, e.g. {path}/weights.npz")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(f"{flag} {path}: cannot create its directory ({error})") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise SystemExit(f"{flag} {path}: cannot write in {directory}")
 
 
 def _settings(args, config):
@@ -359,16 +403,21 @@ def train_stream(run, dataset, steps_per_epoch=None):
 
     Skipping the epochs a backup already holds is what makes a resumed run see the batches the
     uninterrupted run would have seen. ``steps_per_epoch`` defaults to the dataset's
-    cardinality. A dataset known to be empty (the pipeline dropped every example: too long
-    for the configuration, or without a token) exits with a message: `fit` would train
-    nothing (with ``steps_per_epoch``, Keras only warns that the data ran out)."""
+    cardinality and is capped by it (a larger one would make each "epoch" several passes over
+    the data); the steps skipped on resume are the capped ones. A dataset known to be empty
+    (the pipeline dropped every example: too long for the configuration, or without a token)
+    exits with a message: `fit` would train nothing (with ``steps_per_epoch``, Keras only
+    warns that the data ran out)."""
     if int(dataset.cardinality()) == 0:
         raise SystemExit(
             "the training data holds no batch: the pipeline kept none of the examples (all "
             "longer than the configuration's length limit, or without a token); nothing to "
             "train on"
         )
-    steps = steps_per_epoch or int(dataset.cardinality())
+    cardinality = int(dataset.cardinality())
+    steps = steps_per_epoch or cardinality
+    if steps_per_epoch and cardinality > 0:
+        steps = min(steps_per_epoch, cardinality)
     if steps < 1:
         raise ValueError(
             f"`dataset` has no known length ({int(dataset.cardinality())}): pass steps_per_epoch."
@@ -430,8 +479,10 @@ def _average_logs_across_workers():
 
 def training_callbacks(run, monitor, mode="min", patience=3, before=()):
     """Best-model checkpoint to ``run.out/model.keras`` and early stopping on ``monitor``;
-    a backup in ``run.backup_dir`` so that rerunning a killed command resumes; a stop with a
-    message at the first NaN loss (before the epoch's checkpoints are written).
+    a backup in ``run.backup_dir`` so that rerunning a killed command resumes (kept when `fit`
+    ends: `finish` deletes it once the recipe has written its results, so a failure while
+    scoring resumes too, without training again); a stop with a message at the first NaN
+    loss (before the epoch's checkpoints are written).
     ``before`` are callbacks that must run first (e.g. one that adds ``monitor`` to the logs).
     Returns ``(callbacks, best_model_path)``."""
     best_path = os.path.join(run.out, "model.keras")
@@ -450,7 +501,9 @@ def training_callbacks(run, monitor, mode="min", patience=3, before=()):
         ),
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
         AtomicBackupAndRestore(
-            run.backup_dir, write_dir=None if run.chief else os.path.join(run.out, "backup")
+            run.backup_dir,
+            write_dir=None if run.chief else os.path.join(run.out, "backup"),
+            delete_checkpoint=False,
         ),
     ]
     if run.final_weights:
@@ -462,10 +515,19 @@ def training_callbacks(run, monitor, mode="min", patience=3, before=()):
     return callbacks, best_path
 
 
+def finish(run):
+    """Deletes the backup of this run (``run.backup_dir``, or a non-chief worker's own copy):
+    the last step of a recipe, after its results are written. A rerun of the same command
+    then trains a new model."""
+    shutil.rmtree(
+        run.backup_dir if run.chief else os.path.join(run.out, "backup"), ignore_errors=True
+    )
+
+
 def write_weights(path, model):
     """``path`` (.npz): the model's weights, ``w0``, ``w1``… in `model.weights` order. Written
     to ``path`` itself (`np.savez` given a name would add ``.npz`` to one without it), its
-    directory created if need be: this runs when training has ended and its backup is gone."""
+    directory created if need be (`prepare` has checked that it can be written)."""
     directory = os.path.dirname(os.fspath(path))
     if directory:
         os.makedirs(directory, exist_ok=True)

@@ -27,6 +27,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
+    finish,
     prepare,
     recipe_parser,
     train_stream,
@@ -42,7 +43,10 @@ from keras_seq.datasets import (  # noqa: E402
     load_spam_assassin,
 )
 from keras_seq.metrics.class_f1_score import ClassF1Score  # noqa: E402
-from keras_seq.models.sequence_classifier import SequenceClassifier  # noqa: E402
+from keras_seq.models.sequence_classifier import (  # noqa: E402
+    POOLING_MODES,
+    SequenceClassifier,
+)
 from keras_seq.text import WordTokenizer  # noqa: E402
 
 CONFIGS = {
@@ -117,7 +121,7 @@ def main(argv=None):
         help="SpamAssassin ham/spam, or the 15 Brown genres of single sentences",
     )
     args = parser.parse_args(argv)
-    config, run = prepare(args, CONFIGS)
+    config, run = prepare(args, CONFIGS, limits={"pooling": POOLING_MODES})
 
     # The splits are sorted by label: `shuffle` happens in the pipeline, the caps below keep
     # both classes by taking every k-th mail.
@@ -207,6 +211,7 @@ def main(argv=None):
         "test": report,
     }
     write_json(run.out, "results.json", results)
+    finish(run)  # the backup is kept until now: a failure while scoring resumes, not retrains
     print(f"wrote {best_path} and {os.path.join(run.out, 'results.json')}")
     return results
 

@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
+    finish,
     prepare,
     recipe_parser,
     train_stream,
@@ -88,7 +89,9 @@ def main(argv=None):
         "--max-length", type=bounded_number(int, 1), default=40, help="word pieces per sample"
     )
     args = parser.parse_args(argv)
-    config, run = prepare(args, CONFIGS)
+    config, run = prepare(
+        args, CONFIGS, limits={"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS)}
+    )
 
     train = sentences(load_moby_dick("train"))[: args.max_train_examples]
     dev = sentences(load_moby_dick("dev"))[: args.max_eval_examples]
@@ -172,6 +175,7 @@ def main(argv=None):
         "samples": samples,
     }
     write_json(run.out, "results.json", results)
+    finish(run)  # the backup is kept until now: a failure while scoring resumes, not retrains
     print(f"wrote {best_path} and {os.path.join(run.out, 'results.json')}")
     return results
 

@@ -25,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
+    finish,
     prepare,
     recipe_parser,
     train_stream,
@@ -35,6 +36,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
 
 from keras_seq.cli import bounded_number  # noqa: E402
 from keras_seq.datasets import load_brown_pos  # noqa: E402
+from keras_seq.datasets.brown import UNIVERSAL_TAGS  # noqa: E402
 from keras_seq.losses import MaskedSequenceLoss  # noqa: E402
 from keras_seq.metrics import MaskedAccuracy  # noqa: E402
 from keras_seq.models.sequence_tagger import SequenceTagger  # noqa: E402
@@ -98,7 +100,10 @@ def main(argv=None):
     dev = load_brown_pos("dev")[: args.max_eval_examples]
     test = load_brown_pos("test")[: args.max_eval_examples]
     print(f"sentences: train {len(train)}, dev {len(dev)}, test {len(test)}")
-    tags = sorted({tag for _, sentence_tags in train for tag in sentence_tags})
+    # The corpus's fixed tag set (sorted: the ids of a full run, whose train split holds every
+    # tag), not the tags of the train sentences kept: a small --max-train-examples lacked
+    # tags of dev and test.
+    tags = sorted(UNIVERSAL_TAGS)
     tokenizer = WordTokenizer.from_corpus(
         [words for words, _ in train], min_count=config["min_count"], lowercase=True
     )
@@ -168,6 +173,7 @@ def main(argv=None):
         },
     }
     write_json(run.out, "results.json", results)
+    finish(run)  # the backup is kept until now: a failure while scoring resumes, not retrains
     print(f"wrote {best_path} and {os.path.join(run.out, 'results.json')}")
     return results
 

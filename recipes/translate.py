@@ -10,7 +10,8 @@ chrF (sacrebleu, 13a, cased) on the test split. The output directory receives:
     model.keras         the best model, tokenizers included (reload with keras.saving.load_model)
     history.json        per-epoch loss / accuracy / perplexity / dev BLEU
     results.json        the configuration, data sizes, timings and test scores
-    test.hyp.txt        beam-search translations of the test split, one per line
+    test.hyp.txt        beam-search translations of the test split, one per line (line
+                        breaks inside a translation written as spaces)
     backup/             BackupAndRestore state: rerun the same command to resume a killed run
 """
 
@@ -24,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
+    finish,
     prepare,
     recipe_parser,
     train_stream,
@@ -32,7 +34,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     write_json,
 )
 
-from keras_seq.cli import bounded_number  # noqa: E402
+from keras_seq.cli import bounded_number, one_line  # noqa: E402
 from keras_seq.datasets import load_ding, read_parallel_tsv  # noqa: E402
 from keras_seq.evaluation import (  # noqa: E402
     BleuEvaluation,
@@ -110,18 +112,31 @@ def tsv_paths(args):
 
 def load_pairs(paths):
     """``{split: [(source, target), ...]}`` of the files of `tsv_paths`, or of Ding when
-    there are none; exits when a file holds no valid pair."""
+    there are none; exits naming the flag and the file when a file cannot be read (a corrupt
+    compressed file, say) or holds no valid pair."""
     if not paths:
         return {name: load_ding(name) for name in ("train", "dev", "test")}
     split = {}
     for name, path in paths.items():
-        result = read_parallel_tsv(path, strict=False)
+        try:
+            result = read_parallel_tsv(path, strict=False)
+        except (OSError, ValueError) as error:  # unreadable, corrupt compressed file, ...
+            message = str(error)
+            where = "" if message.startswith(os.fspath(path)) else f" {path}"
+            raise SystemExit(f"--{name}-tsv{where}: {message}") from None
         if result.skipped:
             print(f"{path}: skipped {len(result.skipped)} malformed lines")
         if not result.examples:
             raise SystemExit(f"--{name}-tsv {path}: no source<TAB>target pair in the file")
         split[name] = result.examples
     return split
+
+
+def write_hypotheses(path, hypotheses):
+    """``path``: the hypotheses, one a line, a line break inside one written as a space
+    (`keras_seq.cli.one_line`): line i stays the translation of test source i."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(one_line(hypothesis) + "\n" for hypothesis in hypotheses))
 
 
 def learn_tokenizers(pairs, vocabulary_size):
@@ -194,7 +209,12 @@ def main(argv=None):
         "--max-eval-examples", type=bounded_number(int, 1), help="cap dev and test pairs"
     )
     parser.add_argument("--beam-size", type=bounded_number(int, 1), default=4)
-    parser.add_argument("--length-penalty", type=float, default=0.6)
+    parser.add_argument(
+        "--length-penalty",
+        type=bounded_number(float, 0),
+        default=0.6,
+        help="GNMT alpha of the beam search (0: none)",
+    )
     parser.add_argument("--train-tsv", help="your own source<TAB>target training file")
     parser.add_argument("--dev-tsv")
     parser.add_argument("--test-tsv")
@@ -207,7 +227,9 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     paths = tsv_paths(args)
-    config, run = prepare(args, CONFIGS)
+    config, run = prepare(
+        args, CONFIGS, limits={"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS)}
+    )
 
     pairs = load_pairs(paths)
     train = pairs["train"][: args.max_train_pairs] if args.max_train_pairs else pairs["train"]
@@ -284,8 +306,7 @@ def main(argv=None):
             f"test {name} (k={beam}): BLEU {bleu.score:.2f}, chrF {chrf.score:.2f}, {seconds:.1f} s"
         )
         if name == "beam":
-            with open(os.path.join(run.out, "test.hyp.txt"), "w", encoding="utf-8") as f:
-                f.write("\n".join(hypotheses) + "\n")
+            write_hypotheses(os.path.join(run.out, "test.hyp.txt"), hypotheses)
     for source, reference, hypothesis in list(zip(sources, references, hypotheses, strict=True))[
         :5
     ]:
@@ -295,6 +316,7 @@ def main(argv=None):
         plot_attention(*attention_alignment(best, source, args.beam_size), path=path, title=source)
         print(f"wrote {path}")
     write_json(run.out, "results.json", results)
+    finish(run)  # the backup is kept until now: a failure while scoring resumes, not retrains
     print(f"wrote {best_path} and {os.path.join(run.out, 'results.json')}")
     return results
 

@@ -20,8 +20,15 @@ def _seed_states(model):
 
 
 def _loggable(value):
-    """A JSON value for a log: floats (non-finite ones as "nan", "inf"), arrays as lists."""
-    array = np.asarray(value, dtype="float64")
+    """A JSON value for a log: floats (non-finite ones as "nan", "inf"), arrays as lists;
+    str, bool and None as they are (a callback may log anything), and anything else that is
+    not a number as its ``str``."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    try:
+        array = np.asarray(value, dtype="float64")
+    except (TypeError, ValueError):
+        return str(value)
     if array.ndim:
         return [_loggable(item) for item in array]
     number = float(array)

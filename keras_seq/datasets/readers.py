@@ -197,13 +197,15 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
     """Reads tagged sentences from a CoNLL or CoNLL-U file.
 
     One token per line, its columns separated by tabs (or, on lines without a tab, by
-    runs of spaces); sentences separated by blank lines. The tags are taken as they are,
-    so POS tags and BIO/IOBES span tags (`B-PER`, `I-PER`, `S-LOC`, `E-ORG`, `O`) in
-    any column work alike. The file's token lines (the lines that are not blank, not
-    `-DOCSTART-` and do not start with `#`) set its number of columns, the most common
-    count among them (the first line's on a tie), and whether they are tab-separated (as
-    the first line of that count). A file whose ``word_column`` and ``tag_column`` are the
-    same column (one column: untagged words) raises ValueError.
+    runs of spaces); sentences separated by blank lines. Only ASCII spaces count as
+    spaces: other whitespace (a no-break space, U+3000) is part of the word. The tags
+    are taken as they are, so POS tags and BIO/IOBES span tags (`B-PER`, `I-PER`,
+    `S-LOC`, `E-ORG`, `O`) in any column work alike. The file's token lines (the lines
+    that are not blank, not `-DOCSTART-` and do not start with `#`) set its number of
+    columns, the most common count among them (the first line's on a tie), and whether
+    they are tab-separated (as the first line of that count). A file whose
+    ``word_column`` and ``tag_column`` are the same column (one column: untagged words)
+    raises ValueError.
 
     Comments: a line starting with `#` before a sentence's first token is a comment
     (as in CoNLL-U `# text = ...`) unless it has the shape of the file's token lines,
@@ -300,8 +302,15 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
 
 
 def _conll_fields(line):
-    """The columns of a CoNLL line: split on tabs, or on runs of spaces if it has no tab."""
-    return [field.strip() for field in line.split("\t")] if "\t" in line else line.split()
+    """The columns of a CoNLL line: split on tabs, or on runs of spaces if it has no tab.
+
+    Only ASCII spaces (and tabs) separate and surround columns: other whitespace (the
+    no-break space U+00A0 of French and German numbers, the ideographic space U+3000)
+    belongs to the word.
+    """
+    if "\t" in line:
+        return [field.strip(" ") for field in line.split("\t")]
+    return [field for field in line.split(" ") if field]
 
 
 def _conll_shape(lines):

@@ -173,3 +173,24 @@ def test_a_backup_of_another_model_is_named_in_the_error(tmp_path):
     with pytest.raises(ValueError, match=re.escape(message)):
         fit(wider, AtomicBackupAndRestore(tmp_path / "b"))
     assert AtomicBackupAndRestore.saved_state(tmp_path / "b")["epoch"] == 1  # left as it was
+
+
+class LogsExtras(keras.callbacks.Callback):
+    """Adds log entries that are not numbers, as any callback may."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs.update(phase="warmup", frozen=True, note=None, where={"epoch": epoch})
+
+
+def test_log_values_that_are_not_numbers_are_kept_not_fatal(tmp_path):
+    # Every log went through np.asarray(value, "float64"): a callback logging "warmup" ended
+    # `fit` with "could not convert string to float", naming no key.
+    backup = AtomicBackupAndRestore(str(tmp_path / "backup"), delete_checkpoint=False)
+    fit(small_model(), backup, epochs=2, extra=[LogsExtras()])
+    history = AtomicBackupAndRestore.saved_state(str(tmp_path / "backup"))["history"]
+    assert [sorted(logs) for logs in history] == [["frozen", "loss", "note", "phase", "where"]] * 2
+    assert [(logs["phase"], logs["frozen"], logs["note"], logs["where"]) for logs in history] == [
+        ("warmup", True, None, "{'epoch': 0}"),
+        ("warmup", True, None, "{'epoch': 1}"),
+    ]
+    assert all(isinstance(logs["loss"], float) for logs in history)

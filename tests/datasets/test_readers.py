@@ -386,3 +386,21 @@ def test_read_text_strict_and_lenient(tmp_path):
     result = read_text(path, strict=False)
     assert result.examples == ["ok", "fine"]
     assert result.skipped == [(str(path), 2, "invalid UTF-8 byte 0xc3 at column 5")]
+
+
+def test_read_conll_splits_on_ascii_spaces_and_tabs_only(tmp_path):
+    # `line.split()` / `field.strip()` split and stripped any Unicode whitespace: "10\u00a0000"
+    # became two columns ("expected 3 columns, found 4"), and an ideographic-space token in a
+    # tab-separated file an "empty word".
+    spaces = write(
+        tmp_path / "nbsp.conll",
+        "Le DET O\nprix  NOUN O\n10\u00a0000 NUM O\neuros NOUN O\n\nBonjour INTJ O\n",
+    )
+    result = read_conll(spaces, strict=False)
+    assert result.skipped == []
+    assert result.examples == [
+        (["Le", "prix", "10\u00a0000", "euros"], ["O", "O", "O", "O"]),
+        (["Bonjour"], ["O"]),
+    ]
+    tabs = write(tmp_path / "ideo.conll", "\u4f60\tPRON\n\u3000\tPUNCT\n \u597d \tADJ\n")
+    assert read_conll(tabs).examples == [(["\u4f60", "\u3000", "\u597d"], ["PRON", "PUNCT", "ADJ"])]

@@ -49,7 +49,9 @@ def _fails_with(capsys, argv, message, code=2):
         (["--n_best", "0"], "argument --n_best: expected an int >= 1, got '0'"),
         (["--max_length", "0"], "argument --max_length: expected an int >= 1, got '0'"),
         (["--max_source_length", "x"], "--max_source_length: expected an int >= 1, got 'x'"),
-        (["--length_penalty", "nan"], "--length_penalty: expected a finite number, got 'nan'"),
+        (["--length_penalty", "nan"], "--length_penalty: expected a number >= 0, got 'nan'"),
+        # A negative penalty got through the parser and failed after the model was loaded.
+        (["--length_penalty", "-1"], "--length_penalty: expected a number >= 0, got '-1'"),
     ],
 )
 def test_translate_refuses_bad_options(capsys, argv, message):

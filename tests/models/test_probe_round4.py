@@ -177,7 +177,8 @@ def test_mixed_bfloat16_exports_of_every_text_model_pass_the_check(tokenizers, t
 
 def test_length_penalty_must_be_a_number_at_least_zero(tokenizers, tmp_path, monkeypatch):
     """`translate` names `length_penalty` (the error named BeamSearch's `alpha`, and a
-    string was taken), and so does `keras-seq translate`'s one-line error."""
+    string was taken); `keras-seq translate` refuses it when parsing its arguments, before
+    loading the model."""
     model = Seq2Seq(
         source_tokenizer=tokenizers[0], target_tokenizer=tokenizers[1], embedding_dim=4, units=4
     )
@@ -193,9 +194,7 @@ def test_length_penalty_must_be_a_number_at_least_zero(tokenizers, tmp_path, mon
     monkeypatch.setattr("sys.stdin", io.StringIO("Wir müssen gehen.\n"))
     with pytest.raises(SystemExit) as info:
         cli.main(["translate", "--model", str(path), "--length_penalty", "-1"])
-    assert info.value.code == (
-        "translate: `length_penalty` must be None or a finite number >= 0 (GNMT alpha), got -1.0."
-    )
+    assert info.value.code == 2  # argparse's usage error, which names the argument
 
 
 @pytest.mark.parametrize("name", ["team/classifier", "classifier:v2"])

@@ -70,7 +70,12 @@ def test_out_of_range_arguments_exit_with_a_usage_error(tmp_path, capsys, recipe
     [
         ("epochs=0", "epochs must be an int >= 1, got 0"),
         ("batch_size=-8", "batch_size must be an int >= 1, got -8"),
-        ("batch_size=none", "batch_size must be an int >= 1, got None"),
+        # `none` is only for an entry that may be None: read as an int, it is refused.
+        (
+            "batch_size=none",
+            r"--set 'batch_size=none': cannot read 'none' as the int that 'batch_size' holds "
+            r"\(invalid literal for int\(\) with base 10: 'none'\)",
+        ),
     ],
 )
 def test_set_epochs_and_batch_size_must_be_positive(tmp_path, override, message):
@@ -82,8 +87,14 @@ def test_set_epochs_and_batch_size_must_be_positive(tmp_path, override, message)
         common.prepare(args, configs)
 
 
-def test_a_backup_is_resumed_only_with_the_same_settings(tmp_path):
+def test_a_backup_is_resumed_only_with_the_same_settings(tmp_path, monkeypatch):
     common = load_recipe("_common")
+    # `--deterministic` below would turn op determinism on for every later test of the
+    # session (TensorFlow has no public switch back): recorded instead.
+    determinism = []
+    monkeypatch.setattr(
+        common.tf.config.experimental, "enable_op_determinism", lambda: determinism.append(1)
+    )
     parser = common.recipe_parser("test", "unused")
     parser.add_argument("--max-train-examples", type=int)
     configs = {"quick": {"epochs": 2, "dropout": 0.1}, "full": {}}
@@ -106,6 +117,7 @@ def test_a_backup_is_resumed_only_with_the_same_settings(tmp_path):
     same = [*out, "--max-train-examples", "300", "--epochs", "5", "--deterministic"]
     config, run = common.prepare(parser.parse_args(same), configs)
     assert (run.initial_epoch, run.history, config["epochs"]) == (1, [{"loss": 1.0}], 5)
+    assert determinism == [1]
 
 
 def test_translate_needs_all_three_tsv_files(tmp_path):

@@ -170,10 +170,13 @@ def test_set_overrides_config_entries_with_their_types(tmp_path):
     }
     assert type(config["dropout"]) is float and type(config["units"]) is int
     assert configs["quick"]["dropout"] == 0.1  # the table itself is left alone
-    assert common.parse_overrides(["units=none", "dropout=1"], configs["quick"]) == {
-        "units": None,
+    assert common.parse_overrides(["cap=none", "dropout=1"], configs["quick"]) == {
+        "cap": None,
         "dropout": 1.0,
     }
+    # `none` only where the entry may be None (round 5): units is an int in every configuration.
+    with pytest.raises(SystemExit, match="cannot read 'none' as the int that 'units' holds"):
+        common.parse_overrides(["units=none"], configs["quick"])
 
 
 @pytest.mark.parametrize(
