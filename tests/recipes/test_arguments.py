@@ -2,27 +2,12 @@
 settings with a message and a non-zero exit, before any training."""
 
 import argparse
-import importlib.util
 import json
-import os
-import sys
 import types
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RECIPES = os.path.join(ROOT, "recipes")
-
-
-def load_recipe(name):
-    if RECIPES not in sys.path:
-        sys.path.insert(0, RECIPES)  # the recipes import `_common` (and demo `translate`)
-    spec = importlib.util.spec_from_file_location(
-        f"recipes_{name}", os.path.join(RECIPES, f"{name}.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.recipes.recipe_modules import load_recipe
 
 
 def refuse_to_start(*args, **kwargs):

@@ -3,9 +3,7 @@ meaningless numbers refused before training, an empty training set, --final-weig
 the path given, a resumed `fit` that leaves later fits of the model alone, and the translate
 recipe's epoch count after a resume."""
 
-import importlib.util
 import os
-import sys
 
 import keras
 import numpy as np
@@ -14,20 +12,11 @@ import tensorflow as tf
 
 from keras_seq.callbacks import AtomicBackupAndRestore
 from tests.callbacks.test_atomic_backup_and_restore import Interrupt
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RECIPES = os.path.join(ROOT, "recipes")
+from tests.recipes.recipe_modules import load_recipe as _load
 
 
 def load_recipe(name):
-    if RECIPES not in sys.path:
-        sys.path.insert(0, RECIPES)  # the recipes import `_common`
-    spec = importlib.util.spec_from_file_location(
-        f"recipes_round4_{name}", os.path.join(RECIPES, f"{name}.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load(name, "recipes_round4")
 
 
 common = load_recipe("_common")

@@ -4,10 +4,7 @@ pooling, vocabulary_size, `none`, --out a file, a malformed TF_CONFIG, a corrupt
 a backup kept until the results are written, and --steps-per-epoch as a cap."""
 
 import gzip
-import importlib.util
 import json
-import os
-import sys
 
 import keras
 import pytest
@@ -15,23 +12,15 @@ import tensorflow as tf
 
 from keras_seq.callbacks import AtomicBackupAndRestore
 from keras_seq.datasets.brown import UNIVERSAL_TAGS
+from tests.recipes.recipe_modules import load_recipe as _load
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RECIPES = os.path.join(ROOT, "recipes")
 # A tagger trained for one step on 3 sentences, scored on 30.
 TINY_TAGGER = ["--quick", "--epochs", "1", "--steps-per-epoch", "1", "--max-train-examples", "3"]
 TINY_TAGGER += ["--max-eval-examples", "30", "--set", "units=4", "--set", "embedding_dim=4"]
 
 
 def load_recipe(name):
-    if RECIPES not in sys.path:
-        sys.path.insert(0, RECIPES)  # the recipes import `_common`
-    spec = importlib.util.spec_from_file_location(
-        f"recipes_round5_{name}", os.path.join(RECIPES, f"{name}.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load(name, "recipes_round5")
 
 
 common = load_recipe("_common")
