@@ -17,23 +17,20 @@ CELL_LAYERS = {"lstm": LSTM, "gru": GRU}
 
 def token_ids(values, vocabulary_size, name):
     """``(ids, fine)``: ``values`` as int32 token ids, checked, and a scalar bool that is False
-    when an id is out of range. Checked: an integer dtype (a float id was truncated silently),
-    and ids in ``[0, vocabulary_size)`` (the embedding read row V - 1 for -1, and an id >= V
-    failed deep in a gather on the CPU and gave zeros on a GPU), in the ids' own dtype (an int64
-    id of 2**32 + 5 must not wrap to 5). The range is checked when the graph runs (an eager call
-    raises at once) by TensorFlow's ``Assert``, which TF Serving runs; XLA drops it, so the
-    callers poison their embeddings with `poisoned` (NaN, not a clamped row: see
-    `keras_seq._checked_ids`)."""
-    dtype = getattr(values, "dtype", None)
-    dtype = keras.backend.standardize_dtype(np.asarray(values).dtype if dtype is None else dtype)
-    if "int" not in dtype:
-        raise TypeError(f"`{name}` must be integer token ids, got dtype {dtype}.")
+    when an id is out of range. Checked: ids in ``[0, vocabulary_size)`` (the embedding read
+    row V - 1 for -1, and an id >= V failed deep in a gather on the CPU and gave zeros on a
+    GPU), in the ids' own dtype (an int64 id of 2**32 + 5 must not wrap to 5); float ids must
+    be whole numbers (5.9 was read as 5; whole float ids are taken, as Keras builds a model
+    under a `tf.distribute` strategy with float32 symbolic inputs); other dtypes raise
+    TypeError. The range is checked when the graph runs (an eager call raises at once) by
+    TensorFlow's ``Assert``, which TF Serving runs; XLA drops it, so the callers poison their
+    embeddings with `poisoned` (NaN, not a clamped row: see `keras_seq._checked_ids`)."""
     return checked_ids(
         values,
         vocabulary_size,
         lambda ids: [
-            f"`{name}` must hold token ids in [0, {vocabulary_size}) (the vocabulary size); "
-            "smallest and largest id:",
+            f"`{name}` must hold token ids (whole numbers) in [0, {vocabulary_size}) (the "
+            "vocabulary size); smallest and largest id:",
             tf.reduce_min(ids),
             tf.reduce_max(ids),
         ],
