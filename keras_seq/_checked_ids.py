@@ -22,11 +22,7 @@ def checked_ids(values, size, data, pad_id=None, name="y_true"):
     list (strings and tensors), or a function of the ids (int64 or float) giving it; ``size``
     an int or an int32 scalar tensor. Raises TypeError for
     ids of another dtype (bool, string) or ragged ids."""
-    if isinstance(values, tf.RaggedTensor):
-        raise TypeError(
-            f"`{name}` must be a dense tensor, got a RaggedTensor: pad it first (e.g. "
-            "`.to_tensor(pad_id)`)."
-        )
+    refuse_ragged(**{name: values})
     ids = tf.convert_to_tensor(values)
     if ids.dtype.is_floating:
         size = tf.cast(size, ids.dtype)
@@ -46,6 +42,16 @@ def checked_ids(values, size, data, pad_id=None, name="y_true"):
     data = data(ids) if callable(data) else data
     with tf.control_dependencies([tf.debugging.Assert(fine, data, summarize=20)]):
         return tf.identity(tf.cast(ids, tf.int32)), fine
+
+
+def refuse_ragged(**named):
+    """TypeError naming the first RaggedTensor argument (ids and scores must be dense)."""
+    for name, value in named.items():
+        if isinstance(value, tf.RaggedTensor):
+            raise TypeError(
+                f"`{name}` must be a dense tensor, got a RaggedTensor: pad it first (e.g. "
+                "`.to_tensor()`)."
+            )
 
 
 def poisoned(value, fine):

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_seq._checked_ids import checked_ids, poisoned
+from keras_seq._checked_ids import checked_ids, poisoned, refuse_ragged
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -108,10 +108,7 @@ def target_ids(y_true, y_pred, pad_id):
     """
     import tensorflow as tf
 
-    if isinstance(y_pred, tf.RaggedTensor):
-        raise TypeError(
-            "`y_pred` must be a dense tensor [batch, time, vocabulary], got a RaggedTensor."
-        )
+    refuse_ragged(y_pred=y_pred)
     vocabulary = tf.shape(y_pred)[-1]
     y_true, fine = checked_ids(
         y_true,

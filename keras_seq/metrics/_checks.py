@@ -16,13 +16,3 @@ def ids_in_range(named_ids, size, what="class ids"):
         for name, ids in named_ids.items()
     ]
     return [ids for ids, _ in checked], tf.reduce_all([fine for _, fine in checked])
-
-
-def refuse_ragged(**named):
-    """TypeError naming the first RaggedTensor argument (the metrics need dense ids)."""
-    for name, value in named.items():
-        if isinstance(value, tf.RaggedTensor):
-            raise TypeError(
-                f"`{name}` must be a dense tensor, got a RaggedTensor: pad it first (e.g. "
-                "`.to_tensor()`)."
-            )

@@ -4,8 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import poisoned
-from keras_seq.metrics._checks import ids_in_range, refuse_ragged
+from keras_seq._checked_ids import poisoned, refuse_ragged
+from keras_seq.metrics._checks import ids_in_range
 
 AVERAGES = ("macro", "micro", "weighted")
 

@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
-from keras_seq._checked_ids import poisoned
-from keras_seq.metrics._checks import ids_in_range, refuse_ragged
+from keras_seq._checked_ids import poisoned, refuse_ragged
+from keras_seq.metrics._checks import ids_in_range
 
 # Prefix codes of a tag.
 OUTSIDE, BEGIN, INSIDE, END, SINGLE = 0, 1, 2, 3, 4

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import checked_ids
+from keras_seq._checked_ids import checked_ids, poisoned
 from keras_seq.layers.gru import GRU
 from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
@@ -36,6 +36,13 @@ def token_ids(values, vocabulary_size, name):
         ],
         name=name,
     )
+
+
+def embed_ids(embedding, values, vocabulary_size, name):
+    """``(ids, embedded)``: the `token_ids` of ``values`` and their ``embedding``, NaN when an
+    id is out of range (the ``Assert`` raises first, except under XLA, which drops it)."""
+    ids, fine = token_ids(values, vocabulary_size, name)
+    return ids, poisoned(embedding(ids), fine)
 
 
 def forbid_ids(logits, ids, vocabulary_size):

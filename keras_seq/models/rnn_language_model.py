@@ -5,7 +5,6 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import poisoned
 from keras_seq.decoding import (
     ArgmaxSelector,
     GreedySearch,
@@ -18,9 +17,9 @@ from keras_seq.models._recurrent_body import (
     check_bool,
     check_cell_and_dropout,
     check_optional_length,
+    embed_ids,
     forbid_ids,
     resolve_vocabulary_size,
-    token_ids,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -181,11 +180,10 @@ class RNNLanguageModel(keras.Model):
         ``states[l]`` holds the final states of level ``l`` after each row's last non-padding
         token (a row of padding only keeps ``initial_state``, zeros by default).
         """
-        ids, fine = token_ids(ids, self.vocabulary_size, "ids")
+        ids, embedded = embed_ids(self.embedding, ids, self.vocabulary_size, "ids")
         if len(ids.shape) != 2:
             raise ValueError(f"`ids` must be int ids of shape [batch, length], got {ids.shape}.")
         mask = ops.not_equal(ids, PAD_ID)
-        embedded = poisoned(self.embedding(ids), fine)
         embedded = self.embedding_dropout(embedded, training=training)
         outputs, states = self.stack(
             embedded, initial_state=initial_state, mask=mask, training=training

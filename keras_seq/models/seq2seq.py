@@ -7,7 +7,6 @@ import tensorflow as tf
 from keras import ops
 
 from keras_seq import attention as attention_module
-from keras_seq._checked_ids import poisoned
 from keras_seq.decoding import BeamSearch, DecodingStrategy, GreedySearch, tile_to_beam
 from keras_seq.layers.attention_decoder import AttentionDecoder
 from keras_seq.layers.bridge import Bridge
@@ -17,8 +16,8 @@ from keras_seq.layers.stacked_rnn import StackedRNN
 from keras_seq.models._recurrent_body import (
     check_bool,
     check_optional_length,
+    embed_ids,
     forbid_ids,
-    token_ids,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -237,13 +236,14 @@ class Seq2Seq(keras.Model):
     # ------------------------------------------------------------------------ pieces
     def encode(self, source_ids, training=False):
         """Returns ``(memory [B, S, units], memory_mask [B, S], decoder initial states)``."""
-        source_ids, fine = token_ids(source_ids, self.source_vocabulary_size, "source_ids")
+        source_ids, embedded = embed_ids(
+            self.source_embedding, source_ids, self.source_vocabulary_size, "source_ids"
+        )
         if len(source_ids.shape) != 2:
             raise ValueError(
                 f"`source_ids` must be int ids of shape [batch, length], got {source_ids.shape}."
             )
         mask = ops.not_equal(source_ids, PAD_ID)
-        embedded = poisoned(self.source_embedding(source_ids), fine)
         embedded = self.embedding_dropout(embedded, training=training)
         memory, states = self.encoder(embedded, mask=mask, training=training)
         return memory, mask, self.state_bridge(states)
@@ -270,8 +270,9 @@ class Seq2Seq(keras.Model):
 
     def encoder_decoder_logits(self, source_ids, target_in, training=False):
         memory, memory_mask, states = self.encode(source_ids, training)
-        target_in, fine = token_ids(target_in, self.target_vocabulary_size, "target_in")
-        embedded = poisoned(self.target_embedding(target_in), fine)
+        target_in, embedded = embed_ids(
+            self.target_embedding, target_in, self.target_vocabulary_size, "target_in"
+        )
         embedded = self.embedding_dropout(embedded, training=training)
         outputs, _ = self.decoder(
             embedded,

@@ -4,15 +4,14 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import poisoned
 from keras_seq.layers.sequence_pooling import SequencePooling
 from keras_seq.models._recurrent_body import (
     build_recurrent_body,
     check_bool,
     check_cell_and_dropout,
     check_optional_length,
+    embed_ids,
     resolve_vocabulary_size,
-    token_ids,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -142,11 +141,10 @@ class SequenceClassifier(keras.Model):
 
     def encode(self, inputs, training=False):
         """Pooled features [B, units · directions] of token ids [B, T]."""
-        ids, fine = token_ids(inputs, self.vocabulary_size, "inputs")
+        ids, embedded = embed_ids(self.embedding, inputs, self.vocabulary_size, "inputs")
         if len(ids.shape) != 2:
             raise ValueError(f"`inputs` must be int ids of shape [batch, length], got {ids.shape}.")
         mask = ops.not_equal(ids, PAD_ID)
-        embedded = poisoned(self.embedding(ids), fine)
         embedded = self.embedding_dropout(embedded, training=training)
         outputs = self.stack(embedded, mask=mask, training=training)
         return self.pool(outputs, mask=mask)
