@@ -408,20 +408,18 @@ def train_stream(run, dataset, steps_per_epoch=None):
     (the pipeline dropped every example: too long for the configuration, or without a token)
     exits with a message: `fit` would train nothing (with ``steps_per_epoch``, Keras only
     warns that the data ran out)."""
-    if int(dataset.cardinality()) == 0:
+    cardinality = int(dataset.cardinality())  # < 0: infinite or unknown
+    if cardinality == 0:
         raise SystemExit(
             "the training data holds no batch: the pipeline kept none of the examples (all "
             "longer than the configuration's length limit, or without a token); nothing to "
             "train on"
         )
-    cardinality = int(dataset.cardinality())
     steps = steps_per_epoch or cardinality
     if steps_per_epoch and cardinality > 0:
         steps = min(steps_per_epoch, cardinality)
     if steps < 1:
-        raise ValueError(
-            f"`dataset` has no known length ({int(dataset.cardinality())}): pass steps_per_epoch."
-        )
+        raise ValueError(f"`dataset` has no known length ({cardinality}): pass steps_per_epoch.")
     return dataset.repeat().skip(run.initial_epoch * steps), steps
 
 
