@@ -40,17 +40,52 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_until_available(client, seconds=120):
+def wait_until_available(client, process, seconds=120):
+    """True once the served model is AVAILABLE; False if the server process ended first."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
         try:
             states = [v["state"] for v in client.status()]
             if "AVAILABLE" in states:
-                return
+                return True
         except (ServingError, OSError):
             pass
         time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
     raise RuntimeError(f"the server did not make the model AVAILABLE within {seconds} s")
+
+
+def start_server(base_path, model_name, attempts=3):
+    """``keras-seq serve`` on a free port of 127.0.0.1: (process, url).
+
+    The port is free when chosen but bound by the server only after it has loaded the
+    model; should another process take it in between, the server exits and a new port is
+    tried.
+    """
+    for _ in range(attempts):
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "keras_seq.cli",
+                "serve",
+                "--model_base_path",
+                base_path,
+                "--model_name",
+                model_name,
+                "--rest_api_port",
+                str(port),
+            ],
+        )
+        url = f"http://127.0.0.1:{port}"
+        if wait_until_available(Client(url, model_name), process):
+            return process, url
+        print(f"the server exited with status {process.returncode}; trying another port")
+    raise RuntimeError(f"the server did not start in {attempts} attempts")
 
 
 def main(argv=None):
@@ -93,25 +128,9 @@ def main(argv=None):
     print(f"[2/3] exported and checked: {version_dir}")
 
     # 3. Serve and ask over REST.
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "keras_seq.cli",
-            "serve",
-            "--model_base_path",
-            os.path.join(base, "translator"),
-            "--model_name",
-            "translator",
-            "--rest_api_port",
-            str(port),
-        ],
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(os.path.join(base, "translator"), "translator")
     try:
         client = Client(url, "translator")
-        wait_until_available(client)
         answer = client.predict([{"source": s} for s in SENTENCES])
         print("[3/3] REST :predict with keras_seq.serving.Client:")
         for source, prediction in zip(SENTENCES, answer, strict=True):

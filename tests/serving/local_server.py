@@ -12,9 +12,19 @@ from keras_seq.serving import create_app
 
 
 def free_port():
+    """A port free now; for a server in another process, which binds it a little later."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def bound_socket():
+    """A socket bound to a free port of 127.0.0.1, handed to uvicorn as it is: no other
+    process can take the port between choosing it and serving on it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def wait_for(condition, timeout=30.0):
@@ -70,12 +80,15 @@ class ServerThread:
     """The real uvicorn server on 127.0.0.1 in a thread of the test process."""
 
     def __init__(self, model_server, **options):
-        self.port = free_port()
+        self.socket = bound_socket()
+        self.port = self.socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = app = create_app(model_server, **options)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
 
     def __enter__(self):
         self.thread.start()
@@ -88,3 +101,4 @@ class ServerThread:
     def __exit__(self, *exc_info):
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        self.socket.close()
