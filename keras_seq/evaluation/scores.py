@@ -4,6 +4,12 @@ import sacrebleu
 
 
 def _check(hypotheses, references):
+    """(hypotheses, reference streams) for sacrebleu, or a clear error.
+
+    ``references`` holds, per hypothesis, a str or a non-empty list / tuple of str (its
+    references; their number may vary). sacrebleu takes streams: the j-th reference of every
+    hypothesis, ``None`` where a hypothesis has fewer than j + 1 (which sacrebleu skips).
+    """
     for name, texts in (("hypotheses", hypotheses), ("references", references)):
         # A bare string would be scored as a corpus of one-character sentences.
         if isinstance(texts, (str, bytes)):
@@ -11,16 +17,28 @@ def _check(hypotheses, references):
                 f"`{name}` must be a list of strings, got a single string {texts!r:.60}."
             )
     hypotheses, references = list(hypotheses), list(references)
-    for name, texts, what in (
-        ("hypotheses", hypotheses, "str"),
-        ("references", references, "str, one reference per hypothesis"),
-    ):
-        wrong = [text for text in texts if not isinstance(text, str)]
-        if wrong:
-            raise TypeError(
-                f"`{name}` must be a list of {what}; got an element {wrong[0]!r:.60} of type "
-                f"{type(wrong[0]).__name__}."
+    wrong = [text for text in hypotheses if not isinstance(text, str)]
+    if wrong:
+        raise TypeError(
+            f"`hypotheses` must be a list of str; got an element {wrong[0]!r:.60} of type "
+            f"{type(wrong[0]).__name__}."
+        )
+    per_hypothesis = []
+    for index, entry in enumerate(references):
+        several = isinstance(entry, (list, tuple))
+        entries = list(entry) if several else [entry]
+        wrong = [text for text in entries if not isinstance(text, str)]
+        if wrong or (several and not entries):
+            found = (
+                "an empty list"
+                if not entries
+                else f"an element {wrong[0]!r:.60} of type {type(wrong[0]).__name__}"
             )
+            raise TypeError(
+                "`references` must be a list with, per hypothesis, a str or a non-empty list "
+                f"of str (its references); got {found} at index {index}."
+            )
+        per_hypothesis.append(entries)
     if len(hypotheses) != len(references):
         raise ValueError(
             f"`hypotheses` and `references` must have the same length, got {len(hypotheses)} "
@@ -28,7 +46,11 @@ def _check(hypotheses, references):
         )
     if not hypotheses:
         raise ValueError("`hypotheses` is empty: nothing to score.")
-    return hypotheses, [references]
+    streams = max(len(entries) for entries in per_hypothesis)
+    return hypotheses, [
+        [entries[j] if j < len(entries) else None for entries in per_hypothesis]
+        for j in range(streams)
+    ]
 
 
 def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
@@ -40,7 +62,11 @@ def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
 
     Args:
         hypotheses: list of str. The system outputs.
-        references: list of str. One reference per hypothesis, in the same order.
+        references: list with one entry per hypothesis, in the same order: a str (its
+            reference) or a non-empty list of str (several references; their number may
+            differ between hypotheses). An n-gram counts up to its largest count in any one
+            reference, and the brevity penalty uses the reference length closest to the
+            hypothesis', as in sacrebleu.
         tokenize: str. A sacrebleu tokenizer name ("13a", "intl", "zh", "char", "none", ...).
         lowercase: bool. Lower-case both sides before matching.
 
@@ -50,7 +76,8 @@ def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
 
     Raises:
         TypeError: ``hypotheses`` or ``references`` is a single string or holds a non-str
-            (bytes from ``detokenize(...).numpy()`` must be decoded first).
+            (bytes from ``detokenize(...).numpy()`` must be decoded first), or a hypothesis
+            has an empty list of references.
         ValueError: lengths differ, nothing to score, or an unknown ``tokenize``.
     """
     if tokenize not in sacrebleu.BLEU.TOKENIZERS:
@@ -64,8 +91,10 @@ def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
 def corpus_chrf(hypotheses, references):
     """Corpus chrF (Popović 2015): character n-gram F-score (β = 2), as sacrebleu computes it.
 
-    ``hypotheses`` and ``references`` are as in `corpus_bleu` (one reference per hypothesis)
-    and raise the same errors. Returns the sacrebleu ``CHRFScore`` (``.score`` in [0, 100]).
+    ``hypotheses`` and ``references`` are as in `corpus_bleu` (one reference or a list of
+    references per hypothesis; with several, each segment is scored against its best
+    reference, as in sacrebleu) and raise the same errors. Returns the sacrebleu
+    ``CHRFScore`` (``.score`` in [0, 100]).
     """
     hypotheses, references = _check(hypotheses, references)
     return sacrebleu.corpus_chrf(hypotheses, references)
