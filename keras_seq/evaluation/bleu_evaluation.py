@@ -15,7 +15,8 @@ class BleuEvaluation(keras.callbacks.Callback):
     can select on them (list this callback before them).
 
     Args:
-        sources, references: non-empty lists of strings of the same length (the dev set).
+        sources, references: non-empty lists of the same length (the dev set): a str per
+            source, and per source a str or a list of str (several references).
         beam_size: int >= 1. 1 for greedy decoding (fast), more for beam search.
         every: int >= 1. Evaluate every ``every`` epochs (and the logs of other epochs carry
             no score).
@@ -34,9 +35,17 @@ class BleuEvaluation(keras.callbacks.Callback):
     def __init__(self, sources, references, beam_size=1, every=1, max_length=100):
         super().__init__()
         # Checked here: a bad setting would otherwise surface only after an epoch of training.
-        for name, texts in (("sources", sources), ("references", references)):
-            if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
-                raise TypeError(f"`{name}` must be a list of strings, got {texts!r:.100}.")
+        if not isinstance(sources, (list, tuple)) or not all(isinstance(t, str) for t in sources):
+            raise TypeError(f"`sources` must be a list of strings, got {sources!r:.100}.")
+        if not isinstance(references, (list, tuple)) or not all(
+            isinstance(r, str)
+            or (isinstance(r, (list, tuple)) and r and all(isinstance(t, str) for t in r))
+            for r in references
+        ):
+            raise TypeError(
+                "`references` must be a list with, per source, a str or a non-empty list of "
+                f"str, got {references!r:.100}."
+            )
         if len(sources) != len(references) or not sources:
             raise ValueError(
                 "`sources` and `references` must be non-empty lists of the same length, got "

@@ -77,6 +77,15 @@ def test_bleu_callback_logs_dev_scores(translator):
     assert callback.seconds == pytest.approx(sum(seconds))
     with pytest.raises(ValueError, match="same length"):
         BleuEvaluation(["a"], [])
+    # Several references per source: the logged score is corpus_bleu's with all of them.
+    several = [["He had to do it.", "He has had to do it."]]
+    callback = BleuEvaluation(["Er hat es tun müssen."], several, max_length=6)
+    callback.set_model(translator)
+    logs = {}
+    callback.on_epoch_end(0, logs)
+    hypotheses = translator.translate(["Er hat es tun müssen."], 1, max_length=6)
+    assert logs["val_bleu"] == pytest.approx(corpus_bleu(hypotheses, several).score)
+    assert logs["val_chrf"] == pytest.approx(corpus_chrf(hypotheses, several).score)
 
 
 @pytest.mark.parametrize(
@@ -94,5 +103,7 @@ def test_bleu_callback_rejects_a_bare_string_dev_set():
     """A str would have been read as one sentence per character."""
     with pytest.raises(TypeError, match="`sources` must be a list of strings"):
         BleuEvaluation("Er hat", "He had")
-    with pytest.raises(TypeError, match="`references` must be a list of strings"):
+    with pytest.raises(TypeError, match="`references` must be a list with, per source, a str"):
         BleuEvaluation(["Er hat"], [None])
+    with pytest.raises(TypeError, match="`references` must be a list with, per source, a str"):
+        BleuEvaluation(["Er hat"], [[]])
