@@ -23,7 +23,8 @@ import tensorflow as tf
 from keras_seq.export import standalone_checker
 from keras_seq.export.warmup import WARMUP_FILE_NAME, make_predict_log, write_warmup_requests
 
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# \Z, not $: "$" also matches before a trailing newline ("toy\n" would pass).
+_NAME_PATTERN = re.compile(r"\A[A-Za-z0-9_.\-]+\Z")
 # TF Serving parses version directory names as int64 and ignores those that overflow.
 MAX_VERSION = standalone_checker.MAX_VERSION
 
@@ -62,6 +63,7 @@ def export(model, base_dir, name, version=None, examples=None):
             ``tf.py_function``...); or examples are missing or do not fit their signature
             (TF Serving would fail the version when it replays them at load).
         FileExistsError: the version already exists (versions are never overwritten).
+        NotADirectoryError: ``base_dir/name`` exists and is not a directory.
 
     Example:
 
@@ -75,6 +77,13 @@ def export(model, base_dir, name, version=None, examples=None):
     signatures = _serving_signatures(model)
     examples = _examples(model, examples, signatures)
     model_dir = os.path.join(os.fspath(base_dir), name)
+    if os.path.lexists(model_dir) and not os.path.isdir(model_dir):
+        # os.makedirs would raise a bare FileExistsError, which here means "that version
+        # already exists".
+        raise NotADirectoryError(
+            f"{model_dir} exists and is not a directory: it cannot hold the versions of "
+            f"model {name!r}"
+        )
     os.makedirs(model_dir, exist_ok=True)
     version = _resolve_version(model_dir, version)
     final_dir = os.path.join(model_dir, str(version))

@@ -3,7 +3,9 @@
 import base64
 import binascii
 import json
+import urllib.parse
 
+import numpy as np
 import requests
 
 from keras_seq.serving.serving_error import ServingError
@@ -24,7 +26,12 @@ class Client:
         decode_b64: bool. Turn ``{"b64": ...}`` values of answers into ``bytes``.
 
     Raises:
-        ValueError: both ``version`` and ``label`` given.
+        ValueError: both ``version`` and ``label`` given; an empty model name or label, or
+            one holding ``/`` or ``:``, which TF Serving's REST paths cannot carry.
+        TypeError: ``version`` is not an int.
+
+    Request values may be NumPy arrays and scalars (sent as lists and numbers) and
+    ``bytes`` (sent as ``{"b64": ...}``, exactly, UTF-8 or not).
 
     Calls raise ``ServingError`` (HTTP status and the server's ``error`` message, always a
     string: the body text when it has no ``error``) for any non-200 answer and for a 200
@@ -42,8 +49,10 @@ class Client:
     def __init__(self, url, model, version=None, label=None, timeout=30.0, decode_b64=True):
         if version is not None and label is not None:
             raise ValueError(f"give version or label, not both (got {version!r}, {label!r})")
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            raise TypeError(f"version must be an int, got {version!r}")
+        _check_version(version)
+        _path_segment(model, "model name")
+        if label is not None:
+            _path_segment(label, "label")
         self.url = url.rstrip("/")
         self.model = model
         self.version = version
@@ -60,13 +69,25 @@ class Client:
         return {"b64": base64.b64encode(data).decode("ascii")}
 
     def model_url(self, version=None, label=None):
+        """``<url>/v1/models/<model>[/versions/N|/labels/L]``, the name and label
+        percent-encoded (a ``?``, ``#`` or ``%`` in them would otherwise end the path or
+        change it: another model, or another version, would answer).
+
+        Raises:
+            ValueError: ``version`` and ``label`` both given, or a label no REST path can
+                carry.
+            TypeError: ``version`` is not an int.
+        """
+        if version is not None and label is not None:
+            raise ValueError(f"give version or label, not both (got {version!r}, {label!r})")
         if version is None and label is None:
             version, label = self.version, self.label
-        url = f"{self.url}/v1/models/{self.model}"
+        _check_version(version)
+        url = f"{self.url}/v1/models/{_path_segment(self.model, 'model name')}"
         if version is not None:
             url += f"/versions/{version}"
         elif label is not None:
-            url += f"/labels/{label}"
+            url += f"/labels/{_path_segment(label, 'label')}"
         return url
 
     def status(self, version=None, label=None):
@@ -104,7 +125,7 @@ class Client:
 
     def _call(self, method, url, body=None, field=None):
         """The answer's JSON object, or its ``field``; ServingError for any other answer."""
-        data = None if body is None else json.dumps(body)
+        data = None if body is None else json.dumps(body, default=_json_value)
         headers = {"Content-Type": "application/json"} if body is not None else {}
         response = self._session.request(
             method, url, data=data, headers=headers, timeout=self.timeout
@@ -148,3 +169,34 @@ class Client:
         if isinstance(value, list):
             return [self._decode(v) for v in value]
         return value
+
+
+def _check_version(version):
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise TypeError(f"version must be an int, got {version!r}")
+
+
+def _path_segment(text, what):
+    """``text`` percent-encoded as one path segment; ValueError when TF Serving's
+    ``/v1/models/([^/:]+)`` could not match it."""
+    if not isinstance(text, str) or not text or "/" in text or ":" in text:
+        raise ValueError(
+            f"{what} must be a non-empty str without '/' or ':' (TF Serving's REST paths "
+            f"cannot carry them), got {text!r}"
+        )
+    return urllib.parse.quote(text, safe="")
+
+
+def _json_value(value):
+    """What ``json.dumps`` cannot write by itself: NumPy arrays and scalars as lists and
+    numbers, ``bytes`` as TF Serving's ``{"b64": ...}`` (strings that need not be UTF-8)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return Client.b64(bytes(value))
+    raise TypeError(
+        f"Object of type {type(value).__name__} is not JSON serializable (send lists, "
+        "numbers, str, bytes or NumPy arrays)"
+    )

@@ -77,16 +77,18 @@ def parse_predict_request(body, input_dtypes_for, max_batch_size=None, max_strin
     Raises:
         ServingError: 400 with TF Serving's message for malformed requests.
     """
+    text = _utf8_text(body)
     try:
-        request = json.loads(body, parse_float=_parse_float)
+        request = json.loads(text, parse_float=_parse_float, object_pairs_hook=_first_key_wins)
     except RecursionError:
         raise _invalid("JSON Parse error: the document is nested too deeply") from None
-    except (ValueError, UnicodeDecodeError) as error:
+    except ValueError as error:
         raise _invalid(f"JSON Parse error: {error}") from None
     if not isinstance(request, dict):
         raise _invalid(f"JSON Value: {_short(request)} Is not object")
     signature_name = request.get("signature_name")
-    if signature_name is not None and not isinstance(signature_name, str):
+    if "signature_name" in request and not isinstance(signature_name, str):
+        # null included: TF Serving (FillSignature) refuses any present non-string value.
         raise _invalid(f"'signature_name' key must be a string value. Got {_short(signature_name)}")
     has_instances, has_inputs = "instances" in request, "inputs" in request
     if has_instances and has_inputs:
@@ -100,6 +102,33 @@ def parse_predict_request(body, input_dtypes_for, max_batch_size=None, max_strin
     if has_instances:
         return signature_name, _parse_instances(request["instances"], input_dtypes, limits), True
     return signature_name, _parse_inputs(request["inputs"], input_dtypes, limits), False
+
+
+def _utf8_text(body):
+    """The body as text: UTF-8, after an optional byte order mark, as TF Serving's parser
+    reads it (rapidjson over a UTF-8 stream). ``json.loads`` on bytes would also take
+    UTF-16 and UTF-32 bodies, which TF Serving refuses."""
+    if isinstance(body, str):
+        return body
+    body = bytes(body)
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _invalid(
+            f"JSON Parse error: Invalid encoding in string. at offset: {error.start} "
+            f"(the body must be UTF-8: {error.reason})"
+        ) from None
+
+
+def _first_key_wins(pairs):
+    # A key given twice: TF Serving's rapidjson FindMember reads the first; json.loads
+    # would keep the last.
+    result = {}
+    for key, value in pairs:
+        result.setdefault(key, value)
+    return result
 
 
 def _parse_float(text):

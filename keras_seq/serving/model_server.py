@@ -193,12 +193,20 @@ class ModelServer:
         """TF Serving's GetModelStatus answer as a dict.
 
         Raises:
-            ServingError: 404 when the model or version is unknown.
+            ServingError: 404 when the model or version is unknown; 400 for an unknown
+                label.
         """
+        if version is not None and label is not None:
+            raise ServingError(400, "Request cannot have both version and version_label set")
         if name not in self._models:
             raise ServingError(404, f"Could not find any versions of model {name}")
         if label is not None:
-            version = self.servable(name, label=label).version
+            # The label names a version through the config, as for /versions/N: a version
+            # that failed to load is reported END with its error, not as an unknown servable.
+            labels = self._models[name].version_labels
+            if label not in labels:
+                raise ServingError(400, f"Unrecognized servable version label: {label}")
+            version = labels[label]
         with self._lock:
             entries = {v: ("AVAILABLE", "OK", "") for v in self._servables[name]}
             entries.update({v: ("END", "UNKNOWN", m) for v, (m, _) in self._failures[name].items()})

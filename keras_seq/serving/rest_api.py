@@ -47,8 +47,8 @@ logger = logging.getLogger(__name__)
 _MODEL_PATH = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
     r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
-    r"(?P<suffix>/metadata|:predict|:classify|:regress)?$"
-)
+    r"(?P<suffix>/metadata|:predict|:classify|:regress)?\Z"
+)  # \Z: "$" would also match before a trailing newline ("toy:predict%0A")
 
 
 def _json_response(status_code, payload):
@@ -154,12 +154,14 @@ def create_app(
         model_server.stop()
 
     async def handle(request):
-        match = _MODEL_PATH.match(request.url.path)
+        # The decoded path as the ASGI server gives it. request.url.path re-parses it as a
+        # URL, which drops tabs and line breaks and cuts it at a decoded "?" or "#": a
+        # model named "toy?beta" (sent as toy%3Fbeta) would have reached "toy".
+        path = request.scope["path"]
+        match = _MODEL_PATH.match(path)
         method = request.method
         if match is None:
-            return _error_response(
-                ServingError(400, f"Malformed request: {method} {request.url.path}")
-            )
+            return _error_response(ServingError(400, f"Malformed request: {method} {path}"))
         name, suffix = match["name"], match["suffix"]
         try:
             version = _parse_version(match["version"])
@@ -187,13 +189,13 @@ def create_app(
                 raise ServingError(
                     501, f"{suffix[1:]} is not implemented by this server; use :predict"
                 )
-            raise ServingError(400, f"Malformed request: {method} {request.url.path}")
+            raise ServingError(400, f"Malformed request: {method} {path}")
         except ServingError as error:
             return _error_response(error)
         except ClientDisconnect:
             return _error_response(ServingError(499, "Client closed the request"))
         except Exception as error:  # noqa: BLE001 - answer in TF Serving's shape, and log
-            logger.exception("request %s %s failed", method, request.url.path)
+            logger.exception("request %s %s failed", method, path)
             return _error_response(ServingError(500, f"{type(error).__name__}: {error}"))
 
     async def _predict(name, version, label, body, deadline):
