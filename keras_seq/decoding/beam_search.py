@@ -40,9 +40,10 @@ class BeamSearch(DecodingStrategy):
     `k` beams of every example are complete; the first `n_best` are returned,
     best first. At step 0 only the first copy of each example is expanded, so
     no hypothesis appears twice. A slot no valid hypothesis can fill (fewer
-    hypotheses than beams) has score `-inf`, is complete at once and is fed
-    the end token. A live hypothesis whose logits are all `-inf` has no
-    continuation; NaN or `+inf` logits raise `InvalidArgumentError`.
+    hypotheses than beams) has score `-inf`, is complete at once, is fed
+    the end token and holds no tokens (ids and token scores 0, length 0). A
+    live hypothesis whose logits are all `-inf` has no continuation; NaN or
+    `+inf` logits raise `InvalidArgumentError`.
 
     Within one beam every token but the end token is scored by the same
     increasing function of its log-probability, so a beam contributes at most
@@ -217,13 +218,18 @@ class BeamSearch(DecodingStrategy):
                 return tf.gather(tf.reshape(tensor, [batch_size, -1]), top_indices, batch_dims=1)
 
             was_ended = reorder(ended)
-            kept_tokens = tf.where(was_ended, 0, tokens)
-            kept_log_probs = tf.where(was_ended, 0.0, pick(log_probs))
             kept_totals = pick(totals)
             # A survivor of log-probability -inf fills a slot no valid hypothesis could (more
             # beams than hypotheses): it is frozen at once and fed the end token, not the
             # token the step gave probability 0 (after which the step may have no answer).
+            # Its history (the candidate's it was picked as, which repeated another
+            # hypothesis beside a -inf score) is cleared once, after the loop: a slot of
+            # log-probability -inf stays frozen at -inf.
             unfilled = tf.equal(kept_totals, NEGATIVE_INFINITY)
+            dropped = was_ended | unfilled
+            kept_tokens = tf.where(dropped, 0, tokens)
+            kept_log_probs = tf.where(dropped, 0.0, pick(log_probs))
+
             new = {
                 "finished": pick(completes) | unfilled,
                 "lengths": reorder(lengths),
@@ -255,14 +261,25 @@ class BeamSearch(DecodingStrategy):
         )
         n_best = self.n_best
         best_rows = tf.reshape(beam_offsets + tf.range(n_best)[None, :], [-1])
+        # A slot of log-probability -inf (no valid hypothesis could fill it, or its
+        # hypothesis met all -inf logits) holds no tokens: its buffers, reordered with a real
+        # hypothesis' history, are cleared here, once (during the loop the length penalty
+        # must never see a length of 0).
+        unfilled = tf.equal(variables["log_probs"][:, :n_best], NEGATIVE_INFINITY)
+
+        def clear(tensor):
+            """`tensor` `[B, n_best, ...]` with the rows of unfilled slots set to 0."""
+            mask = unfilled[(...,) + (None,) * (tensor.shape.rank - 2)]
+            return tf.where(mask, tf.zeros_like(tensor), tensor)
+
         alignments = variables.get("alignments")
         return DecodingResult(
-            ids=variables["ids"][:, :n_best],
-            lengths=variables["lengths"][:, :n_best],
+            ids=clear(variables["ids"][:, :n_best]),
+            lengths=clear(variables["lengths"][:, :n_best]),
             scores=variables["scores"][:, :n_best],
             log_probs=variables["log_probs"][:, :n_best],
-            token_scores=variables["token_scores"][:, :n_best],
-            alignments=None if alignments is None else alignments[:, :n_best],
+            token_scores=clear(variables["token_scores"][:, :n_best]),
+            alignments=None if alignments is None else clear(alignments[:, :n_best]),
             state=tf.nest.map_structure(lambda tensor: tf.gather(tensor, best_rows), state),
         )
 

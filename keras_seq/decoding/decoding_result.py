@@ -21,7 +21,8 @@ class DecodingResult(NamedTuple):
         scores: float32 `[B, N]`. The score hypotheses are ranked by:
             `log_probs / lp(lengths) + coverage penalty` for `BeamSearch`,
             `log_probs` for `GreedySearch`. `-inf` marks a slot no valid
-            hypothesis could fill (more beams than possible sequences).
+            hypothesis could fill (more beams than possible sequences); such a
+            slot holds no tokens: ids, token scores and alignments 0, length 0.
         log_probs: float32 `[B, N]`. Sum of the token log-probabilities.
         token_scores: float32 `[B, N, T]`. Log-probability of each token
             under the model (`log_softmax` of the step's logits, before any

@@ -90,6 +90,7 @@ class DecodingStrategy:
         max_length, bound = _check_max_length(max_length, max_length_bound)
         min_length = _check_min_length(min_length)
         seed = _check_seed(seed)
+        _check_state_rows(initial_state, start_ids.shape[0], "`initial_state`", "example")
         for name, value in (("max_length", max_length), ("min_length", min_length)):
             if isinstance(value, tf.Tensor) and value.shape.rank == 1:
                 if None not in (value.shape[0], start_ids.shape[0]):
@@ -210,6 +211,7 @@ def _call_step(step, ids, state, index, end_id):
         )
         with tf.control_dependencies([check]):
             logits = tf.identity(logits)
+    logits = _one_row_per_id(logits, ids, "logits")
     if attention is not None:
         attention = tf.cast(tf.convert_to_tensor(attention), tf.float32)
         if attention.shape.rank != 2:
@@ -217,7 +219,57 @@ def _call_step(step, ids, state, index, end_id):
                 "`step` must return attention of shape [batch, source_length], got shape "
                 f"{attention.shape}."
             )
+        attention = _one_row_per_id(attention, ids, "attention")
+    _check_state_rows(state, ids.shape[0], "the state `step` returned", "hypothesis")
     return logits, state, attention
+
+
+_ROWS_HINT = (
+    " (one per input id: `BeamSearch` feeds batch * beam_size rows, so the step must close "
+    "over tensors tiled with `tile_to_beam`)"
+)
+
+
+def _one_row_per_id(tensor, ids, name):
+    """`tensor`, once its leading dimension is known to equal that of `ids`.
+
+    A step answering another number of rows (e.g. `B` rows for the `B * k` of a beam
+    search, its encoder outputs not tiled) would otherwise be broadcast or reshaped into
+    a silently wrong search.
+    """
+    rows, expected = tensor.shape[0], ids.shape[0]
+    if rows is not None and expected is not None:
+        if rows != expected:
+            raise ValueError(
+                f"`step` must return {name} with {expected} rows{_ROWS_HINT}, got shape "
+                f"{tensor.shape}."
+            )
+        return tensor
+    check = tf.debugging.assert_equal(
+        tf.shape(tensor)[0],
+        tf.shape(ids)[0],
+        message=f"`step` must return {name} with as many rows as input ids{_ROWS_HINT}",
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
+
+
+def _check_state_rows(state, rows, what, unit):
+    """Raises a `ValueError` when a tensor of `state` (rank >= 1) has a static leading
+    dimension other than `rows` (when known): the state has one row per `unit`."""
+    if rows is None:
+        return
+    for path, leaf in keras.tree.flatten_with_path(state):
+        if getattr(leaf, "shape", None) is None:
+            continue
+        shape = tf.TensorShape(leaf.shape)
+        if shape.rank in (None, 0) or shape[0] is None:
+            continue
+        if shape[0] != rows:
+            raise ValueError(
+                f"Every tensor of {what} must have a leading dimension of {rows} (one row per "
+                f"{unit}), got shape {shape} at path {path}."
+            )
 
 
 def _is_int(value):
@@ -233,6 +285,11 @@ def _check_end_id(end_id):
 
 
 def _check_start_ids(start_ids):
+    if not tf.is_tensor(start_ids):
+        start_ids = np.asarray(start_ids)
+        if start_ids.size == 0 and start_ids.dtype == np.float64:
+            # `[]` (an empty batch written as a list) converts to floats.
+            start_ids = start_ids.astype(np.int32)
     start_ids = tf.convert_to_tensor(start_ids)
     if not start_ids.dtype.is_integer:
         raise TypeError(f"`start_ids` must be integer token ids, got dtype {start_ids.dtype.name}.")

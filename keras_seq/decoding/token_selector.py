@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from keras_seq.decoding.decoding_strategy import _check_seed
+
 
 @keras.saving.register_keras_serializable(package="keras_seq")
 class TokenSelector:
@@ -20,9 +22,10 @@ class TokenSelector:
 
     Call arguments:
         logits: float tensor `[N, V]`. Unnormalized scores of the next token.
-        seed: optional int tensor of shape `[2]`. Seed of the stateless draw;
-            ignored by deterministic selectors. A stochastic selector given
-            no seed draws one at random.
+        seed: None, an int, or an int tensor of shape `[]` or `[2]` (as for
+            `DecodingStrategy`). Seed of the stateless draw; ignored by
+            deterministic selectors. A stochastic selector given no seed draws
+            one at random.
 
     Returns:
         int32 tensor `[N]`: the chosen token ids.
@@ -38,7 +41,13 @@ class TokenSelector:
             raise ValueError(
                 f"`logits` must have shape [batch, vocabulary], got shape {logits.shape}."
             )
+        if logits.shape.rank == 2 and logits.shape[-1] == 0:
+            raise ValueError(
+                f"`logits` must have at least one token (vocabulary size >= 1), got shape "
+                f"{logits.shape}."
+            )
         logits = tf.cast(logits, tf.float32)
+        seed = _selector_seed(seed)
         if self.stochastic and seed is None:
             seed = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32)
         return tf.cast(self.select(logits, seed), tf.int32)
@@ -57,3 +66,13 @@ class TokenSelector:
     def __repr__(self):
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
         return f"{type(self).__name__}({arguments})"
+
+
+def _selector_seed(seed):
+    """The seed forms the searches take (None, an int, an int tensor `[]` or `[2]`), checked
+    with errors naming `seed` rather than the random op's. An int32 or int64 seed of shape
+    `[2]` passes unchanged (its dtype kept: XLA draws only from int32 seeds, as
+    `GreedySearch` gives its selector)."""
+    if tf.is_tensor(seed) and seed.dtype in (tf.int32, tf.int64) and seed.shape == (2,):
+        return seed
+    return _check_seed(seed)
