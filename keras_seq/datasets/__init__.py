@@ -6,7 +6,7 @@ Bundled (committed, compressed, no network needed):
 - `load_spam_assassin`: ham/spam emails (classification).
 - `load_moby_dick`: a novel by paragraphs (language modelling).
 
-Readers for your own files (plain, gzip or xz), each returning a `LoadResult`:
+Readers for your own files (plain, gzip, bzip2 or xz), each returning a `LoadResult`:
 `read_parallel_tsv`, `read_parallel_files`, `read_conll`, `read_classification_csv`,
 `read_text`.
 

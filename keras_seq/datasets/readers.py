@@ -1,8 +1,11 @@
 """Readers for users' own data files: parallel text, CoNLL, CSV and plain text.
 
-Every reader takes a path to a UTF-8 file, plain or compressed (gzip or xz, recognised by
-their magic bytes, whatever the file name), and returns a `LoadResult`.
-Lines may end in `\\n` or `\\r\\n`; a UTF-8 byte order mark is ignored.
+Every reader takes a path to a UTF-8 file, plain or compressed (gzip, bzip2 or xz,
+recognised by their magic bytes, whatever the file name), and returns a `LoadResult`.
+Lines may end in `\\n` or `\\r\\n` (or, in a file without any `\\n`, in `\\r`: classic
+Mac OS); a UTF-8 byte order mark is ignored. A UTF-16 or UTF-32 file (one that starts with
+their byte order mark, as Excel's "Unicode Text" export does), a zip archive and a Zstandard
+file are refused with a ValueError that says so.
 
 A malformed line (wrong column count, an empty field, bytes that are not UTF-8) is
 reported with the file name and line number: with `strict=True` (the default) the
@@ -12,10 +15,10 @@ Problems that no skipping can fix (a missing file, a column index out of range, 
 aligned files of different lengths) always raise.
 """
 
+import bz2
 import codecs
 import csv
 import gzip
-import io
 import lzma
 import os
 import re
@@ -24,6 +27,19 @@ from keras_seq.datasets.load_result import LoadResult
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _XZ_MAGIC = b"\xfd7zXZ\x00"
+# "BZh", the block size "1"-"9", then a block ("pi" in BCD) or the end of an empty stream.
+_BZIP2_MAGIC = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
+# Formats that are not read, recognised so that the error says what the file is (their bytes
+# would otherwise be reported as "invalid UTF-8 byte" on line 1). UTF-32 before UTF-16: the
+# UTF-32-LE mark starts with the UTF-16-LE one.
+_REFUSED_MAGIC = (
+    (codecs.BOM_UTF32_LE, "a UTF-32 text file (it starts with a UTF-32 byte order mark)"),
+    (codecs.BOM_UTF32_BE, "a UTF-32 text file (it starts with a UTF-32 byte order mark)"),
+    (codecs.BOM_UTF16_LE, "a UTF-16 text file (it starts with a UTF-16 byte order mark)"),
+    (codecs.BOM_UTF16_BE, "a UTF-16 text file (it starts with a UTF-16 byte order mark)"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"\x28\xb5\x2f\xfd", "a Zstandard-compressed file"),
+)
 # Bytes that are not UTF-8 decode to lone surrogates U+DC80..U+DCFF with "surrogateescape";
 # a valid UTF-8 file can never produce them, so they mark exactly the undecodable bytes.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
@@ -48,7 +64,8 @@ class _Problems:
 
 
 def _read_text(path):
-    """Contents of `path` (plain, gzip or xz) decoded as UTF-8, bad bytes as surrogates."""
+    """Contents of `path` (plain, gzip, bzip2 or xz) decoded as UTF-8, bad bytes as
+    surrogates."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     if not os.path.exists(path):
@@ -60,20 +77,34 @@ def _read_text(path):
             data = gzip.decompress(data)
         elif data.startswith(_XZ_MAGIC):
             data = lzma.decompress(data)
-    except (OSError, EOFError, lzma.LZMAError) as error:
+        elif _BZIP2_MAGIC.match(data):
+            data = bz2.decompress(data)
+    except (OSError, EOFError, ValueError, lzma.LZMAError) as error:
         raise ValueError(f"{os.fspath(path)}: corrupt compressed file ({error})") from error
+    for magic, what in _REFUSED_MAGIC:
+        if data.startswith(magic):
+            raise ValueError(
+                f"{os.fspath(path)}: {what}; the readers take UTF-8 text, plain or compressed "
+                "with gzip, bzip2 or xz: convert it first"
+            )
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     return data.decode("utf-8", errors="surrogateescape")
 
 
 def _lines(text):
-    """`(line_number, line)` pairs without line ends; no phantom line after a final newline."""
-    if text.endswith("\n"):
+    """`(line_number, line)` pairs without line ends; no phantom line after a final newline.
+
+    Lines end in "\\n" or "\\r\\n"; in a text without any "\\n", in "\\r" (classic Mac OS
+    files, as `read_classification_csv` reads them), which would otherwise make the whole
+    file one line.
+    """
+    end = "\n" if "\n" in text else "\r"
+    if text.endswith(end):
         text = text[:-1]
     if not text:
         return []
-    return [(number, line.removesuffix("\r")) for number, line in enumerate(text.split("\n"), 1)]
+    return [(number, line.removesuffix("\r")) for number, line in enumerate(text.split(end), 1)]
 
 
 def _undecodable(text):
@@ -91,7 +122,7 @@ def read_parallel_tsv(path, strict=True):
     Blank lines are ignored; both sides are stripped of surrounding whitespace.
 
     Args:
-        path: str or os.PathLike. The file (plain, gzip or xz).
+        path: str or os.PathLike. The file (plain, gzip, bzip2 or xz).
         strict: bool. Raise on the first malformed line (`True`) or skip and record it.
 
     Returns:
@@ -137,8 +168,8 @@ def read_parallel_files(source_path, target_path, strict=True):
     stripped of surrounding whitespace.
 
     Args:
-        source_path: str or os.PathLike. The source-language file (plain, gzip or xz).
-        target_path: str or os.PathLike. The target-language file (plain, gzip or xz).
+        source_path: str or os.PathLike. The source-language file (plain, gzip, bzip2 or xz).
+        target_path: str or os.PathLike. The target-language file (plain, gzip, bzip2 or xz).
         strict: bool. Raise on the first malformed line (`True`) or skip and record it
             (the pair is dropped; the problem is recorded against the file it is in).
 
@@ -217,13 +248,14 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
     space-separated file, write comments with a different number of fields than the
     token lines: `# O` in a two-column file is the token `#` tagged `O`.
 
-    Skipped silently: comments, `-DOCSTART-` lines (CoNLL-2003), and in 10-column
+    Skipped silently: comments, `-DOCSTART-` lines (CoNLL-2003; such a line also ends the
+    sentence before it, blank line or not), and in 10-column
     CoNLL-U files the multiword-token lines (ID `1-2`) and empty nodes (ID `1.1`).
     A sentence with a malformed line is dropped as a whole with `strict=False` (each
     malformed line is recorded), so that words and tags never get out of step.
 
     Args:
-        path: str or os.PathLike. The file (plain, gzip or xz).
+        path: str or os.PathLike. The file (plain, gzip, bzip2 or xz).
         word_column: int. Column of the word (0-based; negative counts from the end).
             0 for CoNLL-2003; 1 (FORM) for CoNLL-U.
         tag_column: int. Column of the tag. -1 (last) for CoNLL-2003 NER; 3 (UPOS) for
@@ -282,6 +314,9 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
         if reason is None:
             fields = _conll_fields(line)
             if fields[0] == "-DOCSTART-":
+                # A document boundary ends the sentence even without a blank line before it:
+                # the last sentence of one document and the first of the next were one.
+                end_sentence()
                 continue
             if len(fields) == _CONLLU_COLUMNS and _CONLLU_SPECIAL_ID.fullmatch(fields[0]):
                 continue
@@ -361,7 +396,7 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
     of any length (the csv module's default limit of 128 KiB does not apply).
 
     Args:
-        path: str or os.PathLike. The file (plain, gzip or xz).
+        path: str or os.PathLike. The file (plain, gzip, bzip2 or xz).
         text_column: str or int. Header name or 0-based index of the text column.
         label_column: str or int. Header name or 0-based index of the label column.
         strict: bool. Raise on the first malformed row (`True`) or skip and record it.
@@ -375,8 +410,10 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
         ValueError: when a named column is not in the header (or is in it twice) or an
             index is out of range, or on a malformed row when `strict` (a different number
             of fields than the header or first row, an empty text or label, bytes that are
-            not UTF-8), and also when not `strict` on a malformed header row (skipping it
-            would read the first example as the header).
+            not UTF-8, a quote that opens a field and is never closed: when not `strict`
+            that line is skipped and reading goes on from the next), and also when not
+            `strict` on a malformed header row (skipping it would read the first example as
+            the header).
 
     Example:
 
@@ -400,19 +437,23 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
 def _read_csv_rows(path, text, text_column, label_column, problems):
     """The `LoadResult` of `read_classification_csv` for the file contents `text`."""
     has_header = isinstance(text_column, str) or isinstance(label_column, str)
-    if "\n" in text:
-        # One "\n"-ended line per item, so that `line_num` counts lines as the other readers
-        # and editors do: from a stream the csv module also ends a line at a "\r" inside a
-        # quoted field, which shifted every later line number.
-        parts = text.split("\n")
-        source = [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
-    else:
-        source = io.StringIO(text, newline="")  # no "\n": lines end in "\r" (classic Mac)
-    reader = csv.reader(source)
+    # One line per item, each with its line end, so that `line_num` counts lines as the other
+    # readers and editors do: from a stream the csv module also ends a line at a "\r" inside
+    # a quoted field, which shifted every later line number. A file without any "\n" has
+    # "\r" line ends (classic Mac OS). The last line gets a line end too, so that a complete
+    # row never reads past the last line: the reader asks for another line while building a
+    # row only when a quoted field is still open at the end of the file.
+    end = "\n" if "\n" in text else "\r"
+    parts = text.split(end)
+    if parts[-1] == "":
+        parts.pop()
+    source = [part + end for part in parts]
+    lines = _TrackedLines(source, 0)
+    reader = csv.reader(lines)
     examples = []
     num_fields = text_index = label_index = None
     while True:
-        first_line = reader.line_num + 1
+        first_line = lines.start + reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
@@ -423,6 +464,22 @@ def _read_csv_rows(path, text, text_column, label_column, problems):
                     f"{os.fspath(path)}:{first_line}: header row: CSV error: {error}"
                 ) from error
             problems.report(path, first_line, f"CSV error: {error}")
+            continue
+        if lines.exhausted:
+            # The csv module (in its default, non-strict mode) ends a quoted field left open
+            # at the end of the file there, silently: one stray quote made the rest of the
+            # file a single malformed row ("expected 2 fields, found 1"), and in lenient mode
+            # every later row was lost. The line is reported as what it is, and reading goes
+            # on from the next line.
+            reason = (
+                "unterminated quoted field: a '\"' opened on this line is never closed (the "
+                "rest of the file would be one field)"
+            )
+            if num_fields is None and has_header:
+                raise ValueError(f"{os.fspath(path)}:{first_line}: header row: {reason}")
+            problems.report(path, first_line, reason)
+            lines = _TrackedLines(source, first_line)
+            reader = csv.reader(lines)
             continue
         if not row or not "".join(row).strip():
             continue
@@ -450,6 +507,25 @@ def _read_csv_rows(path, text, text_column, label_column, problems):
             continue
         examples.append((row[text_index].strip(), row[label_index].strip()))
     return LoadResult(examples=examples, skipped=problems.skipped)
+
+
+class _TrackedLines:
+    """An iterator over ``lines[start:]`` that records whether it was asked past its end."""
+
+    def __init__(self, lines, start):
+        self.start = start
+        self.exhausted = False
+        self._iterator = iter(lines[start:])
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            self.exhausted = True
+            raise
 
 
 def _csv_index(name, column, header, num_fields, path):
@@ -481,7 +557,7 @@ def read_text(path, strict=True):
     are, without their line end.
 
     Args:
-        path: str or os.PathLike. The file (plain, gzip or xz).
+        path: str or os.PathLike. The file (plain, gzip, bzip2 or xz).
         strict: bool. Raise on the first line that is not UTF-8 (`True`) or skip and
             record it.
 

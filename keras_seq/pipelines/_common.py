@@ -175,9 +175,15 @@ def finish(
         num_empty=int(num_empty),
     )
     dataset = tokenized.filter(kept)
+    # No batch or shuffle buffer can hold more than the kept examples, and tf.data allocates
+    # them up front: a `batch_size` of 2**30 aborted the process (std::bad_alloc) and a
+    # `shuffle_buffer_size` of 2**40 crashed it (segmentation fault). Capped at the count,
+    # the batches and the shuffled order (same seed) are the same as with the larger sizes.
+    most = max(num_kept, 1)
+    batch_size = min(batch_size, most)
     if shuffle:
         dataset = dataset.shuffle(
-            shuffle_buffer_size or max(num_kept, 1), seed=seed, reshuffle_each_iteration=True
+            min(shuffle_buffer_size or most, most), seed=seed, reshuffle_each_iteration=True
         )
     if bucket_boundaries is None:
         dataset = dataset.padded_batch(batch_size)

@@ -51,7 +51,9 @@ def translation_dataset(
             `tf.data.Dataset.bucket_by_sequence_length` (key: the longer of source and
             ``target_in``); None batches without bucketing.
         cache: bool. Keep the tokenized corpus in memory after the first pass.
-        shuffle_buffer_size: positive int or None. None shuffles the whole corpus.
+        shuffle_buffer_size: positive int or None. None shuffles the whole corpus, as does
+            any size at least the number of kept examples (larger sizes, and a
+            ``batch_size`` beyond that number, are capped at it).
 
     Returns:
         ``(dataset, statistics)``: the `tf.data.Dataset` (give it to ``model.fit``) and the

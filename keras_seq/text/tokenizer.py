@@ -557,6 +557,16 @@ class Tokenizer(keras.layers.Layer):
         return tf.cast(ids, tf.int64)
 
 
+def check_finite_corpus(dataset):
+    """Rejects a corpus dataset that never ends: `from_corpus` counts it to the end."""
+    if int(dataset.cardinality()) == tf.data.INFINITE_CARDINALITY:
+        raise ValueError(
+            "`texts_or_dataset` is an infinite tf.data.Dataset (e.g. `.repeat()` without a "
+            "count): `from_corpus` reads the corpus to its end to count the words. Pass the "
+            "finite dataset (or `.take(n)` of it)."
+        )
+
+
 def string_constant(values):
     """A tf.string constant of str/bytes values, kept whole.
 
@@ -663,4 +673,14 @@ def _read_vocabulary_file(path):
             f"`vocabulary` file {os.fspath(path)!r}: line {line} is empty{where}; every line "
             "must hold one token."
         )
+    first_line = {}
+    for number, token in enumerate(lines, 1):
+        if token in first_line:
+            # `set_vocabulary` would name the token only: in a file of thousands of lines
+            # (one merged from two, say) the lines tell where to look.
+            raise ValueError(
+                f"`vocabulary` file {os.fspath(path)!r}: line {number} repeats the token "
+                f"{token!r} of line {first_line[token]}; every token must be listed once."
+            )
+        first_line[token] = number
     return lines

@@ -7,7 +7,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib
 
-from keras_seq.text.tokenizer import Tokenizer, string_constant
+from keras_seq.text.tokenizer import Tokenizer, check_finite_corpus, string_constant
 
 _SUFFIX_INDICATOR = "##"
 _MAX_INT32 = 2**31 - 1
@@ -91,7 +91,8 @@ class WordPieceTokenizer(Tokenizer):
 
         Args:
             texts_or_dataset: list (or any iterable, a generator included) of str, or a
-                tf.data.Dataset of tf.string scalars or [batch].
+                finite tf.data.Dataset of tf.string scalars or [batch]; an infinite one
+                (``.repeat()``) raises ValueError.
             vocabulary_size: int. Upper bound of the final size, special tokens included
                 (at least ``len(SPECIAL_TOKENS)`` = 261); the learner lands up to 5 % below.
             lowercase, normalization: as in `Tokenizer`.
@@ -328,6 +329,7 @@ def _batched_strings(texts_or_dataset, batch_size=1024):
             raise TypeError(
                 f"`texts_or_dataset` must yield tf.string tensors, got element_spec {spec}."
             )
+        check_finite_corpus(texts_or_dataset)
         if spec.shape.rank == 0:
             return texts_or_dataset.batch(batch_size)
         if spec.shape.rank == 1:

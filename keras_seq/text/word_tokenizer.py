@@ -5,7 +5,7 @@ import collections
 import keras
 import tensorflow as tf
 
-from keras_seq.text.tokenizer import Tokenizer, string_constant
+from keras_seq.text.tokenizer import Tokenizer, check_finite_corpus, string_constant
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -61,8 +61,9 @@ class WordTokenizer(Tokenizer):
         ``max_vocabulary_size`` entries.
 
         Args:
-            texts_or_dataset: list of str, list of token lists, or a tf.data.Dataset of
-                tf.string texts (scalars) or token lists ([None] vectors).
+            texts_or_dataset: list of str, list of token lists, or a finite tf.data.Dataset
+                of tf.string texts (scalars) or token lists ([None] vectors); an infinite one
+                (``.repeat()``) raises ValueError.
             min_count: int. Minimum frequency of a kept word.
             max_vocabulary_size: int or None. Maximum size, reserved tokens included.
             lowercase, normalization: as in `Tokenizer`.
@@ -140,6 +141,7 @@ def _word_batches(texts_or_dataset, splitter):
             raise TypeError(
                 f"`texts_or_dataset` must yield tf.string tensors, got element_spec {spec}."
             )
+        check_finite_corpus(texts_or_dataset)
         dataset = texts_or_dataset
         if spec.shape.rank == 0:
             dataset = dataset.batch(1024)
