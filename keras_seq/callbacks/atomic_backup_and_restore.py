@@ -1,9 +1,10 @@
 """Backs up the training state at each epoch end with an atomic commit; restores it on rerun."""
 
+import contextlib
 import json
 import math
 import os
-import shutil
+import re
 
 import keras
 import numpy as np
@@ -11,6 +12,13 @@ import numpy as np
 from keras_seq.callbacks.atomic_model_checkpoint import replace_atomically
 
 _STATE_FILE = "training_state.json"
+# The files this callback writes (and so the only ones it removes): the committed state, the
+# weights of an epoch, and their partial files (a process id in the name).
+_OWN_FILE = re.compile(
+    r"training_state\.json|epoch-[0-9]+\.weights\.h5"
+    r"|\.training_state\.json\.partial-[0-9]+"
+    r"|\.epoch-[0-9]+\.weights\.h5\.partial-[0-9]+\.weights\.h5"
+)
 
 
 def _seed_states(model):
@@ -50,7 +58,10 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     leaves a truncated file.) At `fit` start, a saved state is loaded (weights, optimizer
     slots, step counter) and training continues at epoch n (0-based, i.e. Keras prints
     "Epoch n + 1/…"; that `fit` only: a later `fit` of the model starts at its own
-    ``initial_epoch``); when `fit` ends normally the backup is deleted.
+    ``initial_epoch``); when `fit` ends normally the backup is deleted: the files the callback
+    wrote (``training_state.json``, ``epoch-<n>.weights.h5``), then the directory when nothing
+    else is in it. Other files in the directory (a checkpoint saved next to the backup) are
+    never removed.
 
     In multi-worker training every worker must take part in the save (reading distributed
     variables may need collective ops): the chief writes to ``backup_dir`` and every other
@@ -66,7 +77,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     Args:
         backup_dir: str. Directory of the backup read at `fit` start (and written, unless
-            ``write_dir`` is given). Used by nothing else.
+            ``write_dir`` is given). Other files in it are left alone.
         write_dir: str or None. Where this process writes its backups; defaults to
             ``backup_dir``.
         delete_checkpoint: bool. Remove the written backup when `fit` finishes normally.
@@ -108,7 +119,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             )
         if os.path.isdir(self.write_dir):  # leftovers of a process killed while writing
             for name in os.listdir(self.write_dir):
-                if name.startswith(".") and ".partial-" in name:
+                if name.startswith(".") and _OWN_FILE.fullmatch(name):
                     os.remove(os.path.join(self.write_dir, name))
         state = self.saved_state(self.backup_dir)
         self.history = []
@@ -167,14 +178,22 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         with open(partial_state, "w", encoding="utf-8") as f:
             json.dump(state, f)
         replace_atomically(partial_state, os.path.join(self.write_dir, _STATE_FILE))
+        # Only the weights of earlier epochs: other files in the directory (a checkpoint
+        # `best.weights.h5` next to the backup) are not the callback's to remove.
         for old in os.listdir(self.write_dir):
-            if old.endswith(".weights.h5") and old != name and not old.startswith("."):
+            if re.fullmatch(r"epoch-[0-9]+\.weights\.h5", old) and old != name:
                 os.remove(os.path.join(self.write_dir, old))
 
     def on_train_end(self, logs=None):
         self._put_back_initial_epoch()  # no epoch ran: the backup held them all
         if self.delete_checkpoint and os.path.isdir(self.write_dir):
-            shutil.rmtree(self.write_dir)
+            # The backup's own files, then the directory if nothing else is left in it: a
+            # whole-tree removal took whatever else was kept there (the best checkpoint).
+            for name in os.listdir(self.write_dir):
+                if _OWN_FILE.fullmatch(name):
+                    os.remove(os.path.join(self.write_dir, name))
+            with contextlib.suppress(OSError):  # not empty: the other files stay
+                os.rmdir(self.write_dir)
 
     def get_config(self):
         return {

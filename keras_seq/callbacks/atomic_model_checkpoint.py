@@ -4,6 +4,7 @@ import contextlib
 import os
 
 import keras
+from keras.src.utils import io_utils
 
 
 def _partial_path(path):
@@ -54,31 +55,33 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         _check_not_a_directory(self.filepath)
 
     def _save_model(self, epoch, batch, logs):
-        # Keras formats `self.filepath` then saves to it: point it at the partial file for the
-        # duration of the save (braces escaped: the formatted name is used verbatim).
+        # Keras' own `_save_model` with the save going to the partial file. (Pointing
+        # `self.filepath` at the partial file for Keras' save printed, with `verbose=1`,
+        # "saving model to .model.keras.partial-<pid>.keras": a hidden name, gone once
+        # renamed.) `_should_save_model` keeps the best value and prints the decision.
         final = self._get_file_path(epoch, batch, logs)
         _check_not_a_directory(final)
         partial = _partial_path(final)
-        pattern = self.filepath
-        # Whether Keras saved is known only by the partial file existing afterwards: a stale
-        # one (same name, an earlier process) must not count.
+        # A stale partial file (same name, an earlier process killed during a save) goes,
+        # whether or not this epoch is saved.
         _remove_if_present(partial)
-        self.filepath = partial.replace("{", "{{").replace("}", "}}")
+        if not self._should_save_model(epoch, batch, logs, final):
+            return
+        directory = os.path.dirname(final)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
         try:
-            super()._save_model(epoch, batch, logs)
+            if self.save_weights_only:
+                self.model.save_weights(partial, overwrite=True)
+            else:
+                self.model.save(partial, overwrite=True)
+            replace_atomically(partial, final)
         except BaseException:
             with contextlib.suppress(OSError):  # the save's own error is the one to report
                 os.remove(partial)
             raise
-        finally:
-            self.filepath = pattern
-        if os.path.exists(partial):
-            try:
-                replace_atomically(partial, final)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.remove(partial)
-                raise
+        if self.verbose > 0:
+            io_utils.print_msg(f"\nEpoch {epoch + 1}: finished saving model to {final}")
 
 
 def _check_not_a_directory(path):

@@ -92,7 +92,7 @@ def check_optional_length(value, name):
 
 
 def check_cell_and_dropout(cell, dropout):
-    if cell not in CELL_LAYERS:
+    if not isinstance(cell, str) or cell not in CELL_LAYERS:  # ["lstm"] is unhashable
         raise ValueError(f"`cell` must be one of {sorted(CELL_LAYERS)}, got {cell!r}.")
     if (
         isinstance(dropout, bool)

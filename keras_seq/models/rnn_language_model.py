@@ -305,7 +305,9 @@ class RNNLanguageModel(keras.Model):
             top_k: optional int. Sample among the ``top_k`` most likely tokens.
             top_p: optional float in (0, 1]. Nucleus sampling.
             seed: optional int in [-2**63, 2**63 - 1]. Fixes the draws of a sampling setting
-                (same seed, same text).
+                (same seed, same prompts, same texts). The draws are made for the whole
+                batch at once, so a prompt's text depends on its row: the same prompt at
+                another position of a batch (second alone, say) draws differently.
             return_continuation: bool. Return only the generated continuation instead of
                 prompt + continuation. The prompt part is the prompt as the model read it
                 (its ids detokenized): normalized, lowercased by a lowercasing tokenizer, and
@@ -322,6 +324,8 @@ class RNNLanguageModel(keras.Model):
         if seed is not None and not -(2**63) <= seed < 2**63:
             # The seed is an int64 tensor, as the stateless random ops take it.
             raise ValueError(f"`seed` must be an int in [-2**63, 2**63 - 1], got {seed}.")
+        # A str "no" or "yes" read as true: the prompt was silently left out.
+        return_continuation = check_bool(return_continuation, "return_continuation")
         selector = select_tokens(temperature, top_k, top_p)
         self._ensure_built()
         key = ("text", repr(selector), max_length)

@@ -15,6 +15,7 @@ from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
 from keras_seq.models._recurrent_body import (
     check_bool,
+    check_cell_and_dropout,
     check_optional_length,
     embed_ids,
     forbid_ids,
@@ -157,8 +158,9 @@ class Seq2Seq(keras.Model):
                     f"`{name}` must be an int > 3 (ids 0-2 are reserved), or come from a "
                     f"tokenizer; got {value!r}."
                 )
-        if cell not in CELL_LAYERS:
-            raise ValueError(f"`cell` must be one of {sorted(CELL_LAYERS)}, got {cell!r}.")
+        # Before any layer is made: a dropout of None or "0.1" failed in a comparison deep in
+        # a layer (TypeError: '<=' not supported), a cell of ["lstm"] as unhashable.
+        check_cell_and_dropout(cell, dropout)
         if bidirectional_encoder and units % 2:
             raise ValueError(f"A bidirectional encoder needs an even `units`, got {units}.")
         self.source_vocabulary_size = source_vocabulary_size
@@ -310,7 +312,10 @@ class Seq2Seq(keras.Model):
         """Runs ``strategy`` (a `GreedySearch` or `BeamSearch`) from the source ids.
 
         ``max_length`` defaults to ``2 * source_length + 10`` tokens per example, capped at
-        the static ``max_length_bound``. Returns the strategy's `DecodingResult`.
+        the static ``max_length_bound``. A Python int ``max_length`` is also the static bound
+        (the result has ``max_length`` columns, and it may exceed ``max_length_bound``); a
+        tensor ``max_length`` is capped at ``max_length_bound``. Returns the strategy's
+        `DecodingResult`.
         """
         if not isinstance(strategy, DecodingStrategy):
             raise TypeError(
@@ -331,6 +336,11 @@ class Seq2Seq(keras.Model):
         if isinstance(strategy, BeamSearch):
             memory, memory_mask = tile_to_beam((memory, memory_mask), strategy.beam_size)
         start_ids = ops.full((ops.shape(source_ids)[0],), START_ID, dtype="int32")
+        if isinstance(max_length, numbers.Integral) and not isinstance(max_length, bool):
+            # The length asked for is the static bound: `max_length=10` returned (and
+            # rewrote at every step) 100 columns, and 200 failed against a bound of 100 the
+            # caller never set.
+            max_length_bound = int(max_length)
         return strategy(
             self.generate_step(memory, memory_mask),
             start_ids,
@@ -361,9 +371,13 @@ class Seq2Seq(keras.Model):
     def compiled_decode(self, beam_size=4, length_penalty=0.6, n_best=1, max_length_bound=100):
         """The decode of ``source_ids [B, S]`` wrapped once in a `tf.function` per setting."""
         self._ensure_built()
+        # Checked at every call, not only when compiling: the cache key of `beam_size=1`
+        # equals that of `True` or `1.0`, which would then skip the checks.
+        strategy = self._strategy(beam_size, length_penalty, n_best)
+        if isinstance(max_length_bound, bool) or not isinstance(max_length_bound, int):
+            raise TypeError(f"`max_length_bound` must be an int, got {max_length_bound!r}.")
         key = ("ids", beam_size, length_penalty, n_best, max_length_bound)
         if key not in self._decoders:
-            strategy = self._strategy(beam_size, length_penalty, n_best)
 
             def run(source_ids):
                 return self.decode(source_ids, strategy, max_length_bound=max_length_bound)
@@ -459,9 +473,10 @@ class Seq2Seq(keras.Model):
         check_optional_length(max_source_length, "max_source_length")
         self._ensure_built()
         count = 1 if n_best is None else n_best
+        # Checked at every call (see `compiled_decode`): a cached setting skipped the checks.
+        strategy = self._strategy(beam_size, length_penalty, count)
         key = ("text", beam_size, length_penalty, count, max_length, max_source_length)
         if key not in self._decoders:
-            strategy = self._strategy(beam_size, length_penalty, count)
 
             def run(texts):
                 return self.translate_text(texts, strategy, max_length, max_source_length)[0]
