@@ -216,7 +216,7 @@ def _masked_softmax(scores, mask):
     if dtype in ("float16", "bfloat16"):
         scores = ops.cast(scores, "float32")
     if mask is None:
-        return ops.cast(ops.softmax(scores, axis=-1), dtype)
+        return ops.cast(_softmax(scores), dtype)
     while len(mask.shape) < len(scores.shape):
         mask = ops.expand_dims(mask, axis=1)  # [B, Tv] -> [B, 1, ..., Tv]
     # A finite stand-in (not -inf) keeps a fully masked row's softmax, and its gradient,
@@ -225,5 +225,12 @@ def _masked_softmax(scores, mask):
     # take the mass from valid scores below it, leaving a row of zeros).
     lowest = float(np.finfo(keras.backend.standardize_dtype(scores.dtype)).min)
     scores = ops.where(mask, scores, ops.full_like(scores, lowest))
-    weights = ops.softmax(scores, axis=-1)
+    weights = _softmax(scores)
     return ops.cast(ops.where(mask, weights, ops.zeros_like(weights)), dtype)
+
+
+def _softmax(scores):
+    # tf.nn.softmax, which `ops.softmax` calls on TensorFlow: over a single source position
+    # (Tv = 1, a one-token source) the weights are 1 by definition, and `ops.softmax` warned
+    # "likely not what you intended" at every trace.
+    return tf.nn.softmax(scores, axis=-1)

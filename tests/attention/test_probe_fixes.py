@@ -65,3 +65,27 @@ def test_key_and_value_mask_given_as_lists_equal_tensors():
     np.testing.assert_allclose(got, want, rtol=1e-6)
     # And the mask is applied: the second row sees only its first step.
     np.testing.assert_allclose(got[1], np.broadcast_to(value[1, :1], (3, 4)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_one_source_position_gives_weights_of_one_without_a_warning(masked):
+    """Over one source position (a one-token source) every weight is 1 and the context is
+    the value; Keras' `ops.softmax` warned "likely not what you intended" at every call."""
+    import warnings
+
+    from keras_seq.attention import GeneralAttention
+
+    rng = np.random.default_rng(0)
+    query = rng.normal(size=(2, 3, 4)).astype("float32")
+    value = rng.normal(size=(2, 1, 4)).astype("float32")
+    mask = np.ones((2, 1), bool) if masked else None
+    layers = [DotAttention(), GeneralAttention(), AdditiveAttention(units=3)]
+    layers.append(MultiHeadCrossAttention(num_heads=2, key_dim=2))
+    for layer in layers:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            context, weights = layer(query, value, value_mask=mask, return_attention_scores=True)
+        assert not [w for w in caught if "softmax" in str(w.message)], type(layer).__name__
+        np.testing.assert_allclose(np.asarray(weights), np.ones(weights.shape), rtol=1e-6)
+        if not isinstance(layer, MultiHeadCrossAttention):  # which projects the value
+            np.testing.assert_allclose(np.asarray(context), np.repeat(value, 3, axis=1), 1e-6)
