@@ -14,10 +14,10 @@ from keras_seq.callbacks.atomic_model_checkpoint import replace_atomically
 _STATE_FILE = "training_state.json"
 # The files this callback writes (and so the only ones it removes): the committed state, the
 # weights of an epoch, and their partial files (a process id in the name).
+_EPOCH_WEIGHTS = r"epoch-[0-9]+\.weights\.h5"
 _OWN_FILE = re.compile(
-    r"training_state\.json|epoch-[0-9]+\.weights\.h5"
-    r"|\.training_state\.json\.partial-[0-9]+"
-    r"|\.epoch-[0-9]+\.weights\.h5\.partial-[0-9]+\.weights\.h5"
+    rf"training_state\.json|{_EPOCH_WEIGHTS}"
+    rf"|\.training_state\.json\.partial-[0-9]+|\.{_EPOCH_WEIGHTS}\.partial-[0-9]+\.weights\.h5"
 )
 
 
@@ -181,7 +181,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         # Only the weights of earlier epochs: other files in the directory (a checkpoint
         # `best.weights.h5` next to the backup) are not the callback's to remove.
         for old in os.listdir(self.write_dir):
-            if re.fullmatch(r"epoch-[0-9]+\.weights\.h5", old) and old != name:
+            if re.fullmatch(_EPOCH_WEIGHTS, old) and old != name:
                 os.remove(os.path.join(self.write_dir, old))
 
     def on_train_end(self, logs=None):

@@ -92,6 +92,12 @@ def _read_text(path):
     return data.decode("utf-8", errors="surrogateescape")
 
 
+def _line_end(text):
+    """What ends the lines of ``text``: "\\n" (a "\\r" before it is stripped by the caller),
+    or "\\r" in a text without any "\\n" (classic Mac OS)."""
+    return "\n" if "\n" in text else "\r"
+
+
 def _lines(text):
     """`(line_number, line)` pairs without line ends; no phantom line after a final newline.
 
@@ -99,7 +105,7 @@ def _lines(text):
     files, as `read_classification_csv` reads them), which would otherwise make the whole
     file one line.
     """
-    end = "\n" if "\n" in text else "\r"
+    end = _line_end(text)
     if text.endswith(end):
         text = text[:-1]
     if not text:
@@ -443,7 +449,7 @@ def _read_csv_rows(path, text, text_column, label_column, problems):
     # "\r" line ends (classic Mac OS). The last line gets a line end too, so that a complete
     # row never reads past the last line: the reader asks for another line while building a
     # row only when a quoted field is still open at the end of the file.
-    end = "\n" if "\n" in text else "\r"
+    end = _line_end(text)
     parts = text.split(end)
     if parts[-1] == "":
         parts.pop()

@@ -4,7 +4,7 @@ import time
 
 import keras
 
-from keras_seq.evaluation.scores import corpus_bleu, corpus_chrf
+from keras_seq.evaluation.scores import corpus_bleu, corpus_chrf, reference_lists
 
 
 class BleuEvaluation(keras.callbacks.Callback):
@@ -37,15 +37,12 @@ class BleuEvaluation(keras.callbacks.Callback):
         # Checked here: a bad setting would otherwise surface only after an epoch of training.
         if not isinstance(sources, (list, tuple)) or not all(isinstance(t, str) for t in sources):
             raise TypeError(f"`sources` must be a list of strings, got {sources!r:.100}.")
-        if not isinstance(references, (list, tuple)) or not all(
-            isinstance(r, str)
-            or (isinstance(r, (list, tuple)) and r and all(isinstance(t, str) for t in r))
-            for r in references
-        ):
+        if not isinstance(references, (list, tuple)):
             raise TypeError(
                 "`references` must be a list with, per source, a str or a non-empty list of "
                 f"str, got {references!r:.100}."
             )
+        reference_lists(references, per="source")
         if len(sources) != len(references) or not sources:
             raise ValueError(
                 "`sources` and `references` must be non-empty lists of the same length, got "

@@ -23,22 +23,7 @@ def _check(hypotheses, references):
             f"`hypotheses` must be a list of str; got an element {wrong[0]!r:.60} of type "
             f"{type(wrong[0]).__name__}."
         )
-    per_hypothesis = []
-    for index, entry in enumerate(references):
-        several = isinstance(entry, (list, tuple))
-        entries = list(entry) if several else [entry]
-        wrong = [text for text in entries if not isinstance(text, str)]
-        if wrong or (several and not entries):
-            found = (
-                "an empty list"
-                if not entries
-                else f"an element {wrong[0]!r:.60} of type {type(wrong[0]).__name__}"
-            )
-            raise TypeError(
-                "`references` must be a list with, per hypothesis, a str or a non-empty list "
-                f"of str (its references); got {found} at index {index}."
-            )
-        per_hypothesis.append(entries)
+    per_hypothesis = reference_lists(references)
     if len(hypotheses) != len(references):
         raise ValueError(
             f"`hypotheses` and `references` must have the same length, got {len(hypotheses)} "
@@ -51,6 +36,28 @@ def _check(hypotheses, references):
         [entries[j] if j < len(entries) else None for entries in per_hypothesis]
         for j in range(streams)
     ]
+
+
+def reference_lists(references, per="hypothesis"):
+    """``references`` (per ``per``: a str, or a non-empty list / tuple of str) as a list of
+    lists of str; TypeError naming the first bad entry and its index."""
+    lists = []
+    for index, entry in enumerate(references):
+        several = isinstance(entry, (list, tuple))
+        entries = list(entry) if several else [entry]
+        wrong = [text for text in entries if not isinstance(text, str)]
+        if wrong or (several and not entries):
+            found = (
+                "an empty list"
+                if not entries
+                else f"an element {wrong[0]!r:.60} of type {type(wrong[0]).__name__}"
+            )
+            raise TypeError(
+                f"`references` must be a list with, per {per}, a str or a non-empty list of "
+                f"str (its references); got {found} at index {index}."
+            )
+        lists.append(entries)
+    return lists
 
 
 def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):

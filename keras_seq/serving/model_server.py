@@ -173,10 +173,7 @@ class ModelServer:
         if name not in self._models:
             raise ServingError(404, f"Servable not found for request: Latest({name})")
         if label is not None:
-            labels = self._models[name].version_labels
-            if label not in labels:
-                raise ServingError(400, f"Unrecognized servable version label: {label}")
-            version = labels[label]
+            version = self._labelled_version(name, label)
         with self._lock:
             versions = self._servables[name]
             if version is None:
@@ -188,6 +185,13 @@ class ModelServer:
                     404, f"Servable not found for request: Specific({name}, {version})"
                 )
             return versions[version]
+
+    def _labelled_version(self, name, label):
+        """The version the config's ``label`` of model ``name`` names; 400 when unknown."""
+        labels = self._models[name].version_labels
+        if label not in labels:
+            raise ServingError(400, f"Unrecognized servable version label: {label}")
+        return labels[label]
 
     def status(self, name, version=None, label=None):
         """TF Serving's GetModelStatus answer as a dict.
@@ -203,10 +207,7 @@ class ModelServer:
         if label is not None:
             # The label names a version through the config, as for /versions/N: a version
             # that failed to load is reported END with its error, not as an unknown servable.
-            labels = self._models[name].version_labels
-            if label not in labels:
-                raise ServingError(400, f"Unrecognized servable version label: {label}")
-            version = labels[label]
+            version = self._labelled_version(name, label)
         with self._lock:
             entries = {v: ("AVAILABLE", "OK", "") for v in self._servables[name]}
             entries.update({v: ("END", "UNKNOWN", m) for v, (m, _) in self._failures[name].items()})
