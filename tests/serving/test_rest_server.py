@@ -273,37 +273,49 @@ def test_client_argument_errors():
         Client("http://127.0.0.1:1", "m", version="1")
 
 
+def available(client):
+    """Whether the server behind ``client`` answers that its model is AVAILABLE."""
+    try:
+        return client.status()[0]["state"] == "AVAILABLE"
+    except (ServingError, OSError):  # not up yet, or another process holds the port
+        return False
+
+
 @local_server_only
 def test_cli_serve_subprocess_sigterm_loopback_and_no_files_written(served, tmp_path):
     """`keras-seq serve` binds 127.0.0.1 by default; on SIGTERM an in-flight request completes
     (200), a runaway one is cut at its deadline (504), and the process exits 0 within the
     deadline plus a margin, having written nothing to its working directory or the models."""
     base, _ = served
-    port = free_port()
     timeout_s = 5
-    command = [
-        sys.executable, "-m", "keras_seq.cli", "serve",
-        "--model_base_path", str(base / "toy"), "--model_name", "toy",
-        "--rest_api_port", str(port), "--log_level", "warning",
-        "--rest_api_num_threads", "2", "--rest_api_timeout_in_ms", str(timeout_s * 1000),
-    ]  # fmt: skip
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO_ROOT)
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     models_before = tree_snapshot(base / "toy")
-    process = subprocess.Popen(
-        command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
+    # The port is free when chosen, but the server binds it only after loading the model:
+    # should another process take it in between, the server exits and another is tried.
+    for _attempt in range(3):
+        port = free_port()
+        command = [
+            sys.executable, "-m", "keras_seq.cli", "serve",
+            "--model_base_path", str(base / "toy"), "--model_name", "toy",
+            "--rest_api_port", str(port), "--log_level", "warning",
+            "--rest_api_num_threads", "2", "--rest_api_timeout_in_ms", str(timeout_s * 1000),
+        ]  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         client = Client(f"http://127.0.0.1:{port}", "toy", timeout=5)
-
-        def up():
-            try:
-                return client.status()[0]["state"] == "AVAILABLE"
-            except requests.ConnectionError:
-                return process.poll() is None and False
-
-        assert wait_for(up, timeout=90), process.stdout.read().decode() if process.poll() else ""
+        wait_for(lambda p=process, c=client: p.poll() is not None or available(c), timeout=90)
+        if process.poll() is None:
+            break
+        output = process.stdout.read().decode()
+        process.stdout.close()
+        assert "address already in use" in output, output
+    else:
+        pytest.fail("the server found no free port in 3 attempts")
+    try:
+        assert available(client), "the server did not become AVAILABLE in 90 s"
         if os.path.exists("/proc/net/tcp"):  # Linux: the socket table says who may connect
             assert listening_addresses(port) == {"127.0.0.1"}
         assert client.predict([{"text": "the cat"}], signature_name="normalize") == [
