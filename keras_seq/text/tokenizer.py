@@ -518,6 +518,8 @@ class Tokenizer(keras.layers.Layer):
             )
         rank = strings.shape.rank
         if rank == 2 and self._accepts_pre_split:
+            if strings.shape[1] == 1:
+                strings = self._check_not_text_column(strings)
             # A dense batch of pre-split tokens is padded with "" (its rows differ in length):
             # trailing empty strings are padding, not tokens (they would read as <unk>).
             return tf.RaggedTensor.from_tensor(strings, padding="")
@@ -530,6 +532,31 @@ class Tokenizer(keras.layers.Layer):
                 f"{strings.shape}."
             )
         return strings
+
+    @staticmethod
+    def _check_not_text_column(strings):
+        """Refuses a dense [batch, 1] string tensor whose cells hold whitespace.
+
+        ``keras.Input(shape=(1,), dtype="string")`` and a one-column DataFrame give whole
+        texts as [batch, 1], the shape of one pre-split token per sentence: each text would
+        read as one unknown token. The word split never makes a token with whitespace, so such
+        a cell marks a text column; a pre-split token that does hold whitespace can still be
+        passed in a ragged tensor or a list of lists.
+        """
+        has_space = tf.strings.regex_full_match(strings, r"(?s).*[\s\p{Z}].*")
+        message = (
+            "`strings` is a dense [batch, 1] tensor whose cells hold whitespace: whole texts "
+            "as a column, which would read as one pre-split token each. Pass texts as a "
+            "[batch] vector (`tf.squeeze(strings, -1)`), or pre-split tokens as a "
+            "tf.RaggedTensor or a list of lists."
+        )
+        if tf.executing_eagerly():
+            if bool(tf.reduce_any(has_space)):
+                raise ValueError(message)
+            return strings
+        check = tf.debugging.Assert(tf.logical_not(tf.reduce_any(has_space)), [message])
+        with tf.control_dependencies([check]):
+            return tf.identity(strings)
 
     @staticmethod
     def _standardize_ids(ids):

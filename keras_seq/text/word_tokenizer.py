@@ -29,7 +29,9 @@ class WordTokenizer(Tokenizer):
 
     Call arguments:
         strings: tf.string [batch], or pre-split tokens [batch, None] (ragged, or dense
-            with trailing "" as padding).
+            with trailing "" as padding). A dense [batch, 1] tensor with whitespace in a cell
+            is refused (ValueError; InvalidArgumentError in a graph): it is a column of whole
+            texts, as ``keras.Input(shape=(1,), dtype="string")`` gives, not tokens.
 
     Returns:
         int32 ids [batch, sequence_length].
