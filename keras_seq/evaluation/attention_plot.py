@@ -46,19 +46,29 @@ def plot_attention(source_tokens, target_tokens, weights, path=None, title=None)
         A notebook draws it when it is the cell's value once matplotlib's inline display is
         on (``%matplotlib inline``, or pyplot imported); before that it shows as text.
 
+    Raises:
+        ValueError: ``weights`` is not of shape [len(target_tokens), len(source_tokens)].
+        ImportError: matplotlib (the optional ``plot`` extra) is not installed.
+
     Example:
     >>> plot_attention(*attention_alignment(model, "Er hat es tun müssen."), path="a.png")
     """
-    # A bare Figure, not pyplot: pyplot would keep every figure open (memory grows over a loop
-    # of sentences) and the backend of the caller's session stays untouched.
-    from matplotlib.figure import Figure
-
     weights = np.asarray(weights)
     if weights.shape != (len(target_tokens), len(source_tokens)):
         raise ValueError(
             f"`weights` must have shape [targets, sources] = "
             f"{(len(target_tokens), len(source_tokens))}, got {weights.shape}."
         )
+    try:
+        # A bare Figure, not pyplot: pyplot would keep every figure open (memory grows over a
+        # loop of sentences) and the backend of the caller's session stays untouched.
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        # matplotlib is the optional "plot" extra: say so rather than a bare module error.
+        raise ImportError(
+            "`plot_attention` needs matplotlib, the optional `plot` extra: "
+            "pip install 'keras-seq[plot]' (or matplotlib>=3.8)."
+        ) from error
     width = max(4.0, 0.45 * len(source_tokens) + 1.5)
     height = max(3.0, 0.4 * len(target_tokens) + 1.5)
     figure = Figure(figsize=(width, height))

@@ -1,6 +1,9 @@
 """Token-level cross-entropy over padded sequences."""
 
+import operator
+
 import keras
+import numpy as np
 from keras import ops
 
 from keras_seq._checked_ids import checked_ids, poisoned, refuse_ragged
@@ -13,7 +16,9 @@ class MaskedSequenceLoss(keras.losses.Loss):
     With label smoothing ε over a vocabulary of V tokens the target distribution is
     ``q = (1 − ε) · onehot(y) + ε / V`` (Szegedy et al. 2016), and the loss per token is
     ``−Σ_v q_v log p_v``; tokens equal to ``pad_id`` count for nothing, and the mean is taken
-    over the real tokens of the batch (not over padded positions).
+    over the real tokens of the batch (not over padded positions). What ``y_pred`` holds at a
+    padded position is never read: a model may put −inf there (e.g. on the padding column, so
+    padding is never predicted) or even NaN, and neither the loss nor its gradient sees it.
 
     With a ``sample_weight`` w the loss is the weighted mean over the real tokens,
     ``Σ_{b,t} w_{b,t} m_{b,t} ℓ_{b,t} / Σ_{b,t} w_{b,t} m_{b,t}`` with m the non-padding mask:
@@ -21,7 +26,7 @@ class MaskedSequenceLoss(keras.losses.Loss):
     ``model.fit(x, y, sample_weight=w)`` passes them); 0 when the weights of the real tokens sum
     to 0. So weights [1, 0, 0] give the loss of example 0 alone, and scaling all weights by the
     same factor changes nothing. The result is always this scalar mean: Keras' ``reduction``
-    does not apply.
+    does not apply, and a ``reduction`` other than Keras' default is refused.
 
     Under a `tf.distribute` strategy the mean is over the real tokens of the *global* batch:
     each replica divides its sum by the all-reduced token count, and the replicas' gradients
@@ -45,20 +50,34 @@ class MaskedSequenceLoss(keras.losses.Loss):
 
     Raises:
         ValueError: ``y_pred``'s leading shape is not ``y_true``'s ([B, T, 1] targets are read
-            as [B, T]). InvalidArgumentError (at run time): a target id is neither ``pad_id``
-            nor in [0, V).
+            as [B, T]); at construction, ``label_smoothing`` outside [0, 1), a ``pad_id`` that
+            is not an int, or a ``reduction`` other than the default. TypeError: a
+            ``from_logits`` that is not a bool. InvalidArgumentError (at run time): a target id
+            is neither ``pad_id`` nor in [0, V).
 
     Example:
     >>> model.compile("adam", loss=MaskedSequenceLoss(label_smoothing=0.1))
     """
 
     def __init__(self, label_smoothing=0.0, pad_id=0, from_logits=True, name=None, **kwargs):
-        if not 0.0 <= label_smoothing < 1.0:
+        if (
+            isinstance(label_smoothing, (bool, str))
+            or not isinstance(label_smoothing, (int, float, np.number))
+            or not 0.0 <= float(label_smoothing) < 1.0
+        ):
             raise ValueError(f"`label_smoothing` must be in [0, 1), got {label_smoothing!r}.")
+        reduction = kwargs.get("reduction", DEFAULT_REDUCTION)
+        if reduction != DEFAULT_REDUCTION:
+            # Keras' Loss would keep it, but `__call__` never reduces: "none" or "sum" would
+            # silently give the token mean.
+            raise ValueError(
+                "`reduction` does not apply to MaskedSequenceLoss (the loss is always the "
+                f"weighted mean over the real tokens): leave it out, got {reduction!r}."
+            )
         super().__init__(name=name or "masked_sequence_loss", **kwargs)
         self.label_smoothing = float(label_smoothing)
-        self.pad_id = pad_id
-        self.from_logits = from_logits
+        self.pad_id = check_pad_id(pad_id)
+        self.from_logits = check_flag(from_logits, "from_logits")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         # Keras' `Loss.__call__` would multiply the scalar token mean by `sample_weight`, which
@@ -70,6 +89,7 @@ class MaskedSequenceLoss(keras.losses.Loss):
         y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
         y_true, fine = target_ids(y_true, y_pred, self.pad_id)
         real = ops.not_equal(y_true, self.pad_id)
+        y_pred = real_scores(y_pred, real)
         weights = ops.cast(real, y_pred.dtype)
         if sample_weight is not None:
             weights = token_weights(sample_weight, weights)
@@ -91,6 +111,38 @@ class MaskedSequenceLoss(keras.losses.Loss):
             "pad_id": self.pad_id,
             "from_logits": self.from_logits,
         }
+
+
+DEFAULT_REDUCTION = "sum_over_batch_size"
+
+
+def check_pad_id(pad_id):
+    """``pad_id`` as a Python int; ValueError for anything else. A float or bool would
+    compare as a number (``True`` marks id 1 as padding, 1.5 no id at all) and a None or str
+    would fail deep in the graph."""
+    try:
+        if isinstance(pad_id, bool):
+            raise TypeError
+        return operator.index(pad_id)  # int, NumPy and integer-tensor scalars
+    except TypeError:
+        raise ValueError(
+            f"`pad_id` must be an int (the target id that marks padding), got {pad_id!r}."
+        ) from None
+
+
+def check_flag(value, name):
+    """``value`` as a bool; TypeError for anything else (``"no"`` would read as true, None or
+    0 as false)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool, got {value!r}.")
+    return bool(value)
+
+
+def real_scores(y_pred, real):
+    """``y_pred`` [B, T, V] with 0 at the padded positions (``real`` [B, T] False): what a model
+    puts there is never read, so −inf (a padding column masked out) or NaN there cannot turn the
+    sum into NaN (−inf · 0) nor reach the gradient."""
+    return ops.where(real[..., None], y_pred, ops.zeros((), y_pred.dtype))
 
 
 def target_ids(y_true, y_pred, pad_id):

@@ -1,5 +1,7 @@
 """Per-class precision, recall and F1 of a classifier, from an accumulated confusion matrix."""
 
+import operator
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -49,8 +51,12 @@ class ClassF1Score(keras.metrics.Metric):
 
     def __init__(self, num_classes, average="macro", class_names=None, name="class_f1", **kwargs):
         super().__init__(name=name, **kwargs)
+        given = num_classes
+        if not isinstance(given, bool) and hasattr(given, "__index__"):
+            # NumPy integers pass (``labels.max() + 1`` is one), kept as a Python int.
+            num_classes = operator.index(given)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"`num_classes` must be an int >= 2, got {num_classes!r}.")
+            raise ValueError(f"`num_classes` must be an int >= 2, got {given!r}.")
         if average not in AVERAGES:
             raise ValueError(f"`average` must be one of {AVERAGES}, got {average!r}.")
         if class_names is not None and not isinstance(class_names, str):

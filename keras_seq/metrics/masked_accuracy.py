@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_seq._checked_ids import poisoned
-from keras_seq.losses.masked_sequence_loss import target_ids, token_weights
+from keras_seq.losses.masked_sequence_loss import check_pad_id, target_ids, token_weights
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -33,7 +33,7 @@ class MaskedAccuracy(keras.metrics.Metric):
 
     def __init__(self, pad_id=0, name="masked_accuracy", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.pad_id = pad_id
+        self.pad_id = check_pad_id(pad_id)
         self.correct = self.add_variable((), initializer="zeros", name="correct")
         self.count = self.add_variable((), initializer="zeros", name="count")
 

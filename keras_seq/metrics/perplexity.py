@@ -4,7 +4,14 @@ import keras
 from keras import ops
 
 from keras_seq._checked_ids import poisoned
-from keras_seq.losses.masked_sequence_loss import gather_ids, target_ids, token_weights
+from keras_seq.losses.masked_sequence_loss import (
+    check_flag,
+    check_pad_id,
+    gather_ids,
+    real_scores,
+    target_ids,
+    token_weights,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -15,7 +22,8 @@ class Perplexity(keras.metrics.Metric):
     tokens, accumulated as a sum of log-probabilities and a token count, so it is the corpus
     perplexity, not a mean of batch perplexities. With sample weights w both sums are weighted:
     ``PPL = exp(−Σ_t w_t log p(y_t) / Σ_t w_t)`` over the real tokens. `result()` is 0 before
-    any real token (or when their weights sum to 0), as Keras-Hub's ``Perplexity`` gives.
+    any real token (or when their weights sum to 0), as Keras-Hub's ``Perplexity`` gives. What
+    ``y_pred`` holds at a padded position (−inf, NaN) is never read.
 
     Args:
         pad_id: int. Target id that marks padding, inside the vocabulary or not
@@ -38,8 +46,8 @@ class Perplexity(keras.metrics.Metric):
 
     def __init__(self, pad_id=0, from_logits=True, name="perplexity", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.pad_id = pad_id
-        self.from_logits = from_logits
+        self.pad_id = check_pad_id(pad_id)
+        self.from_logits = check_flag(from_logits, "from_logits")
         self.negative_log_likelihood = self.add_variable((), initializer="zeros", name="nll")
         self.count = self.add_variable((), initializer="zeros", name="count")
 
@@ -47,6 +55,7 @@ class Perplexity(keras.metrics.Metric):
         y_pred = ops.cast(y_pred, "float32")
         y_true, fine = target_ids(y_true, y_pred, self.pad_id)
         real = ops.not_equal(y_true, self.pad_id)
+        y_pred = real_scores(y_pred, real)
         valid = ops.cast(real, "float32")
         if sample_weight is not None:
             valid = token_weights(sample_weight, valid)
