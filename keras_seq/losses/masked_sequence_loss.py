@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_seq._checked_ids import checked_ids, poisoned, refuse_ragged
+from keras_seq._checked_ids import checked_ids, mask_matching, poisoned, refuse_ragged
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -228,6 +228,17 @@ def token_weights(sample_weight, valid):
         raise ValueError(
             "`sample_weight` must have shape [batch] or [batch, time] matching `y_true` of "
             f"shape {tuple(valid.shape)}, got shape {given_shape}."
+        )
+    if weight.shape[0] is None or valid.shape[0] is None:
+        # In a graph with an unknown batch size a weight of batch 1 would broadcast over the
+        # whole batch (an eager call fails on the static shapes): checked at run time.
+        import tensorflow as tf
+
+        batch = tf.shape(valid)[:1]
+        weight = mask_matching(
+            weight,
+            tf.concat([batch, tf.shape(weight)[1:]], axis=0),
+            message="`sample_weight` must have the batch size of `y_true`",
         )
     return valid * weight
 

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_seq.losses import MaskedSequenceLoss
+from keras_seq.metrics import MaskedAccuracy
 
 TARGETS = np.array([[3, 4, 2, 0], [5, 2, 0, 0]])  # 0 marks padding here
 
@@ -87,3 +88,35 @@ def test_a_reduction_is_refused_not_ignored(reduction):
     loss_fn = MaskedSequenceLoss(reduction="sum_over_batch_size")  # Keras' default passes
     revived = keras.losses.deserialize(keras.losses.serialize(loss_fn))
     assert revived.get_config() == loss_fn.get_config()
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_sample_weight_of_batch_one_is_refused_when_the_batch_is_unknown(jit_compile):
+    # Before: in a graph with an unknown batch size a [1] weight spread over the whole batch.
+    loss = MaskedSequenceLoss()
+    accuracy = MaskedAccuracy()
+    y_true = tf.constant([[3, 4, 2, 0], [5, 2, 0, 0]])
+    y_pred = tf.random.stateless_normal((2, 4, 6), seed=(1, 2))
+    specs = [
+        tf.TensorSpec([None, None], tf.int32),
+        tf.TensorSpec([None, None, 6]),
+        tf.TensorSpec([None]),
+    ]
+
+    @tf.function(input_signature=specs, jit_compile=jit_compile)
+    def weighted_loss(y, p, w):
+        return loss(y, p, sample_weight=w)
+
+    @tf.function(input_signature=specs, jit_compile=jit_compile)
+    def update_accuracy(y, p, w):
+        accuracy.update_state(y, p, sample_weight=w)
+        return accuracy.result()
+
+    np.testing.assert_allclose(
+        weighted_loss(y_true, y_pred, tf.constant([1.0, 0.0])),
+        loss(y_true[:1], y_pred[:1]),
+        rtol=1e-6,
+    )
+    for call in (weighted_loss, update_accuracy):
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            call(y_true, y_pred, tf.constant([1.0]))
