@@ -32,6 +32,8 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rnn_throughput  # noqa: E402
 
+from keras_seq.cli import bounded_number  # noqa: E402
+
 MB = 2**20
 
 
@@ -87,7 +89,9 @@ def main():
     parser.add_argument("size", choices=sorted(rnn_throughput.SIZES), help="size")
     parser.add_argument("candidate", help="keras_seq or a reference's name, e.g. keras.layers.LSTM")
     parser.add_argument("--mask", action="store_true", help="padded inputs with a mask")
-    parser.add_argument("--top", type=int, default=12, help="ops to list (default 12)")
+    parser.add_argument(
+        "--top", type=bounded_number(int, 1), default=12, help="ops to list (default 12)"
+    )
     args = parser.parse_args()
     candidates = rnn_throughput.build_candidates(args.row, args.size, args.mask)
     if args.candidate not in candidates:

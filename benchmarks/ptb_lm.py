@@ -163,6 +163,9 @@ def main(argv=None):
     parser.add_argument("--fresh", action="store_true", help="ignore a saved state")
     args = parser.parse_args(argv)
     state_dir = args.state or os.path.join("runs", "ptb_lm_tied" if args.tie_weights else "ptb_lm")
+    if os.path.exists(state_dir) and not os.path.isdir(state_dir):
+        # Else the first save, after an epoch of training, fails on it.
+        parser.error(f"--state {state_dir} is a file, not a directory")
     batch_size, steps, units = 20, 35, 200
     keras.utils.set_random_seed(1)
     data, vocabulary_size = load_ptb()

@@ -41,8 +41,9 @@ import requests
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def at_least(minimum):
-    """An argparse ``type``: an integer >= ``minimum``, else a usage error naming the flag."""
+def at_least(minimum, maximum=None):
+    """An argparse ``type``: an integer >= ``minimum`` (and <= ``maximum``, if given), else a
+    usage error naming the flag."""
 
     def integer(text):
         try:
@@ -51,6 +52,8 @@ def at_least(minimum):
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum}, got {value}")
         return value
 
     return integer
@@ -89,7 +92,8 @@ def parse_args(argv=None):
     parser.add_argument("--beam-size", type=positive, default=4)
     parser.add_argument("--max-length", type=positive, default=30, help="output bound in tokens")
     parser.add_argument("--num-threads", type=positive, default=4, help="--rest_api_num_threads")
-    parser.add_argument("--max-queued", type=int, default=16, help="--max_queued_requests")
+    # Checked here: the server refuses a negative one, but only after minutes of export.
+    parser.add_argument("--max-queued", type=at_least(0), default=16, help="--max_queued_requests")
     parser.add_argument(
         "--timeout-ms", type=positive, default=30000, help="--rest_api_timeout_in_ms"
     )
@@ -103,7 +107,9 @@ def parse_args(argv=None):
         default=[],
         help="after the run, time one request with a source of each of these sizes",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=at_least(0, 2**32 - 1), default=0, help="of the exported model's weights"
+    )
     args = parser.parse_args(argv)
     # Checked here, not after minutes of export: the server would wait for a version to appear
     # in a missing --model-dir (and the benchmark 300 s for the server), and the export

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import sys
+import zipfile
 
 # uvicorn's log level names (uvicorn.config.LOG_LEVELS).
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -59,6 +60,13 @@ def bounded_number(kind, minimum=None, maximum=None, exclusive_minimum=False):
         return value
 
     return parse
+
+
+def _path(text):
+    """An argparse ``type``: a path, not the empty string (which names no file)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got ''")
+    return text
 
 
 def _serve(args):
@@ -163,6 +171,18 @@ def _utf8_writer(stdout):
     return write
 
 
+def _load_error(error):
+    """One line saying why `keras.saving.load_model` failed: Keras' own messages run over
+    several lines and can hold a model's whole config (a class it cannot locate), so only the
+    innermost exception is kept, without the config, its whitespace collapsed."""
+    if isinstance(error, KeyError) and "config.json" in str(error):
+        return "the zip archive holds no config.json: it is not a file that `model.save` wrote"
+    message = str(error).rsplit("Exception encountered:", 1)[-1]
+    message = message.split("Full object config:", 1)[0]
+    message = " ".join(message.split()) or type(error).__name__
+    return message if len(message) <= 500 else message[:499] + "…"
+
+
 def _translate(args, stdin=None, stdout=None):
     """Translates stdin line by line in batches; one translation per line, or with ``--n_best``
     N lines per input as ``index ||| translation`` (Moses n-best style, best first). Line
@@ -171,8 +191,8 @@ def _translate(args, stdin=None, stdout=None):
 
     Raises:
         SystemExit: with a one-line message when ``--n_best`` exceeds ``--beam_size``, the
-            model is missing, a directory, cannot be loaded or is not a translator, or the
-            input is not UTF-8.
+            model is missing, a directory, not a .keras (zip) file, cannot be loaded or is not
+            a translator, or the input is not UTF-8.
     """
     if args.n_best is not None and args.n_best > args.beam_size:
         raise SystemExit(
@@ -185,6 +205,16 @@ def _translate(args, stdin=None, stdout=None):
         )
     if not os.path.isfile(args.model):
         raise SystemExit(f"translate: --model {args.model}: no such file")
+    if args.model.lower().endswith(".keras") and not zipfile.is_zipfile(args.model):
+        # Keras would say "File not found" of a file that is there.
+        if os.path.getsize(args.model) == 0:
+            what = "empty"
+        else:
+            what = "not a zip archive (another format, or a copy cut short)"
+        raise SystemExit(
+            f"translate: cannot load --model {args.model}: the file is {what}; a .keras file "
+            "is the zip archive that `model.save` writes"
+        )
     import keras
 
     import keras_seq  # noqa: F401  (registers the serializable classes)
@@ -194,7 +224,9 @@ def _translate(args, stdin=None, stdout=None):
     try:
         model = keras.saving.load_model(args.model)
     except Exception as error:  # noqa: BLE001 - any failure to read the file is a user error
-        raise SystemExit(f"translate: cannot load --model {args.model}: {error}") from None
+        raise SystemExit(
+            f"translate: cannot load --model {args.model}: {_load_error(error)}"
+        ) from None
     if not hasattr(model, "translate"):
         raise SystemExit(
             f"translate: {args.model} holds a {type(model).__name__}, not a translator"
@@ -231,9 +263,15 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve SavedModels over TF Serving's REST API")
-    serve.add_argument("--model_base_path", help="BASE with all-digit version directories")
+    # One or the other: else a usage error (status 2) naming the flags.
+    models = serve.add_mutually_exclusive_group(required=True)
+    models.add_argument(
+        "--model_base_path", type=_path, help="BASE with all-digit version directories"
+    )
+    models.add_argument(
+        "--model_config_file", type=_path, help="text ModelServerConfig (models.config)"
+    )
     serve.add_argument("--model_name", default="default", help="name in /v1/models/<name>")
-    serve.add_argument("--model_config_file", help="text ModelServerConfig (models.config)")
     serve.add_argument("--rest_api_port", type=bounded_number(int, 0, 65535), default=8501)
     serve.add_argument(
         "--rest_api_host", default="127.0.0.1", help="interface to bind (loopback by default)"

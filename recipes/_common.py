@@ -10,6 +10,7 @@ TensorFlow op when the strategy is multi-worker), builds and compiles its model 
 
 import argparse
 import atexit
+import contextlib
 import dataclasses
 import json
 import math
@@ -281,13 +282,13 @@ def prepare(args, configs, limits=None):
     Creates the strategy (first: a multi-worker strategy must exist before any other op),
     makes ops deterministic if asked, seeds Keras, creates the output directory (a temporary
     one on non-chief workers) and reads the backup a killed run left. Exits with a message
-    when ``--out`` is a file, ``--final-weights`` cannot be written (a directory, or a place
-    this process cannot write in: found out after training it would lose the run), a value
-    has no meaning (`_check_values`: ``epochs``, ``batch_size`` and every other count not an
-    int >= 1, a rate not a finite float >= 0, a value outside the recipe's ``limits``), or
-    when the backup was made with other settings (configuration or arguments; only those of
-    `_RESUMABLE_CHANGES` may change): resuming it would mix two trainings under the new
-    configuration's name. Returns ``(config, run)``."""
+    when ``--out`` is a file or cannot be created or written in, ``--final-weights`` cannot
+    be written (a directory, or a place this process cannot write in: found out after
+    training it would lose the run), a value has no meaning (`_check_values`: ``epochs``,
+    ``batch_size`` and every other count not an int >= 1, a rate not a finite float >= 0, a
+    value outside the recipe's ``limits``), or when the backup was made with other settings
+    (configuration or arguments; only those of `_RESUMABLE_CHANGES` may change): resuming it
+    would mix two trainings under the new configuration's name. Returns ``(config, run)``."""
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise SystemExit(f"--out {args.out} is a file, not a directory")
     if args.final_weights:
@@ -314,7 +315,7 @@ def prepare(args, configs, limits=None):
         _check_same_settings(backup_dir, settings)
     if chief:
         out = args.out
-        os.makedirs(out, exist_ok=True)
+        _make_out_dir(out)
     else:
         resolver = strategy.cluster_resolver
         out = tempfile.mkdtemp(prefix=f"keras_seq_{resolver.task_type}{resolver.task_id}_")
@@ -341,6 +342,19 @@ def prepare(args, configs, limits=None):
     if state:
         print(f"resuming from the backup in {backup_dir}: epoch {run.initial_epoch + 1}")
     return config, run
+
+
+def _make_out_dir(out):
+    """Creates ``out`` (``--out``) if need be; exits with a message when it cannot be created
+    (a part of the path is a file, a file system that cannot hold it) or written in: found
+    out before training, not as a traceback (or, for a directory that cannot be written in,
+    as one after training, when the results are written)."""
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(f"--out {out}: cannot create the directory ({error})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise SystemExit(f"--out {out}: cannot write in the directory")
 
 
 def _check_writable(flag, path):
@@ -522,20 +536,37 @@ def finish(run):
     )
 
 
+def _write_atomically(path, write, mode="w"):
+    """Calls ``write(file)`` on a hidden temporary file next to ``path`` and renames it to
+    ``path`` once written: a kill or a Ctrl-C meanwhile leaves the previous file (or none),
+    never a truncated one under the final name."""
+    directory, name = os.path.split(os.fspath(path))
+    partial = os.path.join(directory, f".{name}.partial-{os.getpid()}")
+    try:
+        with open(partial, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            write(f)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise
+
+
 def write_weights(path, model):
     """``path`` (.npz): the model's weights, ``w0``, ``w1``… in `model.weights` order. Written
     to ``path`` itself (`np.savez` given a name would add ``.npz`` to one without it), its
-    directory created if need be (`prepare` has checked that it can be written)."""
+    directory created if need be (`prepare` has checked that it can be written), through a
+    temporary file (`_write_atomically`)."""
     directory = os.path.dirname(os.fspath(path))
     if directory:
         os.makedirs(directory, exist_ok=True)
-    with open(path, "wb") as f:
-        np.savez(f, **{f"w{i}": w.numpy() for i, w in enumerate(model.weights)})
+    arrays = {f"w{i}": w.numpy() for i, w in enumerate(model.weights)}
+    _write_atomically(path, lambda f: np.savez(f, **arrays), mode="wb")
 
 
 def write_json(out, name, data):
-    with open(os.path.join(out, name), "w") as f:
-        json.dump(data, f, indent=1)
+    """``out/name``: ``data`` as JSON, through a temporary file (`_write_atomically`)."""
+    _write_atomically(os.path.join(out, name), lambda f: json.dump(data, f, indent=1))
 
 
 def write_history(out, history, earlier=()):

@@ -114,10 +114,20 @@ def main(argv=None):
         )
 
     dataset, statistics = pipeline(train, shuffle=True)
-    dev_dataset, _ = pipeline(dev, shuffle=False)
+    dev_dataset, dev_statistics = pipeline(dev, shuffle=False)
     test_dataset, test_statistics = pipeline(test, shuffle=False)
     print(f"pipeline: {statistics}")
     dataset, steps_per_epoch = train_stream(run, dataset, args.steps_per_epoch)
+    # An empty split would train first and then fail without the perplexity to select on
+    # (the dev split) or to report (the test split).
+    for split, split_statistics in (("dev", dev_statistics), ("test", test_statistics)):
+        if not split_statistics.num_kept:
+            raise SystemExit(
+                f"the {split} split holds no sentence that fits in sequence_length "
+                f"({config['sequence_length']} word pieces): nothing to "
+                f"{'select the best epoch on' if split == 'dev' else 'score'} (raise "
+                "--max-eval-examples or --set sequence_length=...)"
+            )
 
     with run.strategy.scope():  # variables mirrored over the replicas
         model = RNNLanguageModel(

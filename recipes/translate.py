@@ -12,6 +12,7 @@ chrF (sacrebleu, 13a, cased) on the test split. The output directory receives:
     results.json        the configuration, data sizes, timings and test scores
     test.hyp.txt        beam-search translations of the test split, one per line (line
                         breaks inside a translation written as spaces)
+    attention_<i>.png   with --plot-attention N: the attention of test translation i < N
     backup/             BackupAndRestore state: rerun the same command to resume a killed run
 """
 
@@ -93,8 +94,8 @@ CONFIGS = {
 
 def tsv_paths(args):
     """``{split: path}`` of --train-tsv, --dev-tsv and --test-tsv (empty for the bundled Ding
-    corpus); exits with a usage message unless all three name existing files, or none is
-    given."""
+    corpus); exits with a usage message unless all three name existing files (not
+    directories), or none is given."""
     paths = {"train": args.train_tsv, "dev": args.dev_tsv, "test": args.test_tsv}
     missing = [f"--{name}-tsv" for name, path in paths.items() if path is None]
     if len(missing) == len(paths):
@@ -105,6 +106,8 @@ def tsv_paths(args):
             f"splits); missing: {', '.join(missing)}"
         )
     for name, path in paths.items():
+        if os.path.isdir(path):
+            raise SystemExit(f"--{name}-tsv {path} is a directory; give the source<TAB>target file")
         if not os.path.isfile(path):
             raise SystemExit(f"--{name}-tsv {path}: no such file")
     return paths
@@ -286,7 +289,9 @@ def main(argv=None):
         "dev_evaluation_seconds": dev_evaluation.seconds,
         "epochs_run": len(run.history) + len(history.epoch),  # a resumed run's included
     }
-    if not args.steps_per_epoch:
+    # Of the epochs this process trained: none when it resumed a run killed after its last
+    # epoch (while scoring), whose rate is not known.
+    if not args.steps_per_epoch and history.epoch:
         results["train_target_tokens_per_second"] = (
             target_tokens * len(history.epoch) / (train_seconds - dev_evaluation.seconds)
         )
