@@ -115,6 +115,18 @@ class BaseAttention(keras.layers.Layer):
             None if value_mask is None else tuple(value_mask.shape),
         )
         self._check_built_sizes(query, value, key, key_given)
+        # Where the static checks cannot tell (a graph traced with unknown sizes), at run
+        # time: a query or key of batch 1 would broadcast against a memory of batch B (and
+        # the other way round), giving every row row 0's attention.
+        name = self.__class__.__name__
+        if key_given and (None in key.shape[:2] or None in value.shape[:2]):
+            key = _leading_dims_matching(
+                key, value, 2, f"{name}: `key` and `value` must agree on [batch, Tv]"
+            )
+        if None in (query.shape[0], value.shape[0]):
+            query = _leading_dims_matching(
+                query, value, 1, f"{name}: `query` and `value` must have the same batch size"
+            )
         single_step = len(query.shape) == 2
         if single_step:
             query = ops.expand_dims(query, axis=1)
@@ -200,6 +212,15 @@ class BaseAttention(keras.layers.Layer):
 def is_positive_int(value):
     """Whether ``value`` is an int > 0, NumPy integers included and bools excluded."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
+def _leading_dims_matching(tensor, reference, count, message):
+    """``tensor``, checked at run time to have the first ``count`` dimensions of
+    ``reference`` (a named ``Assert``, and a reshape that fails under XLA too)."""
+    shape = tf.concat([tf.shape(reference)[:count], tf.shape(tensor)[count:]], axis=0)
+    checked = mask_matching(tensor, shape, message)
+    checked.set_shape(tensor.shape)  # the reshape's static shape is the tensor's own
+    return checked
 
 
 def _compatible(shape_a, shape_b):

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_seq._checked_ids import mask_matching
 from keras_seq.attention.multi_head_cross_attention import MultiHeadCrossAttention
 from keras_seq.layers.stacked_rnn import StackedRNN
 
@@ -114,10 +115,17 @@ class AttentionDecoder(keras.layers.Layer):
             return_sequences=True,
             return_state=True,
             name="rnn",
+            # The levels' policy: the global one would round a float64 template's outputs
+            # to float32 before the attention and the projection.
+            dtype=layer.dtype_policy,
         )
         self.attention = attention
         self.output_projection = keras.layers.Dense(
-            self.units, activation="tanh", use_bias=False, name="attentional_projection"
+            self.units,
+            activation="tanh",
+            use_bias=False,
+            name="attentional_projection",
+            dtype=self.dtype_policy,  # it makes the outputs: this layer's policy
         )
 
     # --------------------------------------------------------------------------- build
@@ -235,7 +243,29 @@ class AttentionDecoder(keras.layers.Layer):
         inputs_ta = tf.TensorArray(sequence.dtype, size=length).unstack(sequence)
         outputs_ta = tf.TensorArray(self.compute_dtype, size=length)
         weights_ta = tf.TensorArray(self.compute_dtype, size=length)
-        states = [list(s) for s in states]
+        # As the Luong path's recurrent layers check them: in a graph traced with unknown
+        # sizes a [1, T] mask or a [1, u] state would broadcast over the batch.
+        batch = tf.shape(inputs)[0]
+        states = [
+            [
+                state
+                if None not in (state.shape[0], inputs.shape[0])
+                else mask_matching(
+                    state,
+                    tf.stack([batch, tf.shape(state)[-1]]),
+                    f"{self.name}: `initial_state[{level}][{i}]` must have the batch size of "
+                    "`inputs`",
+                )
+                for i, state in enumerate(level_states)
+            ]
+            for level, level_states in enumerate(states)
+        ]
+        if mask is not None and not hasattr(mask, "shape"):  # a nested list
+            mask = ops.convert_to_tensor(mask)
+        if mask is not None and (None in mask.shape or None in inputs.shape[:2]):
+            mask = mask_matching(
+                mask, tf.shape(inputs)[:2], f"{self.name}: `mask` must have shape [batch, T]"
+            )
         # A masked target step keeps the states it received (as the Luong path's recurrent
         # layer does), so a left-padded target starts its valid steps from the initial state.
         mask_ta = None

@@ -1,9 +1,13 @@
 """Runs a recurrent cell over a sequence."""
 
+import contextlib
+
 import keras
 import tensorflow as tf
 from keras import ops
+from keras.src.backend import AutocastScope, get_autocast_scope
 
+from keras_seq._checked_ids import mask_matching
 from keras_seq.cells.recurrent_cell import DropoutRNNCell, RecurrentCell
 from keras_seq.layers._fused_recurrence import fused_recurrence, supports_fused_recurrence
 
@@ -94,9 +98,16 @@ class Recurrent(keras.layers.Layer):
             steps.
         training: bool. Enables the cell's dropout.
 
+        A mask or an initial state of another batch size (or a mask of another number of
+        steps) is a ValueError; in a graph traced with unknown sizes it is checked when the
+        graph runs (an InvalidArgumentError naming it; under XLA a reshape that fails), not
+        broadcast over the batch.
+
     Returns:
         The output ([B, T, units] or [B, units]); with ``return_state``, a list
-        ``[output, *final_states]``.
+        ``[output, *final_states]``. The cell computes in its own dtype policy (as in a Keras
+        cell, whose ``__call__`` casts its inputs); the outputs and states are of the
+        layer's compute dtype. (The cell-family layers give their cell their own policy.)
 
     Example:
     >>> layer = Recurrent(keras_seq.cells.GRUCell(8), return_sequences=True)
@@ -279,6 +290,32 @@ class Recurrent(keras.layers.Layer):
                         f"{(shape[0], size)}, got {state_shape}."
                     )
 
+    def _check_dynamic_shapes(self, inputs, initial_state, mask):
+        """``(mask, initial_state)`` checked against the shape of ``inputs`` when the static
+        shapes cannot tell (a graph traced with unknown batch or time sizes): there a [1, T]
+        mask or a [1, u] state would broadcast over the whole batch, every row read with row
+        0's mask or starting from row 0's state. `_check_inputs` refuses them eagerly."""
+        if mask is not None and (None in mask.shape or None in inputs.shape[:2]):
+            mask = mask_matching(
+                mask,
+                tf.shape(inputs)[:2],
+                f"{self.name}: `mask` must have shape [batch, time] of `inputs`",
+            )
+        if initial_state is not None:
+            batch = tf.shape(inputs)[0]
+            initial_state = [
+                state
+                if None not in (state.shape[0], inputs.shape[0])
+                else mask_matching(
+                    state,
+                    tf.stack([batch, size]),
+                    f"{self.name}: `initial_state[{i}]` must have shape [batch, {size}] with "
+                    "the batch size of `inputs`",
+                )
+                for i, (state, size) in enumerate(zip(initial_state, self.state_size, strict=True))
+            ]
+        return mask, initial_state
+
     # ------------------------------------------------------------------------------- call
     def call(self, sequences, initial_state=None, mask=None, training=None):
         inputs = sequences
@@ -289,11 +326,17 @@ class Recurrent(keras.layers.Layer):
         if mask is not None and not hasattr(mask, "shape"):  # a nested list
             mask = ops.convert_to_tensor(mask)
         self._check_inputs(inputs, initial_state, mask)
+        mask, initial_state = self._check_dynamic_shapes(inputs, initial_state, mask)
         training = bool(training)
         batch_size = ops.shape(inputs)[0]
         if initial_state is None:
             initial_state = self.states if self.stateful else self.get_initial_state(batch_size)
-        states = [ops.cast(s, self.compute_dtype) for s in initial_state]
+        # The loop computes in the cell's policy (as a Keras cell, which its `__call__` casts
+        # the inputs for), the layer returns its own: a cell and a layer of different
+        # policies (e.g. `Recurrent(GRUCell(8), dtype="float64")`) failed on mixed dtypes.
+        loop_dtype = getattr(self.cell, "compute_dtype", None) or self.compute_dtype
+        inputs = ops.cast(inputs, loop_dtype)
+        states = [ops.cast(s, loop_dtype) for s in initial_state]
 
         # The static checks above cannot see a dynamic length or batch size: check at run time.
         runtime_checks = []
@@ -334,7 +377,11 @@ class Recurrent(keras.layers.Layer):
             inputs = ops.flip(inputs, axis=1)
             mask = None if mask is None else ops.flip(mask, axis=1)
 
-        last_output, outputs, states = self._run_loop(inputs, states, mask, training)
+        with self._cell_autocast_scope():
+            last_output, outputs, states = self._run_loop(inputs, states, mask, training)
+        last_output = ops.cast(last_output, self.compute_dtype)
+        outputs = None if outputs is None else ops.cast(outputs, self.compute_dtype)
+        states = [ops.cast(s, self.compute_dtype) for s in states]
 
         if self.stateful:
             for variable, state in zip(self.states, states, strict=True):
@@ -343,6 +390,19 @@ class Recurrent(keras.layers.Layer):
         if self.return_state:
             return [output, *states]
         return output
+
+    def _cell_autocast_scope(self):
+        """The autocast scope a keras_seq cell's ``project_inputs`` and ``step`` run in: the
+        one its ``__call__`` would open (its variables read in its compute dtype), as the
+        layer calls them directly. Other cells go through their ``__call__``."""
+        cell = self.cell
+        if isinstance(cell, RecurrentCell):
+            current = get_autocast_scope()
+            if (current is not None and current.dtype != cell.compute_dtype) or (
+                current is None and cell.compute_dtype != cell.variable_dtype
+            ):
+                return AutocastScope(cell.compute_dtype)
+        return contextlib.nullcontext()
 
     def _run_loop(self, inputs, states, mask, training):
         """Runs the recurrence; returns ``(last_valid_output, outputs [B, T, u], states)``."""
@@ -394,9 +454,7 @@ class Recurrent(keras.layers.Layer):
 
         sequence = tf.transpose(sequence, [1, 0, 2])  # time-major
         mask_tm = None if mask is None else tf.transpose(mask)[:, :, None]
-        zero_output = tf.zeros(
-            tf.stack([tf.shape(inputs)[0], self.units]), dtype=self.compute_dtype
-        )
+        zero_output = tf.zeros(tf.stack([tf.shape(inputs)[0], self.units]), dtype=inputs.dtype)
 
         def masked_update(t, output, new_states, old_states, last_output):
             if mask_tm is None:
@@ -426,7 +484,7 @@ class Recurrent(keras.layers.Layer):
             # written is an uninitialized TensorList, whose gradient XLA (`jit_compile`,
             # Keras' default on a GPU) cannot build.
             outputs_ta = (
-                [tf.TensorArray(self.compute_dtype, size=length)] if self.return_sequences else []
+                [tf.TensorArray(inputs.dtype, size=length)] if self.return_sequences else []
             )
 
             def body(t, states, last_output, outputs_ta):

@@ -119,6 +119,10 @@ class StackedRNN(keras.layers.Layer):
         self.seed = seed
         self.supports_masking = True
 
+        # What the stack makes around its levels computes in the template's policy, not the
+        # global one, which would cast every level's inputs and outputs to it (a float64
+        # stack rounded to float32 between its levels).
+        policy = layer.dtype_policy
         self.levels = []
         for index in range(num_layers):
             top = index == num_layers - 1
@@ -130,16 +134,18 @@ class StackedRNN(keras.layers.Layer):
                 return_state=True,
             )
             if bidirectional:
-                level = Bidirectional(level, merge_mode=merge_mode, name=f"bidirectional_{index}")
+                level = Bidirectional(
+                    level, merge_mode=merge_mode, name=f"bidirectional_{index}", dtype=policy
+                )
             self.levels.append(level)
         # Final step of the top level's sequence after its residual (mask-aware).
         self.last_step = (
-            SequencePooling("last", bidirectional=bidirectional, name="last_step")
+            SequencePooling("last", bidirectional=bidirectional, name="last_step", dtype=policy)
             if pooled_top
             else None
         )
         self.level_dropout = [
-            keras.layers.Dropout(dropout, seed=None if seed is None else seed + index)
+            keras.layers.Dropout(dropout, seed=None if seed is None else seed + index, dtype=policy)
             for index in range(num_layers - 1)
         ]
 
