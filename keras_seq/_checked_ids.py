@@ -69,3 +69,13 @@ def mask_matching(mask, shape, message):
     check = tf.debugging.assert_equal(tf.shape(mask), shape, message=message)
     with tf.control_dependencies([check]):
         return tf.reshape(mask, shape)
+
+
+def rows_matching(state, inputs, message, size=None):
+    """``state`` [batch, size] checked to have the batch size of ``inputs`` when the static
+    shapes cannot tell (see `mask_matching`): a state of batch 1 would otherwise broadcast
+    over the batch in a graph. ``size`` defaults to the state's own last dimension."""
+    if None not in (state.shape[0], inputs.shape[0]):
+        return state
+    size = tf.shape(state)[-1] if size is None else size
+    return mask_matching(state, tf.stack([tf.shape(inputs)[0], size]), message)

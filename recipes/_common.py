@@ -349,12 +349,7 @@ def _make_out_dir(out):
     (a part of the path is a file, a file system that cannot hold it) or written in: found
     out before training, not as a traceback (or, for a directory that cannot be written in,
     as one after training, when the results are written)."""
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as error:
-        raise SystemExit(f"--out {out}: cannot create the directory ({error})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise SystemExit(f"--out {out}: cannot write in the directory")
+    _make_writable_dir(out, f"--out {out}", "the directory")
 
 
 def _check_writable(flag, path):
@@ -364,12 +359,18 @@ def _check_writable(flag, path):
     if os.path.isdir(path):
         raise SystemExit(f"{flag} {path} is a directory; give a file name, e.g. {path}/weights.npz")
     directory = os.path.dirname(os.path.abspath(path))
+    _make_writable_dir(directory, f"{flag} {path}", "its directory", directory)
+
+
+def _make_writable_dir(directory, label, what, where="the directory"):
+    """Creates ``directory`` if need be; exits with ``label: cannot create <what> (...)`` or
+    ``label: cannot write in <where>`` when it cannot be created or written in."""
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as error:
-        raise SystemExit(f"{flag} {path}: cannot create its directory ({error})") from None
+        raise SystemExit(f"{label}: cannot create {what} ({error})") from None
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise SystemExit(f"{flag} {path}: cannot write in {directory}")
+        raise SystemExit(f"{label}: cannot write in {where}")
 
 
 def _settings(args, config):

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import mask_matching
+from keras_seq._checked_ids import mask_matching, rows_matching
 from keras_seq.attention.multi_head_cross_attention import MultiHeadCrossAttention
 from keras_seq.layers.stacked_rnn import StackedRNN
 
@@ -245,14 +245,11 @@ class AttentionDecoder(keras.layers.Layer):
         weights_ta = tf.TensorArray(self.compute_dtype, size=length)
         # As the Luong path's recurrent layers check them: in a graph traced with unknown
         # sizes a [1, T] mask or a [1, u] state would broadcast over the batch.
-        batch = tf.shape(inputs)[0]
         states = [
             [
-                state
-                if None not in (state.shape[0], inputs.shape[0])
-                else mask_matching(
+                rows_matching(
                     state,
-                    tf.stack([batch, tf.shape(state)[-1]]),
+                    inputs,
                     f"{self.name}: `initial_state[{level}][{i}]` must have the batch size of "
                     "`inputs`",
                 )

@@ -7,7 +7,7 @@ import tensorflow as tf
 from keras import ops
 from keras.src.backend import AutocastScope, get_autocast_scope
 
-from keras_seq._checked_ids import mask_matching
+from keras_seq._checked_ids import mask_matching, rows_matching
 from keras_seq.cells.recurrent_cell import DropoutRNNCell, RecurrentCell
 from keras_seq.layers._fused_recurrence import fused_recurrence, supports_fused_recurrence
 
@@ -302,15 +302,13 @@ class Recurrent(keras.layers.Layer):
                 f"{self.name}: `mask` must have shape [batch, time] of `inputs`",
             )
         if initial_state is not None:
-            batch = tf.shape(inputs)[0]
             initial_state = [
-                state
-                if None not in (state.shape[0], inputs.shape[0])
-                else mask_matching(
+                rows_matching(
                     state,
-                    tf.stack([batch, size]),
+                    inputs,
                     f"{self.name}: `initial_state[{i}]` must have shape [batch, {size}] with "
                     "the batch size of `inputs`",
+                    size,
                 )
                 for i, (state, size) in enumerate(zip(initial_state, self.state_size, strict=True))
             ]
