@@ -242,7 +242,12 @@ def load_average():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--beam-size", type=bounded_number(int, 1), default=4)
+    parser.add_argument(
+        "--beam-size",
+        type=bounded_number(int, 1),
+        default=4,
+        help="beam of the search comparison (the export part always decodes with 4)",
+    )
     parser.add_argument("--batch-size", type=bounded_number(int, 1), default=32)
     parser.add_argument(
         "--vocabulary-size",

@@ -79,8 +79,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--time-limit", type=positive_seconds, default=600.0, help="seconds for the run"
     )
-    parser.add_argument("--model-dir", help="an exported model base directory (BASE/<version>)")
-    parser.add_argument(
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model-dir", help="an exported model base directory (BASE/<version>)")
+    source.add_argument(
         "--export-dir", help="where to export the default model and keep it (default: a temp dir)"
     )
     parser.add_argument("--model-name", default="translator")

@@ -356,11 +356,18 @@ def build_parser():
     translate.add_argument(
         "--length_penalty", type=bounded_number(float, 0), default=0.6, help="GNMT alpha (0: none)"
     )
-    translate.add_argument("--max_length", type=bounded_number(int, 1), default=100)
+    translate.add_argument(
+        "--max_length",
+        type=bounded_number(int, 1),
+        default=100,
+        help="most target tokens per translation",
+    )
     translate.add_argument(
         "--max_source_length", type=bounded_number(int, 1), help="truncate longer sources"
     )
-    translate.add_argument("--batch_size", type=bounded_number(int, 1), default=32)
+    translate.add_argument(
+        "--batch_size", type=bounded_number(int, 1), default=32, help="input lines per decode"
+    )
     translate.set_defaults(run=_translate)
     return parser
 
