@@ -148,6 +148,9 @@ class BaseAttention(keras.layers.Layer):
             # A query with no valid memory step gets a zero output, also past an output bias.
             has_valid_step = ops.any(value_mask, axis=-1)[:, None, None]
             output = ops.where(has_valid_step, output, ops.zeros_like(output))
+        elif value.shape[1] is None or value.shape[1] == 0:
+            # An empty memory (Tv = 0) has no valid step either, mask or not.
+            output = ops.where(ops.shape(value)[1] > 0, output, ops.zeros_like(output))
 
         if single_step:
             output = ops.squeeze(output, axis=1)

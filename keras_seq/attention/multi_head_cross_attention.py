@@ -25,7 +25,7 @@ class MultiHeadCrossAttention(BaseAttention):
     Kernels are laid out as in `keras.layers.MultiHeadAttention` (query_kernel
     [dim_q, H, key_dim], value_kernel [dim_v, H, value_dim], output_kernel
     [H, value_dim, out]), so weights copy between the two. A query row with no valid memory
-    step gives a zero output (not ``b^O``).
+    step (all masked, or an empty memory) gives a zero output (not ``b^O``).
 
     Args:
         num_heads: int. Number of heads H.

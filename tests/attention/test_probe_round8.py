@@ -78,3 +78,19 @@ def test_another_batch_size_fails_under_xla_instead_of_broadcasting(make):
     assert run(QUERY, VALUE, KEY)[0].shape == layer(QUERY, VALUE, key=KEY).shape
     with pytest.raises(tf.errors.InvalidArgumentError):
         run(QUERY[:1], VALUE, KEY)
+
+
+def test_an_empty_memory_gives_zeros_past_an_output_bias():
+    # Before: with Tv = 0 and no value_mask the multi-head layer returned its output bias
+    # (with a [B, 0] mask, zeros).
+    layer = MultiHeadCrossAttention(num_heads=2, key_dim=2, bias_initializer="ones")
+    query = QUERY
+    empty = np.zeros((2, 0, 4), "float32")
+    assert_allclose(layer(query, empty), np.zeros((2, 3, 4)))
+    assert_allclose(layer(query, empty, value_mask=np.ones((2, 0), bool)), np.zeros((2, 3, 4)))
+    graph = tf.function(
+        lambda q, v: layer(q, v), input_signature=[tf.TensorSpec((None, None, 4))] * 2
+    )
+    assert_allclose(graph(query, empty), np.zeros((2, 3, 4)))
+    # A non-empty memory still reaches the bias.
+    assert np.abs(np.asarray(graph(query, VALUE))).max() > 0
