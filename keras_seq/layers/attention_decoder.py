@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_seq._checked_ids import mask_matching, rows_matching
 from keras_seq.attention.multi_head_cross_attention import MultiHeadCrossAttention
+from keras_seq.layers.bidirectional import unshared_config
 from keras_seq.layers.stacked_rnn import StackedRNN
 
 ATTENTION_STYLES = ("luong", "bahdanau")
@@ -100,7 +101,7 @@ class AttentionDecoder(keras.layers.Layer):
                 f"`attention_style` must be one of {ATTENTION_STYLES}, got {attention_style!r}."
             )
         super().__init__(**kwargs)
-        self._layer_config = keras.saving.serialize_keras_object(layer)
+        self._layer_config = unshared_config(keras.saving.serialize_keras_object(layer))
         self.units = layer.units
         self.num_layers = num_layers
         self.attention_style = attention_style

@@ -17,16 +17,33 @@ def _offset_seed(config, offset):
     return config
 
 
+def unshared_config(config):
+    """A copy of the serialized ``config`` without Keras' ``shared_object_id`` entries.
+
+    Inside `keras.saving.load_model` (and `Model.save`) Keras marks an object serialized twice
+    with a ``shared_object_id`` (in the config it returned the first time too) and
+    deserializes every config marked with that id into one object: copies of a `Recurrent`
+    template made there would share its cell, and so one set of weights. The copy is not
+    marked by later serializations either.
+    """
+    if isinstance(config, dict):
+        return {k: unshared_config(v) for k, v in config.items() if k != "shared_object_id"}
+    if isinstance(config, (list, tuple)):
+        return type(config)(unshared_config(v) for v in config)
+    return config
+
+
 def clone_layer(layer, seed_offset=0, **overrides):
     """A fresh, unbuilt copy of ``layer`` with some config entries replaced.
 
-    Goes through ``from_config`` directly: inside `keras.saving.load_model`, deserializing the
-    same serialized config twice may hand back one shared object instead of two layers.
+    Goes through ``from_config`` directly, with an unshared config: inside
+    `keras.saving.load_model`, deserializing the same serialized object twice may hand back
+    one shared object instead of two (see `unshared_config`).
     ``seed_offset`` moves an explicit dropout seed of the layer (or of its cell), so that
     copies of one seeded template (the two directions, the levels of a stack) draw different
     dropout masks rather than the same ones; a ``None`` seed stays ``None``.
     """
-    config = layer.get_config()
+    config = unshared_config(layer.get_config())
     if seed_offset:
         config = _offset_seed(config, seed_offset)
     return type(layer).from_config({**config, **overrides})
@@ -103,7 +120,7 @@ class Bidirectional(keras.layers.Layer):
             )
         super().__init__(**kwargs)
         # Keep the template's config rather than the (never built) layer itself.
-        self._layer_config = keras.saving.serialize_keras_object(layer)
+        self._layer_config = unshared_config(keras.saving.serialize_keras_object(layer))
         self.merge_mode = merge_mode
         self.forward_layer = clone_layer(layer, name=f"forward_{layer.name}")
         if backward_layer is None:

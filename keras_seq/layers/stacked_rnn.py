@@ -5,7 +5,7 @@ import numbers
 import keras
 from keras import ops
 
-from keras_seq.layers.bidirectional import Bidirectional, clone_layer
+from keras_seq.layers.bidirectional import Bidirectional, clone_layer, unshared_config
 from keras_seq.layers.sequence_pooling import SequencePooling
 
 
@@ -108,7 +108,7 @@ class StackedRNN(keras.layers.Layer):
                 f"merge_mode='concat' (to take each direction's final step), got {merge_mode!r}."
             )
         super().__init__(**kwargs)
-        self._layer_config = keras.saving.serialize_keras_object(layer)
+        self._layer_config = unshared_config(keras.saving.serialize_keras_object(layer))
         self.num_layers = num_layers
         self.bidirectional = bidirectional
         self.merge_mode = merge_mode

@@ -110,6 +110,8 @@ class MaskedSequenceLoss(keras.losses.Loss):
             "label_smoothing": self.label_smoothing,
             "pad_id": self.pad_id,
             "from_logits": self.from_logits,
+            # The dtype the loss computes in (Keras' `Loss.get_config` leaves it out).
+            "dtype": self.dtype,
         }
 
 
