@@ -1,6 +1,7 @@
 """Config round trips across the package: templates copied inside `load_model`, the loss dtype,
 and the classes that had no get_config/from_config test of their own."""
 
+import copy
 import os
 import tempfile
 
@@ -165,3 +166,17 @@ def test_attention_decoder_config_round_trip(style):
     )
     revived = run_serialization_test(decoder, X, call_kwargs={"memory": MEMORY})
     assert (revived.num_layers, revived.attention_style, revived.residual) == (2, style, True)
+
+
+def test_recurrent_from_config_leaves_the_callers_config_intact():
+    # Before: the second from_config of one config failed with KeyError 'cells' (Keras'
+    # StackedRNNCells.from_config pops it from the nested config it is given).
+    layer = layers.Recurrent(
+        keras.layers.StackedRNNCells([cells.GRUCell(3), cells.LSTMCell(2)]), return_sequences=True
+    )
+    config = layer.get_config()
+    snapshot = copy.deepcopy(config)
+    first = layers.Recurrent.from_config(config)
+    assert config == snapshot
+    second = layers.Recurrent.from_config(config)
+    assert first.get_config() == second.get_config() == snapshot

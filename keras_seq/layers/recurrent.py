@@ -1,6 +1,7 @@
 """Runs a recurrent cell over a sequence."""
 
 import contextlib
+import copy
 
 import keras
 import tensorflow as tf
@@ -549,7 +550,9 @@ class Recurrent(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
+        # A deep copy: Keras' `StackedRNNCells.from_config` pops its "cells" from the nested
+        # config, which would leave the caller's config unusable for a second call.
+        config = copy.deepcopy(config)
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         if "cell" in config:
