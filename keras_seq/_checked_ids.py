@@ -11,6 +11,7 @@ Two guards, because a check must hold wherever the graph runs:
   loss or metric shows it, and `StopOnNaN` / ``TerminateOnNaN`` stop the run.
 """
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -71,11 +72,21 @@ def mask_matching(mask, shape, message):
         return tf.reshape(mask, shape)
 
 
-def rows_matching(state, inputs, message, size=None):
-    """``state`` [batch, size] checked to have the batch size of ``inputs`` when the static
-    shapes cannot tell (see `mask_matching`): a state of batch 1 would otherwise broadcast
-    over the batch in a graph. ``size`` defaults to the state's own last dimension."""
-    if None not in (state.shape[0], inputs.shape[0]):
-        return state
-    size = tf.shape(state)[-1] if size is None else size
-    return mask_matching(state, tf.stack([tf.shape(inputs)[0], size]), message)
+def leading_dims_matching(tensor, reference, count, message):
+    """``tensor`` checked to have the first ``count`` dimensions of ``reference`` when the
+    static shapes cannot tell (see `mask_matching`): in a graph traced with unknown sizes a
+    mask, state or weight of batch 1 would otherwise broadcast over the whole batch.
+    Unchanged when both static shapes know those dimensions (the callers check them)."""
+    if None not in tensor.shape[:count] and None not in reference.shape[:count]:
+        return tensor
+    shape = tf.concat([tf.shape(reference)[:count], tf.shape(tensor)[count:]], axis=0)
+    checked = mask_matching(tensor, shape, message)
+    checked.set_shape(tensor.shape)  # the reshape's static shape is the tensor's own
+    return checked
+
+
+def check_bool(value, name):
+    """Refuses a non-bool flag: ``"no"`` or ``0.5`` would otherwise read as true or false."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be a bool, got {value!r}.")
+    return bool(value)

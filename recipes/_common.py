@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_seq.callbacks import AtomicBackupAndRestore, AtomicModelCheckpoint, StopOnNaN
+from keras_seq.callbacks.atomic_model_checkpoint import replace_atomically
 from keras_seq.cli import bounded_number
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
@@ -539,14 +540,14 @@ def finish(run):
 
 def _write_atomically(path, write, mode="w"):
     """Calls ``write(file)`` on a hidden temporary file next to ``path`` and renames it to
-    ``path`` once written: a kill or a Ctrl-C meanwhile leaves the previous file (or none),
-    never a truncated one under the final name."""
+    ``path`` once flushed (`replace_atomically`): a kill or a Ctrl-C meanwhile leaves the
+    previous file (or none), never a truncated one under the final name."""
     directory, name = os.path.split(os.fspath(path))
     partial = os.path.join(directory, f".{name}.partial-{os.getpid()}")
     try:
         with open(partial, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             write(f)
-        os.replace(partial, path)
+        replace_atomically(partial, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(partial)

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import mask_matching
+from keras_seq._checked_ids import leading_dims_matching
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -119,24 +119,20 @@ class BaseAttention(keras.layers.Layer):
         # time: a query or key of batch 1 would broadcast against a memory of batch B (and
         # the other way round), giving every row row 0's attention.
         name = self.__class__.__name__
-        if key_given and (None in key.shape[:2] or None in value.shape[:2]):
-            key = _leading_dims_matching(
+        if key_given:
+            key = leading_dims_matching(
                 key, value, 2, f"{name}: `key` and `value` must agree on [batch, Tv]"
             )
-        if None in (query.shape[0], value.shape[0]):
-            query = _leading_dims_matching(
-                query, value, 1, f"{name}: `query` and `value` must have the same batch size"
-            )
+        query = leading_dims_matching(
+            query, value, 1, f"{name}: `query` and `value` must have the same batch size"
+        )
         single_step = len(query.shape) == 2
         if single_step:
             query = ops.expand_dims(query, axis=1)
         if value_mask is not None:
-            if None in value_mask.shape or None in value.shape[:2]:
-                value_mask = mask_matching(
-                    value_mask,
-                    tf.shape(value)[:2],
-                    f"{self.__class__.__name__}: `value_mask` must have shape [batch, Tv]",
-                )
+            value_mask = leading_dims_matching(
+                value_mask, value, 2, f"{name}: `value_mask` must have shape [batch, Tv]"
+            )
             value_mask = ops.cast(value_mask, "bool")
 
         scores = self._calculate_scores(query, key)
@@ -215,15 +211,6 @@ class BaseAttention(keras.layers.Layer):
 def is_positive_int(value):
     """Whether ``value`` is an int > 0, NumPy integers included and bools excluded."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
-
-
-def _leading_dims_matching(tensor, reference, count, message):
-    """``tensor``, checked at run time to have the first ``count`` dimensions of
-    ``reference`` (a named ``Assert``, and a reshape that fails under XLA too)."""
-    shape = tf.concat([tf.shape(reference)[:count], tf.shape(tensor)[count:]], axis=0)
-    checked = mask_matching(tensor, shape, message)
-    checked.set_shape(tensor.shape)  # the reshape's static shape is the tensor's own
-    return checked
 
 
 def _compatible(shape_a, shape_b):

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import mask_matching, rows_matching
+from keras_seq._checked_ids import leading_dims_matching
 from keras_seq.attention.multi_head_cross_attention import MultiHeadCrossAttention
 from keras_seq.layers.bidirectional import unshared_config
 from keras_seq.layers.stacked_rnn import StackedRNN
@@ -248,9 +248,10 @@ class AttentionDecoder(keras.layers.Layer):
         # sizes a [1, T] mask or a [1, u] state would broadcast over the batch.
         states = [
             [
-                rows_matching(
+                leading_dims_matching(
                     state,
                     inputs,
+                    1,
                     f"{self.name}: `initial_state[{level}][{i}]` must have the batch size of "
                     "`inputs`",
                 )
@@ -260,9 +261,9 @@ class AttentionDecoder(keras.layers.Layer):
         ]
         if mask is not None and not hasattr(mask, "shape"):  # a nested list
             mask = ops.convert_to_tensor(mask)
-        if mask is not None and (None in mask.shape or None in inputs.shape[:2]):
-            mask = mask_matching(
-                mask, tf.shape(inputs)[:2], f"{self.name}: `mask` must have shape [batch, T]"
+        if mask is not None:
+            mask = leading_dims_matching(
+                mask, inputs, 2, f"{self.name}: `mask` must have shape [batch, T]"
             )
         # A masked target step keeps the states it received (as the Luong path's recurrent
         # layer does), so a left-padded target starts its valid steps from the initial state.

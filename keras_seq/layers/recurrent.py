@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import ops
 from keras.src.backend import AutocastScope, get_autocast_scope
 
-from keras_seq._checked_ids import mask_matching, rows_matching
+from keras_seq._checked_ids import leading_dims_matching
 from keras_seq.cells.recurrent_cell import DropoutRNNCell, RecurrentCell
 from keras_seq.layers._fused_recurrence import fused_recurrence, supports_fused_recurrence
 
@@ -296,20 +296,18 @@ class Recurrent(keras.layers.Layer):
         shapes cannot tell (a graph traced with unknown batch or time sizes): there a [1, T]
         mask or a [1, u] state would broadcast over the whole batch, every row read with row
         0's mask or starting from row 0's state. `_check_inputs` refuses them eagerly."""
-        if mask is not None and (None in mask.shape or None in inputs.shape[:2]):
-            mask = mask_matching(
-                mask,
-                tf.shape(inputs)[:2],
-                f"{self.name}: `mask` must have shape [batch, time] of `inputs`",
+        if mask is not None:
+            mask = leading_dims_matching(
+                mask, inputs, 2, f"{self.name}: `mask` must have shape [batch, time] of `inputs`"
             )
         if initial_state is not None:
             initial_state = [
-                rows_matching(
+                leading_dims_matching(
                     state,
                     inputs,
+                    1,
                     f"{self.name}: `initial_state[{i}]` must have shape [batch, {size}] with "
                     "the batch size of `inputs`",
-                    size,
                 )
                 for i, (state, size) in enumerate(zip(initial_state, self.state_size, strict=True))
             ]

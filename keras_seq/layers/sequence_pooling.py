@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import mask_matching
+from keras_seq._checked_ids import leading_dims_matching
 
 POOLING_MODES = ("last", "mean", "max", "sum")
 
@@ -73,9 +73,9 @@ class SequencePooling(keras.layers.Layer):
         self._check_shapes(tuple(inputs.shape), None if mask is None else tuple(mask.shape))
         if mask is None:
             mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
-        elif None in mask.shape or None in inputs.shape[:2]:
-            mask = mask_matching(
-                mask, tf.shape(inputs)[:2], "SequencePooling: `mask` must have shape [batch, T]"
+        else:
+            mask = leading_dims_matching(
+                mask, inputs, 2, "SequencePooling: `mask` must have shape [batch, T]"
             )
         mask = ops.cast(mask, "bool")
         step_mask = mask[:, :, None]  # [B, T, 1]

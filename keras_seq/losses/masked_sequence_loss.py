@@ -6,7 +6,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_seq._checked_ids import checked_ids, mask_matching, poisoned, refuse_ragged
+from keras_seq._checked_ids import (
+    check_bool,
+    checked_ids,
+    leading_dims_matching,
+    poisoned,
+    refuse_ragged,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -77,7 +83,7 @@ class MaskedSequenceLoss(keras.losses.Loss):
         super().__init__(name=name or "masked_sequence_loss", **kwargs)
         self.label_smoothing = float(label_smoothing)
         self.pad_id = check_pad_id(pad_id)
-        self.from_logits = check_flag(from_logits, "from_logits")
+        self.from_logits = check_bool(from_logits, "from_logits")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         # Keras' `Loss.__call__` would multiply the scalar token mean by `sample_weight`, which
@@ -130,14 +136,6 @@ def check_pad_id(pad_id):
         raise ValueError(
             f"`pad_id` must be an int (the target id that marks padding), got {pad_id!r}."
         ) from None
-
-
-def check_flag(value, name):
-    """``value`` as a bool; TypeError for anything else (``"no"`` would read as true, None or
-    0 as false)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be a bool, got {value!r}.")
-    return bool(value)
 
 
 def real_scores(y_pred, real):
@@ -231,17 +229,11 @@ def token_weights(sample_weight, valid):
             "`sample_weight` must have shape [batch] or [batch, time] matching `y_true` of "
             f"shape {tuple(valid.shape)}, got shape {given_shape}."
         )
-    if weight.shape[0] is None or valid.shape[0] is None:
-        # In a graph with an unknown batch size a weight of batch 1 would broadcast over the
-        # whole batch (an eager call fails on the static shapes): checked at run time.
-        import tensorflow as tf
-
-        batch = tf.shape(valid)[:1]
-        weight = mask_matching(
-            weight,
-            tf.concat([batch, tf.shape(weight)[1:]], axis=0),
-            message="`sample_weight` must have the batch size of `y_true`",
-        )
+    # In a graph with an unknown batch size a weight of batch 1 would broadcast over the
+    # whole batch (an eager call fails on the static shapes): checked at run time.
+    weight = leading_dims_matching(
+        weight, valid, 1, "`sample_weight` must have the batch size of `y_true`"
+    )
     return valid * weight
 
 

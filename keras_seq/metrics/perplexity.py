@@ -3,9 +3,8 @@
 import keras
 from keras import ops
 
-from keras_seq._checked_ids import poisoned
+from keras_seq._checked_ids import check_bool, poisoned
 from keras_seq.losses.masked_sequence_loss import (
-    check_flag,
     check_pad_id,
     gather_ids,
     real_scores,
@@ -47,7 +46,7 @@ class Perplexity(keras.metrics.Metric):
     def __init__(self, pad_id=0, from_logits=True, name="perplexity", **kwargs):
         super().__init__(name=name, **kwargs)
         self.pad_id = check_pad_id(pad_id)
-        self.from_logits = check_flag(from_logits, "from_logits")
+        self.from_logits = check_bool(from_logits, "from_logits")
         self.negative_log_likelihood = self.add_variable((), initializer="zeros", name="nll")
         self.count = self.add_variable((), initializer="zeros", name="count")
 

@@ -3,7 +3,6 @@
 import numbers
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -76,13 +75,6 @@ def resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=1):
             f"{vocabulary_size!r}."
         )
     return vocabulary_size
-
-
-def check_bool(value, name):
-    """Refuses a non-bool flag: ``"no"`` or ``0.5`` would otherwise read as true or false."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"`{name}` must be a bool, got {value!r}.")
-    return bool(value)
 
 
 def check_optional_length(value, name):

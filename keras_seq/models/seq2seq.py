@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_seq import attention as attention_module
+from keras_seq._checked_ids import check_bool
 from keras_seq.decoding import BeamSearch, DecodingStrategy, GreedySearch, tile_to_beam
 from keras_seq.layers.attention_decoder import AttentionDecoder
 from keras_seq.layers.bridge import Bridge
@@ -14,7 +15,6 @@ from keras_seq.layers.gru import GRU
 from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
 from keras_seq.models._recurrent_body import (
-    check_bool,
     check_cell_and_dropout,
     check_optional_length,
     embed_ids,

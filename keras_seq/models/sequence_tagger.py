@@ -4,9 +4,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_seq._checked_ids import check_bool
 from keras_seq.models._recurrent_body import (
     build_recurrent_body,
-    check_bool,
     check_cell_and_dropout,
     check_optional_length,
     embed_ids,
