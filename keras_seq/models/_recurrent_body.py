@@ -94,21 +94,36 @@ def check_cell_and_dropout(cell, dropout):
         raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
 
 
+def sublayer_policy(model):
+    """The dtype policy for the layers a model makes: its own. Keras layers otherwise take the
+    global policy, so ``Seq2Seq(..., dtype="float64")`` computed in float32 (and said float64
+    in its config), and a model saved under ``mixed_bfloat16`` and loaded under float32 ran
+    in another precision than it was trained in."""
+    return model.dtype_policy
+
+
 def build_recurrent_body(model, bidirectional=False, return_state=False):
     """Sets ``model.embedding`` (ids → vectors, 0 masked), ``model.embedding_dropout`` and
     ``model.stack`` (a `StackedRNN` returning sequences) from the model's attributes
     ``vocabulary_size``, ``embedding_dim``, ``units``, ``num_layers``, ``cell``, ``dropout``.
+    Every layer takes the model's dtype policy (see `sublayer_policy`).
     """
+    policy = sublayer_policy(model)
     model.embedding = keras.layers.Embedding(
-        model.vocabulary_size, model.embedding_dim, mask_zero=True, name="embedding"
+        model.vocabulary_size,
+        model.embedding_dim,
+        mask_zero=True,
+        name="embedding",
+        dtype=policy,
     )
-    model.embedding_dropout = keras.layers.Dropout(model.dropout)
+    model.embedding_dropout = keras.layers.Dropout(model.dropout, dtype=policy)
     model.stack = StackedRNN(
-        CELL_LAYERS[model.cell](model.units, name=model.cell),
+        CELL_LAYERS[model.cell](model.units, name=model.cell, dtype=policy),
         num_layers=model.num_layers,
         bidirectional=bidirectional,
         dropout=model.dropout,
         return_sequences=True,
         return_state=return_state,
         name="stack",
+        dtype=policy,
     )

@@ -20,6 +20,7 @@ from keras_seq.models._recurrent_body import (
     embed_ids,
     forbid_ids,
     resolve_vocabulary_size,
+    sublayer_policy,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -136,18 +137,21 @@ class RNNLanguageModel(keras.Model):
         self.tie_weights = check_bool(tie_weights, "tie_weights")
         self.tokenizer = tokenizer
 
+        policy = sublayer_policy(self)
         build_recurrent_body(self, return_state=True)
-        self.output_dropout = keras.layers.Dropout(dropout)
+        self.output_dropout = keras.layers.Dropout(dropout, dtype=policy)
         if tie_weights:
             self.tied_projection = (
                 None
                 if units == embedding_dim
-                else keras.layers.Dense(embedding_dim, use_bias=False, name="tied_projection")
+                else keras.layers.Dense(
+                    embedding_dim, use_bias=False, name="tied_projection", dtype=policy
+                )
             )
             self.output_layer = None
         else:
             self.tied_projection = None
-            self.output_layer = keras.layers.Dense(vocabulary_size, name="logits")
+            self.output_layer = keras.layers.Dense(vocabulary_size, name="logits", dtype=policy)
         self._generators = FunctionCache()
 
     # --------------------------------------------------------------------------- build

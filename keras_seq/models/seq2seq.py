@@ -19,6 +19,7 @@ from keras_seq.models._recurrent_body import (
     check_optional_length,
     embed_ids,
     forbid_ids,
+    sublayer_policy,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -43,14 +44,14 @@ def _check_max_length(max_length, allow_none=False):
         raise ValueError(f"`max_length` must be {expected}, got {max_length!r}.")
 
 
-def _make_attention(name, units):
+def _make_attention(name, units, dtype):
     cls = attention_module.get(name)  # a str (or TypeError), any case
     name = name.lower()
     if name == "multi_head":
-        return cls(num_heads=4, key_dim=max(units // 4, 1), output_dim=units)
+        return cls(num_heads=4, key_dim=max(units // 4, 1), output_dim=units, dtype=dtype)
     if name == "additive":
-        return cls(units=units)
-    return cls()
+        return cls(units=units, dtype=dtype)
+    return cls(dtype=dtype)
 
 
 def _zero_rows(values, rows):
@@ -181,16 +182,25 @@ class Seq2Seq(keras.Model):
         self.target_tokenizer = target_tokenizer
 
         layer_cls = CELL_LAYERS[cell]
+        policy = sublayer_policy(self)
         encoder_units = units // 2 if bidirectional_encoder else units
         self.source_embedding = keras.layers.Embedding(
-            source_vocabulary_size, embedding_dim, mask_zero=True, name="source_embedding"
+            source_vocabulary_size,
+            embedding_dim,
+            mask_zero=True,
+            name="source_embedding",
+            dtype=policy,
         )
         self.target_embedding = keras.layers.Embedding(
-            target_vocabulary_size, embedding_dim, mask_zero=True, name="target_embedding"
+            target_vocabulary_size,
+            embedding_dim,
+            mask_zero=True,
+            name="target_embedding",
+            dtype=policy,
         )
-        self.embedding_dropout = keras.layers.Dropout(dropout)
+        self.embedding_dropout = keras.layers.Dropout(dropout, dtype=policy)
         self.encoder = StackedRNN(
-            layer_cls(encoder_units, name="encoder"),
+            layer_cls(encoder_units, name="encoder", dtype=policy),
             num_layers=encoder_layers,
             bidirectional=bidirectional_encoder,
             dropout=dropout,
@@ -198,31 +208,38 @@ class Seq2Seq(keras.Model):
             return_sequences=True,
             return_state=True,
             name="encoder",
+            dtype=policy,
         )
         self.decoder = AttentionDecoder(
-            layer_cls(units, name="decoder"),
-            _make_attention(attention, units),
+            layer_cls(units, name="decoder", dtype=policy),
+            _make_attention(attention, units, policy),
             num_layers=decoder_layers,
             attention_style=attention_style,
             dropout=dropout,
             residual=residual,
             name="decoder",
+            dtype=policy,
         )
         self.state_bridge = Bridge(
             bridge,
             decoder_state_sizes=self.decoder.state_size,
             bidirectional=bidirectional_encoder,
             name="bridge",
+            dtype=policy,
         )
         if tie_embeddings:
             self.tied_projection = (
                 None
                 if units == embedding_dim
-                else keras.layers.Dense(embedding_dim, use_bias=False, name="tied_projection")
+                else keras.layers.Dense(
+                    embedding_dim, use_bias=False, name="tied_projection", dtype=policy
+                )
             )
             self.output_layer = None
         else:
-            self.output_layer = keras.layers.Dense(target_vocabulary_size, name="logits")
+            self.output_layer = keras.layers.Dense(
+                target_vocabulary_size, name="logits", dtype=policy
+            )
         self._decoders = FunctionCache()
 
     # --------------------------------------------------------------------------- build

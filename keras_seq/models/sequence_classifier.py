@@ -12,6 +12,7 @@ from keras_seq.models._recurrent_body import (
     check_optional_length,
     embed_ids,
     resolve_vocabulary_size,
+    sublayer_policy,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -125,14 +126,19 @@ class SequenceClassifier(keras.Model):
         self.max_length = max_length
         self.tokenizer = tokenizer
 
+        policy = sublayer_policy(self)
         build_recurrent_body(self, bidirectional=bidirectional)
-        self.pool = SequencePooling(pooling, bidirectional=bidirectional, name="pooling")
+        self.pool = SequencePooling(
+            pooling, bidirectional=bidirectional, name="pooling", dtype=policy
+        )
         self.head = []
         for index, size in enumerate(hidden_units):
-            self.head.append(keras.layers.Dropout(dropout))
-            self.head.append(keras.layers.Dense(size, activation="relu", name=f"hidden_{index}"))
-        self.head_dropout = keras.layers.Dropout(dropout)
-        self.output_layer = keras.layers.Dense(len(self.class_names), name="logits")
+            self.head.append(keras.layers.Dropout(dropout, dtype=policy))
+            self.head.append(
+                keras.layers.Dense(size, activation="relu", name=f"hidden_{index}", dtype=policy)
+            )
+        self.head_dropout = keras.layers.Dropout(dropout, dtype=policy)
+        self.output_layer = keras.layers.Dense(len(self.class_names), name="logits", dtype=policy)
         self._classifiers = FunctionCache()
 
     def build(self, input_shape=None):

@@ -11,6 +11,7 @@ from keras_seq.models._recurrent_body import (
     check_optional_length,
     embed_ids,
     resolve_vocabulary_size,
+    sublayer_policy,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -106,9 +107,12 @@ class SequenceTagger(keras.Model):
         self.dropout = dropout
         self.tokenizer = tokenizer
 
+        policy = sublayer_policy(self)
         build_recurrent_body(self, bidirectional=bidirectional)
-        self.output_dropout = keras.layers.Dropout(dropout)
-        self.output_layer = keras.layers.Dense(len(self.tag_vocabulary) + 1, name="logits")
+        self.output_dropout = keras.layers.Dropout(dropout, dtype=policy)
+        self.output_layer = keras.layers.Dense(
+            len(self.tag_vocabulary) + 1, name="logits", dtype=policy
+        )
         self._taggers = FunctionCache()
 
     def build(self, input_shape=None):
