@@ -1,6 +1,9 @@
-"""In-graph checks of integer ids (targets, labels, tags), shared by the loss and the metrics.
+"""Checks of the inputs the library shares: integer ids (targets, labels, tags: `checked_ids`,
+`refuse_ragged`, `poisoned`), shapes that must agree at run time (`mask_matching`,
+`leading_dims_matching`: a batch of 1 must not broadcast over the others) and bool flags
+(`check_bool`).
 
-Two guards, because a check must hold wherever the graph runs:
+For the ids, two guards, because a check must hold wherever the graph runs:
 
 - a `tf.debugging.Assert` that the returned ids depend on (`tf.identity` under the control
   dependency: a cast to the dtype the ids already have returns them unchanged, without it), so
