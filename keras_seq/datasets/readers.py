@@ -3,9 +3,11 @@
 Every reader takes a path to a UTF-8 file, plain or compressed (gzip, bzip2 or xz,
 recognised by their magic bytes, whatever the file name), and returns a `LoadResult`.
 Lines may end in `\\n` or `\\r\\n` (or, in a file without any `\\n`, in `\\r`: classic
-Mac OS); a UTF-8 byte order mark is ignored. A UTF-16 or UTF-32 file (one that starts with
-their byte order mark, as Excel's "Unicode Text" export does), a zip archive and a Zstandard
-file are refused with a ValueError that says so.
+Mac OS); a UTF-8 byte order mark is ignored, at the start of the file or of any line (as
+`cat` of files that have one leaves it). A UTF-16 or UTF-32 file (one that starts with
+their byte order mark, as Excel's "Unicode Text" export does, or without one, whose first
+bytes alternate with NULs), a zip or tar archive (a tar one also inside gzip, bzip2 or xz:
+`.tar.gz`) and a Zstandard file are refused with a ValueError that says so.
 
 A malformed line (wrong column count, an empty field, bytes that are not UTF-8) is
 reported with the file name and line number: with `strict=True` (the default) the
@@ -17,6 +19,7 @@ aligned files of different lengths) always raise.
 
 import bz2
 import codecs
+import collections
 import csv
 import gzip
 import lzma
@@ -40,6 +43,21 @@ _REFUSED_MAGIC = (
     (b"PK\x03\x04", "a zip archive"),
     (b"\x28\xb5\x2f\xfd", "a Zstandard-compressed file"),
 )
+# A tar archive (also inside gzip, bzip2 or xz: `.tar.gz`, `.tgz`) has its magic at byte 257
+# of its first header: POSIX "ustar\0", GNU "ustar  \0" (a NUL that no text file has there).
+# Its headers and NUL padding are valid UTF-8, so read as text it gave the member's name and
+# header glued to the first line, and lines of NULs as examples, without any error.
+_TAR_MAGIC_OFFSET = 257
+_TAR_MAGICS = (b"ustar\x00", b"ustar  \x00")
+# UTF-16 and UTF-32 without a byte order mark (Python's "utf-16-le", `iconv -t UTF-16LE`):
+# in text of Latin letters every other byte is NUL. NUL is valid UTF-8, so such a file was
+# read as words with a NUL after every letter, without any error.
+_SNIFF_BYTES = 256
+# A byte order mark that starts a later line: `cat` of files saved with one (Windows Notepad,
+# Excel's "CSV UTF-8") leaves it at the start of each file but the first. Kept, it was part of
+# the line's first word (`.strip()` keeps U+FEFF): an unknown token, or a reference word that
+# no hypothesis matches.
+_LINE_START_BOM = re.compile("(?<=[\n\r])\ufeff")
 # Bytes that are not UTF-8 decode to lone surrogates U+DC80..U+DCFF with "surrogateescape";
 # a valid UTF-8 file can never produce them, so they mark exactly the undecodable bytes.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
@@ -87,9 +105,22 @@ def _read_text(path):
                 f"{os.fspath(path)}: {what}; the readers take UTF-8 text, plain or compressed "
                 "with gzip, bzip2 or xz: convert it first"
             )
+    if data.startswith(_TAR_MAGICS, _TAR_MAGIC_OFFSET):
+        raise ValueError(
+            f"{os.fspath(path)}: a tar archive; the readers take one UTF-8 text file, plain or "
+            "compressed with gzip, bzip2 or xz: extract the file from the archive first"
+        )
+    head = data[:_SNIFF_BYTES]
+    head = head[: len(head) // 2 * 2]  # whole code units: a one-byte file is no UTF-16
+    if head and (not any(head[0::2]) or not any(head[1::2])):
+        raise ValueError(
+            f"{os.fspath(path)}: a UTF-16 or UTF-32 text file without a byte order mark "
+            "(every other byte is NUL); the readers take UTF-8 text, plain or compressed with "
+            "gzip, bzip2 or xz: convert it first"
+        )
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
-    return data.decode("utf-8", errors="surrogateescape")
+    return _LINE_START_BOM.sub("", data.decode("utf-8", errors="surrogateescape"))
 
 
 def _line_end(text):
@@ -170,8 +201,9 @@ def read_parallel_files(source_path, target_path, strict=True):
     """Reads translation pairs from two files aligned line by line.
 
     Line `i` of `source_path` translates to line `i` of `target_path`. Lines blank in
-    both files are ignored; a line blank on one side only is malformed. Both sides are
-    stripped of surrounding whitespace.
+    both files are ignored, and so are blank lines at the end of one file beyond the other's
+    last line; a line blank on one side only is malformed. Both sides are stripped of
+    surrounding whitespace.
 
     Args:
         source_path: str or os.PathLike. The source-language file (plain, gzip, bzip2 or xz).
@@ -184,8 +216,9 @@ def read_parallel_files(source_path, target_path, strict=True):
 
     Raises:
         FileNotFoundError: when a file does not exist.
-        ValueError: when the files have different numbers of lines (always: the
-            alignment cannot be trusted), or on a malformed line when `strict`.
+        ValueError: when the files have different numbers of lines, not counting blank
+            lines at the end of the longer one (always: the alignment cannot be trusted),
+            or on a malformed line when `strict`.
 
     Example:
 
@@ -194,6 +227,10 @@ def read_parallel_files(source_path, target_path, strict=True):
     problems = _Problems(strict)
     source_lines = _lines(_read_text(source_path))
     target_lines = _lines(_read_text(target_path))
+    # Blank lines at the end of the longer file pair with nothing (an editor's or `echo`'s
+    # extra newline): they are no misalignment, and would be ignored as blank in both files.
+    _drop_trailing_blank_lines(source_lines, len(target_lines))
+    _drop_trailing_blank_lines(target_lines, len(source_lines))
     if len(source_lines) != len(target_lines):
         raise ValueError(
             f"{os.fspath(source_path)} has {len(source_lines)} lines but "
@@ -213,6 +250,12 @@ def read_parallel_files(source_path, target_path, strict=True):
         if source_reason is None and target_reason is None:
             examples.append((source.strip(), target.strip()))
     return LoadResult(examples=examples, skipped=problems.skipped)
+
+
+def _drop_trailing_blank_lines(lines, count):
+    """Removes blank lines from the end of `lines` while it has more than `count`."""
+    while len(lines) > count and not lines[-1][1].strip():
+        lines.pop()
 
 
 def _aligned_line_problem(line, other_path):
@@ -396,10 +439,12 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
 
     When a column is given by name (str), the first row is a header and the column
     is looked up in it; when both columns are given by index (int), the file has no
-    header. Quoted fields may span several lines (reported by the line they start
-    on). Blank lines are ignored; text and label are stripped of surrounding
-    whitespace. Labels are returned as strings: map them to ids yourself. Fields may be
-    of any length (the csv module's default limit of 128 KiB does not apply).
+    header, and its number of fields is that of most of its rows (the first row's on a
+    tie), so that a malformed first row is reported as itself. Quoted fields may span
+    several lines (reported by the line they start on). Blank lines are ignored; text and
+    label are stripped of surrounding whitespace. Labels are returned as strings: map them
+    to ids yourself. Fields may be of any length (the csv module's default limit of 128 KiB
+    does not apply).
 
     Args:
         path: str or os.PathLike. The file (plain, gzip, bzip2 or xz).
@@ -415,11 +460,11 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
         TypeError: when a column is neither a str nor an int.
         ValueError: when a named column is not in the header (or is in it twice) or an
             index is out of range, or on a malformed row when `strict` (a different number
-            of fields than the header or first row, an empty text or label, bytes that are
-            not UTF-8, a quote that opens a field and is never closed: when not `strict`
-            that line is skipped and reading goes on from the next), and also when not
-            `strict` on a malformed header row (skipping it would read the first example as
-            the header).
+            of fields than the header or, without one, most rows, an empty text or label,
+            bytes that are not UTF-8, a quote that opens a field and is never closed: when
+            not `strict` that line is skipped and reading goes on from the next), and also
+            when not `strict` on a malformed header row (skipping it would read the first
+            example as the header).
 
     Example:
 
@@ -443,6 +488,51 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
 def _read_csv_rows(path, text, text_column, label_column, problems):
     """The `LoadResult` of `read_classification_csv` for the file contents `text`."""
     has_header = isinstance(text_column, str) or isinstance(label_column, str)
+    rows = _csv_rows(text)  # (first_line, fields or None, reason or None), blank rows left out
+    if has_header:
+        if not rows:
+            return LoadResult(examples=[], skipped=problems.skipped)
+        first_line, header, reason = rows.pop(0)
+        if reason is not None:
+            # The named columns are looked up in this row: skipping it, even in lenient
+            # mode, would read the first example as the header.
+            raise ValueError(f"{os.fspath(path)}:{first_line}: header row: {reason}")
+        num_fields = len(header)
+        header = [name.strip() for name in header]
+    else:
+        # Without a header, the rows' most common number of fields is the file's (the first
+        # row's on a tie), as in `read_conll`: taken from the first row alone, a malformed
+        # first row (an unquoted comma in its text) made every good row look malformed, and
+        # in lenient mode it was the only row kept, with a piece of its text as the label.
+        counts = collections.Counter(len(fields) for _, fields, reason in rows if reason is None)
+        num_fields = max(counts, key=counts.get) if counts else None
+        header = []
+    if num_fields is not None:
+        text_index = _csv_index("text_column", text_column, header, num_fields, path)
+        label_index = _csv_index("label_column", label_column, header, num_fields, path)
+    examples = []
+    for first_line, row, reason in rows:
+        if reason is None:
+            if len(row) != num_fields:
+                reason = f"expected {num_fields} fields, found {len(row)}"
+            elif not row[text_index].strip():
+                reason = "empty text"
+            elif not row[label_index].strip():
+                reason = "empty label"
+        if reason is not None:
+            problems.report(path, first_line, reason)
+            continue
+        examples.append((row[text_index].strip(), row[label_index].strip()))
+    return LoadResult(examples=examples, skipped=problems.skipped)
+
+
+def _csv_rows(text):
+    """The non-blank rows of the CSV `text` as `(first_line, fields, reason)`, in file order.
+
+    ``reason`` is None for a well-formed row, else why the row cannot be read (``fields`` is
+    then None for a CSV error or an unterminated quote, or the fields holding bytes that are
+    not UTF-8).
+    """
     # One line per item, each with its line end, so that `line_num` counts lines as the other
     # readers and editors do: from a stream the csv module also ends a line at a "\r" inside
     # a quoted field, which shifted every later line number. A file without any "\n" has
@@ -456,8 +546,7 @@ def _read_csv_rows(path, text, text_column, label_column, problems):
     source = [part + end for part in parts]
     lines = _TrackedLines(source, 0)
     reader = csv.reader(lines)
-    examples = []
-    num_fields = text_index = label_index = None
+    rows = []
     while True:
         first_line = lines.start + reader.line_num + 1
         try:
@@ -465,11 +554,7 @@ def _read_csv_rows(path, text, text_column, label_column, problems):
         except StopIteration:
             break
         except csv.Error as error:
-            if num_fields is None and has_header:
-                raise ValueError(
-                    f"{os.fspath(path)}:{first_line}: header row: CSV error: {error}"
-                ) from error
-            problems.report(path, first_line, f"CSV error: {error}")
+            rows.append((first_line, None, f"CSV error: {error}"))
             continue
         if lines.exhausted:
             # The csv module (in its default, non-strict mode) ends a quoted field left open
@@ -481,38 +566,14 @@ def _read_csv_rows(path, text, text_column, label_column, problems):
                 "unterminated quoted field: a '\"' opened on this line is never closed (the "
                 "rest of the file would be one field)"
             )
-            if num_fields is None and has_header:
-                raise ValueError(f"{os.fspath(path)}:{first_line}: header row: {reason}")
-            problems.report(path, first_line, reason)
+            rows.append((first_line, None, reason))
             lines = _TrackedLines(source, first_line)
             reader = csv.reader(lines)
             continue
         if not row or not "".join(row).strip():
             continue
-        reason = _undecodable(",".join(row))
-        if num_fields is None and has_header and reason is not None:
-            # The named columns are looked up in this row: skipping it, even in lenient
-            # mode, would read the first example as the header.
-            raise ValueError(f"{os.fspath(path)}:{first_line}: header row: {reason}")
-        if num_fields is None and reason is None:
-            num_fields = len(row)
-            header = [name.strip() for name in row] if has_header else []
-            text_index = _csv_index("text_column", text_column, header, num_fields, path)
-            label_index = _csv_index("label_column", label_column, header, num_fields, path)
-            if has_header:
-                continue
-        if reason is None:
-            if len(row) != num_fields:
-                reason = f"expected {num_fields} fields, found {len(row)}"
-            elif not row[text_index].strip():
-                reason = "empty text"
-            elif not row[label_index].strip():
-                reason = "empty label"
-        if reason is not None:
-            problems.report(path, first_line, reason)
-            continue
-        examples.append((row[text_index].strip(), row[label_index].strip()))
-    return LoadResult(examples=examples, skipped=problems.skipped)
+        rows.append((first_line, row, _undecodable(",".join(row))))
+    return rows
 
 
 class _TrackedLines:

@@ -1,5 +1,7 @@
 """tf.data pipeline for text classification."""
 
+import numbers
+
 import tensorflow as tf
 
 from keras_seq.pipelines import _common
@@ -31,7 +33,8 @@ def classification_dataset(
 
     Args:
         examples: list of (text str, label int), or a finite tf.data.Dataset of (tf.string
-            scalar, integer scalar). Labels are class ids, 0 … 2**31 - 1.
+            scalar, integer scalar). Labels are class ids, 0 … 2**31 - 1 (Python or numpy
+            integers).
         tokenizer: keras_seq `Tokenizer`.
         batch_size: int. Examples per batch.
         max_length: int or None. Longest text kept, in ids (``<s>``/``</s>`` included).
@@ -123,7 +126,9 @@ def _labelled_texts(examples):
             or len(row) != 2
             or not isinstance(row[0], str)
             or isinstance(row[1], bool)
-            or not isinstance(row[1], int)
+            # Integral, not just int: labels mapped to ids by numpy (`np.unique(...,
+            # return_inverse=True)`, scikit-learn's `LabelEncoder`) are np.int64.
+            or not isinstance(row[1], numbers.Integral)
         ):
             raise TypeError(
                 f"`examples` must hold (str, int) pairs; entry {index} is {row!r:.100}."
@@ -136,6 +141,6 @@ def _labelled_texts(examples):
     return tf.data.Dataset.from_tensor_slices(
         (
             _common.string_constant([row[0] for row in rows]),
-            tf.constant([row[1] for row in rows], tf.int32, shape=[len(rows)]),
+            tf.constant([int(row[1]) for row in rows], tf.int32, shape=[len(rows)]),
         )
     )
