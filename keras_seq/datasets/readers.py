@@ -153,13 +153,22 @@ def _undecodable(text):
     return f"invalid UTF-8 byte 0x{byte:02x} at column {match.start() + 1}"
 
 
-def read_parallel_tsv(path, strict=True):
-    """Reads translation pairs from a file of `source<TAB>target` lines.
+def read_parallel_tsv(path, source_column=0, target_column=1, strict=True):
+    """Reads translation pairs from a file of tab-separated lines: `source<TAB>target`, or
+    any two columns of wider lines.
 
-    Blank lines are ignored; both sides are stripped of surrounding whitespace.
+    The file's number of columns is that of most of its lines (the first line's on a tie),
+    so a malformed first line is reported as itself. The Tatoeba / Anki files of
+    manythings.org (the Keras translation tutorial's `fra.txt`: English, French and an
+    attribution) are read with the defaults, English to French, or with
+    `source_column=1, target_column=0` the other way. Blank lines are ignored; both sides are
+    stripped of surrounding whitespace.
 
     Args:
         path: str or os.PathLike. The file (plain, gzip, bzip2 or xz).
+        source_column: int. Column of the source sentence (0-based; negative counts from
+            the end).
+        target_column: int. Column of the target sentence.
         strict: bool. Raise on the first malformed line (`True`) or skip and record it.
 
     Returns:
@@ -167,8 +176,10 @@ def read_parallel_tsv(path, strict=True):
 
     Raises:
         FileNotFoundError: when `path` does not exist.
-        ValueError: on a malformed line when `strict` (a line that does not have exactly
-            two tab-separated columns, an empty side, bytes that are not UTF-8).
+        TypeError: when a column is not an int.
+        ValueError: when a column is out of range for the file or both name the same one,
+            or on a malformed line when `strict` (a different number of tab-separated
+            columns than most lines, an empty side, bytes that are not UTF-8).
 
     Example:
 
@@ -176,24 +187,39 @@ def read_parallel_tsv(path, strict=True):
     >>> result.examples[0]  # doctest: +SKIP
     ('Guten Morgen.', 'Good morning.')
     """
+    for name, column in (("source_column", source_column), ("target_column", target_column)):
+        if isinstance(column, bool) or not isinstance(column, int):
+            raise TypeError(f"{name} must be an int, got {column!r}")
     problems = _Problems(strict)
+    lines = [(number, line) for number, line in _lines(_read_text(path)) if line.strip()]
+    counts = collections.Counter(
+        line.count("\t") + 1 for _, line in lines if _undecodable(line) is None
+    )
+    num_columns = max(counts, key=counts.get) if counts else None  # first seen on a tie
+    if num_columns is not None:
+        _check_column("source_column", source_column, num_columns, path, "tab-separated ")
+        _check_column("target_column", target_column, num_columns, path, "tab-separated ")
+        if source_column % num_columns == target_column % num_columns:
+            raise ValueError(
+                f"source_column={source_column} and target_column={target_column} are the "
+                f"same column of {os.fspath(path)}, whose lines have {num_columns} "
+                "tab-separated column(s)"
+            )
     examples = []
-    for number, line in _lines(_read_text(path)):
-        if not line.strip():
-            continue
+    for number, line in lines:
         reason = _undecodable(line)
         if reason is None:
             fields = line.split("\t")
-            if len(fields) != 2:
-                reason = f"expected 2 tab-separated columns, found {len(fields)}"
-            elif not fields[0].strip():
+            if len(fields) != num_columns:
+                reason = f"expected {num_columns} tab-separated columns, found {len(fields)}"
+            elif not fields[source_column].strip():
                 reason = "empty source side"
-            elif not fields[1].strip():
+            elif not fields[target_column].strip():
                 reason = "empty target side"
         if reason is not None:
             problems.report(path, number, reason)
             continue
-        examples.append((fields[0].strip(), fields[1].strip()))
+        examples.append((fields[source_column].strip(), fields[target_column].strip()))
     return LoadResult(examples=examples, skipped=problems.skipped)
 
 
@@ -265,11 +291,11 @@ def _aligned_line_problem(line, other_path):
     return _undecodable(line)
 
 
-def _check_column(name, column, num_columns, path):
+def _check_column(name, column, num_columns, path, kind=""):
     if not -num_columns <= column < num_columns:
         raise ValueError(
             f"{name}={column} is out of range for {os.fspath(path)}, whose lines have "
-            f"{num_columns} columns"
+            f"{num_columns} {kind}columns"
         )
 
 
