@@ -145,7 +145,10 @@ class BeamSearch(DecodingStrategy):
                 vocabulary_size = vocabulary_size or tf.shape(logits)[-1]
                 log_probs = logits - _log_normalizer(logits, tf.reduce_max(logits, -1, True))
                 is_end = tf.equal(tf.range(vocabulary_size), end_id)
-                shape = [batch_size, beam_size, -1]
+                # The vocabulary size, not -1: an empty batch (size unknown while tracing)
+                # has no element to infer it from, and -1 would make it 0, which the
+                # `[V]` end mask cannot broadcast against.
+                shape = [batch_size, beam_size, vocabulary_size]
                 return tf.reshape(log_probs, shape), None, is_end, is_end
             top_logits, top_tokens = top_k(logits, beam_size + 1)
             # The row maximum `tf.reduce_logsumexp` would compute, taken from `top_k`: the same

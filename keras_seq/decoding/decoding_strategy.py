@@ -122,8 +122,18 @@ class DecodingStrategy:
             )
 
         if tf.executing_eagerly():
+            if seed is None and self._stochastic:
+                # Drawn here, eagerly, not by the search's random op: the `tf.function` is a
+                # new one at every eager call, so under a global seed (`tf.random.set_seed`)
+                # its op drew the same seed, and the same samples, at every call.
+                seed = _check_seed(tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32))
             return tf.function(search, autograph=False)()
         return search()
+
+    @property
+    def _stochastic(self):
+        """Whether the search draws at random (and so needs a seed)."""
+        return False
 
     def _search(
         self, step, start_ids, end_id, initial_state, max_lengths, min_lengths, seed, max_steps
@@ -279,8 +289,10 @@ def _is_int(value):
 def _check_end_id(end_id):
     if not _is_int(end_id):
         raise TypeError(f"`end_id` must be a Python int, got {end_id!r}.")
-    if end_id < 0:
-        raise ValueError(f"`end_id` must be a token id >= 0, got {end_id}.")
+    if not 0 <= end_id <= _MAX_INT32:
+        # Token ids are int32: a larger id cannot be compared with a vocabulary size only known
+        # at run time (an int32/int64 dtype error in the check), nor fed to the step.
+        raise ValueError(f"`end_id` must be a token id in [0, 2**31 - 1], got {end_id}.")
     return int(end_id)
 
 
@@ -343,21 +355,29 @@ def _check_max_length(max_length, max_length_bound):
     if value is not None and np.size(value):  # empty: one length per example of no example
         if np.min(value) < 1:
             raise ValueError(f"`max_length` must be >= 1, got {value.tolist()}.")
-        max_length_bound = max_length_bound or int(np.max(value))
+        if max_length_bound is None:
+            if np.max(value) > _MAX_INT32:
+                raise ValueError(f"`max_length` must be in [1, 2**31 - 1], got {value.tolist()}.")
+            max_length_bound = int(np.max(value))
     elif max_length_bound is None:
         raise ValueError(
             "`max_length_bound` (a Python int) is needed when `max_length` is a tensor whose "
             "value is only known at run time (or empty): it fixes the length of the output "
             "buffers."
         )
-    return tf.cast(max_length, tf.int32), max_length_bound
+    # Saturated, not wrapped: an int64 length above 2**31 - 1 is cut to the bound like any
+    # length above it, where a plain cast would turn 2**32 + 2 into 2 (or a negative).
+    return tf.saturate_cast(max_length, tf.int32), max_length_bound
 
 
 def _check_min_length(min_length):
     if _is_int(min_length):
         if min_length < 0:
             raise ValueError(f"`min_length` must be >= 0, got {min_length}.")
-        return int(min_length)
+        # The steps are counted in int32 and none reaches 2**31 - 1, which thus forbids the end
+        # token at every step: a larger value converted as is would wrap to a negative one,
+        # no minimum at all.
+        return min(int(min_length), _MAX_INT32)
     min_length = tf.convert_to_tensor(min_length)
     if not min_length.dtype.is_integer or min_length.shape.rank not in (0, 1):
         raise ValueError(
@@ -367,7 +387,7 @@ def _check_min_length(min_length):
     value = tf.get_static_value(min_length)
     if value is not None and np.size(value) and np.min(value) < 0:
         raise ValueError(f"`min_length` must be >= 0, got {value.tolist()}.")
-    return tf.cast(min_length, tf.int32)
+    return tf.saturate_cast(min_length, tf.int32)  # as `max_length`: no wrapping
 
 
 def _check_seed(seed):

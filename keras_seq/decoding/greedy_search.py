@@ -53,6 +53,10 @@ class GreedySearch(DecodingStrategy):
         self.selector = selector
 
     @property
+    def _stochastic(self):
+        return self.selector.stochastic
+
+    @property
     def n_best(self):
         """Number of hypotheses returned per example: always 1."""
         return 1
