@@ -233,14 +233,27 @@ class RNNLanguageModel(keras.Model):
         _, states = self.run_sequence(prefix)
         return last_ids, states
 
-    def decode(self, prompt_ids, strategy, max_length, seed=None):
+    def decode(
+        self, prompt_ids, strategy, max_length, seed=None, min_length=0, max_length_bound=None
+    ):
         """Runs ``strategy`` (a `GreedySearch`) after the prompts; returns its `DecodingResult`.
 
-        ``max_length`` is the most new tokens per prompt, ``</s>`` included.
+        ``max_length`` is the most new tokens per prompt, ``</s>`` included: an int, or an int
+        tensor ``[]`` / ``[B]``, which inside a `tf.function` needs the static
+        ``max_length_bound`` (the length of the output buffers). ``min_length`` new tokens
+        at least come before ``</s>``. ``seed`` seeds a sampling selector (None: a fresh one
+        at each call).
         """
         last_ids, states = self.prompt_state(prompt_ids)
         return strategy(
-            self.generate_step(), last_ids, END_ID, states, max_length=max_length, seed=seed
+            self.generate_step(),
+            last_ids,
+            END_ID,
+            states,
+            max_length=max_length,
+            min_length=min_length,
+            seed=seed,
+            max_length_bound=max_length_bound,
         )
 
     def _require_tokenizer(self, method):

@@ -325,13 +325,23 @@ class Seq2Seq(keras.Model):
 
         return step
 
-    def decode(self, source_ids, strategy, max_length=None, min_length=0, max_length_bound=100):
+    def decode(
+        self,
+        source_ids,
+        strategy,
+        max_length=None,
+        min_length=0,
+        max_length_bound=100,
+        seed=None,
+    ):
         """Runs ``strategy`` (a `GreedySearch` or `BeamSearch`) from the source ids.
 
         ``max_length`` defaults to ``2 * source_length + 10`` tokens per example, capped at
         the static ``max_length_bound``. A Python int ``max_length`` is also the static bound
         (the result has ``max_length`` columns, and it may exceed ``max_length_bound``); a
-        tensor ``max_length`` is capped at ``max_length_bound``. Returns the strategy's
+        tensor ``max_length`` is capped at ``max_length_bound``. ``seed`` seeds a sampling
+        strategy (``GreedySearch(TemperatureSampler(...))``): the same seed, the same
+        translations; None draws a fresh one at each call. Returns the strategy's
         `DecodingResult`.
         """
         if not isinstance(strategy, DecodingStrategy):
@@ -365,6 +375,7 @@ class Seq2Seq(keras.Model):
             states,
             max_length=max_length,
             min_length=min_length,
+            seed=seed,
             max_length_bound=max_length_bound,
         )
 
