@@ -12,6 +12,7 @@ omits the input (its REST API wants every input: docs/serving.md). Optionally
 batch}``) used for the warm-up records.
 """
 
+import errno
 import os
 import re
 import shutil
@@ -118,7 +119,17 @@ def export(model, base_dir, name, version=None, examples=None):
         os.makedirs(os.path.join(temp_dir, "assets.extra"))
         write_warmup_requests(os.path.join(temp_dir, "assets.extra", WARMUP_FILE_NAME), logs)
         _refuse_existing(model_dir, version, name, "appeared")
-        os.rename(temp_dir, final_dir)
+        try:
+            os.rename(temp_dir, final_dir)
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            # Another export renamed the same version into place since the check above
+            # (two jobs exporting at once): the documented FileExistsError, not a bare
+            # "Directory not empty".
+            raise FileExistsError(
+                f"version {version} of {name!r} appeared at {final_dir} while exporting"
+            ) from None
     except BaseException:
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise

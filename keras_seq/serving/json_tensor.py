@@ -8,7 +8,8 @@ name ends in ``_bytes`` written as ``{"b64": ...}``; floats in shortest round-tr
 
 Every signature input must be in the request, those with a default value included, as TF
 Serving's JSON layer wants them (the defaults apply to gRPC requests only): an ``instances``
-object has exactly the input names, an ``inputs`` object all of them.
+object has exactly the input names, an ``inputs`` object all of them (other keys of an
+``inputs`` object are ignored, as there).
 
 Every malformed body is a 400 with a message, never an exception of another kind: JSON nested
 too deeply for the parser, lone UTF-16 surrogates (``"\\ud800"``, which UTF-8 cannot carry),
@@ -211,19 +212,20 @@ def _parse_instances(instances, input_dtypes, limits):
 
 def _parse_inputs(inputs, input_dtypes, limits):
     if _is_named(inputs):
-        arrays = {}
-        for name, value in inputs.items():
-            if name not in input_dtypes:
-                raise _invalid(
-                    f"Input name '{name}' is not in the signature inputs {sorted(input_dtypes)}"
-                )
-            if isinstance(value, list):
-                limits.check_batch(len(value), f"Input '{name}'")
-            arrays[name] = _to_array(value, input_dtypes[name], name, limits)
-        missing = sorted(set(input_dtypes) - set(arrays))
+        # As TF Serving's FillTensorMapFromInputsMap: the signature's inputs are looked up
+        # in the object and any other key is ignored (it reaches no tensor), unlike a key of
+        # an `instances` object, which is an error there and here.
+        missing = sorted(set(input_dtypes) - set(inputs))
         if missing:
             # As TF Serving's JSON layer: every input, those with a default value included.
             raise _invalid(f"Missing named input: {missing[0]} in 'inputs' object.")
+        arrays = {}
+        for name, value in inputs.items():
+            if name not in input_dtypes:
+                continue
+            if isinstance(value, list):
+                limits.check_batch(len(value), f"Input '{name}'")
+            arrays[name] = _to_array(value, input_dtypes[name], name, limits)
         return arrays
     if len(input_dtypes) != 1:
         raise _invalid(
@@ -300,10 +302,9 @@ def _leaf(value, dtype_name, input_name, limits):
                     f"{_short(value)}"
                 ) from None
         if _is_b64(value) and isinstance(value["b64"], str):
-            try:
-                decoded = base64.b64decode(value["b64"], validate=True)
-            except (binascii.Error, ValueError):
-                raise _invalid(f"Unable to base64 decode {_short(value)}") from None
+            decoded = _b64decode(value["b64"])
+            if decoded is None:
+                raise _invalid(f"Unable to base64 decode {_short(value)}")
             return limits.check_string(decoded, input_name)
         raise type_error()
     if dtype_name == "DT_BOOL":
@@ -329,6 +330,36 @@ def _leaf(value, dtype_name, input_name, limits):
     if not info.min <= value <= info.max:
         raise _invalid(f"JSON Value: {value} out of range for {dtype_name[3:].lower()}")
     return value
+
+
+# absl::ascii_isspace, which absl::Base64Unescape skips.
+_ASCII_SPACE = b" \t\n\v\f\r"
+
+
+def _b64decode(text):
+    """Decodes a ``{"b64": ...}`` value as TF Serving's ``absl::Base64Unescape`` does, or
+    None when it would refuse it.
+
+    absl is laxer than ``base64.b64decode(validate=True)``: it skips ASCII whitespace (the
+    line breaks of ``base64.encodebytes``, Java's MIME encoder or the ``base64`` command),
+    takes the padding as optional (Go's ``RawStdEncoding``, many JavaScript encoders) and
+    reads ``.`` as ``=``; padding, when present, must still be the right amount. A value TF
+    Serving decodes must not be a 400 here.
+    """
+    try:
+        data = text.encode("ascii").translate(None, _ASCII_SPACE)
+    except UnicodeEncodeError:
+        return None
+    stripped = data.rstrip(b"=.")
+    remainder = len(stripped) % 4
+    padding = len(data) - len(stripped)
+    if remainder == 1 or (padding and padding != -len(stripped) % 4):
+        return None
+    try:
+        # The characters left must all be of the standard alphabet ("=" inside is refused).
+        return base64.b64decode(stripped + b"=" * (-len(stripped) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def format_predict_response(outputs, row_format):

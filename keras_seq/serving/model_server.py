@@ -40,10 +40,13 @@ class ModelServer:
     num_versions }``, default 1; ``all {}``; ``specific { versions }``), loads each into a
     :class:`Servable` (TF1 session loader, warm-up replay), and unloads those no longer
     wanted, but, like TF Serving's availability-preserving policy, never the last loaded
-    version while no wanted one has loaded. A version that fails to load is reported ``END``
-    with its error and not retried while its directory stays as it was; once its files
-    change (a copy in progress finished, or the version was deleted and exported again) the
-    next poll loads it again, and a version whose directory is gone is forgotten.
+    version while a wanted one has not loaded yet. With no version wanted at all (every
+    version directory deleted) every version is unloaded, as TF Serving does; a base path
+    that cannot be listed (missing, unreadable) unloads nothing. An unloaded version stays
+    in the status, ``END`` with status ``OK``. A version that fails to load is reported
+    ``END`` with its error and not retried while its directory stays as it was; once its
+    files change (a copy in progress finished, or the version was deleted and exported
+    again) the next poll loads it again, and a version whose directory is gone is forgotten.
     :meth:`start` polls every ``poll_interval`` seconds in a background thread, so a version
     renamed into the base directory is picked up.
 
@@ -79,6 +82,7 @@ class ModelServer:
         self._models = {m.name: m for m in config.model_config_list.config}
         self._servables = {name: {} for name in self._models}
         self._failures = {name: {} for name in self._models}
+        self._unloaded = {name: set() for name in self._models}  # reported END, OK
         self._warned_empty = set()  # base paths found without a version directory
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -121,6 +125,10 @@ class ModelServer:
         """One pass over the base directories: load wanted versions, unload the others."""
         for name, model in self._models.items():
             directories = self._version_directories(model)
+            if directories is None:
+                # Unlistable (missing, unreadable): TF Serving's poll fails and changes
+                # nothing, so a transiently unavailable base path unloads no version.
+                continue
             wanted = self._wanted_versions(model, set(directories))
             with self._lock:
                 loaded = set(self._servables[name])
@@ -145,17 +153,24 @@ class ModelServer:
                 with self._lock:
                     self._servables[name][version] = servable
                     self._failures[name].pop(version, None)
+                    self._unloaded[name].discard(version)
             with self._lock:
                 current = set(self._servables[name])
                 drop = current - wanted
-                if current and not current & wanted:
-                    # Availability first (TF Serving's default policy): while no wanted
-                    # version could be loaded, keep serving the newest loaded one.
+                if current and wanted and not current & wanted:
+                    # Availability first (TF Serving's AvailabilityPreservingPolicy): while
+                    # no wanted version could be loaded, keep serving the newest loaded one.
+                    # With no version wanted at all (every version directory deleted) that
+                    # policy unloads everything, and so does this: kept, a deleted version
+                    # would answer forever, and one exported again under its number would
+                    # never be loaded.
                     drop.discard(max(current))
                 for version in drop:
                     # In-flight requests keep their reference; the session closes when the
                     # last one drops it.
                     del self._servables[name][version]
+                    # TF Serving's status keeps an unloaded version, as END with status OK.
+                    self._unloaded[name].add(version)
                     logger.info("unloaded %s version %d", name, version)
 
     def model_names(self):
@@ -209,8 +224,9 @@ class ModelServer:
             # that failed to load is reported END with its error, not as an unknown servable.
             version = self._labelled_version(name, label)
         with self._lock:
-            entries = {v: ("AVAILABLE", "OK", "") for v in self._servables[name]}
+            entries = {v: ("END", "OK", "") for v in self._unloaded[name]}
             entries.update({v: ("END", "UNKNOWN", m) for v, (m, _) in self._failures[name].items()})
+            entries.update({v: ("AVAILABLE", "OK", "") for v in self._servables[name]})
         if version is not None:
             if version not in entries:
                 raise ServingError(404, f"Could not find version {version} of model {name}")
@@ -229,12 +245,13 @@ class ModelServer:
         }
 
     def _version_directories(self, model):
-        """Version number -> directory name, for the all-digit entries of the base path."""
+        """Version number -> directory name, for the all-digit entries of the base path;
+        None when the base path cannot be listed."""
         try:
             directories = version_directories(model.base_path)  # BASE/0007 is version 7
         except OSError as error:
             logger.warning("cannot list %s: %s", model.base_path, error)
-            return {}
+            return None
         if directories:
             self._warned_empty.discard(model.base_path)
         elif model.base_path not in self._warned_empty:

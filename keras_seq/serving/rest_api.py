@@ -15,7 +15,8 @@ lets in-flight requests finish (each within its deadline), then the lifespan hoo
 is still queued, stops polling and closes the sessions.
 
 Limits on what one request may ask (each answered with a 4xx and ``{"error": ...}``): the body
-size (413), the number of rows (``max_batch_size``, 400) and the bytes of each string value
+size (413; decompressed too, for a ``Content-Encoding: gzip`` body, which TF Serving also
+accepts), the number of rows (``max_batch_size``, 400) and the bytes of each string value
 (``max_string_bytes``, 400). Every other answer, routing errors included, is JSON too.
 """
 
@@ -28,6 +29,7 @@ import re
 import signal
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
@@ -78,7 +80,12 @@ _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 async def _read_body(request, limit):
-    """The request body, refused with 413 past ``limit`` bytes (declared or streamed)."""
+    """The request body, refused with 413 past ``limit`` bytes (declared or streamed).
+
+    A body sent with ``Content-Encoding: gzip`` is decompressed, as TF Serving's HTTP server
+    does by default (``RequestHandlerOptions::auto_uncompress_input``: any Content-Encoding
+    holding ``gzip``), and the limit applies to the decompressed bytes too.
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ServingError(413, f"Request body of {declared} bytes exceeds the limit of {limit}")
@@ -88,7 +95,36 @@ async def _read_body(request, limit):
         if size > limit:
             raise ServingError(413, f"Request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    if "gzip" in request.headers.get("content-encoding", ""):
+        body = await asyncio.to_thread(_gunzip, body, limit)
+    return body
+
+
+def _gunzip(body, limit):
+    """A gzip body decompressed, at most ``limit`` bytes of it (413 past that: a few KiB of
+    gzip can expand to gigabytes); 400 when it is not gzip or is cut short."""
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = decompressor.decompress(body, limit + 1)
+    except zlib.error as error:
+        raise ServingError(
+            400, f"Request body sent with Content-Encoding: gzip does not decompress: {error}"
+        ) from None
+    if len(data) > limit:
+        raise ServingError(
+            413, f"Request body exceeds the limit of {limit} bytes once decompressed"
+        )
+    if not decompressor.eof:
+        raise ServingError(
+            400, "Request body sent with Content-Encoding: gzip is cut short (incomplete gzip)"
+        )
+    if decompressor.unused_data:
+        # Several concatenated gzip members: refused rather than silently cut to the first.
+        raise ServingError(
+            400, "Request body sent with Content-Encoding: gzip has data after its gzip stream"
+        )
+    return data
 
 
 def create_app(

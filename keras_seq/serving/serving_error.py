@@ -1,16 +1,22 @@
 """The error type of the REST path: an HTTP status plus TF Serving's ``error`` message."""
 
-# TF Serving's mapping of canonical error codes to HTTP statuses (http_rest_api_handler).
+# TF Serving's mapping of canonical error codes to HTTP statuses (ToHTTPStatusCode in
+# model_servers/http_server.cc), every code of it: a session run can fail with any of them
+# (tf.errors.PermissionDeniedError reading a file, AbortedError...).
 HTTP_STATUS_BY_CODE = {
     "INVALID_ARGUMENT": 400,
     "FAILED_PRECONDITION": 400,
     "OUT_OF_RANGE": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
     "NOT_FOUND": 404,
     "ALREADY_EXISTS": 409,
+    "ABORTED": 409,
     "RESOURCE_EXHAUSTED": 429,
     "CANCELLED": 499,
     "UNKNOWN": 500,
     "INTERNAL": 500,
+    "DATA_LOSS": 500,
     "UNIMPLEMENTED": 501,
     "UNAVAILABLE": 503,
     "DEADLINE_EXCEEDED": 504,

@@ -173,7 +173,7 @@ def test_new_version_is_picked_up_and_selectable(served, models):
         ("toy:predict", '{"instances": [1, 2]}', 400, "not of expected type: string"),
         ("toy:predict", '{"instances": [["a"], "b"]}', 400, "ragged"),
         ("toy:predict", '{"instances": [{"b64": "!!"}]}', 400, "base64"),
-        ("toy:predict", '{"inputs": {"txt": ["a"]}}', 400, "not in the signature inputs"),
+        ("toy:predict", '{"inputs": {"txt": ["a"]}}', 400, "Missing named input: text"),
         (
             "toy:predict",
             '{"signature_name": "normalize_with", "inputs": {"separator": "-"}}',
