@@ -2,9 +2,10 @@
 ``translate`` (a trained model over stdin → stdout, one line out per line in).
 
 Flags of ``serve`` keep TF Serving's names (``--model_base_path``, ``--model_name``,
-``--rest_api_port``, ``--model_config_file``, ``--file_system_poll_wait_seconds``,
-``--rest_api_num_threads``, ``--rest_api_timeout_in_ms``), so the same command line works
-against ``tensorflow_model_server``; the local server's own limits (``--max_queued_requests``,
+``--rest_api_port``, ``--model_config_file``, ``--model_config_file_poll_wait_seconds``,
+``--file_system_poll_wait_seconds``, ``--rest_api_num_threads``,
+``--rest_api_timeout_in_ms``), so the same command line works against
+``tensorflow_model_server``; the local server's own limits (``--max_queued_requests``,
 ``--max_request_bytes``, ``--max_batch_size``, ``--max_string_bytes``) are documented in
 docs/security.md.
 """
@@ -77,8 +78,19 @@ def _serve(args):
     options = {"poll_interval": args.file_system_poll_wait_seconds}
     try:
         if args.model_config_file:
-            model_server = ModelServer.from_config_file(args.model_config_file, **options)
+            model_server = ModelServer.from_config_file(
+                args.model_config_file,
+                config_poll_interval=args.model_config_file_poll_wait_seconds,
+                **options,
+            )
         else:
+            if args.model_config_file_poll_wait_seconds:
+                # TF Serving ignores the flag without --model_config_file; so does this, but
+                # says so.
+                logging.getLogger(__name__).warning(
+                    "--model_config_file_poll_wait_seconds has no effect without "
+                    "--model_config_file"
+                )
             model_server = ModelServer.for_base_path(
                 args.model_name, args.model_base_path, **options
             )
@@ -288,6 +300,12 @@ def build_parser():
         "--file_system_poll_wait_seconds",
         type=bounded_number(float, 0, exclusive_minimum=True),
         default=1.0,
+    )
+    serve.add_argument(
+        "--model_config_file_poll_wait_seconds",
+        type=bounded_number(float, 0),
+        default=0.0,
+        help="re-read --model_config_file every N seconds and apply it; 0: read it once",
     )
     serve.add_argument(
         "--max_request_bytes",

@@ -1,6 +1,7 @@
 """Which versions of which models are served: TF Serving's model manager, for the REST path."""
 
 import logging
+import math
 import os
 import threading
 
@@ -50,17 +51,25 @@ class ModelServer:
     :meth:`start` polls every ``poll_interval`` seconds in a background thread, so a version
     renamed into the base directory is picked up.
 
+    :meth:`reload_config` applies a new ``ModelServerConfig`` while serving, as TF Serving's
+    ``ServerCore::ReloadConfig``; with ``config_file`` and ``config_poll_interval`` > 0,
+    :meth:`start` also re-reads that file every ``config_poll_interval`` seconds in a second
+    thread (TF Serving's ``--model_config_file_poll_wait_seconds``).
+
     Args:
         config: ``ModelServerConfig`` proto.
         poll_interval: float. Seconds between polls of the base directories (TF Serving's
             ``--file_system_poll_wait_seconds``, default 1).
         warmup: bool. Replay warm-up records at load.
+        config_file: optional str. The ``models.config`` that ``config`` was read from.
+        config_poll_interval: float. Seconds between reads of ``config_file``; 0 (the
+            default) reads it only once, at start.
 
     Raises:
-        ValueError: ``poll_interval`` is not positive, or the config has a model that TF
-            Serving refuses at startup: without a name or base_path, a name given twice,
-            or a platform other than ``tensorflow``; or a name with ``/`` or ``:``, which
-            no REST path reaches.
+        ValueError: ``poll_interval`` is not positive, ``config_poll_interval`` is negative
+            or not finite, or the config has a model that TF Serving refuses at startup:
+            without a name or base_path, a name given twice, or a platform other than
+            ``tensorflow``; or a name with ``/`` or ``:``, which no REST path reaches.
 
     Example:
 
@@ -70,23 +79,36 @@ class ModelServer:
     3
     """
 
-    def __init__(self, config, poll_interval=1.0, warmup=True):
+    def __init__(
+        self, config, poll_interval=1.0, warmup=True, config_file=None, config_poll_interval=0
+    ):
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
+        if not 0 <= config_poll_interval < math.inf:
+            raise ValueError(
+                f"config_poll_interval must be >= 0 seconds, got {config_poll_interval}"
+            )
         problems = _config_problems(config)
         if problems:
             raise ValueError("model server config: " + "; ".join(problems))
         self.config = config
         self.poll_interval = poll_interval
         self.warmup = warmup
+        self.config_file = config_file
+        self.config_poll_interval = config_poll_interval
         self._models = {m.name: m for m in config.model_config_list.config}
+        # Per model name ever configured (a model removed by a reload keeps its entries, so
+        # that its status reports its versions END, as TF Serving's state monitor does).
         self._servables = {name: {} for name in self._models}
         self._failures = {name: {} for name in self._models}
         self._unloaded = {name: set() for name in self._models}  # reported END, OK
         self._warned_empty = set()  # base paths found without a version directory
-        self._lock = threading.Lock()
+        self._config_error = None  # the last problem logged of the config file
+        self._lock = threading.Lock()  # guards the dicts above, held briefly
+        self._update_lock = threading.Lock()  # one poll or reload at a time
         self._stop = threading.Event()
         self._thread = None
+        self._config_thread = None
 
     @classmethod
     def for_base_path(cls, model_name, model_base_path, **kwargs):
@@ -100,20 +122,27 @@ class ModelServer:
 
     @classmethod
     def from_config_file(cls, path, **kwargs):
-        """A server for the models of a text ``models.config`` (``--model_config_file``)."""
-        return cls(read_model_server_config(path), **kwargs)
+        """A server for the models of a text ``models.config`` (``--model_config_file``);
+        with ``config_poll_interval`` > 0 the file is re-read while serving."""
+        return cls(read_model_server_config(path), config_file=path, **kwargs)
 
     def start(self):
-        """Loads the current versions, then keeps polling in a daemon thread."""
+        """Loads the current versions, then keeps polling in daemon threads."""
         self.poll()
         self._thread = threading.Thread(target=self._poll_loop, name="model-poller", daemon=True)
         self._thread.start()
+        if self.config_file is not None and self.config_poll_interval > 0:
+            self._config_thread = threading.Thread(
+                target=self._config_poll_loop, name="model-config-poller", daemon=True
+            )
+            self._config_thread.start()
 
     def stop(self):
         """Stops polling and releases every session."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        for thread in (self._thread, self._config_thread):
+            if thread is not None:
+                thread.join()
         with self._lock:
             servables = [s for versions in self._servables.values() for s in versions.values()]
             for versions in self._servables.values():
@@ -123,6 +152,10 @@ class ModelServer:
 
     def poll(self):
         """One pass over the base directories: load wanted versions, unload the others."""
+        with self._update_lock:
+            self._poll()
+
+    def _poll(self):
         for name, model in self._models.items():
             directories = self._version_directories(model)
             if directories is None:
@@ -173,8 +206,76 @@ class ModelServer:
                     self._unloaded[name].add(version)
                     logger.info("unloaded %s version %d", name, version)
 
+    def reload_config(self, config):
+        """Serves the models of ``config`` from now on, as TF Serving's ReloadConfig does.
+
+        A model new in ``config`` is loaded before this returns; a model no longer listed is
+        unloaded (requests for it answer 404; its status keeps its versions, ``END``); a
+        listed model takes its new base path, version policy and labels, applied by a poll
+        at once. A version number that stays wanted stays loaded as it is, even from another
+        base path: TF Serving's manager knows a version by model name and number.
+
+        Raises:
+            ValueError: ``config`` is one :class:`ModelServer` refuses at start, or moves a
+                version label to a version that is not loaded now (TF Serving refuses that
+                even with ``--allow_version_labels_for_unavailable_models``). Nothing changes.
+        """
+        problems = _config_problems(config)
+        with self._update_lock:
+            with self._lock:
+                problems += self._label_problems(config)
+            if problems:
+                raise ValueError("model server config: " + "; ".join(problems))
+            models = {m.name: m for m in config.model_config_list.config}
+            with self._lock:
+                removed = [name for name in self._models if name not in models]
+                for name in removed:
+                    # In-flight requests keep their reference; the session closes when the
+                    # last one drops it.
+                    self._unloaded[name].update(self._servables[name])
+                    self._servables[name].clear()
+                for name in models:
+                    self._servables.setdefault(name, {})
+                    self._failures.setdefault(name, {})
+                    self._unloaded.setdefault(name, set())
+                added = sorted(set(models) - set(self._models))
+                changed = sorted(
+                    name
+                    for name in set(models) & set(self._models)
+                    if models[name] != self._models[name]
+                )
+                self.config = config
+                self._models = models
+            for name in removed:
+                logger.info("unloaded every version of %s: no longer in the config", name)
+            logger.info(
+                "model config reloaded: added %s, removed %s, changed %s",
+                added,
+                sorted(removed),
+                changed,
+            )
+            self._poll()
+
+    def _label_problems(self, config):
+        """Labels of ``config`` that TF Serving's UpdateModelVersionLabelMap refuses: an
+        existing label moved to a version that is not loaded now."""
+        problems = []
+        for model in config.model_config_list.config:
+            current = self._models.get(model.name)
+            if current is None:
+                continue
+            for label, version in model.version_labels.items():
+                moved = label in current.version_labels and current.version_labels[label] != version
+                if moved and version not in self._servables[model.name]:
+                    problems.append(
+                        f"Request to assign label to version {version} of model {model.name}, "
+                        "which is not currently available for inference"
+                    )
+        return problems
+
     def model_names(self):
-        return sorted(self._models)
+        with self._lock:
+            return sorted(self._models)
 
     def servable(self, name, version=None, label=None):
         """The Servable for a request (highest version when neither version nor label given).
@@ -185,11 +286,11 @@ class ModelServer:
         """
         if version is not None and label is not None:
             raise ServingError(400, "Request cannot have both version and version_label set")
-        if name not in self._models:
-            raise ServingError(404, f"Servable not found for request: Latest({name})")
-        if label is not None:
-            version = self._labelled_version(name, label)
-        with self._lock:
+        with self._lock:  # one config: a reload may replace it at any time
+            if name not in self._models:
+                raise ServingError(404, f"Servable not found for request: Latest({name})")
+            if label is not None:
+                version = self._labelled_version(name, label)
             versions = self._servables[name]
             if version is None:
                 if not versions:
@@ -202,11 +303,12 @@ class ModelServer:
             return versions[version]
 
     def _labelled_version(self, name, label):
-        """The version the config's ``label`` of model ``name`` names; 400 when unknown."""
-        labels = self._models[name].version_labels
-        if label not in labels:
+        """The version the config's ``label`` of model ``name`` names; 400 when unknown (or
+        when the model is no longer configured). Called holding ``self._lock``."""
+        model = self._models.get(name)
+        if model is None or label not in model.version_labels:
             raise ServingError(400, f"Unrecognized servable version label: {label}")
-        return labels[label]
+        return model.version_labels[label]
 
     def status(self, name, version=None, label=None):
         """TF Serving's GetModelStatus answer as a dict.
@@ -217,13 +319,15 @@ class ModelServer:
         """
         if version is not None and label is not None:
             raise ServingError(400, "Request cannot have both version and version_label set")
-        if name not in self._models:
-            raise ServingError(404, f"Could not find any versions of model {name}")
-        if label is not None:
-            # The label names a version through the config, as for /versions/N: a version
-            # that failed to load is reported END with its error, not as an unknown servable.
-            version = self._labelled_version(name, label)
         with self._lock:
+            # A model that a reload removed is still known: its versions are reported END.
+            if name not in self._servables:
+                raise ServingError(404, f"Could not find any versions of model {name}")
+            if label is not None:
+                # The label names a version through the config, as for /versions/N: a
+                # version that failed to load is reported END with its error, not as an
+                # unknown servable.
+                version = self._labelled_version(name, label)
             entries = {v: ("END", "OK", "") for v in self._unloaded[name]}
             entries.update({v: ("END", "UNKNOWN", m) for v, (m, _) in self._failures[name].items()})
             entries.update({v: ("AVAILABLE", "OK", "") for v in self._servables[name]})
@@ -288,6 +392,46 @@ class ModelServer:
                 self.poll()
             except Exception:  # noqa: BLE001 - keep polling; the error is logged
                 logger.exception("polling the model base directories failed")
+
+    def poll_config_file(self):
+        """Reads ``config_file`` again and applies it when it changed. A file that cannot be
+        read, does not parse or is refused leaves the current config serving; the problem is
+        logged (once, until it changes), as TF Serving's PollFilesystemAndReloadConfig logs
+        and keeps serving.
+
+        Returns:
+            bool: whether a new config was applied.
+
+        Raises:
+            ValueError: the server was not made with a ``config_file``.
+        """
+        if self.config_file is None:
+            raise ValueError("this ModelServer has no config_file to read again")
+        try:
+            config = read_model_server_config(self.config_file)
+            if config == self.config:
+                self._config_error = None
+                return False
+            self.reload_config(config)
+        except (OSError, ValueError) as error:
+            message = str(error)
+            if message != self._config_error:
+                logger.error(
+                    "failed to reload the model config from %s, keeping the previous one: %s",
+                    self.config_file,
+                    message,
+                )
+                self._config_error = message
+            return False
+        self._config_error = None
+        return True
+
+    def _config_poll_loop(self):
+        while not self._stop.wait(self.config_poll_interval):
+            try:
+                self.poll_config_file()
+            except Exception:  # noqa: BLE001 - keep polling; the error is logged
+                logger.exception("reloading the model config failed")
 
 
 def _config_problems(config):
