@@ -69,7 +69,9 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     restore from ``backup_dir``, which must be on storage every worker reads.
 
     A backup that does not fit the model (other layers or shapes: a changed configuration)
-    raises a `ValueError` naming ``backup_dir`` at `fit` start.
+    raises a `ValueError` naming ``backup_dir`` at `fit` start, and so does a ``backup_dir``
+    or ``write_dir`` that is an existing file (rather than a failure to create the directory
+    at the first epoch end).
 
     What is not restored: the state of other callbacks (e.g. `EarlyStopping`'s patience counter
     restarts) and the position of the data iterator — pass the epoch to the data pipeline
@@ -117,6 +119,13 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             raise ValueError(
                 "AtomicBackupAndRestore needs a built model (call `model.build()` before `fit`)."
             )
+        # Found before training, not by `os.makedirs` at the first epoch end, an epoch later.
+        for argument, path in (("backup_dir", self.backup_dir), ("write_dir", self.write_dir)):
+            if os.path.exists(path) and not os.path.isdir(path):
+                raise ValueError(
+                    f"`{argument}` {path!r} is an existing file, not a directory: give a "
+                    "directory for the backup (it is created if missing)."
+                )
         if os.path.isdir(self.write_dir):  # leftovers of a process killed while writing
             for name in os.listdir(self.write_dir):
                 if name.startswith(".") and _OWN_FILE.fullmatch(name):

@@ -4,6 +4,7 @@ import contextlib
 import os
 
 import keras
+import numpy as np
 from keras.src.utils import io_utils
 
 
@@ -38,10 +39,25 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     kill during a save; a restarted container often gets the same process id) is removed
     before each save, so that it can never be renamed over the checkpoint.
 
-    Args and behaviour are those of `keras.callbacks.ModelCheckpoint`, except that a
-    ``filepath`` naming an existing directory raises ``ValueError`` (when the callback is
-    made, or at the save for a name formatted from the epoch) instead of an
-    ``IsADirectoryError`` from the save.
+    Args and behaviour are those of `keras.callbacks.ModelCheckpoint`, except that:
+
+    - a ``filepath`` naming an existing directory raises ``ValueError`` (when the callback is
+      made, or at the save for a name formatted from the epoch) instead of an
+      ``IsADirectoryError`` from the save;
+    - with ``save_best_only``, a NaN or infinite monitored value is never an improvement: it
+      is not saved and does not become the best value. (Keras saved a first value that was
+      NaN and kept it as the best, and no finite value compares better than NaN: no epoch
+      after it was ever saved.)
+    - nothing is saved while the logged ``loss`` is NaN or infinite (the weights diverged),
+      with or without ``save_best_only``: the file keeps the last good model, even when a
+      batch-level save runs before a `StopOnNaN` listed after this callback;
+    - an unknown ``mode``, a ``save_freq`` below 1 (or not an int nor "epoch") and a NaN,
+      infinite or non-number ``initial_value_threshold`` raise ``ValueError`` naming the
+      argument (Keras warned and used "auto", saved at every batch, never saved);
+    - with ``save_best_only`` and ``save_freq`` in batches, the saves work. (Keras picks the
+      comparison for ``mode`` at the first epoch end, and the second save of the first epoch
+      raised ``TypeError: 'NoneType' object is not callable``; with
+      ``initial_value_threshold``, the first one.)
 
     Example:
 
@@ -49,8 +65,28 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     ...                                    save_best_only=True)  # doctest: +SKIP
     """
 
-    def __init__(self, filepath, *args, **kwargs):
-        super().__init__(filepath, *args, **kwargs)
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
+        _check_arguments(mode, save_freq, initial_value_threshold)
+        super().__init__(
+            filepath,
+            monitor=monitor,
+            verbose=verbose,
+            save_best_only=save_best_only,
+            save_weights_only=save_weights_only,
+            mode=mode,
+            save_freq=save_freq,
+            initial_value_threshold=initial_value_threshold,
+        )
         # Found before training rather than at the first save, an epoch later.
         _check_not_a_directory(self.filepath)
 
@@ -65,6 +101,16 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         # A stale partial file (same name, an earlier process killed during a save) goes,
         # whether or not this epoch is saved.
         _remove_if_present(partial)
+        if self.monitor_op is None:  # a save within the first epoch (`save_freq` in batches)
+            self._set_monitor_op()
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(np.asarray(loss, dtype="float64")).all():
+            # Diverged weights are never worth a checkpoint, and would replace the last good
+            # one: with `save_freq` in batches this callback runs before a `StopOnNaN` listed
+            # after it, at the very batch whose loss broke.
+            if self.verbose > 0:
+                io_utils.print_msg(f"\nEpoch {epoch + 1}: loss is {loss}, not saving to {final}")
+            return
         if not self._should_save_model(epoch, batch, logs, final):
             return
         directory = os.path.dirname(final)
@@ -82,6 +128,38 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
             raise
         if self.verbose > 0:
             io_utils.print_msg(f"\nEpoch {epoch + 1}: finished saving model to {final}")
+
+    def _is_improvement(self, monitor_value, reference_value):
+        # A diverged run's NaN (or a metric's inf) must not replace the best model, nor become
+        # the best value: every comparison with NaN is false, so nothing would be saved again.
+        if not np.isfinite(np.asarray(monitor_value, dtype="float64")).all():
+            return False
+        return super()._is_improvement(monitor_value, reference_value)
+
+
+def _check_arguments(mode, save_freq, initial_value_threshold):
+    """Keras accepts these and fails later or silently: an unknown ``mode`` ("maximize") only
+    warns and becomes "auto" (which minimizes a loss, and raises after the first epoch for a
+    metric without a known direction); ``save_freq=0`` or below saved at every batch; a NaN
+    threshold is never beaten (nothing is saved), and a string one fails at the first epoch
+    end."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"`mode` must be 'auto', 'min' or 'max', got {mode!r}.")
+    if save_freq != "epoch" and (
+        isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1
+    ):
+        raise ValueError(
+            f"`save_freq` must be 'epoch' or a number of batches >= 1, got {save_freq!r}."
+        )
+    if initial_value_threshold is not None and (
+        isinstance(initial_value_threshold, bool)
+        or not isinstance(initial_value_threshold, (int, float, np.integer, np.floating))
+        or not np.isfinite(initial_value_threshold)
+    ):
+        raise ValueError(
+            "`initial_value_threshold` must be None or a finite number, got "
+            f"{initial_value_threshold!r}."
+        )
 
 
 def _check_not_a_directory(path):
