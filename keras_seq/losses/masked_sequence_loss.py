@@ -108,7 +108,8 @@ class MaskedSequenceLoss(keras.losses.Loss):
         if self.label_smoothing > 0:
             smooth = -ops.mean(log_probs, axis=-1)
             token_loss = (1 - self.label_smoothing) * token_loss + self.label_smoothing * smooth
-        return poisoned(_global_token_mean(ops.sum(token_loss * weights), ops.sum(weights)), fine)
+        mean = _global_token_mean(ops.sum(token_loss * weights), ops.sum(weights), y_true)
+        return poisoned(mean, fine)
 
     def get_config(self):
         return {
@@ -237,19 +238,33 @@ def token_weights(sample_weight, valid):
     return valid * weight
 
 
-def _global_token_mean(loss_sum, token_count):
+def _global_token_mean(loss_sum, token_count, y_true):
     """``loss_sum / token_count`` (0 when ``token_count`` is 0) on one device; under a strategy
     with N replicas, ``loss_sum / Σ_replicas token_count``: the replicas' gradients are summed,
     which gives the gradient of the global token mean. Keras divides a loss by N only in
     `Loss.__call__`'s reduction of a non-scalar loss, which this loss does not go through
-    (it overrides ``__call__``); its loss tracker multiplies by N and averages the replicas,
-    which shows the global mean. ``token_count`` is the sum of the token weights, so it may
-    be fractional."""
+    (it overrides ``__call__``). ``token_count`` is the sum of the token weights, so it may
+    be fractional.
+
+    The value shown (the logged ``loss`` / ``val_loss``) is corrected apart from the gradient:
+    Keras' loss tracker records ``N · loss_r`` weighted by the replica's rows ``b_r`` (of
+    ``y_true`` [b_r, T], as of the inputs), which gives the global mean ``Σ_r loss_r`` only
+    when every replica has as many rows. A last batch split unevenly (3 rows: 2 + 1) logged
+    ``(4 loss_1 + 2 loss_2) / 3`` (1.77 for 1.61 in a test), so ``val_loss``, and the best
+    checkpoint or early stop deciding on it, depended on the number of replicas. Each
+    replica's value is therefore scaled by ``Σ b / (N b_r)`` (0 for a replica without rows,
+    which the tracker weighs 0), under ``stop_gradient``: the gradient stays that of the
+    global token mean."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
             total = context.all_reduce(tf.distribute.ReduceOp.SUM, token_count)
-            return ops.divide_no_nan(loss_sum, total)
+            mean = ops.divide_no_nan(loss_sum, total)
+            rows = ops.cast(ops.shape(y_true)[0], mean.dtype)
+            all_rows = context.all_reduce(tf.distribute.ReduceOp.SUM, rows)
+            replicas = ops.cast(context.num_replicas_in_sync, mean.dtype)
+            scale = ops.divide_no_nan(all_rows, replicas * rows)
+            return mean + ops.stop_gradient(mean * (scale - 1))
     return ops.divide_no_nan(loss_sum, token_count)

@@ -51,6 +51,9 @@ class ClassF1Score(keras.metrics.Metric):
 
     def __init__(self, num_classes, average="macro", class_names=None, name="class_f1", **kwargs):
         super().__init__(name=name, **kwargs)
+        # higher is better: read by `mode="auto"` of ModelCheckpoint / EarlyStopping, which
+        # otherwise raises after the first epoch for a metric it cannot place.
+        self._direction = "up"
         given = num_classes
         if not isinstance(given, bool) and hasattr(given, "__index__"):
             # NumPy integers pass (``labels.max() + 1`` is one), kept as a Python int.

@@ -33,6 +33,9 @@ class MaskedAccuracy(keras.metrics.Metric):
 
     def __init__(self, pad_id=0, name="masked_accuracy", **kwargs):
         super().__init__(name=name, **kwargs)
+        # higher is better: read by `mode="auto"` of ModelCheckpoint / EarlyStopping, which
+        # otherwise raises after the first epoch for a metric it cannot place.
+        self._direction = "up"
         self.pad_id = check_pad_id(pad_id)
         self.correct = self.add_variable((), initializer="zeros", name="correct")
         self.count = self.add_variable((), initializer="zeros", name="count")

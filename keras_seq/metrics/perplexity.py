@@ -45,6 +45,9 @@ class Perplexity(keras.metrics.Metric):
 
     def __init__(self, pad_id=0, from_logits=True, name="perplexity", **kwargs):
         super().__init__(name=name, **kwargs)
+        # lower is better: read by `mode="auto"` of ModelCheckpoint / EarlyStopping, which
+        # otherwise raises after the first epoch for a metric it cannot place.
+        self._direction = "down"
         self.pad_id = check_pad_id(pad_id)
         self.from_logits = check_bool(from_logits, "from_logits")
         self.negative_log_likelihood = self.add_variable((), initializer="zeros", name="nll")

@@ -84,6 +84,9 @@ class SpanF1(keras.metrics.Metric):
 
     def __init__(self, tag_vocabulary, scheme="bio", name="span_f1", **kwargs):
         super().__init__(name=name, **kwargs)
+        # higher is better: read by `mode="auto"` of ModelCheckpoint / EarlyStopping, which
+        # otherwise raises after the first epoch for a metric it cannot place.
+        self._direction = "up"
         if not isinstance(tag_vocabulary, str) and hasattr(tag_vocabulary, "__iter__"):
             # Read once: parse_tags's checks would leave a generator empty (no tags at all).
             tag_vocabulary = list(tag_vocabulary)
