@@ -4,10 +4,15 @@
 - ``run_serialization_test``: get_config/from_config round trip gives the same config and outputs.
 - ``run_model_saving_test``: `.keras` save and reload inside a model, same outputs.
 - ``dtype_policy``: a context with another global Keras dtype policy.
+- ``run_json_script``: a script in a subprocess (for logical devices made before TensorFlow
+  starts), its last stdout line read as JSON.
 """
 
 import contextlib
+import json
 import os
+import subprocess
+import sys
 import tempfile
 
 import keras
@@ -97,3 +102,14 @@ def run_model_saving_test(model, inputs, atol=1e-6):
 
 def _as_list(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def run_json_script(path, timeout):
+    """Runs the Python script ``path`` from the repository root and returns its last line of
+    output read as JSON; fails with the end of its output when it exits with an error."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    run = subprocess.run(
+        [sys.executable, path], capture_output=True, text=True, timeout=timeout, cwd=root
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])

@@ -4,30 +4,20 @@ Keras weighs each replica's loss by its rows, so the value logged was 1.77 for 1
 and 3.42 for 3.00 (language model), and `val_loss` depended on the number of replicas. The
 update was right and must stay so."""
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.test_case import run_json_script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 # float32 sums in another order: measured at most 1e-5 on losses of about 3.
 TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
 def differences():
-    run = subprocess.run(
-        [sys.executable, os.path.join(HERE, "mirrored_loss_value.py")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return run_json_script(os.path.join(HERE, "mirrored_loss_value.py"), timeout=600)
 
 
 @pytest.mark.parametrize("model", ["tagger", "language_model"])

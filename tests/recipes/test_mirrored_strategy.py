@@ -1,15 +1,13 @@
 """MirroredStrategy over two logical CPU devices trains keras_seq models to the weights that
 one device reaches on the same global batches (`mirrored_training.py`, in a subprocess)."""
 
-import json
 import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.test_case import run_json_script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 # float32 sums taken in another order (each replica sums its half of the batch, then the
 # all-reduce adds the two halves) differ in the last bits: ~1e-7 after 3 Adam steps of
 # learning rate 0.01 (measured: at most 6e-8). 1e-5 is far below what a wrong loss scaling
@@ -19,15 +17,7 @@ TOLERANCE = 1e-5
 
 @pytest.fixture(scope="module")
 def differences():
-    run = subprocess.run(
-        [sys.executable, os.path.join(HERE, "mirrored_training.py")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=ROOT,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    return run_json_script(os.path.join(HERE, "mirrored_training.py"), timeout=900)
 
 
 @pytest.mark.slow
