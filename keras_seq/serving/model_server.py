@@ -129,13 +129,34 @@ class ModelServer:
     def start(self):
         """Loads the current versions, then keeps polling in daemon threads."""
         self.poll()
-        self._thread = threading.Thread(target=self._poll_loop, name="model-poller", daemon=True)
-        self._thread.start()
+        self._thread = self._start_loop(
+            "model-poller",
+            self.poll_interval,
+            self.poll,
+            "polling the model base directories failed",
+        )
         if self.config_file is not None and self.config_poll_interval > 0:
-            self._config_thread = threading.Thread(
-                target=self._config_poll_loop, name="model-config-poller", daemon=True
+            self._config_thread = self._start_loop(
+                "model-config-poller",
+                self.config_poll_interval,
+                self.poll_config_file,
+                "reloading the model config failed",
             )
-            self._config_thread.start()
+
+    def _start_loop(self, name, interval, work, failure):
+        """A started daemon thread calling ``work`` every ``interval`` seconds until `stop`;
+        an exception is logged with ``failure`` and the loop goes on."""
+
+        def loop():
+            while not self._stop.wait(interval):
+                try:
+                    work()
+                except Exception:  # noqa: BLE001 - keep polling; the error is logged
+                    logger.exception(failure)
+
+        thread = threading.Thread(target=loop, name=name, daemon=True)
+        thread.start()
+        return thread
 
     def stop(self):
         """Stops polling and releases every session."""
@@ -386,13 +407,6 @@ class ModelServer:
         num_versions = policy.latest.num_versions if choice == "latest" else 1
         return set(sorted(present, reverse=True)[: max(num_versions, 1)])
 
-    def _poll_loop(self):
-        while not self._stop.wait(self.poll_interval):
-            try:
-                self.poll()
-            except Exception:  # noqa: BLE001 - keep polling; the error is logged
-                logger.exception("polling the model base directories failed")
-
     def poll_config_file(self):
         """Reads ``config_file`` again and applies it when it changed. A file that cannot be
         read, does not parse or is refused leaves the current config serving; the problem is
@@ -425,13 +439,6 @@ class ModelServer:
             return False
         self._config_error = None
         return True
-
-    def _config_poll_loop(self):
-        while not self._stop.wait(self.config_poll_interval):
-            try:
-                self.poll_config_file()
-            except Exception:  # noqa: BLE001 - keep polling; the error is logged
-                logger.exception("reloading the model config failed")
 
 
 def _config_problems(config):
