@@ -10,7 +10,6 @@ TensorFlow op when the strategy is multi-worker), builds and compiles its model 
 
 import argparse
 import atexit
-import contextlib
 import dataclasses
 import json
 import math
@@ -23,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_seq.callbacks import AtomicBackupAndRestore, AtomicModelCheckpoint, StopOnNaN
-from keras_seq.callbacks.atomic_model_checkpoint import replace_atomically
+from keras_seq.callbacks.atomic_model_checkpoint import write_atomically
 from keras_seq.cli import bounded_number
 
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker")
@@ -316,7 +315,8 @@ def prepare(args, configs, limits=None):
         _check_same_settings(backup_dir, settings)
     if chief:
         out = args.out
-        _make_out_dir(out)
+        # Found before training, not as a traceback after it when the results are written.
+        _make_writable_dir(out, f"--out {out}", "the directory")
     else:
         resolver = strategy.cluster_resolver
         out = tempfile.mkdtemp(prefix=f"keras_seq_{resolver.task_type}{resolver.task_id}_")
@@ -343,14 +343,6 @@ def prepare(args, configs, limits=None):
     if state:
         print(f"resuming from the backup in {backup_dir}: epoch {run.initial_epoch + 1}")
     return config, run
-
-
-def _make_out_dir(out):
-    """Creates ``out`` (``--out``) if need be; exits with a message when it cannot be created
-    (a part of the path is a file, a file system that cannot hold it) or written in: found
-    out before training, not as a traceback (or, for a directory that cannot be written in,
-    as one after training, when the results are written)."""
-    _make_writable_dir(out, f"--out {out}", "the directory")
 
 
 def _check_writable(flag, path):
@@ -538,37 +530,21 @@ def finish(run):
     )
 
 
-def _write_atomically(path, write, mode="w"):
-    """Calls ``write(file)`` on a hidden temporary file next to ``path`` and renames it to
-    ``path`` once flushed (`replace_atomically`): a kill or a Ctrl-C meanwhile leaves the
-    previous file (or none), never a truncated one under the final name."""
-    directory, name = os.path.split(os.fspath(path))
-    partial = os.path.join(directory, f".{name}.partial-{os.getpid()}")
-    try:
-        with open(partial, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
-            write(f)
-        replace_atomically(partial, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(partial)
-        raise
-
-
 def write_weights(path, model):
     """``path`` (.npz): the model's weights, ``w0``, ``w1``… in `model.weights` order. Written
     to ``path`` itself (`np.savez` given a name would add ``.npz`` to one without it), its
     directory created if need be (`prepare` has checked that it can be written), through a
-    temporary file (`_write_atomically`)."""
+    temporary file (`write_atomically`)."""
     directory = os.path.dirname(os.fspath(path))
     if directory:
         os.makedirs(directory, exist_ok=True)
     arrays = {f"w{i}": w.numpy() for i, w in enumerate(model.weights)}
-    _write_atomically(path, lambda f: np.savez(f, **arrays), mode="wb")
+    write_atomically(path, lambda f: np.savez(f, **arrays), mode="wb")
 
 
 def write_json(out, name, data):
-    """``out/name``: ``data`` as JSON, through a temporary file (`_write_atomically`)."""
-    _write_atomically(os.path.join(out, name), lambda f: json.dump(data, f, indent=1))
+    """``out/name``: ``data`` as JSON, through a temporary file (`write_atomically`)."""
+    write_atomically(os.path.join(out, name), lambda f: json.dump(data, f, indent=1))
 
 
 def write_history(out, history, earlier=()):

@@ -9,7 +9,7 @@ import re
 import keras
 import numpy as np
 
-from keras_seq.callbacks.atomic_model_checkpoint import replace_atomically
+from keras_seq.callbacks.atomic_model_checkpoint import replace_atomically, write_atomically
 
 _STATE_FILE = "training_state.json"
 # The files this callback writes (and so the only ones it removes): the committed state, the
@@ -183,10 +183,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             "history": self.history,
             "seed_generator_states": [v.numpy().tolist() for v in _seed_states(self.model)],
         }
-        partial_state = os.path.join(self.write_dir, f".{_STATE_FILE}.partial-{os.getpid()}")
-        with open(partial_state, "w", encoding="utf-8") as f:
-            json.dump(state, f)
-        replace_atomically(partial_state, os.path.join(self.write_dir, _STATE_FILE))
+        write_atomically(os.path.join(self.write_dir, _STATE_FILE), lambda f: json.dump(state, f))
         # Only the weights of earlier epochs: other files in the directory (a checkpoint
         # `best.weights.h5` next to the backup) are not the callback's to remove.
         for old in os.listdir(self.write_dir):

@@ -27,6 +27,22 @@ def replace_atomically(partial, final):
     os.replace(partial, final)
 
 
+def write_atomically(path, write, mode="w"):
+    """Calls ``write(file)`` on a hidden partial file next to ``path`` (UTF-8 in text mode)
+    and renames it to ``path`` once flushed (`replace_atomically`): a kill or an error
+    meanwhile leaves the previous file (or none), never a truncated one under the final
+    name. The partial file is removed when the write fails."""
+    partial = _partial_path(os.fspath(path))
+    try:
+        with open(partial, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            write(f)
+        replace_atomically(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise
+
+
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """`ModelCheckpoint` that writes to a temporary file and renames it into place.
 
