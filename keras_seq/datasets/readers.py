@@ -191,23 +191,23 @@ def read_parallel_tsv(path, source_column=0, target_column=1, strict=True):
         if isinstance(column, bool) or not isinstance(column, int):
             raise TypeError(f"{name} must be an int, got {column!r}")
     problems = _Problems(strict)
-    lines = [(number, line) for number, line in _lines(_read_text(path)) if line.strip()]
-    counts = collections.Counter(
-        line.count("\t") + 1 for _, line in lines if _undecodable(line) is None
-    )
+    lines = [
+        (number, line, _undecodable(line))
+        for number, line in _lines(_read_text(path))
+        if line.strip()
+    ]
+    counts = collections.Counter(line.count("\t") + 1 for _, line, reason in lines if not reason)
     num_columns = max(counts, key=counts.get) if counts else None  # first seen on a tie
     if num_columns is not None:
-        _check_column("source_column", source_column, num_columns, path, "tab-separated ")
-        _check_column("target_column", target_column, num_columns, path, "tab-separated ")
-        if source_column % num_columns == target_column % num_columns:
-            raise ValueError(
-                f"source_column={source_column} and target_column={target_column} are the "
-                f"same column of {os.fspath(path)}, whose lines have {num_columns} "
-                "tab-separated column(s)"
-            )
+        _check_columns(
+            ("source_column", source_column),
+            ("target_column", target_column),
+            num_columns,
+            path,
+            "tab-separated ",
+        )
     examples = []
-    for number, line in lines:
-        reason = _undecodable(line)
+    for number, line, reason in lines:
         if reason is None:
             fields = line.split("\t")
             if len(fields) != num_columns:
@@ -291,11 +291,19 @@ def _aligned_line_problem(line, other_path):
     return _undecodable(line)
 
 
-def _check_column(name, column, num_columns, path, kind=""):
-    if not -num_columns <= column < num_columns:
+def _check_columns(first, second, num_columns, path, kind="", consequence=""):
+    """Refuses two ``(name, index)`` columns out of range for lines of ``num_columns``
+    columns, or naming the same column (negative indices count from the end)."""
+    for name, column in (first, second):
+        if not -num_columns <= column < num_columns:
+            raise ValueError(
+                f"{name}={column} is out of range for {os.fspath(path)}, whose lines have "
+                f"{num_columns} {kind}columns"
+            )
+    if first[1] % num_columns == second[1] % num_columns:
         raise ValueError(
-            f"{name}={column} is out of range for {os.fspath(path)}, whose lines have "
-            f"{num_columns} {kind}columns"
+            f"{first[0]}={first[1]} and {second[0]}={second[1]} are the same column of "
+            f"{os.fspath(path)}, whose lines have {num_columns} {kind}column(s){consequence}"
         )
 
 
@@ -362,14 +370,15 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
     shape = _conll_shape(lines)
     num_columns = None if shape is None else shape[0]
     if num_columns is not None:
-        _check_column("word_column", word_column, num_columns, path)
-        _check_column("tag_column", tag_column, num_columns, path)
-        if word_column % num_columns == tag_column % num_columns:
-            # A file of untagged words (one column) would give each word as its own tag.
-            raise ValueError(
-                f"word_column={word_column} and tag_column={tag_column} are the same column "
-                f"of {os.fspath(path)}, whose lines have {num_columns} column(s): no tags"
-            )
+        # The same column twice: a file of untagged words (one column) would give each word
+        # as its own tag.
+        _check_columns(
+            ("word_column", word_column),
+            ("tag_column", tag_column),
+            num_columns,
+            path,
+            consequence=": no tags",
+        )
     examples = []
     words, tags, broken = [], [], False
 
