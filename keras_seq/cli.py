@@ -73,8 +73,6 @@ def _path(text):
 def _serve(args):
     from keras_seq.serving import ModelServer, run_server
 
-    if bool(args.model_config_file) == bool(args.model_base_path):
-        raise SystemExit("serve: give either --model_config_file or --model_base_path")
     options = {"poll_interval": args.file_system_poll_wait_seconds}
     try:
         if args.model_config_file:
