@@ -25,7 +25,7 @@ class CoupledLSTMCell(LSTMCell):
 
     Example:
     >>> layer = keras.layers.RNN(CoupledLSTMCell(8))
-    >>> layer(np.ones((2, 5, 3))).shape
+    >>> tuple(layer(np.ones((2, 5, 3))).shape)
     (2, 8)
     """
 

@@ -40,7 +40,7 @@ class GRUCell(RecurrentCell):
 
     Example:
     >>> layer = keras.layers.RNN(GRUCell(8, reset_after=False))
-    >>> layer(np.ones((2, 5, 3))).shape
+    >>> tuple(layer(np.ones((2, 5, 3))).shape)
     (2, 8)
     """
 

@@ -39,7 +39,7 @@ class LSTMCell(RecurrentCell):
 
     Example:
     >>> layer = keras.layers.RNN(LSTMCell(8), return_sequences=True)
-    >>> layer(np.ones((2, 5, 3))).shape
+    >>> tuple(layer(np.ones((2, 5, 3))).shape)
     (2, 5, 8)
     """
 

@@ -31,7 +31,7 @@ class PeepholeLSTMCell(LSTMCell):
 
     Example:
     >>> layer = keras.layers.RNN(PeepholeLSTMCell(8))
-    >>> layer(np.ones((2, 5, 3))).shape
+    >>> tuple(layer(np.ones((2, 5, 3))).shape)
     (2, 8)
     """
 

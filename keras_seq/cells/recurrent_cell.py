@@ -24,6 +24,14 @@ def _check_rate(name, value):
     return float(value)
 
 
+def _static_shape(x):
+    """The static shape of ``x`` as a tuple, or None where even its rank is unknown."""
+    shape = getattr(x, "shape", None)
+    if shape is None or getattr(shape, "rank", 0) is None:
+        return None
+    return tuple(shape)
+
+
 def distinct_initializers(initializer, count):
     """``count`` initializers drawing as ``initializer`` does, but different values.
 
@@ -201,8 +209,35 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
                 f"{type(self).__name__} expects {self.state_count} state tensor(s) in `states`, "
                 f"got {len(states)}."
             )
+        self._check_step_shapes(inputs, states)
         output, new_states = self.step(self.project_inputs(inputs, training), states, training)
         return output, (new_states if nested else new_states[0])
+
+    def _check_step_shapes(self, inputs, states):
+        """Refuses a step input or state of another shape: a [B, T, D] input (whose
+        projection broadcast against the states when T == B) or a state of batch 1 (broadcast
+        over the batch) gave outputs of a wrong shape or wrong rows, a wrong size an error
+        inside a matmul."""
+        name = type(self).__name__
+        shape = _static_shape(inputs)
+        if shape is not None and (
+            len(shape) != 2 or (shape[-1] is not None and shape[-1] != self.input_dim)
+        ):
+            raise ValueError(
+                f"{name}: `inputs` must have shape [batch, {self.input_dim}] (one step), got "
+                f"{shape}."
+            )
+        batch = None if shape is None else shape[0]
+        for i, (state, size) in enumerate(zip(states, self.state_size, strict=True)):
+            state_shape = _static_shape(state)
+            if state_shape is not None and (
+                len(state_shape) != 2
+                or state_shape[-1] not in (None, size)
+                or (None not in (state_shape[0], batch) and state_shape[0] != batch)
+            ):
+                raise ValueError(
+                    f"{name}: `states[{i}]` must have shape {(batch, size)}, got {state_shape}."
+                )
 
     def get_initial_state(self, batch_size=None):
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]

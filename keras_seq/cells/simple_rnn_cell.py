@@ -30,7 +30,7 @@ class SimpleRNNCell(RecurrentCell):
     Example:
     >>> cell = SimpleRNNCell(4)
     >>> layer = keras.layers.RNN(cell)
-    >>> layer(np.ones((2, 3, 5))).shape
+    >>> tuple(layer(np.ones((2, 3, 5))).shape)
     (2, 4)
 
     Reference: Elman, "Finding structure in time", Cognitive Science 1990.

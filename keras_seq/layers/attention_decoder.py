@@ -191,6 +191,7 @@ class AttentionDecoder(keras.layers.Layer):
         Returns:
             ``(output [B, units], new_states, attention_weights [B, S])``.
         """
+        self._check_state_structure(states)
         if self.attention_style == "bahdanau":
             context, weights = self._attend(states[-1][0], memory, memory_mask, training)
             top, states = self._rnn_step(ops.concatenate([inputs, context], -1), states, training)
@@ -219,10 +220,82 @@ class AttentionDecoder(keras.layers.Layer):
             return ops.cast(outputs, self.compute_dtype), ops.cast(weights, self.compute_dtype)
         return self._loop(inputs, initial_state, memory, memory_mask, mask, bool(training))
 
-    def _loop(self, inputs, states, memory, memory_mask, mask, training):
+    def _check_loop_arguments(self, inputs, states, memory, mask):
+        """The static checks the Luong path's recurrent layers make, for the Bahdanau loop,
+        which calls the cells directly: there a state or mask of batch 1 broadcast over the
+        batch, and a wrong rank or size failed inside a transpose or a matmul."""
+        shape = tuple(inputs.shape)
+        if len(shape) != 3:
+            raise ValueError(
+                f"{self.name}: `inputs` must have rank 3 [batch, T, features], got shape {shape}."
+            )
         # As the Luong path's recurrent layer does: a zero-step sequence is an error.
-        if inputs.shape[1] == 0:
-            raise ValueError(f"{self.name}: `inputs` has zero time steps (shape {inputs.shape}).")
+        if shape[1] == 0:
+            raise ValueError(f"{self.name}: `inputs` has zero time steps (shape {shape}).")
+        # Level 0 reads [e_t ; c_t]: the size of e_t it was built for is its kernel's rows
+        # less the context's (read from the projection of [c_t ; s_t], not from `memory`, whose
+        # size the attention checks).
+        kernel = getattr(self.rnn.levels[0].cell, "kernel", None)
+        if kernel is not None and self.output_projection.built and shape[-1] is not None:
+            context = self.output_projection.kernel.shape[0] - self.units
+            if shape[-1] + context != kernel.shape[0]:
+                raise ValueError(
+                    f"{self.name}: `inputs` has {shape[-1]} features (shape {shape}) but the "
+                    f"decoder was built for {kernel.shape[0] - context}."
+                )
+        if mask is not None:
+            mask_shape = tuple(mask.shape)
+            if len(mask_shape) != 2 or any(
+                m is not None and s is not None and m != s
+                for m, s in zip(mask_shape, shape[:2], strict=True)
+            ):
+                raise ValueError(
+                    f"{self.name}: `mask` must have shape [batch, T] = {shape[:2]}, got "
+                    f"{mask_shape}."
+                )
+        self._check_state_structure(states)
+        for level, level_states in enumerate(states):
+            for i, (state, size) in enumerate(
+                zip(level_states, self._level_state_sizes(level), strict=True)
+            ):
+                state_shape = tuple(state.shape)
+                if (
+                    len(state_shape) != 2
+                    or state_shape[-1] != size
+                    or (None not in (state_shape[0], shape[0]) and state_shape[0] != shape[0])
+                ):
+                    raise ValueError(
+                        f"{self.name}: `initial_state[{level}][{i}]` must have shape "
+                        f"{(shape[0], size)}, got {state_shape}."
+                    )
+
+    def _level_state_sizes(self, level):
+        return keras.tree.flatten(self.rnn.levels[level].cell.state_size)
+
+    def _check_state_structure(self, states):
+        """One list of states per level, each with the level's number of states."""
+        if len(states) != len(self.rnn.levels):
+            raise ValueError(
+                f"{self.name}: the states must have one entry per level ({len(self.rnn.levels)}), "
+                f"got {len(states)}."
+            )
+        for level, level_states in enumerate(states):
+            sizes = self._level_state_sizes(level)
+            if not isinstance(level_states, (list, tuple)) or len(level_states) != len(sizes):
+                got = (
+                    f"{len(level_states)}"
+                    if isinstance(level_states, (list, tuple))
+                    else f"a {type(level_states).__name__}"
+                )
+                raise ValueError(
+                    f"{self.name}: the states of level {level} must be a list of {len(sizes)} "
+                    f"tensor(s) of sizes {sizes}, got {got}."
+                )
+
+    def _loop(self, inputs, states, memory, memory_mask, mask, training):
+        if mask is not None and not hasattr(mask, "shape"):  # a nested list
+            mask = ops.convert_to_tensor(mask)
+        self._check_loop_arguments(inputs, states, memory, mask)
         cells = [level.cell for level in self.rnn.levels]
         # Cells that draw per-sequence dropout masks (keras_seq's, and Keras' own cells).
         dropout_cells = [c for c in cells if hasattr(c, "get_dropout_mask")]
@@ -241,7 +314,6 @@ class AttentionDecoder(keras.layers.Layer):
             message = f"{self.name}: `inputs` has zero time steps."
             with tf.control_dependencies([tf.debugging.assert_positive(length, message=message)]):
                 length = tf.identity(length)
-        inputs_ta = tf.TensorArray(sequence.dtype, size=length).unstack(sequence)
         outputs_ta = tf.TensorArray(self.compute_dtype, size=length)
         weights_ta = tf.TensorArray(self.compute_dtype, size=length)
         # As the Luong path's recurrent layers check them: in a graph traced with unknown
@@ -259,8 +331,6 @@ class AttentionDecoder(keras.layers.Layer):
             ]
             for level, level_states in enumerate(states)
         ]
-        if mask is not None and not hasattr(mask, "shape"):  # a nested list
-            mask = ops.convert_to_tensor(mask)
         if mask is not None:
             mask = leading_dims_matching(
                 mask, inputs, 2, f"{self.name}: `mask` must have shape [batch, T]"
@@ -269,9 +339,12 @@ class AttentionDecoder(keras.layers.Layer):
         # layer does), so a left-padded target starts its valid steps from the initial state.
         mask_ta = None
         if mask is not None:
-            mask_ta = tf.TensorArray(tf.bool, size=length).unstack(
-                tf.transpose(ops.cast(mask, "bool"), [1, 0])
-            )
+            mask = tf.transpose(ops.cast(mask, "bool"), [1, 0])  # time-major, as `sequence`
+            mask_ta = tf.TensorArray(tf.bool, size=length).unstack(mask)
+            # As in `Recurrent`: a NaN or inf at a masked step, whose states are dropped,
+            # would still reach the weights' gradients (NaN·0 through the matmuls).
+            sequence = tf.where(mask[:, :, None], sequence, tf.zeros_like(sequence))
+        inputs_ta = tf.TensorArray(sequence.dtype, size=length).unstack(sequence)
 
         def body(t, states, outputs_ta, weights_ta):
             output, new_states, weights = self.step(

@@ -33,6 +33,13 @@ LAYER_ARGUMENTS = (
 _CELL_CONFIG_SKIP = ("name", "trainable", "dtype")
 
 
+def ragged_inputs_message(name):
+    return (
+        f"{name}: ragged `inputs` are not supported; pad them and pass their mask, e.g. "
+        "`layer(x.to_tensor(), mask=tf.sequence_mask(x.row_lengths()))`."
+    )
+
+
 def _shape(x):
     return tuple(x.shape)
 
@@ -68,7 +75,9 @@ class Recurrent(keras.layers.Layer):
 
     Masking: at a masked step the states are carried over unchanged and the output repeats
     the last valid output (zeros if ``zero_output_for_mask``); right- and left-padded batches
-    both work, and a fully masked row returns its initial state (zeros) and zero outputs.
+    both work, and a fully masked row returns its initial state (zeros) and zero outputs. The
+    inputs at masked steps are never read: a NaN there reaches neither the outputs nor the
+    gradients.
 
     Args:
         cell: a keras_seq `RecurrentCell` or any cell following the Keras cell contract,
@@ -78,7 +87,8 @@ class Recurrent(keras.layers.Layer):
             valid one [B, units].
         return_state: bool. Also return the final states.
         go_backwards: bool. Process the sequence in reverse; the returned sequence is then in
-            reverse order too (as in Keras).
+            reverse order too (as in Keras), and so is the mask it carries to the next layer
+            (which Keras' RNN leaves in time order).
         stateful: bool. Carry the final states of a batch over as the initial states of the
             next one; `reset_states()` zeroes them. Needs a fixed batch size: every call must
             have the batch size the layer was built with, else a ValueError. Inside a
@@ -228,6 +238,10 @@ class Recurrent(keras.layers.Layer):
 
     def compute_mask(self, inputs, mask=None):
         output_mask = mask if self.return_sequences else None
+        if output_mask is not None and self.go_backwards:
+            # The returned sequence runs in reverse, so does its mask (Keras' RNN passes the
+            # inputs' mask on unreversed, so the next layer reads padding as valid steps).
+            output_mask = ops.flip(output_mask, axis=1)
         if self.return_state:
             return [output_mask] + [None] * len(self.state_size)
         return output_mask
@@ -316,6 +330,8 @@ class Recurrent(keras.layers.Layer):
     # ------------------------------------------------------------------------------- call
     def call(self, sequences, initial_state=None, mask=None, training=None):
         inputs = sequences
+        if isinstance(inputs, tf.RaggedTensor):  # failed deep in the loop ("not uniform")
+            raise ValueError(ragged_inputs_message(self.name))
         if not keras.backend.is_float_dtype(inputs.dtype):  # as Keras' RNN layers: ids to floats
             inputs = ops.cast(inputs, self.compute_dtype)
         if initial_state is not None:
@@ -370,6 +386,10 @@ class Recurrent(keras.layers.Layer):
                     mask = tf.identity(mask)
         if mask is not None:
             mask = ops.cast(mask, "bool")
+            # A masked step's input is never used (its states carry over), but a NaN or inf
+            # there (padding read from anywhere) would still reach the weights' gradients,
+            # as NaN·0 through the input matmul: zeros change nothing else.
+            inputs = tf.where(mask[:, :, None], inputs, tf.zeros_like(inputs))
         if self.go_backwards:
             inputs = ops.flip(inputs, axis=1)
             mask = None if mask is None else ops.flip(mask, axis=1)

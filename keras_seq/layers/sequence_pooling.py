@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_seq._checked_ids import leading_dims_matching
+from keras_seq.layers.recurrent import ragged_inputs_message
 
 POOLING_MODES = ("last", "mean", "max", "sum")
 
@@ -63,6 +64,8 @@ class SequencePooling(keras.layers.Layer):
         self._check_shapes(tuple(input_shape))
 
     def call(self, inputs, mask=None):
+        if isinstance(inputs, tf.RaggedTensor):
+            raise ValueError(ragged_inputs_message(self.name))
         if keras.backend.standardize_dtype(inputs.dtype) == "bool":
             raise TypeError(
                 f"{self.name}: `inputs` must be numeric, got dtype bool (cast it to a number "
