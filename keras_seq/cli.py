@@ -227,7 +227,11 @@ def _translate(args, stdin=None, stdout=None):
         )
     import keras
 
-    import keras_seq  # noqa: F401  (registers the serializable classes)
+    # The classes a saved translator's config and compile config name (importing them
+    # registers them): not relying on keras_seq/__init__.py importing every subpackage.
+    import keras_seq.losses  # noqa: F401
+    import keras_seq.metrics  # noqa: F401
+    import keras_seq.models  # noqa: F401
 
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
@@ -335,7 +339,7 @@ def build_parser():
         "check-export", help="prove exports serve as TF Serving serves them (no Keras loaded)"
     )
     check.add_argument("paths", nargs="+", help="model base directories or version directories")
-    check.add_argument("--model_config_file", help="a models.config to parse")
+    check.add_argument("--model_config_file", type=_path, help="a models.config to parse")
     check.add_argument(
         "--rtol",
         type=bounded_number(float, 0),

@@ -117,8 +117,9 @@ def main(argv=None):
 
     # 2. Export and prove it servable.
     model = keras.saving.load_model(os.path.join(args.out, "train", "model.keras"))
+    # The next version: --out may hold other exports (`--out .` once emptied ./models), and
+    # the server serves the highest version, this one.
     base = os.path.join(args.out, "models")
-    shutil.rmtree(base, ignore_errors=True)
     version_dir = export(model, base, name="translator")
     checked = check_export([version_dir])
     print(checked.stdout)

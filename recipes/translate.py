@@ -113,6 +113,18 @@ def tsv_paths(args):
     return paths
 
 
+def _require_matplotlib():
+    """Exits unless matplotlib (the optional ``plot`` extra) can be imported: found before
+    training, not as an ImportError once the model is trained and scored."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "--plot-attention needs matplotlib, the optional `plot` extra: "
+            "pip install 'keras-seq[plot]' (or matplotlib>=3.8), or leave --plot-attention out"
+        ) from None
+
+
 def load_pairs(paths):
     """``{split: [(source, target), ...]}`` of the files of `tsv_paths`, or of Ding when
     there are none; exits naming the flag and the file when a file cannot be read (a corrupt
@@ -229,6 +241,8 @@ def main(argv=None):
         help="save the attention matrices of the first N test translations as PNG",
     )
     args = parser.parse_args(argv)
+    if args.plot_attention:
+        _require_matplotlib()
     paths = tsv_paths(args)
     config, run = prepare(
         args, CONFIGS, limits={"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS)}
@@ -318,7 +332,11 @@ def main(argv=None):
         print(f"  DE  {source}\n  REF {reference}\n  HYP {hypothesis}")
     for index, (source, _) in enumerate(test[: args.plot_attention]):
         path = os.path.join(run.out, f"attention_{index}.png")
-        plot_attention(*attention_alignment(best, source, args.beam_size), path=path, title=source)
+        # The attention of the beam translation written to test.hyp.txt: same search.
+        alignment = attention_alignment(
+            best, source, args.beam_size, length_penalty=args.length_penalty
+        )
+        plot_attention(*alignment, path=path, title=source)
         print(f"wrote {path}")
     write_json(run.out, "results.json", results)
     finish(run)  # the backup is kept until now: a failure while scoring resumes, not retrains

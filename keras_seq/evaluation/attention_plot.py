@@ -1,17 +1,27 @@
 """Alignment matrices of translations, and their pictures."""
 
+import math
+import numbers
+
 import numpy as np
 import tensorflow as tf
 
-from keras_seq.decoding import BeamSearch
+from keras_seq.decoding import BeamSearch, GreedySearch
 
 
-def attention_alignment(model, text, beam_size=4, max_length=100):
-    """The decoder's attention while translating ``text`` with beam search.
+def attention_alignment(model, text, beam_size=4, max_length=100, length_penalty=0.6):
+    """The decoder's attention while translating ``text`` as ``model.translate`` does with
+    the same ``beam_size``, ``length_penalty`` and ``max_length`` (greedy search for
+    ``beam_size`` 1, else beam search with the GNMT length penalty): the rows belong to the
+    translation that ``translate`` returns.
 
     Args:
         model: a `keras_seq.models.Seq2Seq` built with its tokenizers.
         text: str. One source sentence.
+        beam_size: int >= 1. 1 for greedy decoding.
+        max_length: int >= 1. Static bound of the output length.
+        length_penalty: None or a finite number >= 0. GNMT alpha (0 or None: none), the
+            default of ``Seq2Seq.translate``.
 
     Returns:
         ``(source_tokens, target_tokens, weights)``: the source pieces, the generated pieces
@@ -20,8 +30,23 @@ def attention_alignment(model, text, beam_size=4, max_length=100):
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"`text` must be a non-empty sentence, got {text!r}.")
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise ValueError(f"`max_length` must be an int >= 1, got {max_length!r}.")
+    if length_penalty is not None and (
+        isinstance(length_penalty, bool)
+        or not isinstance(length_penalty, numbers.Real)
+        or not (math.isfinite(length_penalty) and length_penalty >= 0)
+    ):
+        raise ValueError(
+            f"`length_penalty` must be None or a finite number >= 0, got {length_penalty!r}."
+        )
+    # As `Seq2Seq.translate` decodes: a plain beam search (no length penalty) can pick
+    # another translation than the one ``translate`` returns, and the plot would show it.
+    penalty = ("gnmt", float(length_penalty)) if length_penalty else None
+    beam_search = BeamSearch(beam_size, length_penalty=penalty)  # checks beam_size
+    strategy = GreedySearch() if beam_size == 1 else beam_search
     source_ids = model.source_ids_from_text(tf.constant([text]))
-    result = model.decode(source_ids, BeamSearch(beam_size), max_length_bound=max_length)
+    result = model.decode(source_ids, strategy, max_length_bound=max_length)
     length = int(result.lengths[0, 0])
     source = [int(i) for i in source_ids[0].numpy() if i != 0]
     target = [int(i) for i in result.ids[0, 0, :length].numpy()]
@@ -74,12 +99,17 @@ def plot_attention(source_tokens, target_tokens, weights, path=None, title=None)
     figure = Figure(figsize=(width, height))
     axes = figure.subplots()
     image = axes.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-    axes.set_xticks(range(len(source_tokens)), source_tokens, rotation=60, ha="right")
-    axes.set_yticks(range(len(target_tokens)), target_tokens)
+    # parse_math=False: tokens and sentences are text, not mathtext; a "$" pair in them
+    # ("$$", r"$C:\Users$") failed the drawing with a ParseException, and a pair around
+    # words drew them as a formula.
+    axes.set_xticks(
+        range(len(source_tokens)), source_tokens, rotation=60, ha="right", parse_math=False
+    )
+    axes.set_yticks(range(len(target_tokens)), target_tokens, parse_math=False)
     axes.set_xlabel("source")
     axes.set_ylabel("translation")
     if title:
-        axes.set_title(title)
+        axes.set_title(title, parse_math=False)
     figure.colorbar(image, ax=axes, fraction=0.04)
     figure.tight_layout()
     if path is not None:

@@ -474,13 +474,21 @@ def tolerance(text):
     return value
 
 
+def config_path(text):
+    """Parses a ``--model_config_file`` value: not the empty string (which names no file, and
+    was skipped: an unset ``$CONFIG`` passed the check without one)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got ''")
+    return text
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="keras-seq check-export",
         description="Check that exported SavedModels serve as TF Serving serves them.",
     )
     parser.add_argument("paths", nargs="+", help="model base directories or version directories")
-    parser.add_argument("--model_config_file", help="a models.config to parse")
+    parser.add_argument("--model_config_file", type=config_path, help="a models.config to parse")
     parser.add_argument(
         "--rtol",
         type=tolerance,
