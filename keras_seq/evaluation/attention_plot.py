@@ -76,7 +76,8 @@ def plot_attention(source_tokens, target_tokens, weights, path=None, title=None)
         ImportError: matplotlib (the optional ``plot`` extra) is not installed.
 
     Example:
-    >>> plot_attention(*attention_alignment(model, "Er hat es tun müssen."), path="a.png")
+    >>> alignment = attention_alignment(model, "Er hat es tun müssen.")  # doctest: +SKIP
+    >>> plot_attention(*alignment, path="a.png")  # doctest: +SKIP
     """
     weights = np.asarray(weights)
     if weights.shape != (len(target_tokens), len(source_tokens)):

@@ -29,7 +29,8 @@ class BleuEvaluation(keras.callbacks.Callback):
             training.
 
     Example:
-    >>> model.fit(data, callbacks=[BleuEvaluation(dev_de, dev_en), checkpoint], epochs=10)
+    >>> callbacks = [BleuEvaluation(dev_de, dev_en), checkpoint]  # doctest: +SKIP
+    >>> model.fit(data, callbacks=callbacks, epochs=10)  # doctest: +SKIP
     """
 
     def __init__(self, sources, references, beam_size=1, every=1, max_length=100):

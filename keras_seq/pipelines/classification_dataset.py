@@ -51,7 +51,12 @@ def classification_dataset(
             is built, by the pass that counts the corpus), or an infinite dataset.
 
     Example:
-    >>> dataset, statistics = classification_dataset([("Win money now!", 1)], tokenizer, 2)
+    >>> examples = [("Win money now!", 1), ("Lunch at noon?", 0), ("", 0)]
+    >>> tokenizer = WordTokenizer.from_corpus([text for text, _ in examples])
+    >>> dataset, statistics = classification_dataset(examples, tokenizer, 2, shuffle=False)
+    >>> ids, labels = next(iter(dataset))
+    >>> ids.numpy().tolist(), labels.numpy().tolist(), statistics.num_empty
+    ([[7, 9, 11, 4], [6, 8, 10, 5]], [1, 0], 1)
     """
     _common.check_tokenizer("tokenizer", tokenizer)
     _common.check_positive_int("batch_size", batch_size)

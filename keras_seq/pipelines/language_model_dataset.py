@@ -41,7 +41,12 @@ def language_model_dataset(
         ``(dataset, statistics)``.
 
     Example:
-    >>> dataset, statistics = language_model_dataset(["Call me Ishmael."], tokenizer, 2, 16)
+    >>> tokenizer = WordTokenizer.from_corpus(["Call me Ishmael ."])
+    >>> dataset, statistics = language_model_dataset(
+    ...     ["Call me Ishmael ."], tokenizer, 2, 16, shuffle=False)
+    >>> inputs, targets = next(iter(dataset))
+    >>> inputs.numpy().tolist(), targets.numpy().tolist()
+    ([[1, 5, 7, 6, 4]], [[5, 7, 6, 4, 2]])
     """
     _common.check_tokenizer("tokenizer", tokenizer)
     _common.check_positive_int("batch_size", batch_size)

@@ -17,9 +17,11 @@ class PipelineStatistics:
             would have zero time steps. Counted as empty even if also too long.
 
     Example:
-    >>> dataset, statistics = classification_dataset([("Gut.", 1)], tokenizer, batch_size=2)
-    >>> statistics.num_dropped
-    0
+    >>> tokenizer = WordTokenizer.from_corpus(["Gut .", "Sehr gut ."])
+    >>> examples = [("Gut .", 1), ("Sehr gut .", 1), (" ", 0)]
+    >>> dataset, statistics = classification_dataset(examples, tokenizer, batch_size=2)
+    >>> statistics
+    PipelineStatistics(num_examples=3, num_kept=2, num_dropped=1, num_empty=1)
     """
 
     num_examples: int

@@ -45,8 +45,12 @@ def tagging_dataset(
         raised while the pipeline is built, by the pass that counts the corpus).
 
     Example:
+    >>> words = WordTokenizer.from_corpus([["He", "ran", "."]])
     >>> dataset, statistics = tagging_dataset(
     ...     [(["He", "ran", "."], ["PRON", "VERB", "."])], words, ["PRON", "VERB", "."], 2)
+    >>> word_ids, tag_ids = next(iter(dataset))
+    >>> word_ids.numpy().tolist(), tag_ids.numpy().tolist()
+    ([[5, 6, 4]], [[1, 2, 3]])
     """
     _common.check_tokenizer("word_tokenizer", word_tokenizer, WordTokenizer)
     _common.check_positive_int("batch_size", batch_size)

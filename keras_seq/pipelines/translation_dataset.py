@@ -67,9 +67,13 @@ def translation_dataset(
             ints, or an infinite dataset (the corpus is counted when the pipeline is built).
 
     Example:
+    >>> german = WordTokenizer.from_corpus(["Er hat es tun müssen ."])
+    >>> english = WordTokenizer.from_corpus(["He had to do it ."])
     >>> dataset, statistics = translation_dataset(
-    ...     [("Er hat es tun müssen.", "He had to do it.")], german, english, batch_size=2)
+    ...     [("Er hat es tun müssen .", "He had to do it .")], german, english, batch_size=2)
     >>> (source_ids, target_in), target_out = next(iter(dataset))
+    >>> source_ids.numpy().tolist(), target_in.numpy().tolist(), target_out.numpy().tolist()
+    ([[5, 7, 6, 9, 8, 4]], [[1, 5, 7, 9, 6, 8, 4]], [[5, 7, 9, 6, 8, 4, 2]])
     """
     _common.check_tokenizer("source_tokenizer", source_tokenizer)
     _common.check_tokenizer("target_tokenizer", target_tokenizer)
