@@ -1,7 +1,7 @@
 """Checks of the inputs the library shares: integer ids (targets, labels, tags: `checked_ids`,
-`refuse_ragged`, `poisoned`), shapes that must agree at run time (`mask_matching`,
-`leading_dims_matching`: a batch of 1 must not broadcast over the others) and bool flags
-(`check_bool`).
+`refuse_ragged`, `poisoned`), shapes that must agree (`check_static_shape` on static shapes,
+`mask_matching` and `leading_dims_matching` at run time: a batch of 1 must not broadcast over
+the others) and bool flags (`check_bool`).
 
 For the ids, two guards, because a check must hold wherever the graph runs:
 
@@ -73,6 +73,24 @@ def mask_matching(mask, shape, message):
     check = tf.debugging.assert_equal(tf.shape(mask), shape, message=message)
     with tf.control_dependencies([check]):
         return tf.reshape(mask, shape)
+
+
+def check_static_shape(owner, label, tensor, expected, form=""):
+    """Raises ValueError naming ``owner`` and ``label`` unless the static shape of ``tensor``
+    has the rank of ``expected`` and its sizes where both are known (None: unknown): a mask or
+    state of batch 1 would otherwise broadcast over the batch. ``form`` describes the
+    dimensions in the message (``"[batch, time] = "``). Nothing is checked when even the rank
+    is unknown (`leading_dims_matching` checks at run time)."""
+    shape = getattr(tensor, "shape", None)
+    if shape is None or getattr(shape, "rank", 0) is None:
+        return
+    shape = tuple(shape)
+    if len(shape) != len(expected) or any(
+        s is not None and e is not None and s != e for s, e in zip(shape, expected, strict=False)
+    ):
+        raise ValueError(
+            f"{owner}: `{label}` must have shape {form}{tuple(expected)}, got {shape}."
+        )
 
 
 def leading_dims_matching(tensor, reference, count, message):

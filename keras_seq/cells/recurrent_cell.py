@@ -10,6 +10,8 @@ from keras import ops
 # `keras.layers.RNN` / `StackedRNNCells` / `Bidirectional`. It is not exported publicly.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
+from keras_seq._checked_ids import check_static_shape
+
 
 def _positive_integer(name, value):
     """``value`` as an int, if it is an integer > 0 (a NumPy integer too; not a bool)."""
@@ -229,15 +231,7 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
             )
         batch = None if shape is None else shape[0]
         for i, (state, size) in enumerate(zip(states, self.state_size, strict=True)):
-            state_shape = _static_shape(state)
-            if state_shape is not None and (
-                len(state_shape) != 2
-                or state_shape[-1] not in (None, size)
-                or (None not in (state_shape[0], batch) and state_shape[0] != batch)
-            ):
-                raise ValueError(
-                    f"{name}: `states[{i}]` must have shape {(batch, size)}, got {state_shape}."
-                )
+            check_static_shape(name, f"states[{i}]", state, (batch, size))
 
     def get_initial_state(self, batch_size=None):
         return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import leading_dims_matching
+from keras_seq._checked_ids import check_static_shape, leading_dims_matching
 from keras_seq.attention.multi_head_cross_attention import MultiHeadCrossAttention
 from keras_seq.layers.bidirectional import unshared_config
 from keras_seq.layers.stacked_rnn import StackedRNN
@@ -244,30 +244,14 @@ class AttentionDecoder(keras.layers.Layer):
                     f"decoder was built for {kernel.shape[0] - context}."
                 )
         if mask is not None:
-            mask_shape = tuple(mask.shape)
-            if len(mask_shape) != 2 or any(
-                m is not None and s is not None and m != s
-                for m, s in zip(mask_shape, shape[:2], strict=True)
-            ):
-                raise ValueError(
-                    f"{self.name}: `mask` must have shape [batch, T] = {shape[:2]}, got "
-                    f"{mask_shape}."
-                )
+            check_static_shape(self.name, "mask", mask, shape[:2], "[batch, T] = ")
         self._check_state_structure(states)
         for level, level_states in enumerate(states):
             for i, (state, size) in enumerate(
                 zip(level_states, self._level_state_sizes(level), strict=True)
             ):
-                state_shape = tuple(state.shape)
-                if (
-                    len(state_shape) != 2
-                    or state_shape[-1] != size
-                    or (None not in (state_shape[0], shape[0]) and state_shape[0] != shape[0])
-                ):
-                    raise ValueError(
-                        f"{self.name}: `initial_state[{level}][{i}]` must have shape "
-                        f"{(shape[0], size)}, got {state_shape}."
-                    )
+                label = f"initial_state[{level}][{i}]"
+                check_static_shape(self.name, label, state, (shape[0], size))
 
     def _level_state_sizes(self, level):
         return keras.tree.flatten(self.rnn.levels[level].cell.state_size)

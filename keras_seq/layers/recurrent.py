@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import ops
 from keras.src.backend import AutocastScope, get_autocast_scope
 
-from keras_seq._checked_ids import leading_dims_matching
+from keras_seq._checked_ids import check_static_shape, leading_dims_matching
 from keras_seq.cells.recurrent_cell import DropoutRNNCell, RecurrentCell
 from keras_seq.layers._fused_recurrence import fused_recurrence, supports_fused_recurrence
 
@@ -277,15 +277,7 @@ class Recurrent(keras.layers.Layer):
         if self.stateful and shape[0] is not None and shape[0] != self._stateful_batch_size:
             raise ValueError(f"{self._stateful_batch_message(shape[0])}.")
         if mask is not None:
-            mask_shape = _shape(mask)
-            if len(mask_shape) != 2 or any(
-                m is not None and s is not None and m != s
-                for m, s in zip(mask_shape, shape[:2], strict=False)
-            ):
-                raise ValueError(
-                    f"{self.name}: `mask` must have shape [batch, time] = {shape[:2]}, got "
-                    f"{mask_shape}."
-                )
+            check_static_shape(self.name, "mask", mask, shape[:2], "[batch, time] = ")
         if initial_state is not None:
             if len(initial_state) != len(self.state_size):
                 raise ValueError(
@@ -294,16 +286,7 @@ class Recurrent(keras.layers.Layer):
                     f"{len(initial_state)}."
                 )
             for i, (state, size) in enumerate(zip(initial_state, self.state_size, strict=True)):
-                state_shape = _shape(state)
-                if (
-                    len(state_shape) != 2
-                    or state_shape[-1] != size
-                    or (None not in (state_shape[0], shape[0]) and state_shape[0] != shape[0])
-                ):
-                    raise ValueError(
-                        f"{self.name}: `initial_state[{i}]` must have shape "
-                        f"{(shape[0], size)}, got {state_shape}."
-                    )
+                check_static_shape(self.name, f"initial_state[{i}]", state, (shape[0], size))
 
     def _check_dynamic_shapes(self, inputs, initial_state, mask):
         """``(mask, initial_state)`` checked against the shape of ``inputs`` when the static
