@@ -49,7 +49,8 @@ class MaskedSequenceLoss(keras.losses.Loss):
         y_true: int [B, T] target ids.
         y_pred: float [B, T, V].
         sample_weight: optional float [B] weights of the examples or [B, T] weights of the
-            tokens (a scalar weighs all tokens alike).
+            tokens ([B, 1] is read as [B], [B, T, 1] as [B, T]; a scalar weighs all tokens
+            alike).
 
     Returns:
         The scalar loss.
@@ -62,7 +63,11 @@ class MaskedSequenceLoss(keras.losses.Loss):
             is neither ``pad_id`` nor in [0, V).
 
     Example:
-    >>> model.compile("adam", loss=MaskedSequenceLoss(label_smoothing=0.1))
+    >>> y_true = np.array([[1, 2, 0]])  # 0 pads: the third step does not count
+    >>> probabilities = np.array([[[0.25, 0.5, 0.25], [0.5, 0.25, 0.25], [1.0, 0.0, 0.0]]])
+    >>> logits = np.log(probabilities + 1e-9)
+    >>> round(float(MaskedSequenceLoss()(y_true, logits)), 4)  # (-log 0.5 - log 0.25) / 2
+    1.0397
     """
 
     def __init__(self, label_smoothing=0.0, pad_id=0, from_logits=True, name=None, **kwargs):
@@ -209,11 +214,18 @@ def token_weights(sample_weight, valid):
 
     A [B] ``sample_weight`` (one weight per example, what ``model.fit`` passes for weights of
     shape (num_examples,)) counts for every token of its example, a [B, T] one for one token,
-    [B, 1] is read as [B] and a scalar weighs all tokens alike. Raises ValueError for any other
-    shape, naming both shapes.
+    [B, 1] is read as [B], [B, T, 1] as [B, T] (as Keras' losses squeeze a trailing 1) and a
+    scalar weighs all tokens alike. Raises ValueError for any other shape, naming both shapes.
     """
     weight = ops.cast(sample_weight, valid.dtype)
-    given_shape, rank = tuple(weight.shape), len(valid.shape)
+    rank = len(valid.shape)
+    if weight.shape.rank is None:
+        # A graph traced again after weights of two ranks (Keras' `reduce_retracing`) sees
+        # a weight of unknown rank: read it as [B, 1] or [B, T], checked at run time.
+        return valid * _weight_of_unknown_rank(weight, valid)
+    given_shape = tuple(weight.shape)
+    if len(weight.shape) == rank + 1 and weight.shape[-1] == 1:
+        weight = ops.squeeze(weight, axis=-1)
     if len(weight.shape) == 0:
         return valid * weight
     if len(weight.shape) == 1 and rank > 1:
@@ -236,6 +248,27 @@ def token_weights(sample_weight, valid):
         weight, valid, 1, "`sample_weight` must have the batch size of `y_true`"
     )
     return valid * weight
+
+
+def _weight_of_unknown_rank(weight, valid):
+    """``weight`` of unknown rank ([B], [B, 1], [B, T] or [B, T, 1]) as [B, 1] or [B, T],
+    for `token_weights`; an ``Assert`` refuses other sizes."""
+    import tensorflow as tf
+
+    batch, time = tf.shape(valid)[0], tf.shape(valid)[1]
+    size = tf.size(weight)
+    check = tf.debugging.Assert(
+        tf.logical_or(tf.equal(size, batch), tf.equal(size, batch * time)),
+        [
+            "`sample_weight` must have shape [batch] or [batch, time] matching `y_true`; "
+            "`y_true` shape and `sample_weight` shape:",
+            tf.shape(valid),
+            tf.shape(weight),
+        ],
+    )
+    with tf.control_dependencies([check]):
+        weight = tf.reshape(weight, [batch, -1])
+    return weight
 
 
 def _global_token_mean(loss_sum, token_count, y_true):

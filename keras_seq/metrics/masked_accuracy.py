@@ -22,13 +22,20 @@ class MaskedAccuracy(keras.metrics.Metric):
         y_pred: scores [B, T, V].
         sample_weight: optional float [B] weights of the examples (each counts for every token
             of its example, as ``model.fit(..., sample_weight=w)`` passes them) or [B, T]
-            weights of the tokens. Raises ValueError for any other shape.
+            weights of the tokens ([B, T, 1] is read as [B, T]). Raises ValueError for any
+            other shape.
 
     Target ids and shapes are checked as `MaskedSequenceLoss` checks them (`target_ids`):
     every id is ``pad_id`` or in [0, V), and ``y_pred``'s leading shape is ``y_true``'s.
 
     Example:
-    >>> model.compile("adam", MaskedSequenceLoss(), metrics=[MaskedAccuracy()])
+    >>> y_true = np.array([[1, 2, 0]])  # 0 pads: the third step does not count
+    >>> probabilities = np.array([[[0.25, 0.5, 0.25], [0.5, 0.25, 0.25], [1.0, 0.0, 0.0]]])
+    >>> logits = np.log(probabilities + 1e-9)
+    >>> metric = MaskedAccuracy()
+    >>> metric.update_state(y_true, logits)
+    >>> float(metric.result())  # step 1 right, step 2 wrong (its arg-max is 0)
+    0.5
     """
 
     def __init__(self, pad_id=0, name="masked_accuracy", **kwargs):

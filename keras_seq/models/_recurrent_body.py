@@ -1,5 +1,6 @@
 """What the models share: argument checks, embedding → recurrent stack, forbidden token ids."""
 
+import inspect
 import numbers
 
 import keras
@@ -78,9 +79,13 @@ def resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=1):
 
 
 def check_optional_length(value, name):
-    """Refuses anything but None or an int >= 1 for a length bound called ``name``."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    """``value`` as a Python int (a NumPy integer too, as `beam_size` and `top_k` take it) or
+    None; ValueError for anything else or a value < 1, for a length bound called ``name``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"`{name}` must be None or an int >= 1, got {value!r}.")
+    return int(value)
 
 
 def check_cell_and_dropout(cell, dropout):
@@ -100,6 +105,21 @@ def sublayer_policy(model):
     in its config), and a model saved under ``mixed_bfloat16`` and loaded under float32 ran
     in another precision than it was trained in."""
     return model.dtype_policy
+
+
+def refuse_class_weight(fit_args, fit_kwargs):
+    """ValueError when ``model.fit`` is given a ``class_weight``. Keras reads it as one class
+    per example: from [B, T] targets it takes the arg-max over the time axis (a position, not
+    a class) and weighs the whole example with the class weight of that position, so the
+    weights were silently wrong for a model with one target per token."""
+    arguments = inspect.signature(keras.Model.fit).bind(None, *fit_args, **fit_kwargs).arguments
+    if arguments.get("class_weight") is not None:
+        raise ValueError(
+            "`class_weight` does not apply to a model with one target per token (Keras reads "
+            "one class per example, and would weigh each example by the class of an arg-max "
+            "over its time steps). Weigh the tokens instead: "
+            "`sample_weight=np.asarray(weight_of_class)[y]`, of shape [batch, time]."
+        )
 
 
 def build_recurrent_body(model, bidirectional=False, return_state=False):

@@ -1,5 +1,7 @@
 """Recurrent language model with optional weight tying and compiled text generation."""
 
+import numbers
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -19,6 +21,7 @@ from keras_seq.models._recurrent_body import (
     check_optional_length,
     embed_ids,
     forbid_ids,
+    refuse_class_weight,
     resolve_vocabulary_size,
     sublayer_policy,
 )
@@ -37,7 +40,7 @@ def select_tokens(temperature=None, top_k=None, top_p=None):
     if top_k is not None and top_p is not None:
         raise ValueError(f"Give `top_k` or `top_p`, not both (got {top_k!r} and {top_p!r}).")
     if temperature is not None:
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
             raise TypeError(f"`temperature` must be a float >= 0 or None, got {temperature!r}.")
         if temperature < 0:
             raise ValueError(f"`temperature` must be >= 0, got {temperature}.")
@@ -52,12 +55,14 @@ def select_tokens(temperature=None, top_k=None, top_p=None):
 
 
 def _check_max_length(max_length):
+    """``max_length`` as a Python int; NumPy integers are taken."""
     if (
         isinstance(max_length, bool)
-        or not isinstance(max_length, int)
+        or not isinstance(max_length, numbers.Integral)
         or not 1 <= max_length <= 2**31 - 1
     ):
         raise ValueError(f"`max_length` must be an int in [1, 2**31 - 1], got {max_length!r}.")
+    return int(max_length)
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -155,6 +160,11 @@ class RNNLanguageModel(keras.Model):
         self._generators = FunctionCache()
 
     # --------------------------------------------------------------------------- build
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`; a ``class_weight`` is refused (see `refuse_class_weight`)."""
+        refuse_class_weight(args, kwargs)
+        return super().fit(*args, **kwargs)
+
     def build(self, input_shape=None):
         if self.tie_weights:
             self.output_bias = self.add_weight(
@@ -271,7 +281,7 @@ class RNNLanguageModel(keras.Model):
         (T >= 1, also for an empty batch). With ``max_prompt_length`` (None or an int >= 1)
         a longer prompt keeps ``<s>`` and its last ``max_prompt_length`` tokens: the context
         nearest to the continuation."""
-        check_optional_length(max_prompt_length, "max_prompt_length")
+        max_prompt_length = check_optional_length(max_prompt_length, "max_prompt_length")
         ids = self.tokenizer.tokenize(texts, add_start=True)
         if max_prompt_length is not None:
             ids = tf.concat([ids[:, :1], ids[:, 1:][:, -max_prompt_length:]], axis=1)
@@ -335,9 +345,10 @@ class RNNLanguageModel(keras.Model):
         """
         self._require_tokenizer("generate")
         prompts = check_texts(prompts, "prompts")
-        _check_max_length(max_length)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        max_length = _check_max_length(max_length)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise TypeError(f"`seed` must be an int or None, got {seed!r}.")
+        seed = None if seed is None else int(seed)
         if seed is not None and not -(2**63) <= seed < 2**63:
             # The seed is an int64 tensor, as the stateless random ops take it.
             raise ValueError(f"`seed` must be an int in [-2**63, 2**63 - 1], got {seed}.")
@@ -380,8 +391,8 @@ class RNNLanguageModel(keras.Model):
           its length; the prompt part of ``text`` is the part that was read.
         """
         self._require_tokenizer("serving_signatures")
-        _check_max_length(max_length)
-        check_optional_length(max_prompt_length, "max_prompt_length")
+        max_length = _check_max_length(max_length)
+        max_prompt_length = check_optional_length(max_prompt_length, "max_prompt_length")
         self._ensure_built()
         prompt = tf.TensorSpec([None], tf.string, name="prompt")
         strategy = GreedySearch()

@@ -19,6 +19,7 @@ from keras_seq.models._recurrent_body import (
     check_optional_length,
     embed_ids,
     forbid_ids,
+    refuse_class_weight,
     sublayer_policy,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
@@ -32,16 +33,18 @@ _MAX_INT32 = 2**31 - 1
 
 
 def _check_max_length(max_length, allow_none=False):
+    """``max_length`` as a Python int (or None when allowed); NumPy integers are taken."""
     if max_length is None and allow_none:
-        return
+        return None
     # Lengths are int32 tensors in the graph: a larger bound has no static buffer shape.
     if (
         isinstance(max_length, bool)
-        or not isinstance(max_length, int)
+        or not isinstance(max_length, numbers.Integral)
         or not 1 <= max_length <= _MAX_INT32
     ):
         expected = "None or an int in [1, 2**31 - 1]" if allow_none else "an int in [1, 2**31 - 1]"
         raise ValueError(f"`max_length` must be {expected}, got {max_length!r}.")
+    return int(max_length)
 
 
 def _make_attention(name, units, dtype):
@@ -243,6 +246,11 @@ class Seq2Seq(keras.Model):
         self._decoders = FunctionCache()
 
     # --------------------------------------------------------------------------- build
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`; a ``class_weight`` is refused (see `refuse_class_weight`)."""
+        refuse_class_weight(args, kwargs)
+        return super().fit(*args, **kwargs)
+
     def build(self, input_shape=None):
         ids = ops.ones((1, 2), dtype="int32")
         self.encoder_decoder_logits(ids, ids)
@@ -432,7 +440,7 @@ class Seq2Seq(keras.Model):
     def source_ids_from_text(self, texts, max_source_length=None):
         """Graph-friendly: tf.string [B] → padded source ids [B, max(1, longest)]; a longer
         source keeps its first ``max_source_length`` tokens (None or an int >= 1)."""
-        check_optional_length(max_source_length, "max_source_length")
+        max_source_length = check_optional_length(max_source_length, "max_source_length")
         ids = self.source_tokenizer.tokenize(texts)
         if max_source_length is not None:
             ids = ids[:, :max_source_length]
@@ -497,8 +505,8 @@ class Seq2Seq(keras.Model):
         """
         self._require_tokenizers("translate")
         texts = check_texts(texts)
-        _check_max_length(max_length)
-        check_optional_length(max_source_length, "max_source_length")
+        max_length = _check_max_length(max_length)
+        max_source_length = check_optional_length(max_source_length, "max_source_length")
         self._ensure_built()
         count = 1 if n_best is None else n_best
         # Checked at every call (see `compiled_decode`): a cached setting skipped the checks.
@@ -558,8 +566,8 @@ class Seq2Seq(keras.Model):
                 f"`sources` and `targets` must have the same length (one target per source), "
                 f"got {len(sources)} and {len(targets)}."
             )
-        check_optional_length(max_source_length, "max_source_length")
-        _check_max_length(max_length, allow_none=True)
+        max_source_length = check_optional_length(max_source_length, "max_source_length")
+        max_length = _check_max_length(max_length, allow_none=True)
         self._ensure_built()
         scores = self.score_text(
             string_constant(sources), string_constant(targets), max_source_length, max_length
@@ -568,8 +576,8 @@ class Seq2Seq(keras.Model):
 
     def score_text(self, sources, targets, max_source_length=None, max_length=None):
         """Graph-friendly `score`: tf.string [B] and [B] → float32 [B] (same bounds)."""
-        check_optional_length(max_source_length, "max_source_length")
-        _check_max_length(max_length, allow_none=True)
+        max_source_length = check_optional_length(max_source_length, "max_source_length")
+        max_length = _check_max_length(max_length, allow_none=True)
         # A served request may pair N sources with M targets; the model would broadcast one
         # source over every target instead of failing.
         same_count = tf.debugging.assert_equal(
@@ -623,8 +631,8 @@ class Seq2Seq(keras.Model):
         """
         self._require_tokenizers("serving_signatures")
         n_best = beam_size if n_best is None else n_best
-        _check_max_length(max_length)
-        check_optional_length(max_source_length, "max_source_length")
+        max_length = _check_max_length(max_length)
+        max_source_length = check_optional_length(max_source_length, "max_source_length")
         self._ensure_built()
         source = tf.TensorSpec([None], tf.string, name="source")
         target = tf.TensorSpec([None], tf.string, name="target")

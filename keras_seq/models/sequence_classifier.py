@@ -112,7 +112,7 @@ class SequenceClassifier(keras.Model):
                 f"[64] (or [] for a linear head), got {hidden_units!r:.100}."
             )
         hidden_units = list(hidden_units)
-        check_optional_length(max_length, "max_length")
+        max_length = check_optional_length(max_length, "max_length")
         self.class_names = list(class_names)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
@@ -172,7 +172,7 @@ class SequenceClassifier(keras.Model):
         empty text is classified from padding alone (its pooled features are zeros). A text
         keeps its first ``self.max_length`` tokens, and its first ``max_length`` (None or an
         int >= 1) when that is smaller."""
-        check_optional_length(max_length, "max_length")
+        max_length = check_optional_length(max_length, "max_length")
         bounds = [b for b in (self.max_length, max_length) if b is not None]
         ids = self.tokenizer.tokenize(texts)
         if bounds:
@@ -219,7 +219,7 @@ class SequenceClassifier(keras.Model):
           its length.
         """
         self._require_tokenizer("serving_signatures")
-        check_optional_length(max_length, "max_length")
+        max_length = check_optional_length(max_length, "max_length")
         if not self.built:  # the export tracks the weights, which only `build` creates
             self.build()
         text_spec = tf.TensorSpec([None], tf.string, name="text")

@@ -10,6 +10,7 @@ from keras_seq.models._recurrent_body import (
     check_cell_and_dropout,
     check_optional_length,
     embed_ids,
+    refuse_class_weight,
     resolve_vocabulary_size,
     sublayer_policy,
 )
@@ -115,6 +116,11 @@ class SequenceTagger(keras.Model):
         )
         self._taggers = FunctionCache()
 
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`; a ``class_weight`` is refused (see `refuse_class_weight`)."""
+        refuse_class_weight(args, kwargs)
+        return super().fit(*args, **kwargs)
+
     def build(self, input_shape=None):
         self.call(ops.ones((1, 2), dtype="int32"))
         self.built = True
@@ -146,7 +152,7 @@ class SequenceTagger(keras.Model):
         "" to the longest sentence (at least one column). With ``max_length`` (None or an int
         >= 1) a sentence keeps its first ``max_length`` words, and ``tokens`` shows which.
         """
-        check_optional_length(max_length, "max_length")
+        max_length = check_optional_length(max_length, "max_length")
         # The tokenizer's own word split, so that there is one id, hence one tag, per word.
         words = self.tokenizer.split_words(texts)
         if max_length is not None:
@@ -196,7 +202,7 @@ class SequenceTagger(keras.Model):
           ``tokens`` shows the words that were tagged.
         """
         self._require_tokenizer("serving_signatures")
-        check_optional_length(max_length, "max_length")
+        max_length = check_optional_length(max_length, "max_length")
         if not self.built:  # the export tracks the weights, which only `build` creates
             self.build()
         text_spec = tf.TensorSpec([None], tf.string, name="text")

@@ -65,7 +65,8 @@ class WordTokenizer(Tokenizer):
         Args:
             texts_or_dataset: list of str, list of token lists, or a finite tf.data.Dataset
                 of tf.string texts (scalars) or token lists ([None] vectors); an infinite one
-                (``.repeat()``) raises ValueError.
+                (``.repeat()``) raises ValueError, and so do [None] vectors with whitespace in
+                a token (a batched dataset of texts: unbatch it).
             min_count: int. Minimum frequency of a kept word.
             max_vocabulary_size: int or None. Maximum size, reserved tokens included.
             lowercase, normalization: as in `Tokenizer`.
@@ -135,6 +136,9 @@ def _word_batches(texts_or_dataset, splitter):
     """Yields the normalized words of the corpus, batch by batch, as tf.string [words]."""
     if isinstance(texts_or_dataset, tf.data.Dataset):
         spec = texts_or_dataset.element_spec
+        # Rows sliced from a RaggedTensor are token lists; dense vectors may be a batched
+        # dataset of texts, checked below.
+        sliced_rows = isinstance(spec, tf.RaggedTensorSpec)
         if isinstance(spec, tf.RaggedTensorSpec) and spec.ragged_rank == 0:
             # Rows sliced from a RaggedTensor: an identity map makes them dense vectors.
             texts_or_dataset = texts_or_dataset.map(lambda row: row)
@@ -155,6 +159,8 @@ def _word_batches(texts_or_dataset, splitter):
                 f"shape {spec.shape}."
             )
         for batch in dataset:
+            if isinstance(batch, tf.RaggedTensor) and not sliced_rows:
+                _refuse_batched_texts(batch.flat_values)
             yield _normalized_words(splitter, batch)
         return
     if isinstance(texts_or_dataset, (str, bytes)):
@@ -166,6 +172,19 @@ def _word_batches(texts_or_dataset, splitter):
     rows = list(texts_or_dataset)
     for start in range(0, len(rows), 1024):
         yield _normalized_words(splitter, splitter._standardize_strings(rows[start : start + 1024]))
+
+
+def _refuse_batched_texts(tokens):
+    """ValueError when a token of a dataset of [None] vectors holds whitespace: the word split
+    never makes such a token, so the dataset is a batched one of texts (`.batch()` on texts,
+    `text_dataset_from_directory`), whose every text would otherwise count as one word."""
+    if bool(tf.reduce_any(tf.strings.regex_full_match(tokens, r"(?s).*[\s\p{Z}].*"))):
+        raise ValueError(
+            "`texts_or_dataset` yields string vectors whose tokens hold whitespace: a batched "
+            "dataset of texts, each of which would count as one word. Pass it unbatched "
+            "(`dataset.unbatch()`), or token lists without whitespace (a list of lists keeps "
+            "such tokens)."
+        )
 
 
 def _normalized_words(splitter, batch):

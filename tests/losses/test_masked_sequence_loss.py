@@ -98,7 +98,7 @@ def test_loss_is_zero_when_real_tokens_weigh_nothing():
     assert np.all(tape.gradient(loss, logits).numpy() == 0.0)
 
 
-@pytest.mark.parametrize("shape", [(4,), (3, 5), (3, 4, 1)])
+@pytest.mark.parametrize("shape", [(4,), (3, 5), (3, 4, 2), (3, 4, 1, 1)])
 def test_loss_rejects_sample_weight_of_wrong_shape(shape):
     logits = np.zeros((3, 4, 6), "float32")
     with pytest.raises(ValueError, match=rf"\(3, 4\), got shape \({shape[0]},"):

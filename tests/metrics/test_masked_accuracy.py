@@ -37,7 +37,7 @@ def test_sample_weight_gives_weighted_token_mean_over_batches(kind):
     np.testing.assert_allclose(metric.result(), hits / total, rtol=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(4,), (3, 5), (3, 3, 1)])
+@pytest.mark.parametrize("shape", [(4,), (3, 5), (3, 3, 2), (3, 3, 1, 1)])
 def test_rejects_sample_weight_of_wrong_shape(shape):
     with pytest.raises(ValueError, match=rf"\(3, 3\), got shape \({shape[0]},"):
         MaskedAccuracy().update_state(
