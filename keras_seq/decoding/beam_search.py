@@ -324,10 +324,9 @@ def _to_length_penalty(length_penalty):
         return LengthPenalty()
     if isinstance(length_penalty, LengthPenalty):
         return length_penalty
-    if isinstance(length_penalty, str):
-        length_penalty = (length_penalty,)
-    if isinstance(length_penalty, (tuple, list)) and length_penalty:
-        name, *arguments = length_penalty
+    spec = (length_penalty,) if isinstance(length_penalty, str) else length_penalty
+    if isinstance(spec, (tuple, list)) and spec:
+        name, *arguments = spec
         if name == "gnmt" and len(arguments) == 1:
             return GNMTLengthPenalty(arguments[0])
         if name == "average" and not arguments:

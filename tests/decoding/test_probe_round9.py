@@ -1,6 +1,8 @@
 """Decoding probe, round 9: empty batches of unknown size over the whole vocabulary, int64 or
 Python lengths and ids beyond int32, unseeded eager sampling under a global seed."""
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -104,3 +106,11 @@ def test_unseeded_eager_sampling_draws_anew_at_each_call_under_a_global_seed():
         tf.random.set_seed(None)
     assert not np.array_equal(first[0], first[1])
     np.testing.assert_array_equal(first, again)  # the global seed still fixes the sequence
+
+
+@pytest.mark.parametrize("value", ["foo", ("foo", 1), ["gnmt"], ("average", 2)])
+def test_an_unknown_length_penalty_is_named_as_given(value):
+    # A string was shown wrapped in a tuple: "got ('foo',)".
+    message = r"`length_penalty` must be .*, got " + re.escape(repr(value)) + r"\.$"
+    with pytest.raises(ValueError, match=message):
+        BeamSearch(2, length_penalty=value)
