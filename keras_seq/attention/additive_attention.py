@@ -99,13 +99,19 @@ class AdditiveAttention(BaseAttention):
             projected_key = projected_key + self.bias
         # [B, Tq, 1, units] + [B, 1, Tv, units]
         hidden = ops.tanh(projected_query[:, :, None, :] + projected_key[:, None, :, :])
+        # The norm of v in float32 at least: in float16, ||v||^2 overflows to inf once
+        # ||v|| > 256 (weight normalization lets ||v|| grow freely), which made v zero and
+        # every weight uniform.
+        dtype = keras.backend.standardize_dtype(hidden.dtype)
+        dtype = "float32" if dtype in ("float16", "bfloat16") else dtype
         if self.scale is None:
-            scale = ops.ones((hidden.shape[-1],), dtype=hidden.dtype)
+            scale = ops.ones((hidden.shape[-1],), dtype=dtype)
         else:
-            scale = ops.cast(self.scale, hidden.dtype)
+            scale = ops.cast(self.scale, dtype)
         if self.normalize:
-            scale = self.scale_gain * scale / ops.sqrt(ops.sum(ops.square(scale)))
-        return ops.sum(hidden * scale, axis=-1)
+            gain = ops.cast(self.scale_gain, dtype)
+            scale = gain * scale / ops.sqrt(ops.sum(ops.square(scale)))
+        return ops.sum(hidden * ops.cast(scale, hidden.dtype), axis=-1)
 
     def get_config(self):
         config = super().get_config()

@@ -24,6 +24,9 @@ class BaseAttention(keras.layers.Layer):
 
     Weights are exactly 0 where ``m_j`` is False and sum to 1 over the rest. A row whose
     values are all masked gets zero weights and a zero context (no NaN, also in gradients).
+    Keys and values are zeros where ``m_j`` is False, so a NaN or inf there (padding of a
+    memory computed upstream) reaches neither the outputs nor the gradients; the same holds
+    for query steps where ``query_mask`` is False.
 
     A query of shape [B, dim] is one decoder step: it runs through the same operations as
     the sequence path with Tq = 1, so both give the same numbers (beam search uses the
@@ -46,6 +49,11 @@ class BaseAttention(keras.layers.Layer):
             the Keras mask of ``value`` when there is one (e.g. ``Embedding(mask_zero=True)``).
         return_attention_scores: bool. Also return the attention weights (after softmax).
         training: bool. Enables dropout.
+        query_mask: [B, Tq] (or [B] for a single step) bool mask of valid query steps, or
+            None. Filled from the Keras mask of ``query``. Masked query steps are zeros
+            before scoring: their outputs are those of a zero query (to be ignored
+            downstream; the output keeps the mask) and a NaN or inf there stays out of the
+            other steps' gradients.
 
     Returns:
         The context, [B, Tq, dim_v] (or [B, dim_v] for a single-step query); with
@@ -55,9 +63,17 @@ class BaseAttention(keras.layers.Layer):
 
     def __init__(self, dropout=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1); received dropout={dropout}.")
-        self.dropout = dropout
+        if (
+            not isinstance(dropout, numbers.Real)
+            or isinstance(dropout, bool)
+            or not 0.0 <= dropout < 1.0
+        ):
+            raise ValueError(f"`dropout` must be in [0, 1); received dropout={dropout!r}.")
+        # Plain Python numbers: a NumPy float made the config unserializable to JSON, and
+        # Keras' SeedGenerator refuses a NumPy integer seed.
+        self.dropout = float(dropout)
+        if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+            seed = int(seed)
         self.seed = seed
         self.supports_masking = True
         if dropout > 0:
@@ -94,6 +110,7 @@ class BaseAttention(keras.layers.Layer):
         value_mask=None,
         return_attention_scores=False,
         training=None,
+        query_mask=None,
     ):
         # Keras converts the positional inputs only; lists are accepted as keras' Attention does.
         if key is not None and not hasattr(key, "shape"):
@@ -126,6 +143,8 @@ class BaseAttention(keras.layers.Layer):
         query = leading_dims_matching(
             query, value, 1, f"{name}: `query` and `value` must have the same batch size"
         )
+        if query_mask is not None:
+            query = self._zero_masked_query(query, query_mask)
         single_step = len(query.shape) == 2
         if single_step:
             query = ops.expand_dims(query, axis=1)
@@ -134,6 +153,12 @@ class BaseAttention(keras.layers.Layer):
                 value_mask, value, 2, f"{name}: `value_mask` must have shape [batch, Tv]"
             )
             value_mask = ops.cast(value_mask, "bool")
+            # A NaN or inf at a masked step (padding of a memory computed upstream) would
+            # pass its weight of 0 as 0·NaN = NaN into the weighted sum, the scores and
+            # every gradient; masked keys and values are zeros instead.
+            step_mask = value_mask[:, :, None]
+            value = ops.where(step_mask, value, ops.zeros_like(value))
+            key = ops.where(step_mask, key, ops.zeros_like(key)) if key_given else value
 
         scores = self._calculate_scores(query, key)
         weights = _masked_softmax(scores, value_mask)
@@ -154,6 +179,32 @@ class BaseAttention(keras.layers.Layer):
         if return_attention_scores:
             return output, weights
         return output
+
+    def _zero_masked_query(self, query, query_mask):
+        """``query`` with zeros where ``query_mask`` [B, Tq] (or [B]) is False: a NaN or inf
+        at a masked query step, whose output is ignored downstream, would still make the
+        gradients of the keys, values and weights NaN (through the softmax and matmuls)."""
+        name = self.__class__.__name__
+        if not hasattr(query_mask, "shape"):
+            query_mask = ops.convert_to_tensor(query_mask)
+        expected = tuple(query.shape[:-1])
+        # A scalar is every step's mask: Keras propagates one (True) from a layer that was
+        # called with a Python list as its mask.
+        if len(query_mask.shape) == 0:
+            return ops.where(ops.cast(query_mask, "bool"), query, ops.zeros_like(query))
+        if len(query_mask.shape) != len(expected) or not _compatible(
+            tuple(query_mask.shape), expected
+        ):
+            raise ValueError(
+                f"{name}: `query_mask` must have shape {expected} (the query's shape without "
+                f"its features) to match query.shape={tuple(query.shape)}; received "
+                f"query_mask.shape={tuple(query_mask.shape)}."
+            )
+        query_mask = leading_dims_matching(
+            query_mask, query, len(expected), f"{name}: `query_mask` must match `query`"
+        )
+        query_mask = ops.cast(query_mask, "bool")[..., None]
+        return ops.where(query_mask, query, ops.zeros_like(query))
 
     def _check_shapes(self, query_shape, value_shape, key_shape, mask_shape=None):
         name = self.__class__.__name__

@@ -109,9 +109,11 @@ class MultiHeadCrossAttention(BaseAttention):
         projected_query = ops.einsum("bqd,dhe->bqhe", query, self.query_kernel)
         if self.query_bias is not None:
             projected_query = projected_query + self.query_bias
+        # Scaled before the product, as `keras.layers.MultiHeadAttention` does: in float16
+        # the unscaled product overflows to inf sqrt(key_dim) times sooner (NaN weights).
+        projected_query = projected_query * (1.0 / math.sqrt(self.key_dim))
         projected_key = ops.einsum("bkd,dhe->bkhe", key, self.key_kernel)
-        scores = ops.einsum("bqhe,bkhe->bhqk", projected_query, projected_key)
-        return scores * (1.0 / math.sqrt(self.key_dim))
+        return ops.einsum("bqhe,bkhe->bhqk", projected_query, projected_key)
 
     def _project_value(self, value):
         projected = ops.einsum("bkd,dhe->bkhe", value, self.value_kernel)
