@@ -106,6 +106,14 @@ def leading_dims_matching(tensor, reference, count, message):
     return checked
 
 
+def mask_tensor(mask):
+    """``mask`` as a bool tensor (None stays None): a layer's `compute_mask` hands on the mask
+    it was called with, and Keras recorded a nested Python list there as the scalar True."""
+    if mask is None or hasattr(mask, "shape"):
+        return mask
+    return tf.cast(tf.convert_to_tensor(mask), tf.bool)  # 0/1 lists too
+
+
 def check_bool(value, name):
     """Refuses a non-bool flag: ``"no"`` or ``0.5`` would otherwise read as true or false."""
     if not isinstance(value, (bool, np.bool_)):

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import check_static_shape, leading_dims_matching
+from keras_seq._checked_ids import check_static_shape, leading_dims_matching, mask_tensor
 from keras_seq.attention.multi_head_cross_attention import MultiHeadCrossAttention
 from keras_seq.layers.bidirectional import unshared_config
 from keras_seq.layers.stacked_rnn import StackedRNN
@@ -365,7 +365,7 @@ class AttentionDecoder(keras.layers.Layer):
         )
 
     def compute_mask(self, inputs, mask=None, **kwargs):
-        return [mask, None]
+        return [mask_tensor(mask), None]
 
     def get_config(self):
         config = super().get_config()

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_seq._checked_ids import mask_tensor
+
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
@@ -243,7 +245,7 @@ class Bidirectional(keras.layers.Layer):
         return outputs if self.merge_mode is None else outputs[0]
 
     def compute_mask(self, inputs, mask=None):
-        output_mask = mask if self.return_sequences else None
+        output_mask = mask_tensor(mask) if self.return_sequences else None
         masks = [output_mask, output_mask] if self.merge_mode is None else [output_mask]
         if self.return_state:
             return masks + [None] * len(self.state_size)

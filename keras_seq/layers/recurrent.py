@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import ops
 from keras.src.backend import AutocastScope, get_autocast_scope
 
-from keras_seq._checked_ids import check_static_shape, leading_dims_matching
+from keras_seq._checked_ids import check_static_shape, leading_dims_matching, mask_tensor
 from keras_seq.cells.recurrent_cell import DropoutRNNCell, RecurrentCell
 from keras_seq.layers._fused_recurrence import fused_recurrence, supports_fused_recurrence
 
@@ -237,7 +237,7 @@ class Recurrent(keras.layers.Layer):
         return output_shape
 
     def compute_mask(self, inputs, mask=None):
-        output_mask = mask if self.return_sequences else None
+        output_mask = mask_tensor(mask) if self.return_sequences else None
         if output_mask is not None and self.go_backwards:
             # The returned sequence runs in reverse, so does its mask (Keras' RNN passes the
             # inputs' mask on unreversed, so the next layer reads padding as valid steps).

@@ -5,6 +5,7 @@ import numbers
 import keras
 from keras import ops
 
+from keras_seq._checked_ids import mask_tensor
 from keras_seq.layers.bidirectional import Bidirectional, clone_layer, unshared_config
 from keras_seq.layers.sequence_pooling import SequencePooling
 
@@ -209,7 +210,7 @@ class StackedRNN(keras.layers.Layer):
         return [shape, state_shapes] if self.return_state else shape
 
     def compute_mask(self, inputs, mask=None):
-        output_mask = mask if self.return_sequences else None
+        output_mask = mask_tensor(mask) if self.return_sequences else None
         if self.return_state:
             return [output_mask, [[None] * len(level.state_size) for level in self.levels]]
         return output_mask

@@ -172,3 +172,25 @@ def test_bahdanau_decoder_names_bad_states_and_inputs():
             decoder(*args, **kwargs)
     with pytest.raises(ValueError, match="one entry per level"):
         decoder.step(X[:, 0], [[state, state]], MEMORY)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LSTM(3, return_sequences=True),
+        lambda: LSTM(3, return_sequences=True, go_backwards=True),
+        lambda: Bidirectional(GRU(3, return_sequences=True)),
+        lambda: StackedRNN(SimpleRNN(3), num_layers=2),
+    ],
+    ids=["lstm", "lstm_backwards", "bidirectional", "stacked"],
+)
+def test_a_list_mask_is_handed_on_as_the_mask_tensor(make):
+    # Keras recorded the nested list the layer was called with as the scalar mask True, so
+    # the next layer read every step as valid.
+    layer = make()
+    mask = [[True, True, False, False], [True, False, False, False], [True] * 4]
+    output = layer(X, mask=mask)
+    expected = np.array(mask)
+    if getattr(layer, "go_backwards", False):
+        expected = expected[:, ::-1]
+    np.testing.assert_array_equal(np.asarray(output._keras_mask), expected)
