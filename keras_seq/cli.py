@@ -137,18 +137,18 @@ def one_line(text):
     return _LINE_BREAKS.sub(" ", text)
 
 
-def _read_lines(stdin):
-    """The lines of ``stdin`` (decoded as UTF-8, a leading byte order mark dropped, as the
-    readers of `keras_seq.datasets` do) without their newline.
+def _input_lines(stdin):
+    """Yields the lines of ``stdin`` as they arrive (decoded as UTF-8, a leading byte order
+    mark dropped, as the readers of `keras_seq.datasets` do), without their newline.
 
     Raises:
         SystemExit: a line is not valid UTF-8 (the message gives its number).
     """
     # Decode line by line from the bytes underneath, when there are any: a text stream
-    # decodes in chunks, so its errors cannot name the line.
+    # decodes in chunks, so its errors cannot name the line. `readline` (not iteration,
+    # which reads ahead in blocks) hands on each line of a terminal or pipe when it comes.
     source = getattr(stdin, "buffer", stdin)
-    lines = []
-    for line in source:
+    for number, line in enumerate(iter(source.readline, source.read(0)), start=1):
         try:
             if isinstance(line, bytes):
                 line = line.decode("utf-8")
@@ -157,13 +157,34 @@ def _read_lines(stdin):
                 # lone surrogates, which cannot become a tf.string: encoding finds them.
                 line.encode("utf-8")
         except UnicodeError:
-            raise SystemExit(
-                f"translate: line {len(lines) + 1} of the input is not valid UTF-8"
-            ) from None
-        if not lines:
+            raise SystemExit(f"translate: line {number} of the input is not valid UTF-8") from None
+        if number == 1:
             line = line.removeprefix("\ufeff")  # written by Windows editors
-        lines.append(line.rstrip("\n"))
-    return lines
+        yield line.rstrip("\n")
+
+
+def _read_lines(stdin):
+    """All the lines of `_input_lines`, as a list."""
+    return list(_input_lines(stdin))
+
+
+def _batches(lines, batch_size):
+    """``(index of the first line, lines)`` for consecutive groups of ``batch_size`` lines."""
+    batch, start = [], 0
+    for line in lines:
+        batch.append(line)
+        if len(batch) == batch_size:
+            yield start, batch
+            start, batch = start + len(batch), []
+    if batch:
+        yield start, batch
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or a closed stream
+        return False
 
 
 def _utf8_writer(stdout):
@@ -194,8 +215,9 @@ def _load_error(error):
 
 
 def _translate(args, stdin=None, stdout=None):
-    """Translates stdin line by line in batches; one translation per line, or with ``--n_best``
-    N lines per input as ``index ||| translation`` (Moses n-best style, best first). Line
+    """Translates stdin (each line as it is entered at a terminal, else in batches of
+    ``--batch_size`` lines once the input is read); one translation per line, or with
+    ``--n_best`` N lines per input as ``index ||| translation`` (Moses n-best style). Line
     breaks inside a translation become spaces (`one_line`), so output line i is always the
     translation of input line i; the output is UTF-8.
 
@@ -245,10 +267,13 @@ def _translate(args, stdin=None, stdout=None):
         raise SystemExit(
             f"translate: {args.model} holds a {type(model).__name__}, not a translator"
         )
-    lines = _read_lines(stdin)
     write = _utf8_writer(stdout)
-    for start in range(0, len(lines), args.batch_size):
-        batch = lines[start : start + args.batch_size]
+    # From a terminal each sentence is translated when its line is entered (it waited for
+    # Ctrl-D before); a file or a pipe is read whole first (a line that is not UTF-8 stops
+    # the command before any output), then translated --batch_size lines at a time.
+    interactive = _is_terminal(stdin)
+    lines = _input_lines(stdin) if interactive else _read_lines(stdin)
+    for start, batch in _batches(lines, 1 if interactive else args.batch_size):
         try:
             translations = model.translate(
                 batch,
