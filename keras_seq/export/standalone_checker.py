@@ -370,7 +370,13 @@ def replay_problems(version_dir, meta_graph, rtol=1e-5, atol=1e-6):
 
 
 def model_config_problems(path):
-    """Parses ``path`` as a text ModelServerConfig and checks its model entries."""
+    """Parses ``path`` as a text ModelServerConfig and checks its model entries.
+
+    Returns:
+        ``(problems, notes)``: what TF Serving would refuse, and the base paths that are not
+        directories on this machine (TF Serving keeps polling a missing one, serving nothing
+        under that name; fine when the config is for another machine or a container).
+    """
     from google.protobuf import text_format
     from tensorflow_serving.config import model_server_config_pb2
 
@@ -379,8 +385,8 @@ def model_config_problems(path):
         with open(path) as f:
             text_format.Parse(f.read(), config)
     except (OSError, text_format.ParseError) as error:
-        return [f"{path}: not a ModelServerConfig: {error}"]
-    problems = []
+        return [f"{path}: not a ModelServerConfig: {error}"], []
+    problems, notes = [], []
     models = config.model_config_list.config
     if not models:
         problems.append(f"{path}: model_config_list has no config")
@@ -392,7 +398,14 @@ def model_config_problems(path):
             problems.append(f"{path}: every config needs a name and a base_path")
         if model.model_platform not in ("", "tensorflow"):
             problems.append(f"{path}: model {model.name!r} platform {model.model_platform!r}")
-    return problems
+        if model.base_path and not os.path.isdir(model.base_path):
+            notes.append(
+                f"{path}: model {model.name!r}: base_path {model.base_path} is not a directory "
+                "here (TF Serving logs 'Could not find base path' and serves nothing under that "
+                "name until it appears; fine if the config is for another machine or a "
+                "container)"
+            )
+    return problems, notes
 
 
 def version_dirs(path):
@@ -538,9 +551,11 @@ def main(argv=None):
             else:
                 print(f"PASS {version_dir}: {replayed} warm-up records replayed")
     if args.model_config_file:
-        problems = model_config_problems(args.model_config_file)
+        problems, notes = model_config_problems(args.model_config_file)
         for problem in problems:
             print(f"FAIL {problem}")
+        for note in notes:
+            print(f"NOTE {note}")
         if problems:
             failures += 1
         else:

@@ -57,3 +57,25 @@ def test_the_cli_module_parses_help_and_usage_errors_without_tensorflow():
     assert run.returncode == 0, run.stderr[-2000:]
     assert "RESULT [0, 0, 0, 0, 2] []" in run.stderr
     assert "keras-seq translate: error: argument --beam_size: expected an int >= 1" in run.stderr
+
+
+def test_a_base_path_missing_here_is_noted_not_failed(tmp_path):
+    # It passed without a word: TF Serving then logs "Could not find base path" and serves
+    # nothing under that name, which a config written for a container may still intend.
+    present = tmp_path / "present"
+    present.mkdir()
+    config = tmp_path / "models.config"
+    config.write_text(
+        "model_config_list {\n"
+        f'  config {{ name: "here" base_path: "{present}" model_platform: "tensorflow" }}\n'
+        f'  config {{ name: "gone" base_path: "{tmp_path / "gone"}" }}\n'
+        "}\n"
+    )
+    problems, notes = standalone_checker.model_config_problems(str(config))
+    assert problems == []
+    assert len(notes) == 1
+    assert f"model 'gone': base_path {tmp_path / 'gone'} is not a directory here" in notes[0]
+    broken = tmp_path / "broken.config"
+    broken.write_text("model_config_list { config { name: 'x' } }\n")
+    problems, notes = standalone_checker.model_config_problems(str(broken))
+    assert problems == [f"{broken}: every config needs a name and a base_path"] and notes == []
