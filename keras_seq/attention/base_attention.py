@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import leading_dims_matching
+from keras_seq._checked_ids import leading_dims_matching, mask_tensor
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -115,8 +115,7 @@ class BaseAttention(keras.layers.Layer):
         # Keras converts the positional inputs only; lists are accepted as keras' Attention does.
         if key is not None and not hasattr(key, "shape"):
             key = ops.convert_to_tensor(key, dtype=self.compute_dtype)
-        if value_mask is not None and not hasattr(value_mask, "shape"):
-            value_mask = ops.convert_to_tensor(value_mask)
+        value_mask = mask_tensor(value_mask)
         key_given = key is not None
         key = key if key_given else value
         # Keras casts float inputs to the compute dtype; integer ones (e.g. 0/1 features) too
@@ -185,11 +184,9 @@ class BaseAttention(keras.layers.Layer):
         at a masked query step, whose output is ignored downstream, would still make the
         gradients of the keys, values and weights NaN (through the softmax and matmuls)."""
         name = self.__class__.__name__
-        if not hasattr(query_mask, "shape"):
-            query_mask = ops.convert_to_tensor(query_mask)
+        query_mask = mask_tensor(query_mask)
         expected = tuple(query.shape[:-1])
-        # A scalar is every step's mask: Keras propagates one (True) from a layer that was
-        # called with a Python list as its mask.
+        # A scalar is every step's mask.
         if len(query_mask.shape) == 0:
             return ops.where(ops.cast(query_mask, "bool"), query, ops.zeros_like(query))
         if len(query_mask.shape) != len(expected) or not _compatible(

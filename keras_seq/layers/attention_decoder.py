@@ -277,8 +277,7 @@ class AttentionDecoder(keras.layers.Layer):
                 )
 
     def _loop(self, inputs, states, memory, memory_mask, mask, training):
-        if mask is not None and not hasattr(mask, "shape"):  # a nested list
-            mask = ops.convert_to_tensor(mask)
+        mask = mask_tensor(mask)  # a nested list too
         self._check_loop_arguments(inputs, states, memory, mask)
         cells = [level.cell for level in self.rnn.levels]
         # Cells that draw per-sequence dropout masks (keras_seq's, and Keras' own cells).

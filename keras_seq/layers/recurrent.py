@@ -319,8 +319,7 @@ class Recurrent(keras.layers.Layer):
             inputs = ops.cast(inputs, self.compute_dtype)
         if initial_state is not None:
             initial_state = keras.tree.flatten(initial_state)
-        if mask is not None and not hasattr(mask, "shape"):  # a nested list
-            mask = ops.convert_to_tensor(mask)
+        mask = mask_tensor(mask)  # a nested list too
         self._check_inputs(inputs, initial_state, mask)
         mask, initial_state = self._check_dynamic_shapes(inputs, initial_state, mask)
         training = bool(training)

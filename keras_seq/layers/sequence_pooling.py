@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import leading_dims_matching
+from keras_seq._checked_ids import leading_dims_matching, mask_tensor
 from keras_seq.layers.recurrent import ragged_inputs_message
 
 POOLING_MODES = ("last", "mean", "max", "sum")
@@ -71,8 +71,7 @@ class SequencePooling(keras.layers.Layer):
                 f"{self.name}: `inputs` must be numeric, got dtype bool (cast it to a number "
                 "first)."
             )
-        if mask is not None and not hasattr(mask, "shape"):  # a nested list
-            mask = ops.convert_to_tensor(mask)
+        mask = mask_tensor(mask)  # a nested list too
         self._check_shapes(tuple(inputs.shape), None if mask is None else tuple(mask.shape))
         if mask is None:
             mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")

@@ -107,19 +107,23 @@ def sublayer_policy(model):
     return model.dtype_policy
 
 
-def refuse_class_weight(fit_args, fit_kwargs):
-    """ValueError when ``model.fit`` is given a ``class_weight``. Keras reads it as one class
-    per example: from [B, T] targets it takes the arg-max over the time axis (a position, not
-    a class) and weighs the whole example with the class weight of that position, so the
-    weights were silently wrong for a model with one target per token."""
-    arguments = inspect.signature(keras.Model.fit).bind(None, *fit_args, **fit_kwargs).arguments
-    if arguments.get("class_weight") is not None:
-        raise ValueError(
-            "`class_weight` does not apply to a model with one target per token (Keras reads "
-            "one class per example, and would weigh each example by the class of an arg-max "
-            "over its time steps). Weigh the tokens instead: "
-            "`sample_weight=np.asarray(weight_of_class)[y]`, of shape [batch, time]."
-        )
+class RefusesClassWeight:
+    """Mixin of the models with one target per token: their `fit` refuses a
+    ``class_weight``. Keras reads it as one class per example: from [B, T] targets it takes
+    the arg-max over the time axis (a position, not a class) and weighs the whole example
+    with the class weight of that position, so the weights were silently wrong."""
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`; a ``class_weight`` is refused (see `RefusesClassWeight`)."""
+        bound = inspect.signature(keras.Model.fit).bind(None, *args, **kwargs)
+        if bound.arguments.get("class_weight") is not None:
+            raise ValueError(
+                "`class_weight` does not apply to a model with one target per token (Keras "
+                "reads one class per example, and would weigh each example by the class of an "
+                "arg-max over its time steps). Weigh the tokens instead: "
+                "`sample_weight=np.asarray(weight_of_class)[y]`, of shape [batch, time]."
+            )
+        return super().fit(*args, **kwargs)
 
 
 def build_recurrent_body(model, bidirectional=False, return_state=False):

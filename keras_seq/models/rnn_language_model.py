@@ -16,12 +16,12 @@ from keras_seq.decoding import (
     TopPSampler,
 )
 from keras_seq.models._recurrent_body import (
+    RefusesClassWeight,
     build_recurrent_body,
     check_cell_and_dropout,
     check_optional_length,
     embed_ids,
     forbid_ids,
-    refuse_class_weight,
     resolve_vocabulary_size,
     sublayer_policy,
 )
@@ -66,7 +66,7 @@ def _check_max_length(max_length):
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
-class RNNLanguageModel(keras.Model):
+class RNNLanguageModel(RefusesClassWeight, keras.Model):
     """Next-token language model: embedding → stacked recurrent layers → softmax.
 
     ::
@@ -160,11 +160,6 @@ class RNNLanguageModel(keras.Model):
         self._generators = FunctionCache()
 
     # --------------------------------------------------------------------------- build
-    def fit(self, *args, **kwargs):
-        """`keras.Model.fit`; a ``class_weight`` is refused (see `refuse_class_weight`)."""
-        refuse_class_weight(args, kwargs)
-        return super().fit(*args, **kwargs)
-
     def build(self, input_shape=None):
         if self.tie_weights:
             self.output_bias = self.add_weight(

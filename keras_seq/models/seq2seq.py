@@ -15,11 +15,11 @@ from keras_seq.layers.gru import GRU
 from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
 from keras_seq.models._recurrent_body import (
+    RefusesClassWeight,
     check_cell_and_dropout,
     check_optional_length,
     embed_ids,
     forbid_ids,
-    refuse_class_weight,
     sublayer_policy,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
@@ -64,7 +64,7 @@ def _zero_rows(values, rows):
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
-class Seq2Seq(keras.Model):
+class Seq2Seq(RefusesClassWeight, keras.Model):
     """RNN encoder-decoder with attention (Sutskever et al. 2014; Bahdanau et al. 2015; Luong
     et al. 2015), trained with teacher forcing and decoded by a compiled search.
 
@@ -246,11 +246,6 @@ class Seq2Seq(keras.Model):
         self._decoders = FunctionCache()
 
     # --------------------------------------------------------------------------- build
-    def fit(self, *args, **kwargs):
-        """`keras.Model.fit`; a ``class_weight`` is refused (see `refuse_class_weight`)."""
-        refuse_class_weight(args, kwargs)
-        return super().fit(*args, **kwargs)
-
     def build(self, input_shape=None):
         ids = ops.ones((1, 2), dtype="int32")
         self.encoder_decoder_logits(ids, ids)

@@ -6,11 +6,11 @@ from keras import ops
 
 from keras_seq._checked_ids import check_bool
 from keras_seq.models._recurrent_body import (
+    RefusesClassWeight,
     build_recurrent_body,
     check_cell_and_dropout,
     check_optional_length,
     embed_ids,
-    refuse_class_weight,
     resolve_vocabulary_size,
     sublayer_policy,
 )
@@ -22,7 +22,7 @@ PAD_ID = 0
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
-class SequenceTagger(keras.Model):
+class SequenceTagger(RefusesClassWeight, keras.Model):
     """Tags every token of a sentence (part of speech, named-entity BIO/IOBES tags, ...).
 
     ::
@@ -115,11 +115,6 @@ class SequenceTagger(keras.Model):
             len(self.tag_vocabulary) + 1, name="logits", dtype=policy
         )
         self._taggers = FunctionCache()
-
-    def fit(self, *args, **kwargs):
-        """`keras.Model.fit`; a ``class_weight`` is refused (see `refuse_class_weight`)."""
-        refuse_class_weight(args, kwargs)
-        return super().fit(*args, **kwargs)
 
     def build(self, input_shape=None):
         self.call(ops.ones((1, 2), dtype="int32"))
