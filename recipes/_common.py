@@ -404,6 +404,49 @@ def _check_same_settings(backup_dir, settings):
         )
 
 
+def own_data_paths(args, suffix, file_kind):
+    """``{split: path}`` of ``--train-<suffix>``, ``--dev-<suffix>`` and ``--test-<suffix>``
+    (the user's own files instead of the bundled corpus; empty when none is given); exits
+    with a usage message unless all three name existing files (not directories), or none
+    does. ``file_kind`` names the file a directory was given for."""
+    paths = {split: getattr(args, f"{split}_{suffix}") for split in ("train", "dev", "test")}
+    missing = [f"--{split}-{suffix}" for split, path in paths.items() if path is None]
+    if len(missing) == len(paths):
+        return {}
+    if missing:
+        raise SystemExit(
+            f"--train-{suffix}, --dev-{suffix} and --test-{suffix} go together (your own data "
+            f"for all three splits); missing: {', '.join(missing)}"
+        )
+    for split, path in paths.items():
+        if os.path.isdir(path):
+            raise SystemExit(f"--{split}-{suffix} {path} is a directory; give the {file_kind}")
+        if not os.path.isfile(path):
+            raise SystemExit(f"--{split}-{suffix} {path}: no such file")
+    return paths
+
+
+def read_own_data(paths, suffix, read, example_kind):
+    """``{split: examples}`` of the files of `own_data_paths`, each read with
+    ``read(path)`` (a `keras_seq.datasets` reader with ``strict=False``: malformed lines are
+    skipped and counted); exits naming the flag and the file when a file cannot be read (a
+    corrupt compressed file, say) or holds no ``example_kind``."""
+    examples = {}
+    for split, path in paths.items():
+        try:
+            result = read(path)
+        except (OSError, ValueError) as error:  # unreadable, corrupt compressed file, ...
+            message = str(error)
+            where = "" if message.startswith(os.fspath(path)) else f" {path}"
+            raise SystemExit(f"--{split}-{suffix}{where}: {message}") from None
+        if result.skipped:
+            print(f"{path}: skipped {len(result.skipped)} malformed lines")
+        if not result.examples:
+            raise SystemExit(f"--{split}-{suffix} {path}: no {example_kind} in the file")
+        examples[split] = result.examples
+    return examples
+
+
 def train_stream(run, dataset, steps_per_epoch=None):
     """``(stream, steps_per_epoch)`` for `model.fit`: the epochs of ``dataset`` back to back
     (``dataset.repeat()``: a pipeline with ``reshuffle_each_iteration`` gives each epoch its own

@@ -3,11 +3,16 @@
     python recipes/classifier.py --quick --out runs/classifier_quick   # minutes on 2 CPU cores
     python recipes/classifier.py --out runs/classifier                 # the full config
     python recipes/classifier.py --quick --task brown_genres           # 15 Brown genres
+    python recipes/classifier.py --quick --train-csv train.csv --dev-csv dev.csv \
+        --test-csv test.csv --text-column review --label-column stars   # your own CSV files
 
 `keras_seq.SequenceClassifier` reads the first ``max_length`` words of each mail (subject
 and body; `classify` cuts the same way at serving time), is trained with plain `model.fit`,
 the epoch with the best dev F1 is kept, and the test split is scored: accuracy and per-class
-precision / recall / F1. The output directory receives:
+precision / recall / F1. With --train-csv, --dev-csv and --test-csv the three splits are your
+own CSV files instead (`keras_seq.datasets.read_classification_csv`: texts in --text-column,
+labels in --label-column; malformed rows are skipped and counted), and the classes are every
+label found in the three files. The output directory receives:
 
     model.keras         the best model, tokenizer included (reload with keras.saving.load_model)
     vocabulary.txt      the word vocabulary, one word per line
@@ -16,6 +21,7 @@ precision / recall / F1. The output directory receives:
     backup/             BackupAndRestore state: rerun the same command to resume a killed run
 """
 
+import argparse
 import os
 import sys
 import time
@@ -28,7 +34,9 @@ import tensorflow as tf  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
     finish,
+    own_data_paths,
     prepare,
+    read_own_data,
     recipe_parser,
     train_stream,
     training_callbacks,
@@ -41,6 +49,7 @@ from keras_seq.datasets import (  # noqa: E402
     SPAM_ASSASSIN_LABELS,
     load_brown_genres,
     load_spam_assassin,
+    read_classification_csv,
 )
 from keras_seq.metrics.class_f1_score import ClassF1Score  # noqa: E402
 from keras_seq.models.sequence_classifier import (  # noqa: E402
@@ -106,7 +115,72 @@ def load_task(task, split):
     return [(text, genres.index(genre)) for text, genre in examples], genres
 
 
-def main(argv=None):
+def csv_column(text):
+    """An argparse ``type``: a CSV column, by header name, or by 0-based index when ``text``
+    is an integer (both columns given by index: the files have no header row)."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a column name or index, got ''")
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def load_splits(args):
+    """``({split: [(text, label id), ...]}, class names)`` of --train-csv, --dev-csv and
+    --test-csv, whose classes are every label found in them (sorted), or of the bundled
+    ``--task``. Exits with a usage message for --task, --text-column or --label-column with
+    the wrong data, and names the flag and the file when one cannot be read or holds no
+    labelled text."""
+    paths = own_data_paths(args, "csv", "CSV file")
+    if not paths:
+        columns = [
+            flag
+            for flag, value in (
+                ("--text-column", args.text_column),
+                ("--label-column", args.label_column),
+            )
+            if value is not None
+        ]
+        if columns:
+            raise SystemExit(
+                f"{' and '.join(columns)} read your own CSV files: give --train-csv, "
+                "--dev-csv and --test-csv too"
+            )
+        # Recorded in the run's settings as before --task had no default: a killed run of an
+        # older keras_seq still resumes.
+        args.task = args.task or "spam"
+        loaded = {split: load_task(args.task, split) for split in ("train", "dev", "test")}
+        return {split: examples for split, (examples, _) in loaded.items()}, loaded["train"][1]
+    if args.task:
+        raise SystemExit(
+            f"--task {args.task} is a bundled corpus; your own --train-csv, --dev-csv and "
+            "--test-csv replace it: give one or the other"
+        )
+    text_column = "text" if args.text_column is None else args.text_column
+    label_column = "label" if args.label_column is None else args.label_column
+    splits = read_own_data(
+        paths,
+        "csv",
+        lambda path: read_classification_csv(path, text_column, label_column, strict=False),
+        "labelled text",
+    )
+    # Every label of the three files, so that a label missing from the training file (or
+    # from the texts --max-train-examples keeps) is still a class, one the model never
+    # predicts.
+    class_names = sorted({label for examples in splits.values() for _, label in examples})
+    if len(class_names) < 2:
+        raise SystemExit(
+            f"your CSV files hold one label ({class_names[0]!r}): a classifier needs two or more"
+        )
+    unseen = sorted(set(class_names) - {label for _, label in splits["train"]})
+    if unseen:
+        print(f"labels of dev / test not in the training file: {' '.join(unseen)}")
+    return {
+        split: [(text, class_names.index(label)) for text, label in examples]
+        for split, examples in splits.items()
+    }, class_names
+
+
+def make_parser():
+    """The recipe's argument parser: `recipe_parser`'s flags and its own."""
     parser = recipe_parser(__doc__.split("\n")[0], "runs/classifier")
     parser.add_argument(
         "--max-train-examples", type=bounded_number(int, 1), help="use only this many mails"
@@ -117,10 +191,33 @@ def main(argv=None):
     parser.add_argument(
         "--task",
         choices=("spam", "brown_genres"),
-        default="spam",
-        help="SpamAssassin ham/spam, or the 15 Brown genres of single sentences",
+        help="SpamAssassin ham/spam (the default), or the 15 Brown genres of single sentences",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--train-csv",
+        metavar="PATH",
+        help="your own CSV training file instead of a bundled --task (with --dev-csv and "
+        "--test-csv): one labelled text a row, RFC 4180 quoting; plain, gzip, bzip2 or xz",
+    )
+    parser.add_argument("--dev-csv", metavar="PATH", help="your own dev file")
+    parser.add_argument("--test-csv", metavar="PATH", help="your own test file")
+    parser.add_argument(
+        "--text-column",
+        type=csv_column,
+        help="header name of the texts in your CSV files (default: text), or their 0-based "
+        "index (both columns by index: files without a header row)",
+    )
+    parser.add_argument(
+        "--label-column",
+        type=csv_column,
+        help="header name (default: label) or 0-based index of the labels",
+    )
+    return parser
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    splits, class_names = load_splits(args)
     config, run = prepare(args, CONFIGS, limits={"pooling": POOLING_MODES})
 
     # The splits are sorted by label: `shuffle` happens in the pipeline, the caps below keep
@@ -132,11 +229,11 @@ def main(argv=None):
             return examples
         return [examples[i * len(examples) // count] for i in range(count)]
 
-    train, class_names = load_task(args.task, "train")
-    train = cap(train, args.max_train_examples)
-    dev = cap(load_task(args.task, "dev")[0], args.max_eval_examples)
-    test = cap(load_task(args.task, "test")[0], args.max_eval_examples)
-    print(f"{args.task}: train {len(train)}, dev {len(dev)}, test {len(test)}; {class_names}")
+    train = cap(splits["train"], args.max_train_examples)
+    dev = cap(splits["dev"], args.max_eval_examples)
+    test = cap(splits["test"], args.max_eval_examples)
+    source = "your CSV files" if args.train_csv else args.task
+    print(f"{source}: train {len(train)}, dev {len(dev)}, test {len(test)}; {class_names}")
     tokenizer = WordTokenizer.from_corpus(
         [text for text, _ in train],
         min_count=2,
@@ -200,9 +297,13 @@ def main(argv=None):
             f"  {name:5} precision {scores['precision']:.4f} recall {scores['recall']:.4f} "
             f"F1 {scores['f1']:.4f} ({scores['support']:.0f} mails)"
         )
-    examples = ["Buy cheap pills now!!! Limited offer", "Can we move the meeting to Monday?"]
+    examples = (
+        [text for text, _ in test[:2]]
+        if args.train_csv
+        else ["Buy cheap pills now!!! Limited offer", "Can we move the meeting to Monday?"]
+    )
     for text, label in zip(examples, best.classify(examples)[0], strict=True):
-        print(f"  {label:5} {text}")
+        print(f"  {label:5} {' '.join(text.split())[:100]}")
     results = {
         "config": config,
         "train_mails": len(train),

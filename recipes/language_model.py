@@ -2,11 +2,16 @@
 
     python recipes/language_model.py --quick --out runs/lm_quick     # minutes on 2 CPU cores
     python recipes/language_model.py --out runs/lm                   # the full config
+    python recipes/language_model.py --quick --train-text train.txt --dev-text dev.txt \
+        --test-text test.txt                                         # your own text files
 
 Paragraphs are cut into sentences (after ``.``, ``!`` or ``?``); `keras_seq.RNNLanguageModel`
 (tied embeddings) is trained with plain `model.fit` on the train chapters, the epoch with the
 best dev perplexity is kept, and the test chapters are scored (perplexity per word piece, ``</s>``
-included). Greedy and nucleus samples are printed. The output directory receives:
+included). Greedy and nucleus samples are printed. With --train-text, --dev-text and --test-text
+the three splits are your own plain-text files instead (`keras_seq.datasets.read_text`: every
+non-blank line a paragraph, cut into sentences the same way), and the prompts are the first
+words of two test sentences and the empty prompt. The output directory receives:
 
     model.keras         the best model, tokenizer included (reload with keras.saving.load_model)
     vocabulary.txt      the word-piece vocabulary, one piece per line
@@ -28,7 +33,9 @@ import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
     finish,
+    own_data_paths,
     prepare,
+    read_own_data,
     recipe_parser,
     train_stream,
     training_callbacks,
@@ -37,7 +44,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
 )
 
 from keras_seq.cli import bounded_number  # noqa: E402
-from keras_seq.datasets import load_moby_dick  # noqa: E402
+from keras_seq.datasets import load_moby_dick, read_text  # noqa: E402
 from keras_seq.losses import MaskedSequenceLoss  # noqa: E402
 from keras_seq.metrics import Perplexity  # noqa: E402
 from keras_seq.models.rnn_language_model import RNNLanguageModel  # noqa: E402
@@ -77,7 +84,26 @@ def sentences(paragraphs):
     return [s for p in paragraphs for s in re.split(r"(?<=[.!?])\s+", p) if s.strip()]
 
 
-def main(argv=None):
+def load_paragraphs(args):
+    """``{split: [paragraph, ...]}`` of --train-text, --dev-text and --test-text (every
+    non-blank line a paragraph), or of Moby Dick; exits naming the flag and the file when
+    one cannot be read or holds no text."""
+    paths = own_data_paths(args, "text", "text file")
+    if not paths:
+        return {split: load_moby_dick(split) for split in ("train", "dev", "test")}
+    return read_own_data(paths, "text", lambda path: read_text(path, strict=False), "text")
+
+
+def prompts_of(test_sentences, own_data):
+    """The sampling prompts: Moby Dick's, or the first two words of the first two test
+    sentences and the empty prompt."""
+    if not own_data:
+        return PROMPTS
+    return [" ".join(sentence.split()[:2]) for sentence in test_sentences[:2]] + [""]
+
+
+def make_parser():
+    """The recipe's argument parser: `recipe_parser`'s flags and its own."""
     parser = recipe_parser(__doc__.split("\n")[0], "runs/language_model")
     parser.add_argument(
         "--max-train-examples", type=bounded_number(int, 1), help="use only this many sentences"
@@ -88,14 +114,28 @@ def main(argv=None):
     parser.add_argument(
         "--max-length", type=bounded_number(int, 1), default=40, help="word pieces per sample"
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--train-text",
+        metavar="PATH",
+        help="your own UTF-8 text training file instead of Moby Dick (with --dev-text and "
+        "--test-text): every non-blank line a paragraph; plain, gzip, bzip2 or xz",
+    )
+    parser.add_argument("--dev-text", metavar="PATH", help="your own dev file")
+    parser.add_argument("--test-text", metavar="PATH", help="your own test file")
+    return parser
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    paragraphs = load_paragraphs(args)
     config, run = prepare(
         args, CONFIGS, limits={"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS)}
     )
 
-    train = sentences(load_moby_dick("train"))[: args.max_train_examples]
-    dev = sentences(load_moby_dick("dev"))[: args.max_eval_examples]
-    test = sentences(load_moby_dick("test"))[: args.max_eval_examples]
+    train = sentences(paragraphs["train"])[: args.max_train_examples]
+    dev = sentences(paragraphs["dev"])[: args.max_eval_examples]
+    test = sentences(paragraphs["test"])[: args.max_eval_examples]
+    prompts = prompts_of(test, own_data=bool(args.train_text))
     print(f"sentences: train {len(train)}, dev {len(dev)}, test {len(test)}")
 
     started = time.perf_counter()
@@ -167,8 +207,8 @@ def main(argv=None):
     print(f"validation perplexity (per word piece): {dev_scores['perplexity']:.2f}")
     print(f"test perplexity (per word piece): {scores['perplexity']:.2f}")
     samples = {
-        "greedy": best.generate(PROMPTS, max_length=args.max_length),
-        "top_p_0.9": best.generate(PROMPTS, max_length=args.max_length, top_p=0.9, seed=0),
+        "greedy": best.generate(prompts, max_length=args.max_length),
+        "top_p_0.9": best.generate(prompts, max_length=args.max_length, top_p=0.9, seed=0),
     }
     for name, texts in samples.items():
         for text in texts:

@@ -2,10 +2,15 @@
 
     python recipes/tagger.py --quick --out runs/tagger_quick     # minutes on 2 CPU cores
     python recipes/tagger.py --out runs/tagger                   # the full config
+    python recipes/tagger.py --quick --train-conll train.conllu --dev-conll dev.conllu \
+        --test-conll test.conllu --word-column 1 --tag-column 3  # your own CoNLL(-U) files
 
 `keras_seq.SequenceTagger` is trained with plain `model.fit` on the Brown train files, the
 epoch with the best dev token accuracy is kept, and the test files are scored: token accuracy
-overall and per gold tag. The output directory receives:
+overall and per gold tag. With --train-conll, --dev-conll and --test-conll the three splits are
+your own CoNLL / CoNLL-U files instead (`keras_seq.datasets.read_conll`: words in
+--word-column, tags in --tag-column; malformed sentences are skipped and counted), and the tag
+set is every tag found in the three files. The output directory receives:
 
     model.keras         the best model, tokenizer included (reload with keras.saving.load_model)
     vocabulary.txt      the word vocabulary, one word per line
@@ -26,7 +31,9 @@ import numpy as np  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
     finish,
+    own_data_paths,
     prepare,
+    read_own_data,
     recipe_parser,
     train_stream,
     training_callbacks,
@@ -35,7 +42,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
 )
 
 from keras_seq.cli import bounded_number  # noqa: E402
-from keras_seq.datasets import load_brown_pos  # noqa: E402
+from keras_seq.datasets import load_brown_pos, read_conll  # noqa: E402
 from keras_seq.datasets.brown import UNIVERSAL_TAGS  # noqa: E402
 from keras_seq.losses import MaskedSequenceLoss  # noqa: E402
 from keras_seq.metrics import MaskedAccuracy  # noqa: E402
@@ -83,7 +90,51 @@ def per_tag_accuracy(model, dataset, tags):
     return {tag: (int(correct[i + 1]), int(count[i + 1])) for i, tag in enumerate(tags)}
 
 
-def main(argv=None):
+def load_sentences(args):
+    """``({split: [(words, tags), ...]}, tags)``: the files of --train-conll, --dev-conll and
+    --test-conll with every tag found in them (sorted), or Brown with its 12 universal tags.
+    Exits with a usage message for --word-column / --tag-column without the files, and names
+    the flag and the file when one cannot be read or holds no tagged sentence."""
+    paths = own_data_paths(args, "conll", "CoNLL file")
+    if not paths:
+        given = [
+            flag
+            for flag, value in (
+                ("--word-column", args.word_column),
+                ("--tag-column", args.tag_column),
+            )
+            if value is not None
+        ]
+        if given:
+            raise SystemExit(
+                f"{' and '.join(given)} read your own CoNLL files: give --train-conll, "
+                "--dev-conll and --test-conll too"
+            )
+        # The corpus's fixed tag set (sorted: the ids of a full run, whose train split holds
+        # every tag), not the tags of the train sentences kept: a small --max-train-examples
+        # lacked tags of dev and test.
+        return {split: load_brown_pos(split) for split in ("train", "dev", "test")}, sorted(
+            UNIVERSAL_TAGS
+        )
+    word_column = 0 if args.word_column is None else args.word_column
+    tag_column = -1 if args.tag_column is None else args.tag_column
+    splits = read_own_data(
+        paths,
+        "conll",
+        lambda path: read_conll(path, word_column, tag_column, strict=False),
+        "tagged sentence",
+    )
+    # Every tag of the three files, so that a tag missing from the training file (or from the
+    # sentences --max-train-examples keeps) is still a class, one the model never predicts.
+    tags = sorted({tag for examples in splits.values() for _, tags in examples for tag in tags})
+    unseen = sorted(set(tags) - {tag for _, tags in splits["train"] for tag in tags})
+    if unseen:
+        print(f"tags of dev / test not in the training file: {' '.join(unseen)}")
+    return splits, tags
+
+
+def make_parser():
+    """The recipe's argument parser: `recipe_parser`'s flags and its own."""
     parser = recipe_parser(__doc__.split("\n")[0], "runs/tagger")
     parser.add_argument(
         "--max-train-examples", type=bounded_number(int, 1), help="use only this many sentences"
@@ -91,19 +142,39 @@ def main(argv=None):
     parser.add_argument(
         "--max-eval-examples", type=bounded_number(int, 1), help="cap dev and test sentences"
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--train-conll",
+        metavar="PATH",
+        help="your own CoNLL / CoNLL-U training file instead of Brown (with --dev-conll and "
+        "--test-conll): one token a line, sentences separated by blank lines; plain, gzip, "
+        "bzip2 or xz",
+    )
+    parser.add_argument("--dev-conll", metavar="PATH", help="your own dev file")
+    parser.add_argument("--test-conll", metavar="PATH", help="your own test file")
+    parser.add_argument(
+        "--word-column",
+        type=int,
+        help="column of the words in your CoNLL files (default 0; CoNLL-U FORM: 1)",
+    )
+    parser.add_argument(
+        "--tag-column",
+        type=int,
+        help="column of the tags in your CoNLL files (default -1, the last; CoNLL-U UPOS: 3)",
+    )
+    return parser
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    splits, tags = load_sentences(args)
     config, run = prepare(args, CONFIGS)
     if args.max_train_examples:
         config["max_train_sentences"] = args.max_train_examples
 
-    train = load_brown_pos("train")[: config["max_train_sentences"]]
-    dev = load_brown_pos("dev")[: args.max_eval_examples]
-    test = load_brown_pos("test")[: args.max_eval_examples]
+    train = splits["train"][: config["max_train_sentences"]]
+    dev = splits["dev"][: args.max_eval_examples]
+    test = splits["test"][: args.max_eval_examples]
     print(f"sentences: train {len(train)}, dev {len(dev)}, test {len(test)}")
-    # The corpus's fixed tag set (sorted: the ids of a full run, whose train split holds every
-    # tag), not the tags of the train sentences kept: a small --max-train-examples lacked
-    # tags of dev and test.
-    tags = sorted(UNIVERSAL_TAGS)
     tokenizer = WordTokenizer.from_corpus(
         [words for words, _ in train], min_count=config["min_count"], lowercase=True
     )
@@ -160,7 +231,12 @@ def main(argv=None):
     print(f"  {'tag':6} {'accuracy':>8} {'tokens':>7}")
     for tag, (c, n) in sorted(per_tag.items(), key=lambda item: -item[1][1]):
         print(f"  {tag:6} {c / max(n, 1):8.4f} {n:7d}")
-    for tokens, predicted in best.tag(["The old man looked at the sea .", "She runs fast ."]):
+    examples = (
+        [" ".join(words) for words, _ in test[:2]]
+        if args.train_conll
+        else ["The old man looked at the sea .", "She runs fast ."]
+    )
+    for tokens, predicted in best.tag(examples):
         print("  " + " ".join(f"{w}/{t}" for w, t in zip(tokens, predicted, strict=True)))
     results = {
         "config": config,

@@ -27,7 +27,9 @@ import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     build_for_fit,
     finish,
+    own_data_paths,
     prepare,
+    read_own_data,
     recipe_parser,
     train_stream,
     training_callbacks,
@@ -96,21 +98,7 @@ def tsv_paths(args):
     """``{split: path}`` of --train-tsv, --dev-tsv and --test-tsv (empty for the bundled Ding
     corpus); exits with a usage message unless all three name existing files (not
     directories), or none is given."""
-    paths = {"train": args.train_tsv, "dev": args.dev_tsv, "test": args.test_tsv}
-    missing = [f"--{name}-tsv" for name, path in paths.items() if path is None]
-    if len(missing) == len(paths):
-        return {}
-    if missing:
-        raise SystemExit(
-            f"--train-tsv, --dev-tsv and --test-tsv go together (your own data for all three "
-            f"splits); missing: {', '.join(missing)}"
-        )
-    for name, path in paths.items():
-        if os.path.isdir(path):
-            raise SystemExit(f"--{name}-tsv {path} is a directory; give the source<TAB>target file")
-        if not os.path.isfile(path):
-            raise SystemExit(f"--{name}-tsv {path}: no such file")
-    return paths
+    return own_data_paths(args, "tsv", "source<TAB>target file")
 
 
 def _require_matplotlib():
@@ -131,20 +119,12 @@ def load_pairs(paths):
     compressed file, say) or holds no valid pair."""
     if not paths:
         return {name: load_ding(name) for name in ("train", "dev", "test")}
-    split = {}
-    for name, path in paths.items():
-        try:
-            result = read_parallel_tsv(path, strict=False)
-        except (OSError, ValueError) as error:  # unreadable, corrupt compressed file, ...
-            message = str(error)
-            where = "" if message.startswith(os.fspath(path)) else f" {path}"
-            raise SystemExit(f"--{name}-tsv{where}: {message}") from None
-        if result.skipped:
-            print(f"{path}: skipped {len(result.skipped)} malformed lines")
-        if not result.examples:
-            raise SystemExit(f"--{name}-tsv {path}: no source<TAB>target pair in the file")
-        split[name] = result.examples
-    return split
+    return read_own_data(
+        paths,
+        "tsv",
+        lambda path: read_parallel_tsv(path, strict=False),
+        "source<TAB>target pair",
+    )
 
 
 def write_hypotheses(path, hypotheses):
