@@ -5,11 +5,16 @@ import json
 import math
 import os
 import re
+import warnings
 
 import keras
 import numpy as np
 
-from keras_seq.callbacks.atomic_model_checkpoint import replace_atomically, write_atomically
+from keras_seq.callbacks.atomic_model_checkpoint import (
+    non_finite_weights,
+    replace_atomically,
+    write_atomically,
+)
 
 _STATE_FILE = "training_state.json"
 # The files this callback writes (and so the only ones it removes): the committed state, the
@@ -50,18 +55,21 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     ``epoch-<n>.weights.h5`` (through a temporary file and a rename), then
     ``training_state.json`` is replaced atomically: ``{"epoch": n, "weights": file name,
     "history": [per-epoch logs], "seed_generator_states": [...]}`` (the dropout random
-    generators, which `save_weights` leaves out: without them a resumed run draws other
-    masks). That rename is the commit: a process killed at any moment leaves either the
-    previous state or the new one, whole. (Keras 3.15's `BackupAndRestore`
-    overwrites ``latest.weights.h5`` in place and then its metadata: a kill in between resumes
-    the weights of epoch n + 1 as if they were those of epoch n, and a kill during the write
-    leaves a truncated file.) At `fit` start, a saved state is loaded (weights, optimizer
-    slots, step counter) and training continues at epoch n (0-based, i.e. Keras prints
-    "Epoch n + 1/…"; that `fit` only: a later `fit` of the model starts at its own
-    ``initial_epoch``); when `fit` ends normally the backup is deleted: the files the callback
-    wrote (``training_state.json``, ``epoch-<n>.weights.h5``), then the directory when nothing
-    else is in it. Other files in the directory (a checkpoint saved next to the backup) are
-    never removed.
+    generators, which `save_weights` leaves out: without them a resumed run draws other masks).
+    That rename is the commit: a process killed at any moment leaves either the previous state
+    or the new one, whole. (Keras 3.15's `BackupAndRestore` overwrites ``latest.weights.h5`` in
+    place and then its metadata: a kill in between resumes the weights of epoch n + 1 as if they
+    were those of epoch n, and a kill during the write leaves a truncated file.) An epoch that
+    ends with a NaN or infinite trainable weight (the update of its last batch diverged, while
+    that batch's logged loss was finite) is not committed: a `RuntimeWarning` says so and the
+    backup keeps the last epoch with finite weights (and is not deleted when `fit` ends with
+    such weights). A write that fails (a full disk) removes its partial file. At `fit` start, a
+    saved state is loaded (weights, optimizer slots, step counter) and training continues at
+    epoch n (0-based, i.e. Keras prints "Epoch n + 1/…"; that `fit` only: a later `fit` of the
+    model starts at its own ``initial_epoch``); when `fit` ends normally the backup is deleted:
+    the files the callback wrote (``training_state.json``, ``epoch-<n>.weights.h5``), then the
+    directory when nothing else is in it. Other files in the directory (a checkpoint saved next
+    to the backup) are never removed.
 
     In multi-worker training every worker must take part in the save (reading distributed
     variables may need collective ops): the chief writes to ``backup_dir`` and every other
@@ -103,6 +111,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         self.history = []
         self._restores_initial_epoch = False
         self._initial_epoch_before = None
+        self._diverged = False  # the last epoch's weights were not finite (not committed)
 
     @staticmethod
     def saved_state(backup_dir):
@@ -132,6 +141,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                     os.remove(os.path.join(self.write_dir, name))
         state = self.saved_state(self.backup_dir)
         self.history = []
+        self._diverged = False
         if state is None:
             return
         if self.model.optimizer is not None and not self.model.optimizer.built:
@@ -172,11 +182,29 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.history.append({key: _loggable(value) for key, value in (logs or {}).items()})
+        broken = non_finite_weights(self.model)
+        self._diverged = bool(broken)
+        if broken:
+            # Committed, they would be what a rerun resumes from: every later step NaN.
+            warnings.warn(
+                f"AtomicBackupAndRestore: weights {broken[:3]} are not finite at the end of "
+                f"epoch {epoch + 1}: not backed up; the backup in {self.write_dir} keeps the "
+                "last epoch whose weights were finite.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
         os.makedirs(self.write_dir, exist_ok=True)
         name = f"epoch-{epoch + 1}.weights.h5"
         partial = os.path.join(self.write_dir, f".{name}.partial-{os.getpid()}.weights.h5")
-        self.model.save_weights(partial, overwrite=True)
-        replace_atomically(partial, os.path.join(self.write_dir, name))
+        try:
+            self.model.save_weights(partial, overwrite=True)
+            replace_atomically(partial, os.path.join(self.write_dir, name))
+        except BaseException:
+            # A failed write (a full disk) leaves no partial file taking up the space.
+            with contextlib.suppress(OSError):
+                os.remove(partial)
+            raise
         state = {
             "epoch": epoch + 1,
             "weights": name,
@@ -192,6 +220,15 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._put_back_initial_epoch()  # no epoch ran: the backup held them all
+        if getattr(self, "_diverged", False):
+            # A run that ends with diverged weights failed: its last good state stays.
+            warnings.warn(
+                f"AtomicBackupAndRestore: training ended with weights that are not finite; the "
+                f"backup in {self.write_dir} (its last epoch with finite weights) is kept.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
         if self.delete_checkpoint and os.path.isdir(self.write_dir):
             # The backup's own files, then the directory if nothing else is left in it: a
             # whole-tree removal took whatever else was kept there (the best checkpoint).

@@ -19,6 +19,23 @@ def _partial_path(path):
     return os.path.join(directory, f".{name}.partial-{os.getpid()}{suffix}")
 
 
+def non_finite_weights(model):
+    """Paths of ``model``'s trainable floating-point weights that hold a NaN or an infinity.
+
+    The update of an epoch's last batch can make the weights NaN while the loss logged for
+    that batch (computed before it) is finite: a finite gradient too large for the dtype, or a
+    NaN gradient of a finite loss (the norm of a zero vector). Only the next batch's loss shows
+    it, after the end-of-epoch saves. (Non-trainable weights are left out: a layer may keep a
+    -inf on purpose, such as the start of a running maximum.)
+    """
+    return [
+        weight.path
+        for weight in model.trainable_weights
+        if keras.backend.is_float_dtype(weight.dtype)
+        and not bool(keras.ops.all(keras.ops.isfinite(weight)))
+    ]
+
+
 def replace_atomically(partial, final):
     """Flushes ``partial`` to disk and renames it to ``final`` (atomic on POSIX and Windows
     within one file system)."""
@@ -64,9 +81,11 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
       is not saved and does not become the best value. (Keras saved a first value that was
       NaN and kept it as the best, and no finite value compares better than NaN: no epoch
       after it was ever saved.)
-    - nothing is saved while the logged ``loss`` is NaN or infinite (the weights diverged),
-      with or without ``save_best_only``: the file keeps the last good model, even when a
-      batch-level save runs before a `StopOnNaN` listed after this callback;
+    - nothing is saved while the logged ``loss`` is NaN or infinite, or a trainable weight of
+      the model is (the weights diverged: the last update of an epoch can make them NaN while
+      its loss, computed before it, is finite), with or without ``save_best_only``: the file
+      keeps the last good model, even when a save runs before a `StopOnNaN` listed after this
+      callback;
     - an unknown ``mode``, a ``save_freq`` below 1 (or not an int nor "epoch") and a NaN,
       infinite or non-number ``initial_value_threshold`` raise ``ValueError`` naming the
       argument (Keras warned and used "auto", saved at every batch, never saved);
@@ -126,6 +145,15 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
             # after it, at the very batch whose loss broke.
             if self.verbose > 0:
                 io_utils.print_msg(f"\nEpoch {epoch + 1}: loss is {loss}, not saving to {final}")
+            return
+        broken = non_finite_weights(self.model)
+        if broken:
+            # The last update of the epoch diverged (its own loss, logged, was finite).
+            if self.verbose > 0:
+                io_utils.print_msg(
+                    f"\nEpoch {epoch + 1}: weights {broken[:3]} are not finite, not saving to "
+                    f"{final}"
+                )
             return
         if not self._should_save_model(epoch, batch, logs, final):
             return

@@ -4,6 +4,8 @@ import math
 
 import keras
 
+from keras_seq.callbacks.atomic_model_checkpoint import non_finite_weights
+
 
 class StopOnNaN(keras.callbacks.TerminateOnNaN):
     """Raises `FloatingPointError` at the first batch whose loss is NaN or ±Inf.
@@ -19,6 +21,13 @@ class StopOnNaN(keras.callbacks.TerminateOnNaN):
 
     Epochs and batches are counted from 1, as Keras prints them. The ``loss`` Keras logs after
     a batch is the running mean over the epoch, so it turns non-finite at the first bad batch.
+
+    At the end of an epoch it also raises when ``val_loss`` is NaN or ±Inf, or a trainable
+    weight of the model is: the update of the epoch's last batch diverged while that batch's
+    loss, computed before it, was finite. List it before the checkpoint and backup callbacks,
+    so that it raises before they run on that epoch's end (`AtomicModelCheckpoint` and
+    `AtomicBackupAndRestore` never save non-finite weights themselves, but Keras' callbacks
+    do, and a checkpoint that does not monitor a non-finite ``val_loss`` saves its model).
 
     Example:
 
@@ -53,6 +62,25 @@ class StopOnNaN(keras.callbacks.TerminateOnNaN):
                 f"loss is {loss} at epoch {self._epoch + 1}, batch {batch + 1} (step {step} of "
                 "this run): training stopped; checkpoints and backups of the last completed "
                 "epoch are kept."
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        # The update of the epoch's last batch can break the weights while that batch's loss
+        # (computed before it) was finite: the next batch would show it, but the end-of-epoch
+        # callbacks listed after this one would back up and save the broken weights first.
+        val_loss = (logs or {}).get("val_loss")
+        if val_loss is not None and not math.isfinite(float(val_loss)):
+            raise FloatingPointError(
+                f"val_loss is {float(val_loss)} at the end of epoch {epoch + 1} (the training "
+                "loss was finite): training stopped; checkpoints and backups of the last "
+                "completed epoch are kept."
+            )
+        broken = non_finite_weights(self.model)
+        if broken:
+            raise FloatingPointError(
+                f"weights {broken[:3]} are not finite at the end of epoch {epoch + 1} (the last "
+                "update diverged; its loss was finite): training stopped; checkpoints and "
+                "backups of the last completed epoch are kept."
             )
 
     def get_config(self):

@@ -9,12 +9,12 @@ their byte order mark, as Excel's "Unicode Text" export does, or without one, wh
 bytes alternate with NULs), a zip or tar archive (a tar one also inside gzip, bzip2 or xz:
 `.tar.gz`) and a Zstandard file are refused with a ValueError that says so.
 
-A malformed line (wrong column count, an empty field, bytes that are not UTF-8) is
-reported with the file name and line number: with `strict=True` (the default) the
+A malformed line (wrong column count, an empty field, bytes that are not UTF-8, a NUL
+byte) is reported with the file name and line number: with `strict=True` (the default) the
 reader raises a `ValueError` saying `path:line: problem`; with `strict=False` it skips
 the line, records `(path, line_number, reason)` in `LoadResult.skipped` and goes on.
-Problems that no skipping can fix (a missing file, a column index out of range, two
-aligned files of different lengths) always raise.
+Problems that no skipping can fix (a missing file, a column index out of range, the same
+column or file for both sides, two aligned files of different lengths) always raise.
 """
 
 import bz2
@@ -145,12 +145,18 @@ def _lines(text):
 
 
 def _undecodable(text):
-    """Reason to reject `text` if it holds bytes that were not UTF-8, else None."""
+    """Reason to reject `text` if it holds bytes that were not UTF-8, or a NUL, else None."""
     match = _UNDECODABLE.search(text)
-    if match is None:
-        return None
-    byte = ord(match.group()) - 0xDC00
-    return f"invalid UTF-8 byte 0x{byte:02x} at column {match.start() + 1}"
+    if match is not None:
+        byte = ord(match.group()) - 0xDC00
+        return f"invalid UTF-8 byte 0x{byte:02x} at column {match.start() + 1}"
+    # NUL is valid UTF-8 but no text has it: a file cut short by a crash (the file system
+    # fills its last blocks with NULs), a binary file. Kept, a line of NULs was an example
+    # (`read_text`) and a NUL inside a line part of a word, without any error.
+    column = text.find("\0")
+    if column >= 0:
+        return f"NUL byte at column {column + 1} (a binary or damaged file?)"
+    return None
 
 
 def read_parallel_tsv(path, source_column=0, target_column=1, strict=True):
@@ -244,7 +250,8 @@ def read_parallel_files(source_path, target_path, strict=True):
         FileNotFoundError: when a file does not exist.
         ValueError: when the files have different numbers of lines, not counting blank
             lines at the end of the longer one (always: the alignment cannot be trusted),
-            or on a malformed line when `strict`.
+            when both paths name the same file (always), or on a malformed line when
+            `strict`.
 
     Example:
 
@@ -253,6 +260,14 @@ def read_parallel_files(source_path, target_path, strict=True):
     problems = _Problems(strict)
     source_lines = _lines(_read_text(source_path))
     target_lines = _lines(_read_text(target_path))
+    if os.path.samefile(source_path, target_path):
+        # Each line would be its own translation (a copy task), without any error: as
+        # `read_parallel_tsv` refuses the same column for both sides.
+        raise ValueError(
+            f"source_path {os.fspath(source_path)!r} and target_path "
+            f"{os.fspath(target_path)!r} are the same file: give the source-language and the "
+            "target-language files"
+        )
     # Blank lines at the end of the longer file pair with nothing (an editor's or `echo`'s
     # extra newline): they are no misalignment, and would be ignored as blank in both files.
     _drop_trailing_blank_lines(source_lines, len(target_lines))
@@ -493,11 +508,12 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
     Raises:
         FileNotFoundError: when `path` does not exist.
         TypeError: when a column is neither a str nor an int.
-        ValueError: when a named column is not in the header (or is in it twice) or an
-            index is out of range, or on a malformed row when `strict` (a different number
-            of fields than the header or, without one, most rows, an empty text or label,
-            bytes that are not UTF-8, a quote that opens a field and is never closed: when
-            not `strict` that line is skipped and reading goes on from the next), and also
+        ValueError: when a named column is not in the header (or is in it twice), an
+            index is out of range or both columns are the same one, or on a malformed row
+            when `strict` (a different number of fields than the header or, without one,
+            most rows, an empty text or label, bytes that are not UTF-8, a NUL byte, a quote
+            that opens a field and is never closed: when not `strict` that line is skipped
+            and reading goes on from the next), and also
             when not `strict` on a malformed header row (skipping it would read the first
             example as the header).
 
@@ -545,6 +561,13 @@ def _read_csv_rows(path, text, text_column, label_column, problems):
     if num_fields is not None:
         text_index = _csv_index("text_column", text_column, header, num_fields, path)
         label_index = _csv_index("label_column", label_column, header, num_fields, path)
+        if text_index % num_fields == label_index % num_fields:
+            # Each text would be its own label, without any error (`read_conll` and
+            # `read_parallel_tsv` refuse the same column for both too).
+            raise ValueError(
+                f"text_column={text_column!r} and label_column={label_column!r} are the same "
+                f"column of {os.fspath(path)}, whose rows have {num_fields} fields"
+            )
     examples = []
     for first_line, row, reason in rows:
         if reason is None:
