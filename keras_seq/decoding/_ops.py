@@ -4,6 +4,11 @@ import tensorflow as tf
 
 NEGATIVE_INFINITY = -float("inf")
 
+# The largest finite float32: a hyperparameter above it is finite as a Python float but becomes
+# +inf once the search multiplies or divides float32 tensors by it (`inf * 0`, `-inf / inf`:
+# NaN).
+FLOAT32_MAX = 3.4028234663852886e38
+
 
 def scatter_rows(values, indices, shape):
     """`[N, V]` tensor of `-inf` holding `values[n, j]` at column `indices[n, j]`."""

@@ -5,7 +5,13 @@ import numbers
 import keras
 import tensorflow as tf
 
-from keras_seq.decoding._ops import NEGATIVE_INFINITY, top_k, without_nan, write_time_step
+from keras_seq.decoding._ops import (
+    FLOAT32_MAX,
+    NEGATIVE_INFINITY,
+    top_k,
+    without_nan,
+    write_time_step,
+)
 from keras_seq.decoding.average_length_penalty import AverageLengthPenalty
 from keras_seq.decoding.decoding_result import DecodingResult
 from keras_seq.decoding.decoding_strategy import DecodingStrategy
@@ -58,7 +64,7 @@ class BeamSearch(DecodingStrategy):
         length_penalty: None (no normalization), a `LengthPenalty`,
             `("gnmt", alpha)` for `GNMTLengthPenalty(alpha)` or `"average"`
             for `AverageLengthPenalty()`.
-        coverage_penalty: finite float >= 0. The GNMT coverage weight `beta`; when
+        coverage_penalty: float >= 0, finite in float32. The GNMT coverage weight `beta`; when
             > 0 the step must return attention.
         n_best: int in [1, beam_size]. Number of hypotheses returned.
 
@@ -90,9 +96,13 @@ class BeamSearch(DecodingStrategy):
             )
         if isinstance(coverage_penalty, bool) or not isinstance(coverage_penalty, numbers.Real):
             raise TypeError(f"`coverage_penalty` must be a float >= 0, got {coverage_penalty!r}.")
-        if not 0 <= coverage_penalty < float("inf"):
-            # An infinite weight times the log(1) = 0 of a covered source is NaN.
-            raise ValueError(f"`coverage_penalty` must be >= 0 and finite, got {coverage_penalty}.")
+        if not 0 <= coverage_penalty <= FLOAT32_MAX:
+            # An infinite weight times the log(1) = 0 of a covered source is NaN; so is a weight
+            # above the float32 range (1e39), +inf once it multiplies the float32 coverage.
+            raise ValueError(
+                "`coverage_penalty` must be >= 0 and finite in float32 (<= 3.4e38), got "
+                f"{coverage_penalty}."
+            )
         self.beam_size = int(beam_size)
         self.length_penalty = _to_length_penalty(length_penalty)
         self.coverage_penalty = float(coverage_penalty)
@@ -182,7 +192,15 @@ class BeamSearch(DecodingStrategy):
 
             totals = variables["log_probs"][:, :, None] + log_probs  # [B, k, C]
             lengths = tf.where(ended, variables["lengths"], index + 1)
-            scores = totals / self.length_penalty(lengths)[:, :, None]
+            # A candidate of log-probability -inf (a masked token, an unfilled slot) scores -inf
+            # whatever the divisor: a strong penalty overflows float32 on long hypotheses
+            # (GNMT alpha = 200 at 8 tokens: lp = +inf), and -inf / inf is NaN, which the
+            # ranking refuses as if the step's logits held it.
+            scores = tf.where(
+                tf.equal(totals, NEGATIVE_INFINITY),
+                NEGATIVE_INFINITY,
+                totals / self.length_penalty(lengths)[:, :, None],
+            )
             reaches_max = (index + 1 >= max_lengths)[:, None, None]
             completes = ended[:, :, None] | is_end | reaches_max
             coverage = None

@@ -230,6 +230,7 @@ def _call_step(step, ids, state, index, end_id):
                 f"{attention.shape}."
             )
         attention = _one_row_per_id(attention, ids, "attention")
+    state = _check_step_state(state)
     _check_state_rows(state, ids.shape[0], "the state `step` returned", "hypothesis")
     return logits, state, attention
 
@@ -322,6 +323,22 @@ def _check_initial_state(initial_state):
         return leaf if tf.is_tensor(leaf) else tf.convert_to_tensor(leaf)
 
     return tf.nest.map_structure(to_tensor, initial_state)
+
+
+def _check_step_state(state):
+    """The state `step` returned, every leaf a tensor; a None in it (a stateless step answering
+    `None` rather than `()`) is a `TypeError` naming the step, as it is in `initial_state`:
+    it failed deep in the loop ("'NoneType' object has no attribute 'shape'")."""
+
+    def to_tensor(leaf):
+        if leaf is None:
+            raise TypeError(
+                "`step` must return a state that is a nested structure of [batch, ...] tensors "
+                f"(`()` for no state) without None, got {state!r}."
+            )
+        return leaf if tf.is_tensor(leaf) else tf.convert_to_tensor(leaf)
+
+    return tf.nest.map_structure(to_tensor, state)
 
 
 _MAX_INT32 = 2**31 - 1  # the loops count steps in int32

@@ -5,6 +5,7 @@ import numbers
 import keras
 import tensorflow as tf
 
+from keras_seq.decoding._ops import FLOAT32_MAX
 from keras_seq.decoding.length_penalty import LengthPenalty
 
 
@@ -16,7 +17,7 @@ class GNMTLengthPenalty(LengthPenalty):
     length; GNMT uses `alpha` in [0.6, 0.7].
 
     Args:
-        alpha: finite float >= 0. Strength of the normalization.
+        alpha: float >= 0, finite in float32. Strength of the normalization.
 
     Example:
 
@@ -27,9 +28,12 @@ class GNMTLengthPenalty(LengthPenalty):
     def __init__(self, alpha):
         if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
             raise TypeError(f"`alpha` must be a float >= 0, got {alpha!r}.")
-        if not 0 <= alpha < float("inf"):
-            # An infinite alpha gives every hypothesis longer than one token the score 0.
-            raise ValueError(f"`alpha` must be >= 0 and finite, got {alpha}.")
+        if not 0 <= alpha <= FLOAT32_MAX:
+            # An infinite alpha gives every hypothesis longer than one token the score 0; so
+            # does one above the float32 range (1e39), +inf in the float32 `pow`.
+            raise ValueError(
+                f"`alpha` must be >= 0 and finite in float32 (<= 3.4e38), got {alpha}."
+            )
         self.alpha = float(alpha)
 
     def penalty(self, lengths):

@@ -5,6 +5,7 @@ import numbers
 import keras
 import tensorflow as tf
 
+from keras_seq.decoding._ops import FLOAT32_MAX
 from keras_seq.decoding.token_selector import TokenSelector
 
 
@@ -22,7 +23,7 @@ class TemperatureSampler(TokenSelector):
     that may not be drawn.
 
     Args:
-        temperature: finite float > 0. Divides the logits before the softmax.
+        temperature: float > 0, finite in float32. Divides the logits before the softmax.
 
     Example:
 
@@ -35,9 +36,12 @@ class TemperatureSampler(TokenSelector):
     def __init__(self, temperature=1.0):
         if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
             raise TypeError(f"`temperature` must be a positive float, got {temperature!r}.")
-        if not 0 < temperature < float("inf"):
-            # An infinite temperature divides a masked token's -inf into NaN.
-            raise ValueError(f"`temperature` must be > 0 and finite, got {temperature}.")
+        if not 0 < temperature <= FLOAT32_MAX:
+            # An infinite temperature divides a masked token's -inf into NaN; so does one above
+            # the float32 range (1e39), which is +inf once applied to float32 logits.
+            raise ValueError(
+                f"`temperature` must be > 0 and finite in float32 (<= 3.4e38), got {temperature}."
+            )
         self.temperature = float(temperature)
 
     def filter_logits(self, logits):

@@ -16,12 +16,13 @@ def tile_to_beam(structure, beam_size):
 
     Args:
         structure: a tensor or any nested structure (dict, list, tuple,
-            namedtuple) of tensors whose leading dimension is the batch.
+            namedtuple) of tensors whose leading dimension is the batch. A
+            None in it (e.g. a source mask a model does not use) is kept.
         beam_size: int >= 1. The number of copies of each row.
 
     Returns:
         The same structure with every tensor of leading dimension
-        `B * beam_size`.
+        `B * beam_size` (and every None left as None).
 
     Example:
 
@@ -38,6 +39,8 @@ def tile_to_beam(structure, beam_size):
     beam_size = int(beam_size)
 
     def tile(tensor):
+        if tensor is None:  # an absent entry (e.g. no source mask) stays absent
+            return None
         tensor = tf.convert_to_tensor(tensor)
         if tensor.shape.rank == 0:
             raise ValueError(

@@ -20,7 +20,7 @@ class TopKSampler(TemperatureSampler):
 
     Args:
         k: int >= 1. How many of the most likely tokens to keep.
-        temperature: finite float > 0. Divides the logits before the softmax.
+        temperature: float > 0, finite in float32. Divides the logits before the softmax.
 
     Example:
 
@@ -41,7 +41,9 @@ class TopKSampler(TemperatureSampler):
         vocabulary_size = logits.shape[-1]
         k = min(self.k, vocabulary_size) if vocabulary_size is not None else self.k
         if vocabulary_size is None:
-            k = tf.minimum(k, tf.shape(logits)[-1])
+            # No vocabulary holds 2**31 tokens (sizes are int32): a larger k (e.g. `sys.maxsize`
+            # for "no truncation") is cut to it before it meets the int32 run-time size.
+            k = tf.minimum(min(k, 2**31 - 1), tf.shape(logits)[-1])
         values, indices = tf.math.top_k(logits, k=k)
         return scatter_rows(values, indices, tf.shape(logits))
 
