@@ -58,7 +58,8 @@ def export(model, base_dir, name, version=None, examples=None):
         The path of the new version directory.
 
     Raises:
-        TypeError: the model has no ``serving_signatures()`` or it returns something else.
+        TypeError: the model has no ``serving_signatures()`` or it returns something else,
+            or a signature function returns something other than a dict of tensors.
         ValueError: a bad ``name`` or ``version``; a signature is not servable (ragged
             output, non-string input, no batch dimension, ``jit_compile=True``,
             ``tf.py_function``...); or examples are missing or do not fit their signature
@@ -270,4 +271,11 @@ def _warmup_log(model_name, key, signature_def, function, example):
         tensors[input_name] = tensor
     # The endpoint's tf.function: the graph the SavedModel holds.
     outputs = function(**tensors)
+    if not isinstance(outputs, dict):
+        # A bare tensor, tuple or list: its outputs would reach REST clients under names
+        # ExportArchive makes up (output_0...), and .items() below was a bare AttributeError.
+        raise TypeError(
+            f"signature {key!r} returns {type(outputs).__name__}, not a dict of output name "
+            "to tensor: return e.g. {'scores': tensor} (the names are the REST output names)"
+        )
     return make_predict_log(model_name, key, tensors, {k: v.numpy() for k, v in outputs.items()})

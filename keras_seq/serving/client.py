@@ -71,7 +71,8 @@ class Client:
     def model_url(self, version=None, label=None):
         """``<url>/v1/models/<model>[/versions/N|/labels/L]``, the name and label
         percent-encoded (a ``?``, ``#`` or ``%`` in them would otherwise end the path or
-        change it: another model, or another version, would answer).
+        change it: another model, or another version, would answer; so would a name or
+        label ``.`` or ``..``, a dot segment that HTTP clients remove).
 
         Raises:
             ValueError: ``version`` and ``label`` both given, or a label no REST path can
@@ -184,7 +185,13 @@ def _path_segment(text, what):
             f"{what} must be a non-empty str without '/' or ':' (TF Serving's REST paths "
             f"cannot carry them), got {text!r}"
         )
-    return urllib.parse.quote(text, safe="")
+    quoted = urllib.parse.quote(text, safe="")
+    if quoted in (".", ".."):
+        # A whole segment "." or ".." is a dot segment: requests (urllib3) removes it with
+        # the segment before, so label ".." sent .../labels/../metadata as .../metadata and
+        # got the latest version's answer. "%2E" is not removed.
+        quoted = quoted.replace(".", "%2E")
+    return quoted
 
 
 def _json_value(value):
@@ -193,7 +200,18 @@ def _json_value(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
-        return value.item()
+        item = value.item()
+        if isinstance(item, np.generic):
+            # np.longdouble (float128) and np.clongdouble: .item() gives them back unchanged,
+            # and json.dumps called this again without end (RecursionError). JSON numbers
+            # are doubles at most, as are TF Serving's inputs.
+            if isinstance(item, np.floating):
+                return float(item)
+            raise TypeError(
+                f"Object of type {type(value).__name__} is not JSON serializable (send "
+                "lists, numbers, str, bytes or NumPy arrays)"
+            )
+        return item
     if isinstance(value, (bytes, bytearray, memoryview)):
         return Client.b64(bytes(value))
     raise TypeError(

@@ -44,10 +44,11 @@ class ModelServer:
     version while a wanted one has not loaded yet. With no version wanted at all (every
     version directory deleted) every version is unloaded, as TF Serving does; a base path
     that cannot be listed (missing, unreadable) unloads nothing. An unloaded version stays
-    in the status, ``END`` with status ``OK``. A version that fails to load is reported
-    ``END`` with its error and not retried while its directory stays as it was; once its
-    files change (a copy in progress finished, or the version was deleted and exported
-    again) the next poll loads it again, and a version whose directory is gone is forgotten.
+    in the status, ``END`` with status ``OK``; a version being loaded is ``LOADING``. A
+    version that fails to load is reported ``END`` with its error and not retried while its
+    directory stays as it was; once its files change (a copy in progress finished, or the
+    version was deleted and exported again) the next poll loads it again, and a version
+    whose directory is gone is forgotten.
     :meth:`start` polls every ``poll_interval`` seconds in a background thread, so a version
     renamed into the base directory is picked up.
 
@@ -102,6 +103,7 @@ class ModelServer:
         self._servables = {name: {} for name in self._models}
         self._failures = {name: {} for name in self._models}
         self._unloaded = {name: set() for name in self._models}  # reported END, OK
+        self._loading = {name: set() for name in self._models}  # reported LOADING, OK
         self._warned_empty = set()  # base paths found without a version directory
         self._config_error = None  # the last problem logged of the config file
         self._lock = threading.Lock()  # guards the dicts above, held briefly
@@ -196,15 +198,21 @@ class ModelServer:
                     failure = self._failures[name].get(version)
                 if failure is not None and failure[1] == contents:
                     continue  # failed as it is now; retried once its files change
+                with self._lock:
+                    # TF Serving's status reports a version LOADING while it loads and warms
+                    # up (a status request for it is a 200, not an unknown version's 404).
+                    self._loading[name].add(version)
                 try:
                     servable = Servable(name, version, path, warmup=self.warmup)
                 except Exception as error:  # noqa: BLE001 - a bad version must not stop the rest
                     logger.error("failed to load %s version %d: %s", name, version, error)
                     with self._lock:
+                        self._loading[name].discard(version)
                         self._failures[name][version] = (str(error), contents)
                     continue
                 logger.info("serving %s version %d from %s", name, version, path)
                 with self._lock:
+                    self._loading[name].discard(version)
                     self._servables[name][version] = servable
                     self._failures[name].pop(version, None)
                     self._unloaded[name].discard(version)
@@ -259,6 +267,7 @@ class ModelServer:
                     self._servables.setdefault(name, {})
                     self._failures.setdefault(name, {})
                     self._unloaded.setdefault(name, set())
+                    self._loading.setdefault(name, set())
                 added = sorted(set(models) - set(self._models))
                 changed = sorted(
                     name
@@ -351,6 +360,7 @@ class ModelServer:
                 version = self._labelled_version(name, label)
             entries = {v: ("END", "OK", "") for v in self._unloaded[name]}
             entries.update({v: ("END", "UNKNOWN", m) for v, (m, _) in self._failures[name].items()})
+            entries.update({v: ("LOADING", "OK", "") for v in self._loading[name]})
             entries.update({v: ("AVAILABLE", "OK", "") for v in self._servables[name]})
         if version is not None:
             if version not in entries:

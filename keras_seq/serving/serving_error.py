@@ -45,6 +45,12 @@ class ServingError(Exception):
         self.status_code = status_code
         self.message = message
 
+    def __reduce__(self):
+        # Exception's own reduce rebuilds from ``self.args`` (the one formatted string), which
+        # this __init__ cannot take: pickle (a ProcessPoolExecutor or multiprocessing worker
+        # raising it) and copy.copy failed with a TypeError in place of the error.
+        return type(self), (self.status_code, self.message)
+
     @classmethod
     def from_code(cls, code, message):
         """Builds the error for a canonical code name such as ``"INVALID_ARGUMENT"``."""

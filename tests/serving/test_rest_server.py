@@ -154,7 +154,14 @@ def test_new_version_is_picked_up_and_selectable(served, models):
     if not os.path.exists(base / "toy" / "2"):
         export(models[2], base, name="toy")
     with Client(server.url, "toy") as latest:
-        assert wait_for(lambda: [s["version"] for s in latest.status()] == ["2", "1"])
+        # Version 2 is listed LOADING while it loads and warms up (as TF Serving lists it):
+        # wait for it to be AVAILABLE, not merely listed.
+        assert wait_for(
+            lambda: (
+                [(s["version"], s["state"]) for s in latest.status()]
+                == [("2", "AVAILABLE"), ("1", "AVAILABLE")]
+            )
+        )
         _assert_classify(latest.predict(TEXTS), models[2])
     _assert_classify(Client(server.url, "toy", version=1).predict(TEXTS), models[1])
     _assert_classify(Client(server.url, "toy", label="stable").predict(TEXTS), models[1])
