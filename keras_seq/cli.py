@@ -11,10 +11,12 @@ docs/security.md.
 """
 
 import argparse
+import errno
 import logging
 import math
 import os
 import re
+import socket
 import sys
 import zipfile
 
@@ -70,9 +72,48 @@ def _path(text):
     return text
 
 
+def _check_port(host, port):
+    """Exits (status 1) when the REST port cannot be listened on (another server holds it,
+    a port below 1024 without the privilege, an address of no interface here): found before
+    the models load, which takes minutes for large ones, not after. The port is bound as the
+    server binds it (``SO_REUSEADDR``: a port whose connections are closing is free) and
+    released; should another process take it in between, the server still exits with
+    uvicorn's message."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise SystemExit(f"serve: --rest_api_host {host}: {error.strerror}") from None
+    # As asyncio's create_server binds them (uvicorn's server): every address of the host, an
+    # IPv6 one IPv6 only, skipping a family this machine lacks (no socket, or its address not
+    # available) as long as one address binds.
+    problem = None
+    bound = False
+    for family, kind, protocol, _, address in set(infos):
+        try:
+            probe = socket.socket(family, kind, protocol)
+        except OSError:
+            continue
+        with probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+                bound = True
+            except OSError as error:
+                if error.errno != errno.EADDRNOTAVAIL:
+                    problem = error
+                    break
+                problem = problem or error
+    if problem is not None and (not bound or problem.errno != errno.EADDRNOTAVAIL):
+        reason = (problem.strerror or str(problem)).lower()
+        raise SystemExit(f"serve: cannot listen on {host}:{port}: {reason}")
+
+
 def _serve(args):
     from keras_seq.serving import ModelServer, run_server
 
+    _check_port(args.rest_api_host, args.rest_api_port)
     options = {"poll_interval": args.file_system_poll_wait_seconds}
     try:
         if args.model_config_file:
