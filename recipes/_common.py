@@ -11,9 +11,11 @@ TensorFlow op when the strategy is multi-worker), builds and compiles its model 
 import argparse
 import atexit
 import dataclasses
+import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 
@@ -31,6 +33,9 @@ DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 # decides what is trained (`--set` is read through the configuration it changes).
 _RESUMABLE_CHANGES = ("out", "epochs", "set", "final_weights", "strategy", "tpu", "deterministic")
 _SETTINGS_FILE = "settings.json"
+# The arguments that name your own data files (`own_data_paths`): a backup is resumed only
+# with the same contents, not just the same paths.
+_OWN_DATA_ARGUMENT = re.compile(r"(train|dev|test)_(tsv|conll|csv|text)")
 
 
 def recipe_parser(description, default_out):
@@ -367,23 +372,42 @@ def _make_writable_dir(directory, label, what, where="the directory"):
 
 
 def _settings(args, config):
-    """What a run trains, as JSON values: its configuration but ``epochs``, and its
-    arguments but those of `_RESUMABLE_CHANGES`."""
-    return json.loads(
-        json.dumps(
-            {
-                "config": {key: value for key, value in config.items() if key != "epochs"},
-                "arguments": {
-                    key: value for key, value in vars(args).items() if key not in _RESUMABLE_CHANGES
-                },
-            }
-        )
-    )
+    """What a run trains, as JSON values: its configuration but ``epochs``, its arguments but
+    those of `_RESUMABLE_CHANGES`, and (only with your own data files) the SHA-256 of each
+    file's contents: a file rewritten under the same name between a kill and the rerun would
+    have been resumed, its tokenizer and classes learned anew under the old weights."""
+    settings = {
+        "config": {key: value for key, value in config.items() if key != "epochs"},
+        "arguments": {
+            key: value for key, value in vars(args).items() if key not in _RESUMABLE_CHANGES
+        },
+    }
+    data = {}
+    for key, value in sorted(vars(args).items()):
+        if _OWN_DATA_ARGUMENT.fullmatch(key) and value is not None and os.path.isfile(value):
+            try:
+                data[key] = _file_digest(value)
+            except OSError as error:  # unreadable: named here, before its reader would
+                flag = f"--{key.replace('_', '-')}"
+                raise SystemExit(f"{flag} {value}: {error.strerror or error}") from None
+    if data:  # absent for the bundled corpora: their settings files are as before
+        settings["data"] = data
+    return json.loads(json.dumps(settings))
+
+
+def _file_digest(path):
+    """``sha256:<hex>`` of the bytes of the file ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
 
 
 def _check_same_settings(backup_dir, settings):
     """Exits naming the differences when the backup in ``backup_dir`` was made with other
-    ``settings`` (a backup without a settings file, from an older keras_seq, is trusted)."""
+    ``settings``, your own data files' contents included (a backup without a settings file,
+    from an older keras_seq, is trusted)."""
     path = os.path.join(backup_dir, _SETTINGS_FILE)
     if not os.path.exists(path):
         return
@@ -396,6 +420,12 @@ def _check_same_settings(backup_dir, settings):
             if before.get(key) != now.get(key):
                 name = label.format(key.replace("_", "-") if group == "arguments" else key)
                 changes.append(f"{name} {before.get(key)!r} -> {now.get(key)!r}")
+    # Your own files: a backup of an older keras_seq, without their digests, is trusted.
+    before, now = saved.get("data", {}), settings.get("data", {})
+    for key in sorted(set(before) & set(now)):
+        if before[key] != now[key]:
+            flag = f"--{key.replace('_', '-')}"
+            changes.append(f"the contents of {flag} {settings['arguments'][key]} changed")
     if changes:
         raise SystemExit(
             f"{backup_dir} holds the backup of a killed run with other settings "
@@ -421,8 +451,14 @@ def own_data_paths(args, suffix, file_kind):
     for split, path in paths.items():
         if os.path.isdir(path):
             raise SystemExit(f"--{split}-{suffix} {path} is a directory; give the {file_kind}")
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise SystemExit(f"--{split}-{suffix} {path}: no such file")
+        if not os.path.isfile(path):
+            # A pipe (`<(zcat train.gz)`) exists: "no such file" sent its user looking for it.
+            raise SystemExit(
+                f"--{split}-{suffix} {path} is not a regular file (a pipe or a device); give "
+                f"the {file_kind} itself (compressed files are read as they are)"
+            )
     return paths
 
 
