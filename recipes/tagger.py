@@ -230,7 +230,7 @@ def main(argv=None):
     print(f"test token accuracy: {accuracy:.4f} ({total} tokens)")
     print(f"  {'tag':6} {'accuracy':>8} {'tokens':>7}")
     for tag, (c, n) in sorted(per_tag.items(), key=lambda item: -item[1][1]):
-        print(f"  {tag:6} {c / max(n, 1):8.4f} {n:7d}")
+        print(f"  {tag:6} {f'{c / n:8.4f}' if n else '       -'} {n:7d}")
     examples = (
         [" ".join(words) for words, _ in test[:2]]
         if args.train_conll
@@ -245,7 +245,9 @@ def main(argv=None):
         "test_tokens": total,
         "test_token_accuracy": accuracy,
         "test_accuracy_per_tag": {
-            tag: {"accuracy": c / max(n, 1), "tokens": n} for tag, (c, n) in per_tag.items()
+            # A tag without test tokens has no accuracy (null), rather than a 0 read as a miss.
+            tag: {"accuracy": c / n if n else None, "tokens": n}
+            for tag, (c, n) in per_tag.items()
         },
     }
     write_json(run.out, "results.json", results)

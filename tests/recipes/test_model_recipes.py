@@ -68,7 +68,11 @@ def test_tagger_recipe(tmp_path):
     assert "test token accuracy" in stdout
     per_tag = results["test_accuracy_per_tag"]
     tokens = sum(entry["tokens"] for entry in per_tag.values())
-    correct = sum(entry["accuracy"] * entry["tokens"] for entry in per_tag.values())
+    correct = sum(
+        entry["accuracy"] * entry["tokens"] for entry in per_tag.values() if entry["tokens"]
+    )
+    # A tag without test tokens has no accuracy: null, not 0.
+    assert all((entry["accuracy"] is None) == (entry["tokens"] == 0) for entry in per_tag.values())
     assert tokens == results["test_tokens"]
     assert abs(correct / tokens - results["test_token_accuracy"]) < 1e-9
 
