@@ -79,9 +79,20 @@ CONFIGS = {
 PROMPTS = ["Call me", "The whale", "It was the", ""]
 
 
+# After ., ! or ? and a space; after the full-width 。！？ (Chinese, Japanese), which no space
+# follows, with or without one, and after the closing quote or bracket that may follow them.
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])\s+"
+    r"|(?<=[\u3002\uff01\uff1f])(?![\u201d\u2019\u300d\u300f\uff09])\s*"
+    r"|(?<=[\u3002\uff01\uff1f][\u201d\u2019\u300d\u300f\uff09])\s*"
+)
+
+
 def sentences(paragraphs):
-    """Sentences of the paragraphs: cut after ., ! or ? followed by a space."""
-    return [s for p in paragraphs for s in re.split(r"(?<=[.!?])\s+", p) if s.strip()]
+    """Sentences of the paragraphs: cut after ., ! or ? followed by a space, and after the
+    full-width 。, ！ or ？ (a Chinese or Japanese paragraph was one sentence, dropped once
+    longer than ``sequence_length``)."""
+    return [s for p in paragraphs for s in _SENTENCE_END.split(p) if s.strip()]
 
 
 def load_paragraphs(args):

@@ -7,6 +7,7 @@ import csv
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -295,3 +296,22 @@ def test_language_model_trains_and_samples_on_own_text_files(tmp_path, texts):
     prompt = " ".join(test[0].split()[:2])
     assert len(results["samples"]["greedy"]) == 3
     assert results["samples"]["greedy"][0] == model.generate([prompt], max_length=40)[0]
+
+
+def test_language_model_cuts_chinese_and_japanese_sentences():
+    language_model = load_recipe("language_model", prefix="own_data")
+    assert language_model.sentences(
+        ["我们走吧。他说：“好！”你呢？ 结束", "「行く。」と言った。"]
+    ) == [
+        "我们走吧。",
+        "他说：“好！”",
+        "你呢？",
+        "结束",
+        "「行く。」",
+        "と言った。",
+    ]
+    # Moby Dick is cut as before: after ., ! or ? and a space only.
+    book = load_moby_dick("train")
+    assert language_model.sentences(book) == [
+        s for p in book for s in re.split(r"(?<=[.!?])\s+", p) if s.strip()
+    ]
