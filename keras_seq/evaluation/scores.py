@@ -1,5 +1,6 @@
 """Corpus-level translation scores computed by sacrebleu."""
 
+import numpy as np
 import sacrebleu
 
 
@@ -43,7 +44,10 @@ def reference_lists(references, per="hypothesis"):
     lists of str; TypeError naming the first bad entry and its index."""
     lists = []
     for index, entry in enumerate(references):
-        several = isinstance(entry, (list, tuple))
+        # A row of a 2-D NumPy array (`df[["ref1", "ref2"]].to_numpy()`) is a list too.
+        several = isinstance(entry, (list, tuple)) or (
+            isinstance(entry, np.ndarray) and entry.ndim == 1
+        )
         entries = list(entry) if several else [entry]
         wrong = [text for text in entries if not isinstance(text, str)]
         if wrong or (several and not entries):
@@ -71,9 +75,10 @@ def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
         hypotheses: list of str. The system outputs.
         references: list with one entry per hypothesis, in the same order: a str (its
             reference) or a non-empty list of str (several references; their number may
-            differ between hypotheses). An n-gram counts up to its largest count in any one
-            reference, and the brevity penalty uses the reference length closest to the
-            hypothesis', as in sacrebleu.
+            differ between hypotheses; the rows of a 2-D NumPy array of str are such
+            lists). An n-gram counts up to its largest count in any one reference, and the
+            brevity penalty uses the reference length closest to the hypothesis', as in
+            sacrebleu.
         tokenize: str. A sacrebleu tokenizer name ("13a", "intl", "zh", "char", "none", ...).
         lowercase: bool. Lower-case both sides before matching.
 

@@ -135,6 +135,14 @@ class Tokenizer(keras.layers.Layer):
 
     def set_vocabulary(self, vocabulary):
         """Sets the vocabulary (list of str or path to a one-token-per-line file)."""
+        self._set_vocabulary(vocabulary)
+
+    def _set_vocabulary(self, vocabulary, learned=False):
+        """`set_vocabulary`; ``learned``: the vocabulary comes from `from_corpus`, made of
+        normalized text, so the warnings about tokens that normalized input cannot match (meant
+        for hand-written vocabularies) are skipped: they would be false. Lowering leaves "𝐇"
+        and "ℝ", which NFKC then makes "H" and "R", so a corpus holding them gives upper-case
+        tokens that its own normalized words match."""
         if isinstance(vocabulary, (str, os.PathLike)):
             vocabulary = _read_vocabulary_file(vocabulary)
         if not isinstance(vocabulary, (list, tuple)) or not all(
@@ -165,8 +173,9 @@ class Tokenizer(keras.layers.Layer):
                 ) from error
             seen.add(token)
         self._check_vocabulary(vocabulary)
-        self._check_lowercase(vocabulary)
-        self._check_normal_form(vocabulary)
+        if not learned:
+            self._check_lowercase(vocabulary)
+            self._check_normal_form(vocabulary)
         object.__setattr__(self, "_compiled_functions", {})
         self._vocabulary = vocabulary
         self._token_to_id = {token: index for index, token in enumerate(vocabulary)}

@@ -182,13 +182,15 @@ class WordPieceTokenizer(Tokenizer):
                 order = {piece: index for index, piece in enumerate(learned)}
                 learned = sorted(learned, key=lambda piece: (-usage[piece], order[piece]))
             vocabulary += learned[:room]
-        return cls(
-            vocabulary=vocabulary,
+        tokenizer = cls(
+            vocabulary=None,
             lowercase=lowercase,
             normalization=normalization,
             max_bytes_per_word=max_bytes_per_word,
             **kwargs,
         )
+        tokenizer._set_vocabulary(vocabulary, learned=True)
+        return tokenizer
 
     def get_config(self):
         config = super().get_config()

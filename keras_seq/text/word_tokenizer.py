@@ -100,12 +100,9 @@ class WordTokenizer(Tokenizer):
         ]
         if max_vocabulary_size is not None:
             words = words[: max_vocabulary_size - len(cls.RESERVED_TOKENS)]
-        return cls(
-            vocabulary=list(cls.RESERVED_TOKENS) + words,
-            lowercase=lowercase,
-            normalization=normalization,
-            **kwargs,
-        )
+        tokenizer = cls(vocabulary=None, lowercase=lowercase, normalization=normalization, **kwargs)
+        tokenizer._set_vocabulary(list(cls.RESERVED_TOKENS) + words, learned=True)
+        return tokenizer
 
     def _build_lookup(self, vocabulary):
         words = vocabulary[len(self.RESERVED_TOKENS) :]
