@@ -60,7 +60,7 @@ class BeamSearch(DecodingStrategy):
     the same, ties included (lower beam, then lower token id first).
 
     Args:
-        beam_size: int >= 1. Number of hypotheses kept per example.
+        beam_size: int in [1, 2**31 - 1]. Number of hypotheses kept per example.
         length_penalty: None (no normalization), a `LengthPenalty`,
             `("gnmt", alpha)` for `GNMTLengthPenalty(alpha)` or `"average"`
             for `AverageLengthPenalty()`.
@@ -86,8 +86,10 @@ class BeamSearch(DecodingStrategy):
     def __init__(self, beam_size, length_penalty=None, coverage_penalty=0.0, n_best=1):
         if isinstance(beam_size, bool) or not isinstance(beam_size, numbers.Integral):
             raise TypeError(f"`beam_size` must be an int >= 1, got {beam_size!r}.")
-        if beam_size < 1:
-            raise ValueError(f"`beam_size` must be >= 1, got {beam_size}.")
+        if not 1 <= beam_size <= 2**31 - 1:
+            # Shapes and offsets are int32 in the graph: 2**31 wrapped to a negative size
+            # ("Dimension size ... must be non-negative" from one_hot, at trace).
+            raise ValueError(f"`beam_size` must be >= 1 and <= 2**31 - 1, got {beam_size}.")
         if isinstance(n_best, bool) or not isinstance(n_best, numbers.Integral):
             raise TypeError(f"`n_best` must be an int, got {n_best!r}.")
         if not 1 <= n_best <= beam_size:

@@ -78,13 +78,26 @@ def resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=1):
     return vocabulary_size
 
 
+_MAX_LENGTH_BOUND = 2**31 - 1
+
+
 def check_optional_length(value, name):
     """``value`` as a Python int (a NumPy integer too, as `beam_size` and `top_k` take it) or
-    None; ValueError for anything else or a value < 1, for a length bound called ``name``."""
+    None; ValueError for anything else or a value outside [1, 2**31 - 1], for a length bound
+    called ``name``.
+
+    The upper end is that of the int32 lengths in the graphs. A larger bound is no longer a
+    bound at all, and near 2**63 TensorFlow's ragged slice ``ids[:, :bound]`` adds it to each
+    row's start and overflows int64: every row after the first came out empty, so texts were
+    translated as "", classified from padding and tagged with no tokens, silently."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be None or an int >= 1, got {value!r}.")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not 1 <= value <= _MAX_LENGTH_BOUND
+    ):
+        raise ValueError(f"`{name}` must be None or an int >= 1 and <= 2**31 - 1, got {value!r}.")
     return int(value)
 
 

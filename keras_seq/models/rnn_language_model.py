@@ -39,6 +39,18 @@ def select_tokens(temperature=None, top_k=None, top_p=None):
     """
     if top_k is not None and top_p is not None:
         raise ValueError(f"Give `top_k` or `top_p`, not both (got {top_k!r} and {top_p!r}).")
+    # Checked here, under the names `generate` takes: the samplers' own errors name their
+    # `k` and `p`, which a caller of `generate` never wrote.
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral):
+            raise TypeError(f"`top_k` must be None or an int >= 1, got {top_k!r}.")
+        if top_k < 1:
+            raise ValueError(f"`top_k` must be None or an int >= 1, got {top_k!r}.")
+    if top_p is not None:
+        if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real):
+            raise TypeError(f"`top_p` must be None or a float in (0, 1], got {top_p!r}.")
+        if not 0.0 < top_p <= 1.0:
+            raise ValueError(f"`top_p` must be None or a float in (0, 1], got {top_p!r}.")
     if temperature is not None:
         if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
             raise TypeError(f"`temperature` must be a float >= 0 or None, got {temperature!r}.")
@@ -314,6 +326,7 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
         top_p=None,
         seed=None,
         return_continuation=False,
+        max_prompt_length=None,
     ):
         """Continues raw-string prompts until ``</s>`` or ``max_length`` new tokens.
 
@@ -334,6 +347,10 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
                 prompt + continuation. The prompt part is the prompt as the model read it
                 (its ids detokenized): normalized, lowercased by a lowercasing tokenizer, and
                 with `<unk>` for words outside a word vocabulary.
+            max_prompt_length: None (the whole prompt) or an int >= 1: a longer prompt is
+                read from ``<s>`` and its last ``max_prompt_length`` tokens, as the serving
+                signatures read it (``max_prompt_length=256`` there), so that a served
+                answer can be reproduced; the prompt part of the text is then that part.
 
         Returns:
             A list of strings, one per prompt.
@@ -349,14 +366,15 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
             raise ValueError(f"`seed` must be an int in [-2**63, 2**63 - 1], got {seed}.")
         # A str "no" or "yes" read as true: the prompt was silently left out.
         return_continuation = check_bool(return_continuation, "return_continuation")
+        max_prompt_length = check_optional_length(max_prompt_length, "max_prompt_length")
         selector = select_tokens(temperature, top_k, top_p)
         self._ensure_built()
-        key = ("text", repr(selector), max_length)
+        key = ("text", repr(selector), max_length, max_prompt_length)
         if key not in self._generators:
             strategy = GreedySearch(selector)
 
             def run(texts, seed):
-                return self.generate_text(texts, strategy, max_length, seed)
+                return self.generate_text(texts, strategy, max_length, seed, max_prompt_length)
 
             self._generators[key] = tf.function(
                 run,

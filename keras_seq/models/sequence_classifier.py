@@ -185,12 +185,16 @@ class SequenceClassifier(keras.Model):
         label = tf.gather(tf.constant(self.class_names), tf.argmax(probabilities, axis=-1))
         return {"label": label, "probabilities": probabilities}
 
-    def classify(self, texts):
+    def classify(self, texts, max_length=None):
         """Classifies raw strings.
 
         Args:
             texts: a string or a list of strings (an empty string is allowed, see
                 `classify_text`).
+            max_length: None or an int >= 1: classify from the first ``max_length`` tokens
+                of each text (the model's own ``max_length`` when smaller), as the serving
+                signatures do (``max_length=512`` there), so that a served answer can be
+                reproduced.
 
         Returns:
             ``(labels, probabilities)``: a list of class names and a float32 NumPy array
@@ -198,13 +202,17 @@ class SequenceClassifier(keras.Model):
         """
         self._require_tokenizer("classify")
         texts = check_texts(texts)
-        if "text" not in self._classifiers:
-            self._classifiers["text"] = tf.function(
-                self.classify_text,
-                input_signature=[tf.TensorSpec([None], tf.string)],
-                autograph=False,
+        max_length = check_optional_length(max_length, "max_length")
+        key = ("text", max_length)
+        if key not in self._classifiers:
+
+            def run(texts):
+                return self.classify_text(texts, max_length)
+
+            self._classifiers[key] = tf.function(
+                run, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
             )
-        outputs = self._classifiers["text"](string_constant(texts))
+        outputs = self._classifiers[key](string_constant(texts))
         labels = [label.decode("utf-8") for label in outputs["label"].numpy()]
         return labels, outputs["probabilities"].numpy()
 

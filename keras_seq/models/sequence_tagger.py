@@ -160,24 +160,34 @@ class SequenceTagger(RefusesClassWeight, keras.Model):
         tokens = tf.pad(tokens, [[0, 0], [0, tf.shape(ids)[1] - tf.shape(tokens)[1]]])
         return {"tokens": tokens, "tags": tags}
 
-    def tag(self, texts):
+    def tag(self, texts, max_length=None):
         """Tags raw sentences.
 
         Args:
             texts: a string or a list of strings. An empty (or all-whitespace) string has no
                 tokens and gives ``([], [])``; unseen words are ``<unk>`` to the model but keep
                 their text in the returned tokens.
+            max_length: None (every word) or an int >= 1: tag the first ``max_length`` words
+                of each text only, as the serving signatures do (``max_length=256`` there), so
+                that a served answer can be reproduced (the backward states, hence the tags,
+                depend on the words kept).
 
         Returns:
             A list with one ``(tokens, tags)`` pair of equal-length lists of str per text.
         """
         self._require_tokenizer("tag")
         texts = check_texts(texts)
-        if "text" not in self._taggers:
-            self._taggers["text"] = tf.function(
-                self.tag_text, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
+        max_length = check_optional_length(max_length, "max_length")
+        key = ("text", max_length)
+        if key not in self._taggers:
+
+            def run(texts):
+                return self.tag_text(texts, max_length)
+
+            self._taggers[key] = tf.function(
+                run, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
             )
-        outputs = self._taggers["text"](string_constant(texts))
+        outputs = self._taggers[key](string_constant(texts))
         pairs = []
         for tokens, tags in zip(outputs["tokens"].numpy(), outputs["tags"].numpy(), strict=True):
             kept = [

@@ -143,3 +143,13 @@ def test_a_top_k_beyond_int32_keeps_a_vocabulary_unknown_while_tracing():
 
     logits = tf.constant([[1.0, 2.0, -np.inf], [0.5, -1.0, 3.0]])
     np.testing.assert_array_equal(filtered(logits), logits.numpy() / 0.5)
+
+
+def test_a_beam_size_beyond_int32_is_refused_at_construction():
+    # 2**31 was accepted and wrapped to a negative size in the graph: translate(beam_size=2**31)
+    # failed at trace with "Dimension size ... must be non-negative" from one_hot.
+    with pytest.raises(
+        ValueError, match=r"`beam_size` must be >= 1 and <= 2\*\*31 - 1, got 2147483648"
+    ):
+        BeamSearch(2**31)
+    assert BeamSearch(2**31 - 1, n_best=1).beam_size == 2**31 - 1
