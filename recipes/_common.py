@@ -462,6 +462,17 @@ def own_data_paths(args, suffix, file_kind):
     return paths
 
 
+def refuse_without_own_data(args, names, suffix, file_kind):
+    """Exits with a usage message when one of the arguments ``names`` (options of your own
+    files, e.g. ``word_column``) is given without ``--train-<suffix>`` and its twins."""
+    given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) is not None]
+    if given:
+        raise SystemExit(
+            f"{' and '.join(given)} read your own {file_kind} files: give --train-{suffix}, "
+            f"--dev-{suffix} and --test-{suffix} too"
+        )
+
+
 def read_own_data(paths, suffix, read, example_kind):
     """``{split: examples}`` of the files of `own_data_paths`, each read with
     ``read(path)`` (a `keras_seq.datasets` reader with ``strict=False``: malformed lines are

@@ -38,6 +38,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     prepare,
     read_own_data,
     recipe_parser,
+    refuse_without_own_data,
     train_stream,
     training_callbacks,
     write_history,
@@ -152,19 +153,7 @@ def load_splits(args):
     labelled text."""
     paths = own_data_paths(args, "csv", "CSV file")
     if not paths:
-        columns = [
-            flag
-            for flag, value in (
-                ("--text-column", args.text_column),
-                ("--label-column", args.label_column),
-            )
-            if value is not None
-        ]
-        if columns:
-            raise SystemExit(
-                f"{' and '.join(columns)} read your own CSV files: give --train-csv, "
-                "--dev-csv and --test-csv too"
-            )
+        refuse_without_own_data(args, ("text_column", "label_column"), "csv", "CSV")
         # Recorded in the run's settings as before --task had no default: a killed run of an
         # older keras_seq still resumes.
         args.task = args.task or "spam"

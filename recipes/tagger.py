@@ -35,6 +35,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     prepare,
     read_own_data,
     recipe_parser,
+    refuse_without_own_data,
     train_stream,
     training_callbacks,
     write_history,
@@ -97,19 +98,7 @@ def load_sentences(args):
     the flag and the file when one cannot be read or holds no tagged sentence."""
     paths = own_data_paths(args, "conll", "CoNLL file")
     if not paths:
-        given = [
-            flag
-            for flag, value in (
-                ("--word-column", args.word_column),
-                ("--tag-column", args.tag_column),
-            )
-            if value is not None
-        ]
-        if given:
-            raise SystemExit(
-                f"{' and '.join(given)} read your own CoNLL files: give --train-conll, "
-                "--dev-conll and --test-conll too"
-            )
+        refuse_without_own_data(args, ("word_column", "tag_column"), "conll", "CoNLL")
         # The corpus's fixed tag set (sorted: the ids of a full run, whose train split holds
         # every tag), not the tags of the train sentences kept: a small --max-train-examples
         # lacked tags of dev and test.

@@ -313,28 +313,25 @@ def _check_start_ids(start_ids):
 
 def _check_initial_state(initial_state):
     """The state with every leaf a tensor (NumPy arrays converted), as the loop needs."""
-
-    def to_tensor(leaf):
-        if leaf is None:
-            raise TypeError(
-                "`initial_state` must be a nested structure of [batch, ...] tensors (`()` for "
-                f"no state) without None, got {initial_state!r}."
-            )
-        return leaf if tf.is_tensor(leaf) else tf.convert_to_tensor(leaf)
-
-    return tf.nest.map_structure(to_tensor, initial_state)
+    return _state_tensors(initial_state, "`initial_state` must be")
 
 
 def _check_step_state(state):
     """The state `step` returned, every leaf a tensor; a None in it (a stateless step answering
     `None` rather than `()`) is a `TypeError` naming the step, as it is in `initial_state`:
     it failed deep in the loop ("'NoneType' object has no attribute 'shape'")."""
+    return _state_tensors(state, "`step` must return a state that is")
+
+
+def _state_tensors(state, what):
+    """``state`` with every leaf a tensor; a None leaf is a `TypeError` saying ``what`` the
+    state must be."""
 
     def to_tensor(leaf):
         if leaf is None:
             raise TypeError(
-                "`step` must return a state that is a nested structure of [batch, ...] tensors "
-                f"(`()` for no state) without None, got {state!r}."
+                f"{what} a nested structure of [batch, ...] tensors (`()` for no state) "
+                f"without None, got {state!r}."
             )
         return leaf if tf.is_tensor(leaf) else tf.convert_to_tensor(leaf)
 
