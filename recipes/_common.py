@@ -434,6 +434,14 @@ def _check_same_settings(backup_dir, settings):
         )
 
 
+def add_own_data_arguments(parser, suffix, train_help):
+    """Adds ``--train-<suffix>`` (described by ``train_help``), ``--dev-<suffix>`` and
+    ``--test-<suffix>``: your own files for the three splits (`own_data_paths` reads them)."""
+    parser.add_argument(f"--train-{suffix}", metavar="PATH", help=train_help)
+    parser.add_argument(f"--dev-{suffix}", metavar="PATH", help="your own dev file")
+    parser.add_argument(f"--test-{suffix}", metavar="PATH", help="your own test file")
+
+
 def own_data_paths(args, suffix, file_kind):
     """``{split: path}`` of ``--train-<suffix>``, ``--dev-<suffix>`` and ``--test-<suffix>``
     (the user's own files instead of the bundled corpus; empty when none is given); exits

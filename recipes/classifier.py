@@ -32,6 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
+    add_own_data_arguments,
     build_for_fit,
     finish,
     own_data_paths,
@@ -203,14 +204,12 @@ def make_parser():
         choices=("spam", "brown_genres"),
         help="SpamAssassin ham/spam (the default), or the 15 Brown genres of single sentences",
     )
-    parser.add_argument(
-        "--train-csv",
-        metavar="PATH",
-        help="your own CSV training file instead of a bundled --task (with --dev-csv and "
+    add_own_data_arguments(
+        parser,
+        "csv",
+        "your own CSV training file instead of a bundled --task (with --dev-csv and "
         "--test-csv): one labelled text a row, RFC 4180 quoting; plain, gzip, bzip2 or xz",
     )
-    parser.add_argument("--dev-csv", metavar="PATH", help="your own dev file")
-    parser.add_argument("--test-csv", metavar="PATH", help="your own test file")
     parser.add_argument(
         "--text-column",
         type=csv_column,

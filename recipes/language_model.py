@@ -31,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
+    add_own_data_arguments,
     build_for_fit,
     finish,
     own_data_paths,
@@ -125,14 +126,12 @@ def make_parser():
     parser.add_argument(
         "--max-length", type=bounded_number(int, 1), default=40, help="word pieces per sample"
     )
-    parser.add_argument(
-        "--train-text",
-        metavar="PATH",
-        help="your own UTF-8 text training file instead of Moby Dick (with --dev-text and "
+    add_own_data_arguments(
+        parser,
+        "text",
+        "your own UTF-8 text training file instead of Moby Dick (with --dev-text and "
         "--test-text): every non-blank line a paragraph; plain, gzip, bzip2 or xz",
     )
-    parser.add_argument("--dev-text", metavar="PATH", help="your own dev file")
-    parser.add_argument("--test-text", metavar="PATH", help="your own test file")
     return parser
 
 

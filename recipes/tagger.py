@@ -29,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
+    add_own_data_arguments,
     build_for_fit,
     finish,
     own_data_paths,
@@ -131,15 +132,13 @@ def make_parser():
     parser.add_argument(
         "--max-eval-examples", type=bounded_number(int, 1), help="cap dev and test sentences"
     )
-    parser.add_argument(
-        "--train-conll",
-        metavar="PATH",
-        help="your own CoNLL / CoNLL-U training file instead of Brown (with --dev-conll and "
+    add_own_data_arguments(
+        parser,
+        "conll",
+        "your own CoNLL / CoNLL-U training file instead of Brown (with --dev-conll and "
         "--test-conll): one token a line, sentences separated by blank lines; plain, gzip, "
         "bzip2 or xz",
     )
-    parser.add_argument("--dev-conll", metavar="PATH", help="your own dev file")
-    parser.add_argument("--test-conll", metavar="PATH", help="your own test file")
     parser.add_argument(
         "--word-column",
         type=int,

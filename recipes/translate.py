@@ -25,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
+    add_own_data_arguments,
     build_for_fit,
     finish,
     own_data_paths,
@@ -210,9 +211,12 @@ def main(argv=None):
         default=0.6,
         help="GNMT alpha of the beam search (0: none)",
     )
-    parser.add_argument("--train-tsv", help="your own source<TAB>target training file")
-    parser.add_argument("--dev-tsv")
-    parser.add_argument("--test-tsv")
+    add_own_data_arguments(
+        parser,
+        "tsv",
+        "your own source<TAB>target training file instead of Ding (with --dev-tsv and "
+        "--test-tsv); plain, gzip, bzip2 or xz",
+    )
     parser.add_argument(
         "--plot-attention",
         type=bounded_number(int, 0),
