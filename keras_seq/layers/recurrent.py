@@ -233,7 +233,9 @@ class Recurrent(keras.layers.Layer):
         batch, time = sequences_shape[0], sequences_shape[1]
         output_shape = (batch, time, self.units) if self.return_sequences else (batch, self.units)
         if self.return_state:
-            return [output_shape] + [(batch, size) for size in self.state_size]
+            # A tuple, as `keras.layers.RNN`: `keras.layers.Bidirectional` adds the states'
+            # shapes to a tuple (a list failed its symbolic call with `return_state`).
+            return (output_shape, *[(batch, size) for size in self.state_size])
         return output_shape
 
     def compute_mask(self, inputs, mask=None):

@@ -28,7 +28,9 @@ class StackedRNN(keras.layers.Layer):
             every level carries its states across batches, and `reset_states()` zeroes them.
             With an explicit dropout ``seed`` in the template, level ``l`` gets ``seed + 2l``
             (its backward direction ``seed + 2l + 1``), so no two recurrent layers of the
-            stack draw the same dropout masks.
+            stack draw the same dropout masks. An ``activity_regularizer`` of the template
+            penalises each level's output (a bidirectional level's merged one), not the
+            final states the levels hand the stack.
         num_layers: int >= 1.
         bidirectional: bool. Wrap each level in `Bidirectional`.
         merge_mode: "concat", "sum", "mul" or "ave" for bidirectional levels.
@@ -124,6 +126,11 @@ class StackedRNN(keras.layers.Layer):
         # global one, which would cast every level's inputs and outputs to it (a float64
         # stack rounded to float32 between its levels).
         policy = layer.dtype_policy
+        # The levels return their states (the stack needs them), and Keras applies a layer's
+        # activity regularizer to every tensor it returns: the template's regularizer would
+        # have penalised each level's final h (again) and c too. The stack applies it to each
+        # level's output only, as on a stack of Keras layers returning sequences.
+        self._level_activity_regularizer = getattr(layer, "activity_regularizer", None)
         self.levels = []
         for index in range(num_layers):
             top = index == num_layers - 1
@@ -133,6 +140,7 @@ class StackedRNN(keras.layers.Layer):
                 name=f"{layer.name}_{index}",
                 return_sequences=not top or return_sequences or pooled_top,
                 return_state=True,
+                **({"activity_regularizer": None} if self._level_activity_regularizer else {}),
             )
             if bidirectional:
                 level = Bidirectional(
@@ -174,6 +182,10 @@ class StackedRNN(keras.layers.Layer):
             outputs, *level_states = level(
                 level_inputs, initial_state=level_state, mask=mask, training=training
             )
+            if self._level_activity_regularizer is not None:
+                loss = self._level_activity_regularizer(outputs)
+                # Divided by the batch size, as `keras.layers.Layer` does.
+                self.add_loss(ops.divide_no_nan(loss, ops.cast(ops.shape(outputs)[0], loss.dtype)))
             if self.residual and index > 0:
                 # The residual skips the dropout too: y^l = RNN_l(d(y^{l-1})) + y^{l-1} (GNMT).
                 outputs = outputs + previous
