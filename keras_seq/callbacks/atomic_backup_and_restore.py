@@ -220,7 +220,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._put_back_initial_epoch()  # no epoch ran: the backup held them all
-        if getattr(self, "_diverged", False):
+        if self._diverged:
             # A run that ends with diverged weights failed: its last good state stays.
             warnings.warn(
                 f"AtomicBackupAndRestore: training ended with weights that are not finite; the "

@@ -1,5 +1,7 @@
 """Helpers shared by the models that take raw strings."""
 
+import tensorflow as tf
+
 
 class FunctionCache:
     """Compiled `tf.function`s by setting. Not a dict: TensorFlow wraps and tracks dict
@@ -8,14 +10,15 @@ class FunctionCache:
     def __init__(self):
         self._functions = {}
 
-    def __contains__(self, key):
-        return key in self._functions
-
-    def __getitem__(self, key):
+    def compiled(self, key, function, input_signature):
+        """The `tf.function` (``autograph=False``) of ``function`` over ``input_signature``
+        kept for ``key``: made at the first request of ``key``, reused after (``function``
+        is then not used, so it must depend on nothing but what ``key`` holds)."""
+        if key not in self._functions:
+            self._functions[key] = tf.function(
+                function, input_signature=input_signature, autograph=False
+            )
         return self._functions[key]
-
-    def __setitem__(self, key, function):
-        self._functions[key] = function
 
 
 def check_texts(texts, argument="texts"):

@@ -369,26 +369,19 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
         max_prompt_length = check_optional_length(max_prompt_length, "max_prompt_length")
         selector = select_tokens(temperature, top_k, top_p)
         self._ensure_built()
-        key = ("text", repr(selector), max_length, max_prompt_length)
-        if key not in self._generators:
-            strategy = GreedySearch(selector)
-
-            def run(texts, seed):
-                return self.generate_text(texts, strategy, max_length, seed, max_prompt_length)
-
-            self._generators[key] = tf.function(
-                run,
-                input_signature=[
-                    tf.TensorSpec([None], tf.string),
-                    tf.TensorSpec([2], tf.int64),
-                ],
-                autograph=False,
-            )
+        strategy = GreedySearch(selector)
+        generate = self._generators.compiled(
+            ("text", repr(selector), max_length, max_prompt_length),
+            lambda texts, seed: self.generate_text(
+                texts, strategy, max_length, seed, max_prompt_length
+            ),
+            [tf.TensorSpec([None], tf.string), tf.TensorSpec([2], tf.int64)],
+        )
         if seed is None:
             seed = np.random.default_rng().integers(0, 2**31 - 1, size=2)
         else:
             seed = [seed, 0]
-        outputs = self._generators[key](string_constant(prompts), tf.constant(seed, tf.int64))
+        outputs = generate(string_constant(prompts), tf.constant(seed, tf.int64))
         strings = outputs["continuation" if return_continuation else "text"].numpy()
         return [s.decode("utf-8") for s in strings]
 

@@ -407,16 +407,11 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         strategy = self._strategy(beam_size, length_penalty, n_best)
         if isinstance(max_length_bound, bool) or not isinstance(max_length_bound, int):
             raise TypeError(f"`max_length_bound` must be an int, got {max_length_bound!r}.")
-        key = ("ids", beam_size, length_penalty, n_best, max_length_bound)
-        if key not in self._decoders:
-
-            def run(source_ids):
-                return self.decode(source_ids, strategy, max_length_bound=max_length_bound)
-
-            self._decoders[key] = tf.function(
-                run, input_signature=[tf.TensorSpec([None, None], tf.int32)], autograph=False
-            )
-        return self._decoders[key]
+        return self._decoders.compiled(
+            ("ids", beam_size, length_penalty, n_best, max_length_bound),
+            lambda source_ids: self.decode(source_ids, strategy, max_length_bound=max_length_bound),
+            [tf.TensorSpec([None, None], tf.int32)],
+        )
 
     def _require_tokenizers(self, method):
         if self.source_tokenizer is None or self.target_tokenizer is None:
@@ -506,17 +501,13 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         count = 1 if n_best is None else n_best
         # Checked at every call (see `compiled_decode`): a cached setting skipped the checks.
         strategy = self._strategy(beam_size, length_penalty, count)
-        key = ("text", beam_size, length_penalty, count, max_length, max_source_length)
-        if key not in self._decoders:
-
-            def run(texts):
-                return self.translate_text(texts, strategy, max_length, max_source_length)[0]
-
-            self._decoders[key] = tf.function(
-                run, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
-            )
+        translate = self._decoders.compiled(
+            ("text", beam_size, length_penalty, count, max_length, max_source_length),
+            lambda texts: self.translate_text(texts, strategy, max_length, max_source_length)[0],
+            [tf.TensorSpec([None], tf.string)],
+        )
         try:
-            strings = self._decoders[key](string_constant(texts)).numpy()
+            strings = translate(string_constant(texts)).numpy()
         except tf.errors.ResourceExhaustedError as error:
             # The search allocates its output buffers for `max_length` steps up front.
             raise MemoryError(

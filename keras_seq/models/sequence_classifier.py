@@ -203,16 +203,12 @@ class SequenceClassifier(keras.Model):
         self._require_tokenizer("classify")
         texts = check_texts(texts)
         max_length = check_optional_length(max_length, "max_length")
-        key = ("text", max_length)
-        if key not in self._classifiers:
-
-            def run(texts):
-                return self.classify_text(texts, max_length)
-
-            self._classifiers[key] = tf.function(
-                run, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
-            )
-        outputs = self._classifiers[key](string_constant(texts))
+        classify = self._classifiers.compiled(
+            ("text", max_length),
+            lambda texts: self.classify_text(texts, max_length),
+            [tf.TensorSpec([None], tf.string)],
+        )
+        outputs = classify(string_constant(texts))
         labels = [label.decode("utf-8") for label in outputs["label"].numpy()]
         return labels, outputs["probabilities"].numpy()
 

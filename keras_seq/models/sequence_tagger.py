@@ -178,16 +178,12 @@ class SequenceTagger(RefusesClassWeight, keras.Model):
         self._require_tokenizer("tag")
         texts = check_texts(texts)
         max_length = check_optional_length(max_length, "max_length")
-        key = ("text", max_length)
-        if key not in self._taggers:
-
-            def run(texts):
-                return self.tag_text(texts, max_length)
-
-            self._taggers[key] = tf.function(
-                run, input_signature=[tf.TensorSpec([None], tf.string)], autograph=False
-            )
-        outputs = self._taggers[key](string_constant(texts))
+        tag = self._taggers.compiled(
+            ("text", max_length),
+            lambda texts: self.tag_text(texts, max_length),
+            [tf.TensorSpec([None], tf.string)],
+        )
+        outputs = tag(string_constant(texts))
         pairs = []
         for tokens, tags in zip(outputs["tokens"].numpy(), outputs["tags"].numpy(), strict=True):
             kept = [
