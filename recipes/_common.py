@@ -502,6 +502,22 @@ def read_own_data(paths, suffix, read, example_kind):
     return examples
 
 
+def labels_of_splits(splits, labels, noun):
+    """Every label of the ``{split: examples}`` of your own files, sorted (``labels(example)``
+    gives an example's labels): a label the training file lacks (or the examples
+    --max-train-examples keeps) is still a class, one the model never predicts. Prints the
+    labels of dev / test that the training file lacks, as ``noun``."""
+    every = sorted(
+        {label for examples in splits.values() for example in examples for label in labels(example)}
+    )
+    unseen = sorted(
+        set(every) - {label for example in splits["train"] for label in labels(example)}
+    )
+    if unseen:
+        print(f"{noun} of dev / test not in the training file: {' '.join(unseen)}")
+    return every
+
+
 def train_stream(run, dataset, steps_per_epoch=None):
     """``(stream, steps_per_epoch)`` for `model.fit`: the epochs of ``dataset`` back to back
     (``dataset.repeat()``: a pipeline with ``reshuffle_each_iteration`` gives each epoch its own

@@ -35,6 +35,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     add_own_data_arguments,
     build_for_fit,
     finish,
+    labels_of_splits,
     own_data_paths,
     prepare,
     read_own_data,
@@ -173,19 +174,14 @@ def load_splits(args):
         lambda path: read_classification_csv(path, text_column, label_column, strict=False),
         "labelled text",
     )
-    # Every label of the three files, so that a label missing from the training file (or
-    # from the texts --max-train-examples keeps) is still a class, one the model never
-    # predicts.
-    class_names = sorted({label for examples in splits.values() for _, label in examples})
+    class_names = labels_of_splits(splits, lambda example: example[1:], "labels")
     if len(class_names) < 2:
         raise SystemExit(
             f"your CSV files hold one label ({class_names[0]!r}): a classifier needs two or more"
         )
-    unseen = sorted(set(class_names) - {label for _, label in splits["train"]})
-    if unseen:
-        print(f"labels of dev / test not in the training file: {' '.join(unseen)}")
+    ids = {name: index for index, name in enumerate(class_names)}
     return {
-        split: [(text, class_names.index(label)) for text, label in examples]
+        split: [(text, ids[label]) for text, label in examples]
         for split, examples in splits.items()
     }, class_names
 

@@ -32,6 +32,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     add_own_data_arguments,
     build_for_fit,
     finish,
+    labels_of_splits,
     own_data_paths,
     prepare,
     read_own_data,
@@ -114,13 +115,7 @@ def load_sentences(args):
         lambda path: read_conll(path, word_column, tag_column, strict=False),
         "tagged sentence",
     )
-    # Every tag of the three files, so that a tag missing from the training file (or from the
-    # sentences --max-train-examples keeps) is still a class, one the model never predicts.
-    tags = sorted({tag for examples in splits.values() for _, tags in examples for tag in tags})
-    unseen = sorted(set(tags) - {tag for _, tags in splits["train"] for tag in tags})
-    if unseen:
-        print(f"tags of dev / test not in the training file: {' '.join(unseen)}")
-    return splits, tags
+    return splits, labels_of_splits(splits, lambda example: example[1], "tags")
 
 
 def make_parser():
