@@ -35,7 +35,7 @@ _RESUMABLE_CHANGES = ("out", "epochs", "set", "final_weights", "strategy", "tpu"
 _SETTINGS_FILE = "settings.json"
 # The arguments that name your own data files (`own_data_paths`): a backup is resumed only
 # with the same contents, not just the same paths.
-_OWN_DATA_ARGUMENT = re.compile(r"(train|dev|test)_(tsv|conll|csv|text)")
+_OWN_DATA_ARGUMENT = re.compile(r"(train|dev|test)_(tsv|conll|csv|text|source|target)")
 
 
 def recipe_parser(description, default_out):
@@ -485,19 +485,29 @@ def read_own_data(paths, suffix, read, example_kind):
     """``{split: examples}`` of the files of `own_data_paths`, each read with
     ``read(path)`` (a `keras_seq.datasets` reader with ``strict=False``: malformed lines are
     skipped and counted); exits naming the flag and the file when a file cannot be read (a
-    corrupt compressed file, say) or holds no ``example_kind``."""
+    corrupt compressed file, say) or holds no ``example_kind``.
+
+    A split may also be a tuple of files read together (``read(*paths)``, the aligned source
+    and target files of `read_parallel_files`) whose flags are ``--<split>-<s>`` for each
+    ``s`` of the tuple ``suffix``."""
     examples = {}
     for split, path in paths.items():
+        files = path if isinstance(path, tuple) else (path,)
+        suffixes = suffix if isinstance(suffix, tuple) else (suffix,)
+        flag = "/".join(f"--{split}-{name}" for name in suffixes)
+        named = " / ".join(os.fspath(file) for file in files)
         try:
-            result = read(path)
+            result = read(*files)
         except (OSError, ValueError) as error:  # unreadable, corrupt compressed file, ...
             message = str(error)
-            where = "" if message.startswith(os.fspath(path)) else f" {path}"
-            raise SystemExit(f"--{split}-{suffix}{where}: {message}") from None
+            # The readers' messages mostly start with the file they are about.
+            where = "" if message.startswith(tuple(map(os.fspath, files))) else f" {named}"
+            raise SystemExit(f"{flag}{where}: {message}") from None
         if result.skipped:
-            print(f"{path}: skipped {len(result.skipped)} malformed lines")
+            print(f"{named}: skipped {len(result.skipped)} malformed lines")
         if not result.examples:
-            raise SystemExit(f"--{split}-{suffix} {path}: no {example_kind} in the file")
+            files_word = "files" if len(files) > 1 else "file"
+            raise SystemExit(f"{flag} {named}: no {example_kind} in the {files_word}")
         examples[split] = result.examples
     return examples
 

@@ -3,7 +3,8 @@
     python recipes/translate.py --quick --out runs/translate_quick     # minutes on 2 CPU cores
     python recipes/translate.py --out runs/translate                   # the published config
 
-Trains `keras_seq.Seq2Seq` with plain `model.fit` on the train split (or your own TSV files),
+Trains `keras_seq.Seq2Seq` with plain `model.fit` on the train split (or your own files:
+source<TAB>target lines, or a source and a target file aligned line by line),
 selects the epoch with the best dev BLEU (greedy), then reports greedy and beam-search BLEU and
 chrF (sacrebleu, 13a, cased) on the test split. The output directory receives:
 
@@ -39,7 +40,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
 )
 
 from keras_seq.cli import bounded_number, one_line  # noqa: E402
-from keras_seq.datasets import load_ding, read_parallel_tsv  # noqa: E402
+from keras_seq.datasets import load_ding, read_parallel_files, read_parallel_tsv  # noqa: E402
 from keras_seq.evaluation import (  # noqa: E402
     BleuEvaluation,
     attention_alignment,
@@ -102,6 +103,35 @@ def tsv_paths(args):
     return own_data_paths(args, "tsv", "source<TAB>target file")
 
 
+def pair_paths(args):
+    """Your own pairs: ``{split: path}`` of `tsv_paths`, or ``{split: (source, target)}`` of
+    --train-source/--train-target and their dev and test twins (two files aligned line by
+    line, as Europarl and the Moses-format corpora of OPUS come); empty for the bundled Ding
+    corpus. Exits with a usage message when both kinds are given, or one side of the aligned
+    files without the other."""
+    aligned = [
+        f"--{split}-{side}"
+        for split in ("train", "dev", "test")
+        for side in ("source", "target")
+        if getattr(args, f"{split}_{side}") is not None
+    ]
+    tsv = tsv_paths(args)
+    if aligned and tsv:
+        raise SystemExit(
+            f"--train-tsv and {aligned[0]} are two ways to give your pairs: give the TSV files "
+            "or the aligned source and target files, not both"
+        )
+    sources = own_data_paths(args, "source", "source-language file")
+    targets = own_data_paths(args, "target", "target-language file")
+    if bool(sources) != bool(targets):
+        given, missing = ("source", "target") if sources else ("target", "source")
+        raise SystemExit(
+            f"--train-{given}, --dev-{given} and --test-{given} need their aligned "
+            f"--train-{missing}, --dev-{missing} and --test-{missing} files"
+        )
+    return {split: (sources[split], targets[split]) for split in sources} or tsv
+
+
 def _require_matplotlib():
     """Exits unless matplotlib (the optional ``plot`` extra) can be imported: found before
     training, not as an ImportError once the model is trained and scored."""
@@ -115,11 +145,18 @@ def _require_matplotlib():
 
 
 def load_pairs(paths):
-    """``{split: [(source, target), ...]}`` of the files of `tsv_paths`, or of Ding when
+    """``{split: [(source, target), ...]}`` of the files of `pair_paths`, or of Ding when
     there are none; exits naming the flag and the file when a file cannot be read (a corrupt
-    compressed file, say) or holds no valid pair."""
+    compressed file, say), aligned files differ in length, or a split holds no valid pair."""
     if not paths:
         return {name: load_ding(name) for name in ("train", "dev", "test")}
+    if isinstance(paths["train"], tuple):
+        return read_own_data(
+            paths,
+            ("source", "target"),
+            lambda source, target: read_parallel_files(source, target, strict=False),
+            "source and target pair",
+        )
     return read_own_data(
         paths,
         "tsv",
@@ -196,7 +233,8 @@ def compiled_model(config, **vocabularies):
     return model
 
 
-def main(argv=None):
+def make_parser():
+    """The recipe's argument parser: `recipe_parser`'s flags and its own."""
     parser = recipe_parser(__doc__.split("\n")[0], "runs/translate")
     parser.add_argument(
         "--max-train-pairs", type=bounded_number(int, 1), help="use only this many train pairs"
@@ -217,6 +255,16 @@ def main(argv=None):
         "your own source<TAB>target training file instead of Ding (with --dev-tsv and "
         "--test-tsv); plain, gzip, bzip2 or xz",
     )
+    add_own_data_arguments(
+        parser,
+        "source",
+        "your own source-language training file, aligned line by line with --train-target "
+        "(with --dev-source/--dev-target and --test-source/--test-target), instead of Ding or "
+        "--train-tsv; plain, gzip, bzip2 or xz",
+    )
+    add_own_data_arguments(
+        parser, "target", "your own target-language training file, aligned with --train-source"
+    )
     parser.add_argument(
         "--plot-attention",
         type=bounded_number(int, 0),
@@ -224,10 +272,14 @@ def main(argv=None):
         metavar="N",
         help="save the attention matrices of the first N test translations as PNG",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
     if args.plot_attention:
         _require_matplotlib()
-    paths = tsv_paths(args)
+    paths = pair_paths(args)
     config, run = prepare(
         args, CONFIGS, limits={"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS)}
     )
