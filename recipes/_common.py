@@ -417,6 +417,8 @@ def _check_same_settings(backup_dir, settings):
     for group, label in (("config", "{}"), ("arguments", "--{}")):
         before, now = saved.get(group, {}), settings[group]
         for key in sorted(set(before) | set(now)):
+            if group == "arguments" and _compared_by_contents(key, saved, settings):
+                continue
             if before.get(key) != now.get(key):
                 name = label.format(key.replace("_", "-") if group == "arguments" else key)
                 changes.append(f"{name} {before.get(key)!r} -> {now.get(key)!r}")
@@ -432,6 +434,17 @@ def _check_same_settings(backup_dir, settings):
             f"({'; '.join(changes)}): rerun the command that made it to resume that run, or "
             f"delete {backup_dir} to start a new one"
         )
+
+
+def _compared_by_contents(key, saved, settings):
+    """Whether the argument ``key`` names your own data file whose SHA-256 both ``saved`` and
+    ``settings`` hold: its contents decide (compared with the rest of ``data``), whatever
+    the path says (``train.tsv`` and ``$PWD/train.tsv``, or a file moved since the kill)."""
+    return (
+        _OWN_DATA_ARGUMENT.fullmatch(key) is not None
+        and key in saved.get("data", {})
+        and key in settings.get("data", {})
+    )
 
 
 def add_own_data_arguments(parser, suffix, train_help):
