@@ -126,28 +126,29 @@ def test_wrong_aligned_file_flags_exit_before_training(tmp_path, translate, argv
     assert not (tmp_path / "out").exists()
 
 
+def loading_error(translate, argv):
+    """The message with which reading the pairs of the flags ``argv`` exits."""
+    args = translate.make_parser().parse_args(argv)
+    with pytest.raises(SystemExit) as exit_info:
+        translate.load_pairs(translate.pair_paths(args))
+    return str(exit_info.value.code)
+
+
 def test_unusable_aligned_files_are_named_with_their_flags(tmp_path, translate, ding_pairs):
     paths = write_aligned(tmp_path, ding_pairs)
     dev_source, dev_target = paths["dev"]
     # One line more in the source file: the alignment cannot be trusted, whatever `strict`.
     with open(dev_source, "a", encoding="utf-8") as f:
         f.write("Noch ein Satz.\n")
-    args = translate.make_parser().parse_args(aligned_flags(paths))
-    with pytest.raises(SystemExit) as exit_info:
-        translate.load_pairs(translate.pair_paths(args))
-    assert str(exit_info.value.code) == (
+    assert loading_error(translate, aligned_flags(paths)) == (
         f"--dev-source/--dev-target: {dev_source} has 21 lines but {dev_target} has 20: "
         "aligned files must have the same number of lines"
     )
     dev_source.write_text("".join(s + "\n" for s, _ in ding_pairs["dev"]), encoding="utf-8")
     # The same file on both sides: each line would be its own translation.
     source = str(paths["test"][0])
-    args = translate.make_parser().parse_args(
-        aligned_flags(paths)[:8] + ["--test-source", source, "--test-target", source]
-    )
-    with pytest.raises(SystemExit) as exit_info:
-        translate.load_pairs(translate.pair_paths(args))
-    assert str(exit_info.value.code) == (
+    argv = aligned_flags(paths)[:8] + ["--test-source", source, "--test-target", source]
+    assert loading_error(translate, argv) == (
         f"--test-source/--test-target {source} / {source}: source_path {source!r} and "
         f"target_path {source!r} are the same file: give the source-language and the "
         "target-language files"
@@ -156,10 +157,7 @@ def test_unusable_aligned_files_are_named_with_their_flags(tmp_path, translate, 
     train_source, train_target = paths["train"]
     train_source.write_text("Hallo.\n\n", encoding="utf-8")
     train_target.write_text("\nHello.\n", encoding="utf-8")
-    args = translate.make_parser().parse_args(aligned_flags(paths))
-    with pytest.raises(SystemExit) as exit_info:
-        translate.load_pairs(translate.pair_paths(args))
-    assert str(exit_info.value.code) == (
+    assert loading_error(translate, aligned_flags(paths)) == (
         f"--train-source/--train-target {train_source} / {train_target}: no source and "
         "target pair in the files"
     )
