@@ -21,7 +21,10 @@ def _positive_integer(name, value):
 
 
 def _check_rate(name, value):
-    if not 0.0 <= float(value) < 1.0:
+    """``value`` as a Python float, if it is a real number in [0, 1) (a NumPy float too; not a
+    bool): None failed inside ``float()`` with a TypeError naming no argument, and a string
+    such as ``"0.2"`` was read as a number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
         raise ValueError(f"`{name}` must be in [0, 1), got {name}={value!r}.")
     return float(value)
 
@@ -69,9 +72,11 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
     [units, gate_count * units] and ``bias`` [gate_count * units], laid out as in the Keras cell
     of the same family so that weights can be copied between them.
 
-    Dropout follows Gal & Ghahramani (2016) as Keras does: one input mask and one recurrent
-    mask per sequence, reused at every step, applied to ``x_t`` and ``h_{t-1}`` before the
-    matmuls; the carried state itself is never dropped.
+    Dropout follows Gal & Ghahramani (2016): one input mask and one recurrent mask per
+    sequence, reused at every step, applied to ``x_t`` and ``h_{t-1}`` before the matmuls;
+    the carried state itself is never dropped. One mask serves every gate (their "tied"
+    form); Keras' LSTM and GRU cells draw one per gate, for the inputs and the state, once
+    ``recurrent_dropout`` is set (their ``implementation=1``).
 
     Args:
         units: int. Dimensionality of the output and of each state.
@@ -127,6 +132,10 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.dropout = _check_rate("dropout", dropout)
         self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
+        # A plain int: Keras' SeedGenerator refuses a NumPy integer ("`seed` must be an
+        # integer. Received: seed=3"), even where there is no dropout.
+        if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+            seed = int(seed)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = [units] * self.state_count
@@ -186,7 +195,10 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
             mask = self.get_dropout_mask(step_input)
             if len(inputs.shape) == 3:
                 mask = ops.expand_dims(mask, 1)
-            inputs = inputs * mask
+            # In the inputs' dtype: `keras.layers.RNN` draws the mask from its own (float32)
+            # inputs, so a cell of a mixed policy inside a float32 RNN failed with "expected to
+            # be a half tensor but is a float tensor".
+            inputs = inputs * ops.cast(mask, inputs.dtype)
         projected = ops.matmul(inputs, self.kernel)
         bias = self._input_bias()
         if bias is not None:
@@ -196,7 +208,7 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
     def recurrent_input(self, h_prev, training=False):
         """``h_{t-1}`` as it enters the recurrent matmul (with the recurrent dropout mask)."""
         if training and self.recurrent_dropout > 0:
-            return h_prev * self.get_recurrent_dropout_mask(h_prev)
+            return h_prev * ops.cast(self.get_recurrent_dropout_mask(h_prev), h_prev.dtype)
         return h_prev
 
     def step(self, projected, states, training=False):
