@@ -58,9 +58,9 @@ class MaskedSequenceLoss(keras.losses.Loss):
     Raises:
         ValueError: ``y_pred``'s leading shape is not ``y_true``'s ([B, T, 1] targets are read
             as [B, T]); at construction, ``label_smoothing`` outside [0, 1), a ``pad_id`` that
-            is not an int, or a ``reduction`` other than the default. TypeError: a
-            ``from_logits`` that is not a bool. InvalidArgumentError (at run time): a target id
-            is neither ``pad_id`` nor in [0, V).
+            is not an int in the int32 range, or a ``reduction`` other than the default.
+            TypeError: a ``from_logits`` that is not a bool. InvalidArgumentError (at run
+            time): a target id is neither ``pad_id`` nor in [0, V).
 
     Example:
     >>> y_true = np.array([[1, 2, 0]])  # 0 pads: the third step does not count
@@ -131,17 +131,25 @@ DEFAULT_REDUCTION = "sum_over_batch_size"
 
 
 def check_pad_id(pad_id):
-    """``pad_id`` as a Python int; ValueError for anything else. A float or bool would
-    compare as a number (``True`` marks id 1 as padding, 1.5 no id at all) and a None or str
-    would fail deep in the graph."""
+    """``pad_id`` as a Python int in the int32 range; ValueError for anything else. A float or
+    bool would compare as a number (``True`` marks id 1 as padding, 1.5 no id at all) and a
+    None or str would fail deep in the graph. Targets become int32 ids after the range check,
+    where the padding of a larger ``pad_id`` wrapped to a real id and counted as that target
+    (2**32 as id 0, 2**32 + 3 as id 3: a wrong loss, accuracy and perplexity without a word)."""
     try:
         if isinstance(pad_id, bool):
             raise TypeError
-        return operator.index(pad_id)  # int, NumPy and integer-tensor scalars
+        pad_id = operator.index(pad_id)  # int, NumPy and integer-tensor scalars
     except TypeError:
         raise ValueError(
             f"`pad_id` must be an int (the target id that marks padding), got {pad_id!r}."
         ) from None
+    if not -(2**31) <= pad_id < 2**31:
+        raise ValueError(
+            f"`pad_id` must be an int32 id, in [-2**31, 2**31 - 1] (targets are int32 ids), "
+            f"got {pad_id!r}."
+        )
+    return pad_id
 
 
 def real_scores(y_pred, real):

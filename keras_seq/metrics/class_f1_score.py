@@ -24,13 +24,15 @@ class ClassF1Score(keras.metrics.Metric):
 
     (0 where a denominator is 0). `result()` averages the F1 of the classes: "macro" (plain
     mean), "weighted" (by support Σ_j M[c, j]) or "micro" (F1 of the pooled counts, which is
-    the accuracy for single-label data), as scikit-learn's ``f1_score`` does. `report()` gives
-    every class's precision, recall, F1 and support, and the accuracy.
+    the accuracy for single-label data), as scikit-learn's ``f1_score(..., labels=range(
+    num_classes))`` does: every class counts, also one absent from both the labels and the
+    predictions (F1 0), where ``f1_score`` without ``labels`` averages only over the classes
+    seen. `report()` gives every class's precision, recall, F1 and support, and the accuracy.
 
     Args:
         num_classes: int >= 2.
         average: "macro", "micro" or "weighted".
-        class_names: optional list of str naming the classes in `report()`.
+        class_names: optional list of distinct str naming the classes in `report()`.
         name: str.
 
     Call arguments (``update_state``):
@@ -62,13 +64,22 @@ class ClassF1Score(keras.metrics.Metric):
             raise ValueError(f"`num_classes` must be an int >= 2, got {given!r}.")
         if average not in AVERAGES:
             raise ValueError(f"`average` must be one of {AVERAGES}, got {average!r}.")
-        if class_names is not None and not isinstance(class_names, str):
+        if isinstance(class_names, (str, bytes)):
+            # A str is iterable: "neg" of 3 classes named them "n", "e", "g".
+            raise ValueError(f"`class_names` must be a list of str, got the str {class_names!r}.")
+        if class_names is not None:
             class_names = list(class_names)  # any iterable, a generator included
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(
                 f"`class_names` must have `num_classes` = {num_classes} entries, got "
                 f"{len(class_names)}."
             )
+        repeated = [
+            name for index, name in enumerate(class_names or []) if name in class_names[:index]
+        ]
+        if repeated:
+            # `report()` keys its classes by name: a repeated name kept only the last of them.
+            raise ValueError(f"`class_names` must be distinct, got {repeated[0]!r} more than once.")
         self.num_classes = num_classes
         self.average = average
         self.class_names = None if class_names is None else list(class_names)

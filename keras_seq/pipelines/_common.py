@@ -1,7 +1,11 @@
 """Shared plumbing of the tf.data pipelines: input checks, length filter, buckets, batches."""
 
+import operator
+
+import numpy as np
 import tensorflow as tf
 
+from keras_seq._checked_ids import check_bool
 from keras_seq.pipelines.pipeline_statistics import PipelineStatistics
 from keras_seq.text.tokenizer import Tokenizer, string_constant
 
@@ -16,25 +20,52 @@ def check_tokenizer(name, tokenizer, cls=Tokenizer):
         )
 
 
+def as_int(value):
+    """``value`` as a Python int if it is an integer (int or NumPy integer: ``lengths.max()``
+    and ``len(...) // n`` of an array are ``np.int64``), else None; bools are not integers
+    here (``True`` would be a batch of 1)."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def check_positive_int(name, value, allow_none=False):
+    """``value`` as a Python int (None where ``allow_none``); ValueError for anything else."""
     if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return None
+    number = as_int(value)
+    if number is None or number < 1:
         raise ValueError(
             f"`{name}` must be a positive int{' or None' if allow_none else ''}, got {value!r}."
         )
+    return number
 
 
 def check_shuffle_arguments(seed, shuffle_buffer_size):
-    """Checks ``seed`` and ``shuffle_buffer_size`` before the corpus is read.
+    """``(seed, shuffle_buffer_size)`` as Python ints (or None), checked before the corpus is
+    read.
 
     `tf.data.Dataset.shuffle` would only reject them after the counting pass, with errors that
     do not name the argument, and a ``shuffle_buffer_size`` of 0 would silently mean "the
     whole corpus" (the None default).
     """
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"`seed` must be an int or None, got {seed!r}.")
-    check_positive_int("shuffle_buffer_size", shuffle_buffer_size, allow_none=True)
+    if seed is not None:
+        number = as_int(seed)
+        if number is None:
+            raise TypeError(f"`seed` must be an int or None, got {seed!r}.")
+        seed = number
+    return seed, check_positive_int("shuffle_buffer_size", shuffle_buffer_size, allow_none=True)
+
+
+def check_flags(**flags):
+    """Refuses a flag (``shuffle``, ``cache``, ``add_start``, ``add_end``) that is not a bool:
+    ``shuffle="False"`` shuffled, and ``add_start="False"`` put ``<s>`` first and then failed
+    in the graph with "invalid literal for int()"."""
+    for name, value in flags.items():
+        check_bool(value, name)
 
 
 def check_finite(name, dataset):
@@ -48,23 +79,23 @@ def check_finite(name, dataset):
 
 
 def check_bucket_boundaries(bucket_boundaries):
+    """``bucket_boundaries`` as a list of Python ints (NumPy integers taken), or None."""
     if bucket_boundaries is None:
-        return
+        return None
     # Anything but a list or tuple (an int, a one-shot iterator) cannot be checked and reused.
-    values = list(bucket_boundaries) if isinstance(bucket_boundaries, (list, tuple)) else []
+    given = list(bucket_boundaries) if isinstance(bucket_boundaries, (list, tuple)) else []
+    values = [as_int(v) for v in given]
     if (
         not values
         # Sequence lengths are int32, hence so are the boundaries.
-        or any(
-            isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_INT32
-            for v in values
-        )
+        or any(v is None or not 1 <= v <= _MAX_INT32 for v in values)
         or values != sorted(set(values))
     ):
         raise ValueError(
             "`bucket_boundaries` must be None or a non-empty increasing list of positive ints "
             f"(at most 2**31 - 1), got {bucket_boundaries!r}."
         )
+    return values
 
 
 def string_columns(name, examples, columns):

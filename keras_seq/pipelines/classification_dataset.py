@@ -38,7 +38,7 @@ def classification_dataset(
         tokenizer: keras_seq `Tokenizer`.
         batch_size: int. Examples per batch.
         max_length: int or None. Longest text kept, in ids (``<s>``/``</s>`` included).
-        add_start, add_end: bool. Put ``<s>`` first / ``</s>`` last.
+        add_start, add_end: bool. Put ``<s>`` first / ``</s>`` last (TypeError if not a bool).
         shuffle, seed, bucket_boundaries, cache, shuffle_buffer_size: as in
             `translation_dataset`.
 
@@ -59,10 +59,11 @@ def classification_dataset(
     ([[7, 9, 11, 4], [6, 8, 10, 5]], [1, 0], 1)
     """
     _common.check_tokenizer("tokenizer", tokenizer)
-    _common.check_positive_int("batch_size", batch_size)
-    _common.check_positive_int("max_length", max_length, allow_none=True)
-    _common.check_bucket_boundaries(bucket_boundaries)
-    _common.check_shuffle_arguments(seed, shuffle_buffer_size)
+    batch_size = _common.check_positive_int("batch_size", batch_size)
+    max_length = _common.check_positive_int("max_length", max_length, allow_none=True)
+    bucket_boundaries = _common.check_bucket_boundaries(bucket_boundaries)
+    seed, shuffle_buffer_size = _common.check_shuffle_arguments(seed, shuffle_buffer_size)
+    _common.check_flags(shuffle=shuffle, cache=cache, add_start=add_start, add_end=add_end)
     dataset = _labelled_texts(examples)
 
     def tokenize(texts, labels):

@@ -49,10 +49,11 @@ def language_model_dataset(
     ([[1, 5, 7, 6, 4]], [[5, 7, 6, 4, 2]])
     """
     _common.check_tokenizer("tokenizer", tokenizer)
-    _common.check_positive_int("batch_size", batch_size)
-    _common.check_positive_int("sequence_length", sequence_length)
-    _common.check_bucket_boundaries(bucket_boundaries)
-    _common.check_shuffle_arguments(seed, shuffle_buffer_size)
+    batch_size = _common.check_positive_int("batch_size", batch_size)
+    sequence_length = _common.check_positive_int("sequence_length", sequence_length)
+    bucket_boundaries = _common.check_bucket_boundaries(bucket_boundaries)
+    seed, shuffle_buffer_size = _common.check_shuffle_arguments(seed, shuffle_buffer_size)
+    _common.check_flags(shuffle=shuffle, cache=cache)
     dataset = _common.string_columns("texts", texts, columns=1)
 
     def tokenize(strings):

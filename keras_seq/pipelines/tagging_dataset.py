@@ -53,10 +53,11 @@ def tagging_dataset(
     ([[5, 6, 4]], [[1, 2, 3]])
     """
     _common.check_tokenizer("word_tokenizer", word_tokenizer, WordTokenizer)
-    _common.check_positive_int("batch_size", batch_size)
-    _common.check_positive_int("max_length", max_length, allow_none=True)
-    _common.check_bucket_boundaries(bucket_boundaries)
-    _common.check_shuffle_arguments(seed, shuffle_buffer_size)
+    batch_size = _common.check_positive_int("batch_size", batch_size)
+    max_length = _common.check_positive_int("max_length", max_length, allow_none=True)
+    bucket_boundaries = _common.check_bucket_boundaries(bucket_boundaries)
+    seed, shuffle_buffer_size = _common.check_shuffle_arguments(seed, shuffle_buffer_size)
+    _common.check_flags(shuffle=shuffle, cache=cache)
     # A list or tuple only, as `SequenceTagger` takes: a set's order (hence every tag id)
     # changes from one process to the next with Python's string hashing.
     if (

@@ -60,11 +60,12 @@ def translation_dataset(
         `PipelineStatistics`.
 
     Raises:
-        TypeError: a tokenizer that is not a keras_seq `Tokenizer`, malformed ``pairs``, or a
-            ``seed`` that is not an int.
+        TypeError: a tokenizer that is not a keras_seq `Tokenizer`, malformed ``pairs``, a
+            ``seed`` that is not an int, or a ``shuffle`` or ``cache`` that is not a bool.
         ValueError: a ``batch_size``, length limit or ``shuffle_buffer_size`` that is not a
-            positive int, ``bucket_boundaries`` that are not an increasing list of positive
-            ints, or an infinite dataset (the corpus is counted when the pipeline is built).
+            positive int (NumPy integers are taken), ``bucket_boundaries`` that are not an
+            increasing list of positive ints, or an infinite dataset (the corpus is counted
+            when the pipeline is built).
 
     Example:
     >>> german = WordTokenizer.from_corpus(["Er hat es tun müssen ."])
@@ -77,11 +78,16 @@ def translation_dataset(
     """
     _common.check_tokenizer("source_tokenizer", source_tokenizer)
     _common.check_tokenizer("target_tokenizer", target_tokenizer)
-    _common.check_positive_int("batch_size", batch_size)
-    _common.check_positive_int("max_source_length", max_source_length, allow_none=True)
-    _common.check_positive_int("max_target_length", max_target_length, allow_none=True)
-    _common.check_bucket_boundaries(bucket_boundaries)
-    _common.check_shuffle_arguments(seed, shuffle_buffer_size)
+    batch_size = _common.check_positive_int("batch_size", batch_size)
+    max_source_length = _common.check_positive_int(
+        "max_source_length", max_source_length, allow_none=True
+    )
+    max_target_length = _common.check_positive_int(
+        "max_target_length", max_target_length, allow_none=True
+    )
+    bucket_boundaries = _common.check_bucket_boundaries(bucket_boundaries)
+    seed, shuffle_buffer_size = _common.check_shuffle_arguments(seed, shuffle_buffer_size)
+    _common.check_flags(shuffle=shuffle, cache=cache)
     dataset = _common.string_columns("pairs", pairs, columns=2)
 
     def tokenize(sources, targets):
