@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_seq._checked_ids import check_bool
 from keras_seq.attention.base_attention import BaseAttention, is_positive_int
 
 
@@ -58,8 +59,8 @@ class AdditiveAttention(BaseAttention):
         if units is not None and not is_positive_int(units):
             raise ValueError(f"`units` must be a positive int or None; received units={units!r}.")
         self.units = None if units is None else int(units)
-        self.use_scale = use_scale
-        self.normalize = normalize
+        self.use_scale = check_bool(use_scale, "use_scale")
+        self.normalize = check_bool(normalize, "normalize")
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, query_shape, value_shape, key_shape=None):

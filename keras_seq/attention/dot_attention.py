@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_seq._checked_ids import check_bool
 from keras_seq.attention.base_attention import BaseAttention
 
 
@@ -39,7 +40,7 @@ class DotAttention(BaseAttention):
 
     def __init__(self, scaled=False, **kwargs):
         super().__init__(**kwargs)
-        self.scaled = scaled
+        self.scaled = check_bool(scaled, "scaled")
 
     def build(self, query_shape, value_shape, key_shape=None):
         super().build(query_shape, value_shape, key_shape)

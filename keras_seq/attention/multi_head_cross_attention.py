@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_seq._checked_ids import check_bool
 from keras_seq.attention.base_attention import BaseAttention, is_positive_int
 
 
@@ -80,7 +81,7 @@ class MultiHeadCrossAttention(BaseAttention):
         self.key_dim = int(key_dim)
         self.value_dim = None if value_dim is None else int(value_dim)
         self.output_dim = None if output_dim is None else int(output_dim)
-        self.use_bias = use_bias
+        self.use_bias = check_bool(use_bias, "use_bias")
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_seq._checked_ids import check_bool
 from keras_seq.cells.recurrent_cell import RecurrentCell
 
 
@@ -49,7 +50,7 @@ class GRUCell(RecurrentCell):
 
     def __init__(self, units, reset_after=True, **kwargs):
         super().__init__(units, **kwargs)
-        self.reset_after = reset_after
+        self.reset_after = check_bool(reset_after, "reset_after")
 
     def _bias_shape(self):
         width = 3 * self.units

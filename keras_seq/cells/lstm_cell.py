@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_seq._checked_ids import check_bool
 from keras_seq.cells.recurrent_cell import RecurrentCell, distinct_initializers
 
 
@@ -50,7 +51,7 @@ class LSTMCell(RecurrentCell):
 
     def __init__(self, units, unit_forget_bias=True, **kwargs):
         super().__init__(units, **kwargs)
-        self.unit_forget_bias = unit_forget_bias
+        self.unit_forget_bias = check_bool(unit_forget_bias, "unit_forget_bias")
 
     def _bias_initializer(self):
         if not self.unit_forget_bias:

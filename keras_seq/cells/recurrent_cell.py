@@ -10,7 +10,7 @@ from keras import ops
 # `keras.layers.RNN` / `StackedRNNCells` / `Bidirectional`. It is not exported publicly.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-from keras_seq._checked_ids import check_static_shape
+from keras_seq._checked_ids import check_bool, check_static_shape
 
 
 def _positive_integer(name, value):
@@ -120,7 +120,7 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
         self.units = units
         self.activation = keras.activations.get(activation)
         self.recurrent_activation = keras.activations.get(recurrent_activation)
-        self.use_bias = use_bias
+        self.use_bias = check_bool(use_bias, "use_bias")
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)

@@ -4,7 +4,12 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import check_static_shape, leading_dims_matching, mask_tensor
+from keras_seq._checked_ids import (
+    check_bool,
+    check_static_shape,
+    leading_dims_matching,
+    mask_tensor,
+)
 from keras_seq.attention.multi_head_cross_attention import MultiHeadCrossAttention
 from keras_seq.layers.bidirectional import unshared_config
 from keras_seq.layers.stacked_rnn import StackedRNN
@@ -106,7 +111,7 @@ class AttentionDecoder(keras.layers.Layer):
         self.num_layers = num_layers
         self.attention_style = attention_style
         self.dropout = dropout
-        self.residual = residual
+        self.residual = check_bool(residual, "residual")
         self.supports_masking = True  # the target mask: the `mask` argument or `inputs`' own
         self.rnn = StackedRNN(
             layer,

@@ -5,6 +5,8 @@ import numbers
 import keras
 from keras import ops
 
+from keras_seq._checked_ids import check_bool
+
 BRIDGE_MODES = ("copy", "dense", "zeros")
 
 
@@ -77,7 +79,7 @@ class Bridge(keras.layers.Layer):
             )
         self.mode = mode
         self.decoder_state_sizes = [[int(size) for size in level] for level in decoder_state_sizes]
-        self.bidirectional = bidirectional
+        self.bidirectional = check_bool(bidirectional, "bidirectional")
         self.projections = []
         if mode == "dense":
             self.projections = [

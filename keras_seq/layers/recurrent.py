@@ -8,7 +8,12 @@ import tensorflow as tf
 from keras import ops
 from keras.src.backend import AutocastScope, get_autocast_scope
 
-from keras_seq._checked_ids import check_static_shape, leading_dims_matching, mask_tensor
+from keras_seq._checked_ids import (
+    check_bool,
+    check_static_shape,
+    leading_dims_matching,
+    mask_tensor,
+)
 from keras_seq.cells.recurrent_cell import DropoutRNNCell, RecurrentCell
 from keras_seq.layers._fused_recurrence import fused_recurrence, supports_fused_recurrence
 
@@ -152,12 +157,12 @@ class Recurrent(keras.layers.Layer):
                 f"`cell` must be a recurrent cell with `call` and `state_size`, got {cell!r}."
             )
         self.cell = cell
-        self.return_sequences = return_sequences
-        self.return_state = return_state
-        self.go_backwards = go_backwards
-        self.stateful = stateful
-        self.unroll = unroll
-        self.zero_output_for_mask = zero_output_for_mask
+        self.return_sequences = check_bool(return_sequences, "return_sequences")
+        self.return_state = check_bool(return_state, "return_state")
+        self.go_backwards = check_bool(go_backwards, "go_backwards")
+        self.stateful = check_bool(stateful, "stateful")
+        self.unroll = check_bool(unroll, "unroll")
+        self.zero_output_for_mask = check_bool(zero_output_for_mask, "zero_output_for_mask")
         self.supports_masking = True
         self.states = None
         # The fused loop may run a large batch as two loops over its halves, which the

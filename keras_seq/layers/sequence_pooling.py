@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import leading_dims_matching, mask_tensor
+from keras_seq._checked_ids import check_bool, leading_dims_matching, mask_tensor
 from keras_seq.layers.recurrent import ragged_inputs_message
 
 POOLING_MODES = ("last", "mean", "max", "sum")
@@ -57,7 +57,7 @@ class SequencePooling(keras.layers.Layer):
         if mode not in POOLING_MODES:
             raise ValueError(f"`mode` must be one of {POOLING_MODES}; received mode={mode!r}.")
         self.mode = mode
-        self.bidirectional = bidirectional
+        self.bidirectional = check_bool(bidirectional, "bidirectional")
         self.supports_masking = True
 
     def build(self, input_shape):

@@ -5,7 +5,7 @@ import numbers
 import keras
 from keras import ops
 
-from keras_seq._checked_ids import mask_tensor
+from keras_seq._checked_ids import check_bool, mask_tensor
 from keras_seq.layers.bidirectional import Bidirectional, clone_layer, unshared_config
 from keras_seq.layers.sequence_pooling import SequencePooling
 
@@ -113,12 +113,12 @@ class StackedRNN(keras.layers.Layer):
         super().__init__(**kwargs)
         self._layer_config = unshared_config(keras.saving.serialize_keras_object(layer))
         self.num_layers = num_layers
-        self.bidirectional = bidirectional
+        self.bidirectional = check_bool(bidirectional, "bidirectional")
         self.merge_mode = merge_mode
         self.dropout = dropout
-        self.residual = residual
-        self.return_sequences = return_sequences
-        self.return_state = return_state
+        self.residual = check_bool(residual, "residual")
+        self.return_sequences = check_bool(return_sequences, "return_sequences")
+        self.return_state = check_bool(return_state, "return_state")
         self.seed = seed
         self.supports_masking = True
 
