@@ -2,6 +2,7 @@
 
 Bundled (committed, compressed, no network needed):
 - `load_ding`: German-English sentence pairs (translation).
+- `load_bible`: English-Spanish Bible verse pairs (translation, public domain).
 - `load_brown_pos`, `load_brown_genres`: the Brown corpus (POS tagging, genres).
 - `load_spam_assassin`: ham/spam emails (classification).
 - `load_moby_dick`: a novel by paragraphs (language modelling).
@@ -14,6 +15,7 @@ Every loader returns plain Python lists, so that any pipeline can wrap them.
 See `docs/datasets.md` for licences, provenance, split rules and counts.
 """
 
+from keras_seq.datasets.bible import load_bible
 from keras_seq.datasets.brown import load_brown_genres, load_brown_pos
 from keras_seq.datasets.ding import load_ding
 from keras_seq.datasets.load_result import LoadResult
@@ -30,6 +32,7 @@ from keras_seq.datasets.spam_assassin import SPAM_ASSASSIN_LABELS, load_spam_ass
 __all__ = [
     "LoadResult",
     "SPAM_ASSASSIN_LABELS",
+    "load_bible",
     "load_brown_genres",
     "load_brown_pos",
     "load_ding",

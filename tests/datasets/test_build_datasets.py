@@ -112,3 +112,78 @@ def test_spam_split_buckets(build):
     splits = [build.spam_split(name) for name in names]
     assert 0.07 < splits.count("test") / 2000 < 0.13
     assert 0.07 < splits.count("dev") / 2000 < 0.13
+
+
+def _zlib_module(folder, testament, entries):
+    """Writes a one-block SWORD zText `testament` holding `entries` (str) under `folder`."""
+    import struct
+    import zlib
+
+    data = "".join(entries).encode("utf-8")
+    block = zlib.compress(data)
+    (folder / f"{testament}.bzz").write_bytes(block)
+    (folder / f"{testament}.bzs").write_bytes(struct.pack("<III", 0, len(block), len(data)))
+    index, offset = b"", 0
+    for entry in entries:
+        size = len(entry.encode("utf-8"))
+        index += struct.pack("<IIH", 0, offset, size)
+        offset += size
+    (folder / f"{testament}.bzv").write_bytes(index)
+
+
+def test_sword_ztext_is_read_by_its_own_book_and_chapter_headings(build, tmp_path):
+    gen = '<div canonical="true" osisID="Gen" sID="g1" type="book"/><title>Genesis</title>'
+    _zlib_module(
+        tmp_path,
+        "ot",
+        [
+            "",
+            '<milestone type="x-importer"/>',
+            gen,
+            '<chapter n="1" osisID="Gen.1" sID="Gen.1"/>',
+            'In the <w lemma="strong:H7225">beginning</w>.',
+            "",  # an empty verse is still a verse
+            '<chapter n="2" osisID="Gen.2" sID="Gen.2"/>',
+            'Thus <chapter eID="Gen.1"/><div eID="g1" type="book"/>',
+        ],
+    )
+    _zlib_module(tmp_path, "nt", ["", ""])
+    assert build.sword_verses(tmp_path) == {
+        ("Gen", 1, 1): 'In the <w lemma="strong:H7225">beginning</w>.',
+        ("Gen", 1, 2): "",
+        ("Gen", 2, 1): 'Thus <chapter eID="Gen.1"/><div eID="g1" type="book"/>',
+    }
+
+
+def test_osis_to_text_drops_notes_and_attributes_and_keeps_words(build):
+    markup = (
+        '<div type="x-milestone" subType="x-preverse" sID="pv1"/>'
+        '<title canonical="true" type="psalm">A <w lemma="strong:H4210">Psalm</w>.</title> '
+        '<q marker="" who="Jesus">\u00b6 The <divineName><w lemma="strong:H3068">LORD</w>'
+        '</divineName> <transChange type="added">is</transChange> my'
+        ' <w lemma="strong:H7462" morph="x">shepherd</w>;<note placement="foot">'
+        '<reference type="annotateRef">23.1 </reference>shepherd: Heb. feeder</note>'
+        ' I &amp; thou.</q> <l eID="l1"/>'
+    )
+    assert build.osis_to_text(markup) == "A Psalm. The LORD is my shepherd; I & thou."
+    glued = '<w lemma="strong:H8033">hay allí</w><transChange type="added">también</transChange>'
+    assert build.osis_to_text(glued + "<w>bdelio</w>.") == "hay allí también bdelio."
+    assert build.osis_to_text("<w>Christ</w>\u2019s") == "Christ\u2019s"
+    assert build.osis_strongs(markup) == {"H4210", "H3068", "H7462"}
+
+
+def test_bible_rules(build):
+    assert [build.bible_split(book) for book in ("Gen", "Josh", "Judg", "John", "Acts")] == [
+        "train",
+        "test",
+        "dev",
+        "test",
+        "dev",
+    ]
+    assert build.bible_misaligned(("Jonah", 2, 3)) and build.bible_misaligned(("Job", 39, 1))
+    assert not build.bible_misaligned(("Jonah", 1, 16)) and not build.bible_misaligned(
+        ("Job", 41, 1)
+    )
+    held_out = set(build.BIBLE_HELD_OUT)
+    assert all(first[0] == last[0] for first, last in build.BIBLE_MISALIGNED)
+    assert held_out == {"Josh", "John", "Judg", "Acts"}

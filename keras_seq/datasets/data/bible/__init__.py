@@ -1,0 +1,1 @@
+"""Bundled bible corpus files (data only)."""
