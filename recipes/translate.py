@@ -2,6 +2,7 @@
 
     python recipes/translate.py --quick --out runs/translate_quick     # minutes on 2 CPU cores
     python recipes/translate.py --out runs/translate                   # the published config
+    python recipes/translate.py --quick --corpus bible_en_es --set max_length=80  # Bible verses
 
 Trains `keras_seq.Seq2Seq` with plain `model.fit` on the train split (or your own files:
 source<TAB>target lines, or a source and a target file aligned line by line),
@@ -40,7 +41,12 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
 )
 
 from keras_seq.cli import bounded_number, one_line  # noqa: E402
-from keras_seq.datasets import load_ding, read_parallel_files, read_parallel_tsv  # noqa: E402
+from keras_seq.datasets import (  # noqa: E402
+    load_bible,
+    load_ding,
+    read_parallel_files,
+    read_parallel_tsv,
+)
 from keras_seq.evaluation import (  # noqa: E402
     BleuEvaluation,
     attention_alignment,
@@ -96,6 +102,14 @@ CONFIGS = {
 }
 
 
+# The bundled corpora of --corpus: ``split -> [(source, target), ...]``.
+CORPORA = {
+    "ding": load_ding,  # German -> English
+    "bible_en_es": lambda split: load_bible(split, source="en"),
+    "bible_es_en": lambda split: load_bible(split, source="es"),
+}
+
+
 def tsv_paths(args):
     """``{split: path}`` of --train-tsv, --dev-tsv and --test-tsv (empty for the bundled Ding
     corpus); exits with a usage message unless all three name existing files (not
@@ -107,8 +121,8 @@ def pair_paths(args):
     """Your own pairs: ``{split: path}`` of `tsv_paths`, or ``{split: (source, target)}`` of
     --train-source/--train-target and their dev and test twins (two files aligned line by
     line, as Europarl and the Moses-format corpora of OPUS come); empty for the bundled Ding
-    corpus. Exits with a usage message when both kinds are given, or one side of the aligned
-    files without the other."""
+    corpus. Exits with a usage message when both kinds are given, one side of the aligned
+    files without the other, or your own files beside --corpus."""
     aligned = [
         f"--{split}-{side}"
         for split in ("train", "dev", "test")
@@ -129,7 +143,14 @@ def pair_paths(args):
             f"--train-{given}, --dev-{given} and --test-{given} need their aligned "
             f"--train-{missing}, --dev-{missing} and --test-{missing} files"
         )
-    return {split: (sources[split], targets[split]) for split in sources} or tsv
+    paths = {split: (sources[split], targets[split]) for split in sources} or tsv
+    if paths and getattr(args, "corpus", None) is not None:
+        raise SystemExit(
+            f"--corpus {args.corpus} is a bundled corpus; your own files (--train-tsv or "
+            "--train-source/--train-target, with their dev and test twins) replace it: give "
+            "one or the other"
+        )
+    return paths
 
 
 def _require_matplotlib():
@@ -144,12 +165,14 @@ def _require_matplotlib():
         ) from None
 
 
-def load_pairs(paths):
-    """``{split: [(source, target), ...]}`` of the files of `pair_paths`, or of Ding when
-    there are none; exits naming the flag and the file when a file cannot be read (a corrupt
-    compressed file, say), aligned files differ in length, or a split holds no valid pair."""
+def load_pairs(paths, corpus=None):
+    """``{split: [(source, target), ...]}`` of the files of `pair_paths`, or of the bundled
+    ``corpus`` (a name of `CORPORA`; None: Ding) when there are none; exits naming the flag
+    and the file when a file cannot be read (a corrupt compressed file, say), aligned files
+    differ in length, or a split holds no valid pair."""
     if not paths:
-        return {name: load_ding(name) for name in ("train", "dev", "test")}
+        return {name: CORPORA[corpus or "ding"](name) for name in ("train", "dev", "test")}
+
     if isinstance(paths["train"], tuple):
         return read_own_data(
             paths,
@@ -242,6 +265,12 @@ def make_parser():
     parser.add_argument(
         "--max-eval-examples", type=bounded_number(int, 1), help="cap dev and test pairs"
     )
+    parser.add_argument(
+        "--corpus",
+        choices=sorted(CORPORA),
+        help="the bundled corpus to train on (default ding, German -> English; bible_en_es "
+        "and bible_es_en: KJV / Reina-Valera 1909 verses, long: raise max_length with --set)",
+    )
     parser.add_argument("--beam-size", type=bounded_number(int, 1), default=4)
     parser.add_argument(
         "--length-penalty",
@@ -284,7 +313,7 @@ def main(argv=None):
         args, CONFIGS, limits={"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS)}
     )
 
-    pairs = load_pairs(paths)
+    pairs = load_pairs(paths, args.corpus)
     train = pairs["train"][: args.max_train_pairs] if args.max_train_pairs else pairs["train"]
     dev = pairs["dev"][: min(config["dev_examples"], args.max_eval_examples or len(pairs["dev"]))]
     test = pairs["test"][: args.max_eval_examples]
@@ -334,6 +363,7 @@ def main(argv=None):
     # of the training steps alone.
     results = {
         "config": config,
+        "corpus": "your own files" if paths else args.corpus or "ding",
         "train_pairs": len(train),
         "train_seconds": train_seconds,
         "dev_evaluation_seconds": dev_evaluation.seconds,

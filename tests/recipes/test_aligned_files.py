@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from keras_seq.datasets import load_ding
+from keras_seq.datasets import load_bible, load_ding
 from tests.recipes.recipe_modules import load_recipe
 from tests.recipes.test_own_data import TINY, refuse_to_start, run_recipe
 
@@ -193,3 +193,59 @@ def test_translator_trains_and_scores_on_own_aligned_files(tmp_path, ding_pairs)
     assert results["train_pairs"] == 300
     hypotheses = (out / "test.hyp.txt").read_text(encoding="utf-8").splitlines()
     assert len(hypotheses) == 25  # line i: the translation of test source line i
+
+
+@pytest.mark.parametrize(
+    "corpus, first",
+    [
+        ("ding", load_ding("test")[0]),
+        ("bible_en_es", load_bible("test")[0]),
+        ("bible_es_en", load_bible("test", source="es")[0]),
+    ],
+)
+def test_corpus_names_the_bundled_pairs(translate, corpus, first):
+    args = translate.make_parser().parse_args(["--corpus", corpus])
+    assert translate.pair_paths(args) == {}
+    pairs = translate.load_pairs({}, args.corpus)
+    assert pairs["test"][0] == first
+    assert [len(pairs[split]) for split in SPLITS] == [
+        len(translate.CORPORA[corpus](split)) for split in SPLITS
+    ]
+
+
+def test_a_corpus_beside_your_own_files_exits_before_training(tmp_path, translate, ding_pairs):
+    paths = write_aligned(tmp_path, ding_pairs)
+    translate.prepare = refuse_to_start
+    with pytest.raises(SystemExit) as exit_info:
+        translate.main(
+            ["--out", str(tmp_path / "out"), "--corpus", "bible_en_es", *aligned_flags(paths)]
+        )
+    assert str(exit_info.value.code).startswith(
+        "--corpus bible_en_es is a bundled corpus; your own files (--train-tsv or "
+        "--train-source/--train-target, with their dev and test twins) replace it"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_translator_trains_and_scores_on_the_bundled_bible(tmp_path):
+    out = tmp_path / "run"
+    stdout, results = run_recipe(
+        "translate",
+        out,
+        *TINY,
+        "--corpus",
+        "bible_es_en",
+        "--max-train-pairs",
+        "400",
+        "--max-eval-examples",
+        "12",
+        "--beam-size",
+        "2",
+        "--set",
+        "max_length=80",
+    )
+    assert "pairs: train 400, dev 12 (for selection), test 12" in stdout
+    assert (results["corpus"], results["train_pairs"]) == ("bible_es_en", 400)
+    hypotheses = (out / "test.hyp.txt").read_text(encoding="utf-8").splitlines()
+    assert len(hypotheses) == 12
