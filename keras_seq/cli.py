@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import re
+import signal
 import socket
 import sys
 import zipfile
@@ -31,15 +32,23 @@ _LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 # Exit statuses of a shell command ended by SIGPIPE (128 + 13) and by Ctrl-C (128 + SIGINT).
 EXIT_BROKEN_PIPE = 141
 EXIT_INTERRUPTED = 130
+# The largest values the graphs and TF Serving's flags hold: lengths, beam sizes and
+# TF Serving's int32 flags (--rest_api_timeout_in_ms, the poll seconds); float32 scores.
+INT32_MAX = 2**31 - 1
+FLOAT32_MAX = 3.4028234663852886e38
 
 
-def bounded_number(kind, minimum=None, maximum=None, exclusive_minimum=False):
+def bounded_number(kind, minimum=None, maximum=None, exclusive_minimum=False, at_most=None):
     """An argparse ``type``: a finite ``kind`` (int or float) within the given bounds (also
     used by the scripts under benchmarks/).
 
     Out-of-range values are refused by the parser with a one-line usage error, before any
     model is loaded, rather than failing later with a traceback (or, for a negative
     ``--batch_size``, translating nothing).
+
+    ``at_most`` is a limit of the representation rather than of the option's meaning (an
+    int32 in the graph or in TF Serving's flags): a larger value is refused saying so, other
+    values are described by the bounds above as without it.
     """
     noun = "an int" if kind is int else "a number"
     if minimum is not None and maximum is not None:
@@ -60,6 +69,8 @@ def bounded_number(kind, minimum=None, maximum=None, exclusive_minimum=False):
         too_high = maximum is not None and value > maximum
         if not math.isfinite(value) or too_low or too_high:
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        if at_most is not None and value > at_most:
+            raise argparse.ArgumentTypeError(f"expected at most {at_most!r}, got {text!r}")
         return value
 
     return parse
@@ -133,6 +144,10 @@ def _serve(args):
             model_server = ModelServer.for_base_path(
                 args.model_name, args.model_base_path, **options
             )
+    except UnicodeDecodeError as error:  # its message names neither the file nor the flag
+        raise SystemExit(
+            f"serve: --model_config_file {args.model_config_file} is not UTF-8 text: {error}"
+        ) from None
     except (OSError, ValueError) as error:  # unreadable or malformed models.config
         raise SystemExit(f"serve: {error}") from None
     run_server(
@@ -164,6 +179,15 @@ def _check_export(args):
         rtol=args.rtol,
         atol=args.atol,
     )
+    if result.returncode < 0:
+        # Killed by a signal (the OOM killer's SIGKILL on a large model): the status was
+        # 256 minus the signal (247), with no word of what happened.
+        try:
+            name = signal.Signals(-result.returncode).name
+        except ValueError:
+            name = f"signal {-result.returncode}"
+        print(f"check-export: the checker process was killed by {name}", file=sys.stderr)
+        return 128 - result.returncode
     return result.returncode
 
 
@@ -265,7 +289,8 @@ def _translate(args, stdin=None, stdout=None):
     Raises:
         SystemExit: with a one-line message when ``--n_best`` exceeds ``--beam_size``, the
             model is missing, a directory, not a .keras (zip) file, cannot be loaded or is not
-            a translator, or the input is not UTF-8.
+            a translator, stdin or stdout is closed, the input is not UTF-8, or the output
+            cannot be written (a full disk).
     """
     if args.n_best is not None and args.n_best > args.beam_size:
         raise SystemExit(
@@ -276,8 +301,14 @@ def _translate(args, stdin=None, stdout=None):
             f"translate: --model {args.model} is a directory; give the .keras file (an export "
             "directory is served with `keras-seq serve`)"
         )
-    if not os.path.isfile(args.model):
+    if not os.path.exists(args.model):
         raise SystemExit(f"translate: --model {args.model}: no such file")
+    if not os.path.isfile(args.model):
+        # /dev/null, a pipe (`--model <(...)`): "no such file" was false, and Keras reads a
+        # .keras archive by seeking in it.
+        raise SystemExit(
+            f"translate: --model {args.model} is not a regular file; give the .keras file"
+        )
     if args.model.lower().endswith(".keras") and not zipfile.is_zipfile(args.model):
         # Keras would say "File not found" of a file that is there.
         if os.path.getsize(args.model) == 0:
@@ -288,6 +319,14 @@ def _translate(args, stdin=None, stdout=None):
             f"translate: cannot load --model {args.model}: the file is {what}; a .keras file "
             "is the zip archive that `model.save` writes"
         )
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    # Closed by the shell (`<&-`, `>&-`): Python sets them to None, and the first read or
+    # write, once the model had loaded, failed with an AttributeError traceback.
+    for stream, name, hint in ((stdin, "input", "< input.txt"), (stdout, "output", "> out.txt")):
+        if stream is None:
+            raise SystemExit(f"translate: the standard {name} is closed; give one ({hint})")
+
     import keras
 
     # The classes a saved translator's config and compile config name (importing them
@@ -296,8 +335,6 @@ def _translate(args, stdin=None, stdout=None):
     import keras_seq.metrics  # noqa: F401
     import keras_seq.models  # noqa: F401
 
-    stdin = stdin or sys.stdin
-    stdout = stdout or sys.stdout
     try:
         model = keras.saving.load_model(args.model)
     except Exception as error:  # noqa: BLE001 - any failure to read the file is a user error
@@ -328,13 +365,25 @@ def _translate(args, stdin=None, stdout=None):
             raise SystemExit(f"translate: {error}") from None
         except MemoryError as error:  # e.g. a huge --max_length
             raise SystemExit(str(error)) from None
-        for offset, translation in enumerate(translations):
-            if args.n_best is None:
-                write(one_line(translation) + "\n")
-            else:
-                for hypothesis in translation:
-                    write(f"{start + offset} ||| {one_line(hypothesis)}\n")
-        stdout.flush()
+        if args.n_best is None:
+            text = "".join(one_line(translation) + "\n" for translation in translations)
+        else:
+            text = "".join(
+                f"{start + offset} ||| {one_line(hypothesis)}\n"
+                for offset, translation in enumerate(translations)
+                for hypothesis in translation
+            )
+        try:
+            write(text)
+            stdout.flush()
+        except BrokenPipeError:
+            raise  # the reader went away: `main` ends quietly with status 141
+        except OSError as error:  # a full disk (ENOSPC), a file size limit (EFBIG)...
+            # It was a traceback; the output written so far stays, and the status says it
+            # is incomplete. The data still buffered must not fail again at exit.
+            _silence(stdout)
+            reason = (error.strerror or str(error)).lower()
+            raise SystemExit(f"translate: cannot write the output: {reason}") from None
     return 0
 
 
@@ -363,15 +412,22 @@ def build_parser():
         default=16,
         help="predictions waiting for a thread before new ones get 503",
     )
-    serve.add_argument("--rest_api_timeout_in_ms", type=bounded_number(int, 1), default=30000)
+    # TF Serving's flags are int32 (so are these bounds): a larger timeout overflowed the
+    # session's int64 RunOptions.timeout_in_ms (every prediction a 500), a larger poll wait
+    # threading's TIMEOUT_MAX (the poller thread died with a traceback).
+    serve.add_argument(
+        "--rest_api_timeout_in_ms",
+        type=bounded_number(int, 1, at_most=INT32_MAX),
+        default=30000,
+    )
     serve.add_argument(
         "--file_system_poll_wait_seconds",
-        type=bounded_number(float, 0, exclusive_minimum=True),
+        type=bounded_number(float, 0, exclusive_minimum=True, at_most=INT32_MAX),
         default=1.0,
     )
     serve.add_argument(
         "--model_config_file_poll_wait_seconds",
-        type=bounded_number(float, 0),
+        type=bounded_number(float, 0, at_most=INT32_MAX),
         default=0.0,
         help="re-read --model_config_file every N seconds and apply it; 0: read it once",
     )
@@ -431,25 +487,35 @@ def build_parser():
         required=True,
         help="a .keras file of a Seq2Seq model (not an export directory: serve that one)",
     )
+    # The model's own limits (int32 lengths and beam sizes, a float32 penalty), checked here:
+    # past them the model refused the value only once loaded, naming its own argument.
     translate.add_argument(
-        "--beam_size", type=bounded_number(int, 1), default=4, help="1 for greedy decoding"
+        "--beam_size",
+        type=bounded_number(int, 1, at_most=INT32_MAX),
+        default=4,
+        help="1 for greedy decoding",
     )
     translate.add_argument(
         "--n_best",
-        type=bounded_number(int, 1),
+        type=bounded_number(int, 1, at_most=INT32_MAX),
         help="print this many translations per line (at most --beam_size)",
     )
     translate.add_argument(
-        "--length_penalty", type=bounded_number(float, 0), default=0.6, help="GNMT alpha (0: none)"
+        "--length_penalty",
+        type=bounded_number(float, 0, at_most=FLOAT32_MAX),
+        default=0.6,
+        help="GNMT alpha (0: none)",
     )
     translate.add_argument(
         "--max_length",
-        type=bounded_number(int, 1),
+        type=bounded_number(int, 1, at_most=INT32_MAX),
         default=100,
         help="most target tokens per translation",
     )
     translate.add_argument(
-        "--max_source_length", type=bounded_number(int, 1), help="truncate longer sources"
+        "--max_source_length",
+        type=bounded_number(int, 1, at_most=INT32_MAX),
+        help="truncate longer sources",
     )
     translate.add_argument(
         "--batch_size", type=bounded_number(int, 1), default=32, help="input lines per decode"
@@ -472,18 +538,18 @@ def main(argv=None):
     try:
         return args.run(args)
     except BrokenPipeError:
-        _silence_stdout()
+        _silence(sys.stdout)
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 
 
-def _silence_stdout():
-    """Points file descriptor 1 (when sys.stdout has one) at os.devnull, so that the flush at
-    interpreter exit does not fail again on the closed pipe ("Exception ignored ... Broken
-    pipe")."""
+def _silence(stream):
+    """Points the file descriptor of ``stream`` (sys.stdout: 1), when it has one, at
+    os.devnull, so that the flush at interpreter exit does not fail again on the closed pipe
+    or full disk ("Exception ignored ... Broken pipe")."""
     try:
-        descriptor = sys.stdout.fileno()
+        descriptor = stream.fileno()
     except (AttributeError, OSError, ValueError):  # replaced by an in-memory stream
         return
     devnull = os.open(os.devnull, os.O_WRONLY)

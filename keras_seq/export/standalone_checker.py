@@ -72,6 +72,10 @@ BLOCKED_PACKAGES = ("keras", "tf_keras", "keras_seq")
 DEFAULT_TOLERANCES = (1e-5, 1e-6)
 LOW_PRECISION_TOLERANCES = (1e-2, 1e-2)
 LOW_PRECISION_DTYPES = ("DT_BFLOAT16", "DT_HALF")
+# Exit statuses of a shell command ended by SIGPIPE (128 + 13) and by Ctrl-C (128 + SIGINT),
+# as `keras-seq translate` ends.
+EXIT_BROKEN_PIPE = 141
+EXIT_INTERRUPTED = 130
 
 
 class _BlockedLoader(importlib.abc.Loader):
@@ -384,6 +388,8 @@ def model_config_problems(path):
     try:
         with open(path) as f:
             text_format.Parse(f.read(), config)
+    except UnicodeDecodeError as error:  # a binary or Latin-1 file: it was a traceback
+        return [f"{path}: not a ModelServerConfig: not UTF-8 text ({error})"], []
     except (OSError, text_format.ParseError) as error:
         return [f"{path}: not a ModelServerConfig: {error}"], []
     problems, notes = [], []
@@ -533,6 +539,10 @@ def main(argv=None):
     for path in args.paths:
         try:
             versions = version_dirs(path)
+        except OSError as error:  # a base directory that cannot be listed: it was a traceback
+            print(f"FAIL {path}: cannot list it: {error.strerror or error}")
+            failures += 1
+            continue
         except ValueError as error:
             print(f"FAIL {path}: {error}")
             failures += 1
@@ -572,5 +582,39 @@ def main(argv=None):
     return 0 if failures == 0 else 1
 
 
+def run(argv=None):
+    """`main` as the command ``keras-seq check-export`` runs (its stderr is the user's): Ctrl-C
+    ends it with status 130, a reader that goes away (``| head -1``) with 141, a report that
+    cannot be written (a full disk) with 1 and one line on stderr; each was a traceback.
+    `main` reports every other OSError itself, so one that reaches here is the report's."""
+    try:
+        status = main(argv)
+        if sys.stdout is not None:  # None: closed by the shell (`>&-`)
+            sys.stdout.flush()  # a failed write shows here, not as "Exception ignored" at exit
+        return status
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as error:
+        _silence_stdout()
+        reason = (error.strerror or str(error)).lower()
+        print(f"check-export: cannot write the report: {reason}", file=sys.stderr)
+        return 1
+
+
+def _silence_stdout():
+    """Points file descriptor 1 at os.devnull: the flush at interpreter exit then cannot fail
+    again on the closed pipe or full disk."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
