@@ -262,7 +262,15 @@ class Tokenizer(keras.layers.Layer):
 
     # --------------------------------------------------------------------------- string -> ids
     def normalize(self, strings):
-        """Applies the declared normalization (see the class docstring) to a string tensor."""
+        """Applies the declared normalization (see the class docstring) to a string tensor.
+
+        A list (or tuple) of str is converted as `tokenize` converts it: a lone surrogate,
+        which has no UTF-8 form, becomes U+FFFD (`tf.constant` refuses such a string).
+        """
+        if isinstance(strings, (list, tuple)) and all(
+            isinstance(value, (str, bytes)) for value in strings
+        ):
+            strings = string_constant(strings)
         strings = tf.strings.unicode_transcode(
             strings,
             input_encoding="UTF-8",
