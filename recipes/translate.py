@@ -1,4 +1,4 @@
-"""Train a German→English translator on the bundled Ding corpus and score it with sacrebleu.
+"""Train a translator (German→English on the bundled Ding corpus by default) and score it.
 
     python recipes/translate.py --quick --out runs/translate_quick     # minutes on 2 CPU cores
     python recipes/translate.py --out runs/translate                   # the published config
@@ -13,7 +13,9 @@ chrF (sacrebleu, 13a, cased) on the test split. The output directory receives:
     history.json        per-epoch loss / accuracy / perplexity / dev BLEU
     results.json        the configuration, data sizes, timings and test scores
     test.hyp.txt        beam-search translations of the test split, one per line (line
-                        breaks inside a translation written as spaces)
+                        breaks inside a translation written as spaces): line i translates
+                        the i-th test pair read, so with your own files it lines up with
+                        the test file only when no line of it was blank or skipped
     attention_<i>.png   with --plot-attention N: the attention of test translation i < N
     backup/             BackupAndRestore state: rerun the same command to resume a killed run
 """
@@ -281,15 +283,15 @@ def make_parser():
     add_own_data_arguments(
         parser,
         "tsv",
-        "your own source<TAB>target training file instead of Ding (with --dev-tsv and "
-        "--test-tsv); plain, gzip, bzip2 or xz",
+        "your own source<TAB>target training file instead of the bundled corpus of --corpus "
+        "(with --dev-tsv and --test-tsv); plain, gzip, bzip2 or xz",
     )
     add_own_data_arguments(
         parser,
         "source",
         "your own source-language training file, aligned line by line with --train-target "
-        "(with --dev-source/--dev-target and --test-source/--test-target), instead of Ding or "
-        "--train-tsv; plain, gzip, bzip2 or xz",
+        "(with --dev-source/--dev-target and --test-source/--test-target), instead of the "
+        "bundled corpus of --corpus or --train-tsv; plain, gzip, bzip2 or xz",
     )
     add_own_data_arguments(
         parser, "target", "your own target-language training file, aligned with --train-source"
@@ -395,7 +397,9 @@ def main(argv=None):
     for source, reference, hypothesis in list(zip(sources, references, hypotheses, strict=True))[
         :5
     ]:
-        print(f"  DE  {source}\n  REF {reference}\n  HYP {hypothesis}")
+        # SRC, not DE: the source is German only for Ding (--corpus bible_en_es is English,
+        # bible_es_en Spanish, your own files anything).
+        print(f"  SRC {source}\n  REF {reference}\n  HYP {hypothesis}")
     for index, (source, _) in enumerate(test[: args.plot_attention]):
         path = os.path.join(run.out, f"attention_{index}.png")
         # The attention of the beam translation written to test.hyp.txt: same search.
