@@ -281,7 +281,7 @@ def _check_values(config, configs, limits=None):
             raise SystemExit(f"{key} must be >= {limit}, got {value!r}")
 
 
-def prepare(args, configs, limits=None):
+def prepare(args, configs, limits=None, scoring_arguments=()):
     """The chosen configuration (with --set and --epochs applied) and the `Run`.
 
     Creates the strategy (first: a multi-worker strategy must exist before any other op),
@@ -292,8 +292,10 @@ def prepare(args, configs, limits=None):
     training it would lose the run), a value has no meaning (`_check_values`: ``epochs``,
     ``batch_size`` and every other count not an int >= 1, a rate not a finite float >= 0, a
     value outside the recipe's ``limits``), or when the backup was made with other settings
-    (configuration or arguments; only those of `_RESUMABLE_CHANGES` may change): resuming it
-    would mix two trainings under the new configuration's name. Returns ``(config, run)``."""
+    (configuration or arguments; only those of `_RESUMABLE_CHANGES` may change, and the
+    recipe's ``scoring_arguments``, such as the translator's beam size, which only the scoring
+    after training reads): resuming it would mix two trainings under the new configuration's
+    name. Returns ``(config, run)``."""
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise SystemExit(f"--out {args.out} is a file, not a directory")
     if args.final_weights:
@@ -317,7 +319,7 @@ def prepare(args, configs, limits=None):
     state = AtomicBackupAndRestore.saved_state(backup_dir)
     settings = _settings(args, config)
     if state:
-        _check_same_settings(backup_dir, settings)
+        _check_same_settings(backup_dir, settings, scoring_arguments)
     if chief:
         out = args.out
         # Found before training, not as a traceback after it when the results are written.
@@ -404,10 +406,12 @@ def _file_digest(path):
     return f"sha256:{digest.hexdigest()}"
 
 
-def _check_same_settings(backup_dir, settings):
+def _check_same_settings(backup_dir, settings, scoring_arguments=()):
     """Exits naming the differences when the backup in ``backup_dir`` was made with other
     ``settings``, your own data files' contents included (a backup without a settings file,
-    from an older keras_seq, is trusted)."""
+    from an older keras_seq, is trusted). The arguments ``scoring_arguments`` may differ: only
+    the scoring after training reads them (they stay recorded, so that a backup written
+    before they could change still resumes with either)."""
     path = os.path.join(backup_dir, _SETTINGS_FILE)
     if not os.path.exists(path):
         return
@@ -417,7 +421,9 @@ def _check_same_settings(backup_dir, settings):
     for group, label in (("config", "{}"), ("arguments", "--{}")):
         before, now = saved.get(group, {}), settings[group]
         for key in sorted(set(before) | set(now)):
-            if group == "arguments" and _compared_by_contents(key, saved, settings):
+            if group == "arguments" and (
+                key in scoring_arguments or _compared_by_contents(key, saved, settings)
+            ):
                 continue
             if before.get(key) != now.get(key):
                 name = label.format(key.replace("_", "-") if group == "arguments" else key)

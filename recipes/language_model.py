@@ -139,7 +139,10 @@ def main(argv=None):
     args = make_parser().parse_args(argv)
     paragraphs = load_paragraphs(args)
     config, run = prepare(
-        args, CONFIGS, limits={"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS)}
+        args,
+        CONFIGS,
+        limits={"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS)},
+        scoring_arguments=("max_length",),  # the samples' length, read after training only
     )
 
     train = sentences(paragraphs["train"])[: args.max_train_examples]

@@ -312,7 +312,11 @@ def main(argv=None):
         _require_matplotlib()
     paths = pair_paths(args)
     config, run = prepare(
-        args, CONFIGS, limits={"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS)}
+        args,
+        CONFIGS,
+        limits={"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS)},
+        # Read by the test scoring only: a killed run may be resumed to score otherwise.
+        scoring_arguments=("beam_size", "length_penalty", "plot_attention"),
     )
 
     pairs = load_pairs(paths, args.corpus)

@@ -45,3 +45,54 @@ def test_a_backup_resumes_with_the_same_files_under_another_path(tmp_path, monke
     (moved / "dev.csv").write_text("text,label\nother,pos\nthings,neg\n", encoding="utf-8")
     with pytest.raises(SystemExit, match=r"\(the contents of --dev-csv .*moved/dev\.csv changed\)"):
         prepare_with(common, classifier, out, {s: moved / p.name for s, p in absolute.items()})
+
+
+@pytest.mark.parametrize(
+    "recipe, changes",
+    [
+        ("translate", ["--beam-size", "2", "--length-penalty", "1.0", "--plot-attention", "0"]),
+        ("language_model", ["--max-length", "12"]),
+    ],
+)
+def test_a_backup_resumes_with_other_scoring_arguments(tmp_path, recipe, changes):
+    # Before: "holds the backup of a killed run with other settings (--beam-size 4 -> 2)":
+    # a run killed while scoring could not be rescored with another beam, though the
+    # training it resumes does not read it.
+    module = load_recipe(recipe, "recipes_round12")
+    common = load_recipe("_common", "recipes_round12")
+    out = tmp_path / "out"
+    argv = ["--quick", "--out", str(out)]
+    parse = module.make_parser().parse_args
+    limits = {"vocabulary_size": 5}
+    common.prepare(parse(argv), module.CONFIGS, limits)
+    (out / "backup" / "training_state.json").write_text(json.dumps(STATE))
+    scoring = tuple(
+        name.removeprefix("--").replace("-", "_") for name in changes if name.startswith("--")
+    )
+    _, run = common.prepare(parse(argv + changes), module.CONFIGS, limits, scoring)
+    assert run.initial_epoch == 1
+    # A training argument still stops the rerun.
+    with pytest.raises(SystemExit, match="other settings"):
+        common.prepare(parse(argv + ["--seed", "3"]), module.CONFIGS, limits, scoring)
+
+
+@pytest.mark.parametrize(
+    "recipe, names",
+    [
+        ("translate", ("beam_size", "length_penalty", "plot_attention")),
+        ("language_model", ("max_length",)),
+    ],
+)
+def test_the_recipes_pass_their_scoring_arguments(tmp_path, recipe, names):
+    # What each main gives prepare: the arguments only the scoring after training reads.
+    module = load_recipe(recipe, "recipes_round12")
+    given = {}
+
+    def stop(args, configs, limits=None, scoring_arguments=()):
+        given["scoring_arguments"] = scoring_arguments
+        raise SystemExit("stopped before training")
+
+    module.prepare = stop
+    with pytest.raises(SystemExit, match="stopped before training"):
+        module.main(["--quick", "--out", str(tmp_path / "out")])
+    assert given["scoring_arguments"] == names
