@@ -1,7 +1,8 @@
 """Checks of the inputs the library shares: integer ids (targets, labels, tags: `checked_ids`,
 `refuse_ragged`, `poisoned`), shapes that must agree (`check_static_shape` on static shapes,
 `mask_matching` and `leading_dims_matching` at run time: a batch of 1 must not broadcast over
-the others) and bool flags (`check_bool`).
+the others), bool flags (`check_bool`) and integers given as NumPy scalars (`as_int`,
+`plain_seed`).
 
 For the ids, two guards, because a check must hold wherever the graph runs:
 
@@ -13,6 +14,8 @@ For the ids, two guards, because a check must hold wherever the graph runs:
   a row of zeros, so a bad id would give believable numbers. Poisoned with NaN instead, the
   loss or metric shows it, and `StopOnNaN` / ``TerminateOnNaN`` stop the run.
 """
+
+import operator
 
 import numpy as np
 import tensorflow as tf
@@ -112,6 +115,26 @@ def mask_tensor(mask):
     if mask is None or hasattr(mask, "shape"):
         return mask
     return tf.cast(tf.convert_to_tensor(mask), tf.bool)  # 0/1 lists too
+
+
+def as_int(value):
+    """``value`` as a Python int if it is an integer (int, NumPy integer, integer-tensor scalar:
+    ``lengths.max()`` and ``len(...) // n`` of an array are ``np.int64``), else None; a bool
+    is not one here (``True`` would be a batch of 1, id 1)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)  # refuses NumPy bools and floats too
+    except TypeError:
+        return None
+
+
+def plain_seed(seed):
+    """``seed`` with an integer one as a Python int (Keras' SeedGenerator refuses a NumPy
+    integer, and a NumPy value makes a config unserializable to JSON); anything else as it is,
+    for SeedGenerator to judge."""
+    number = as_int(seed)
+    return seed if number is None else number
 
 
 def check_bool(value, name):

@@ -510,9 +510,9 @@ def read_own_data(paths, suffix, read, example_kind):
     and target files of `read_parallel_files`) whose flags are ``--<split>-<s>`` for each
     ``s`` of the tuple ``suffix``."""
     examples = {}
+    suffixes = suffix if isinstance(suffix, tuple) else (suffix,)
     for split, path in paths.items():
         files = path if isinstance(path, tuple) else (path,)
-        suffixes = suffix if isinstance(suffix, tuple) else (suffix,)
         flag = "/".join(f"--{split}-{name}" for name in suffixes)
         named = " / ".join(os.fspath(file) for file in files)
         try:

@@ -174,7 +174,6 @@ def load_pairs(paths, corpus=None):
     differ in length, or a split holds no valid pair."""
     if not paths:
         return {name: CORPORA[corpus or "ding"](name) for name in ("train", "dev", "test")}
-
     if isinstance(paths["train"], tuple):
         return read_own_data(
             paths,

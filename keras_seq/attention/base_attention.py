@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import leading_dims_matching, mask_tensor
+from keras_seq._checked_ids import leading_dims_matching, mask_tensor, plain_seed
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -72,9 +72,7 @@ class BaseAttention(keras.layers.Layer):
         # Plain Python numbers: a NumPy float made the config unserializable to JSON, and
         # Keras' SeedGenerator refuses a NumPy integer seed.
         self.dropout = float(dropout)
-        if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-            seed = int(seed)
-        self.seed = seed
+        self.seed = seed = plain_seed(seed)
         self.supports_masking = True
         if dropout > 0:
             self.seed_generator = keras.random.SeedGenerator(seed=seed)

@@ -10,7 +10,7 @@ from keras import ops
 # `keras.layers.RNN` / `StackedRNNCells` / `Bidirectional`. It is not exported publicly.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-from keras_seq._checked_ids import check_bool, check_static_shape
+from keras_seq._checked_ids import check_bool, check_static_shape, plain_seed
 
 
 def _positive_integer(name, value):
@@ -132,11 +132,8 @@ class RecurrentCell(DropoutRNNCell, keras.layers.Layer):
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self.dropout = _check_rate("dropout", dropout)
         self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
-        # A plain int: Keras' SeedGenerator refuses a NumPy integer ("`seed` must be an
-        # integer. Received: seed=3"), even where there is no dropout.
-        if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-            seed = int(seed)
-        self.seed = seed
+        # SeedGenerator refused a NumPy integer, even where there is no dropout.
+        self.seed = seed = plain_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = [units] * self.state_count
         self.output_size = units

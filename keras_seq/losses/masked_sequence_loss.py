@@ -1,12 +1,11 @@
 """Token-level cross-entropy over padded sequences."""
 
-import operator
-
 import keras
 import numpy as np
 from keras import ops
 
 from keras_seq._checked_ids import (
+    as_int,
     check_bool,
     checked_ids,
     leading_dims_matching,
@@ -136,20 +135,17 @@ def check_pad_id(pad_id):
     None or str would fail deep in the graph. Targets become int32 ids after the range check,
     where the padding of a larger ``pad_id`` wrapped to a real id and counted as that target
     (2**32 as id 0, 2**32 + 3 as id 3: a wrong loss, accuracy and perplexity without a word)."""
-    try:
-        if isinstance(pad_id, bool):
-            raise TypeError
-        pad_id = operator.index(pad_id)  # int, NumPy and integer-tensor scalars
-    except TypeError:
+    number = as_int(pad_id)  # int, NumPy and integer-tensor scalars
+    if number is None:
         raise ValueError(
             f"`pad_id` must be an int (the target id that marks padding), got {pad_id!r}."
-        ) from None
-    if not -(2**31) <= pad_id < 2**31:
+        )
+    if not -(2**31) <= number < 2**31:
         raise ValueError(
             f"`pad_id` must be an int32 id, in [-2**31, 2**31 - 1] (targets are int32 ids), "
             f"got {pad_id!r}."
         )
-    return pad_id
+    return number
 
 
 def real_scores(y_pred, real):

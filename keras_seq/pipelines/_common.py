@@ -1,11 +1,8 @@
 """Shared plumbing of the tf.data pipelines: input checks, length filter, buckets, batches."""
 
-import operator
-
-import numpy as np
 import tensorflow as tf
 
-from keras_seq._checked_ids import check_bool
+from keras_seq._checked_ids import as_int, check_bool
 from keras_seq.pipelines.pipeline_statistics import PipelineStatistics
 from keras_seq.text.tokenizer import Tokenizer, string_constant
 
@@ -18,18 +15,6 @@ def check_tokenizer(name, tokenizer, cls=Tokenizer):
         raise TypeError(
             f"`{name}` must be a keras_seq {cls.__name__}, got {type(tokenizer).__name__}."
         )
-
-
-def as_int(value):
-    """``value`` as a Python int if it is an integer (int or NumPy integer: ``lengths.max()``
-    and ``len(...) // n`` of an array are ``np.int64``), else None; bools are not integers
-    here (``True`` would be a batch of 1)."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    try:
-        return operator.index(value)
-    except TypeError:
-        return None
 
 
 def check_positive_int(name, value, allow_none=False):
