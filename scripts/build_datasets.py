@@ -63,14 +63,11 @@ def fetch_packages(folder):
     """Downloads the source packages into `folder` (skips those already there)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    name, version = DING_DEB
-    if not list(folder.glob(f"{name}_{version}_*.deb")):
-        _run(["apt-get", "download", f"{name}={version}"], cwd=folder)
-    if not list(folder.glob(f"{LICENSE_DEB}_*.deb")):
-        _run(["apt-get", "download", LICENSE_DEB], cwd=folder)
-    for name, version in BIBLE_DEBS.values():
+    for name, version in (DING_DEB, *BIBLE_DEBS.values()):
         if not list(folder.glob(f"{name}_{version}_*.deb")):
             _run(["apt-get", "download", f"{name}={version}"], cwd=folder)
+    if not list(folder.glob(f"{LICENSE_DEB}_*.deb")):
+        _run(["apt-get", "download", LICENSE_DEB], cwd=folder)
     for name, version in (BROWN_NPM, SPAM_NPM, MOBY_NPM):
         tarball = name.lstrip("@").replace("/", "-") + f"-{version}.tgz"
         if not (folder / tarball).exists():
