@@ -21,8 +21,6 @@ import socket
 import sys
 import zipfile
 
-from keras_seq.decoding._ops import FLOAT32_MAX
-
 # uvicorn's log level names (uvicorn.config.LOG_LEVELS).
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 DESCRIPTION = (
@@ -34,9 +32,10 @@ _LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 # Exit statuses of a shell command ended by SIGPIPE (128 + 13) and by Ctrl-C (128 + SIGINT).
 EXIT_BROKEN_PIPE = 141
 EXIT_INTERRUPTED = 130
-# The largest value the graphs' lengths and beam sizes and TF Serving's int32 flags
-# (--rest_api_timeout_in_ms, the poll seconds) hold; scores are float32 (`FLOAT32_MAX`).
+# The largest values the graphs and TF Serving's flags hold: lengths, beam sizes and
+# TF Serving's int32 flags (--rest_api_timeout_in_ms, the poll seconds); float32 scores.
 INT32_MAX = 2**31 - 1
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 def bounded_number(kind, minimum=None, maximum=None, exclusive_minimum=False, at_most=None):
