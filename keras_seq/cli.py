@@ -35,6 +35,8 @@ EXIT_INTERRUPTED = 130
 # The largest values the graphs and TF Serving's flags hold: lengths, beam sizes and
 # TF Serving's int32 flags (--rest_api_timeout_in_ms, the poll seconds); float32 scores.
 INT32_MAX = 2**31 - 1
+# Not decoding's FLOAT32_MAX: this module loads without TensorFlow (its help and usage
+# errors, tests/export/test_probe_round10.py).
 FLOAT32_MAX = 3.4028234663852886e38
 
 
