@@ -8,6 +8,9 @@ from keras import ops
 from keras_seq._checked_ids import check_bool
 from keras_seq.attention.base_attention import BaseAttention, is_positive_int
 
+# Floor of ||v||^2 in the weight normalization (as `tf.math.l2_normalize`'s epsilon).
+NORM_EPSILON = 1e-12
+
 
 @keras.saving.register_keras_serializable(package="keras_seq")
 class AdditiveAttention(BaseAttention):
@@ -26,8 +29,12 @@ class AdditiveAttention(BaseAttention):
 
         v <- g v / ||v||          g: scalar ``scale_gain``, initialised to sqrt(1 / units)
 
-    which keeps the scale of the scores independent of ``units`` and ``||v||``. Without it
-    there is no ``b``, as in Bahdanau et al.'s equations and Keras' layer.
+    which keeps the scale of the scores independent of ``units`` and ``||v||``. The norm is
+    ``||v|| = sqrt(max(Σ_u v_u², ε))`` with ``ε = 1e-12`` (``tf.math.l2_normalize``'s guard):
+    exact for ``||v|| >= 1e-6``, while a zero ``v`` (e.g. ``kernel_initializer="zeros"``)
+    gives zero scores, i.e. uniform weights over the valid steps, and the finite Jacobian
+    ``g / sqrt(ε) · I`` of the normalized ``v`` instead of NaN, so ``v`` can still learn.
+    Without it there is no ``b``, as in Bahdanau et al.'s equations and Keras' layer.
 
     Args:
         units: int or None. Size of the hidden layer of the score; None is the feature size
@@ -111,7 +118,12 @@ class AdditiveAttention(BaseAttention):
             scale = ops.cast(self.scale, dtype)
         if self.normalize:
             gain = ops.cast(self.scale_gain, dtype)
-            scale = gain * scale / ops.sqrt(ops.sum(ops.square(scale)))
+            # ||v|| = sqrt(max(sum v^2, eps)), the guard of `tf.math.l2_normalize`: exact for
+            # ||v|| >= 1e-6, and a zero v (a "zeros" initializer, or v decayed to 0) gives
+            # v = 0 (zero scores, uniform weights) with the finite gradient g / sqrt(eps)
+            # where 0 / 0 made the scores, the weights and every gradient NaN.
+            squared_norm = ops.maximum(ops.sum(ops.square(scale)), NORM_EPSILON)
+            scale = gain * scale / ops.sqrt(squared_norm)
         return ops.sum(hidden * ops.cast(scale, hidden.dtype), axis=-1)
 
     def get_config(self):

@@ -25,6 +25,15 @@ class MaskedSequenceLoss(keras.losses.Loss):
     padded position is never read: a model may put −inf there (e.g. on the padding column, so
     padding is never predicted) or even NaN, and neither the loss nor its gradient sees it.
 
+    A logit of −inf at a real position bans its class (p_v = 0): the smoothing mass goes to
+    the allowed classes A = {v : z_v ≠ −inf} of that token only, ``q = (1 − ε) · onehot(y) +
+    ε / |A| · [v ∈ A]``, which is ``ε / V`` when nothing is banned. The ε / V of Keras' and
+    fairseq's smoothing would put mass where log p_v = −inf and make the loss inf; OpenNMT-py
+    likewise gives the padding class no smoothing mass. The gradient is ``p − q``, 0 on a
+    banned class. A banned target (z_y = −inf) still gives inf: the model rules out the
+    truth. With ``from_logits=False`` every class is in A (probabilities are clipped at 1e-12
+    before the log, so a zero probability costs a finite amount).
+
     With a ``sample_weight`` w the loss is the weighted mean over the real tokens,
     ``Σ_{b,t} w_{b,t} m_{b,t} ℓ_{b,t} / Σ_{b,t} w_{b,t} m_{b,t}`` with m the non-padding mask:
     a [B] weight counts for every token of its example, a [B, T] weight for one token (as
@@ -110,7 +119,7 @@ class MaskedSequenceLoss(keras.losses.Loss):
         picked = ops.take_along_axis(log_probs, gather_ids(y_true, real), axis=-1)[..., 0]
         token_loss = -picked
         if self.label_smoothing > 0:
-            smooth = -ops.mean(log_probs, axis=-1)
+            smooth = uniform_cross_entropy(log_probs, y_pred if self.from_logits else None)
             token_loss = (1 - self.label_smoothing) * token_loss + self.label_smoothing * smooth
         mean = _global_token_mean(ops.sum(token_loss * weights), ops.sum(weights), y_true)
         return poisoned(mean, fine)
@@ -127,6 +136,23 @@ class MaskedSequenceLoss(keras.losses.Loss):
 
 
 DEFAULT_REDUCTION = "sum_over_batch_size"
+
+
+def uniform_cross_entropy(log_probs, logits=None):
+    """``−(1/|A|) Σ_{v∈A} log p_v`` per token: the cross-entropy against the uniform
+    distribution over the allowed classes A, the smoothing term of `MaskedSequenceLoss`.
+
+    With ``logits`` [..., V], A is the classes whose logit is not −inf: a class banned by
+    masking its logit has p_v = 0 exactly and log p_v = −inf, so smoothing mass on it made
+    the loss inf. Without ``logits`` (probabilities), A is every class (their log is
+    clipped, so finite). A NaN logit stays in A and keeps the loss NaN."""
+    if logits is None:
+        return -ops.mean(log_probs, axis=-1)
+    allowed = ops.not_equal(logits, ops.convert_to_tensor(-np.inf, logits.dtype))
+    count = ops.sum(ops.cast(allowed, log_probs.dtype), axis=-1)
+    total = ops.sum(ops.where(allowed, log_probs, ops.zeros((), log_probs.dtype)), axis=-1)
+    # A row of −inf only has no allowed class; its target term is NaN anyway.
+    return -total / ops.maximum(count, 1.0)
 
 
 def check_pad_id(pad_id):

@@ -43,6 +43,10 @@ class ClassF1Score(keras.metrics.Metric):
     Raises ValueError for scores of another width than ``num_classes``, float ``y_pred``
     of shape [B] or [B, 1] (one probability per example: give both classes' scores) and
     lengths that differ; InvalidArgumentError when a label lies outside [0, num_classes).
+    A [B, W] ``y_pred`` whose width is unknown when traced (``tf.function`` with an input
+    signature [None, None]) is read as these static rules read it, at run time: W =
+    ``num_classes`` is scores, an int [B, 1] is labels, anything else (float [B, 1], another
+    W) raises InvalidArgumentError.
 
     Example:
     >>> metric = ClassF1Score(2)
@@ -91,8 +95,13 @@ class ClassF1Score(keras.metrics.Metric):
         refuse_ragged(y_true=y_true, y_pred=y_pred, sample_weight=sample_weight)
         y_true = ops.convert_to_tensor(y_true)
         y_pred = ops.convert_to_tensor(y_pred)
-        if len(y_pred.shape) == 2 and y_pred.shape[-1] != 1:
-            if y_pred.shape[-1] is not None and y_pred.shape[-1] != self.num_classes:
+        width_fits = True
+        if len(y_pred.shape) == 2 and y_pred.shape[-1] is None:
+            # [B, ?] (a graph traced with an unknown width): scores or a column of labels,
+            # told apart at run time.
+            y_pred, width_fits = self._labels_of_unknown_width(y_pred)
+        elif len(y_pred.shape) == 2 and y_pred.shape[-1] != 1:
+            if y_pred.shape[-1] != self.num_classes:
                 raise ValueError(
                     f"`y_pred` must hold `num_classes` = {self.num_classes} scores per example, "
                     f"got shape {tuple(y_pred.shape)}."
@@ -121,7 +130,35 @@ class ClassF1Score(keras.metrics.Metric):
             true_one_hot = true_one_hot * weights[:, None]
             pred_one_hot = ops.one_hot(y_pred, self.num_classes, dtype="float32")
             counts = ops.matmul(ops.transpose(true_one_hot), pred_one_hot)
-            self.confusion.assign_add(poisoned(counts, fine))
+            self.confusion.assign_add(poisoned(counts, fine & width_fits))
+
+    def _labels_of_unknown_width(self, y_pred):
+        """``(labels [B], fits)`` of a [B, W] ``y_pred`` whose width W is known only at run
+        time, read as the static shapes are read: W = ``num_classes`` is scores (their
+        arg-max), and W = 1 is a column of int labels; float scores of W = 1 (one probability
+        per example), or any other W, are refused by an ``Assert`` and, for XLA which drops
+        it, by the scalar bool ``fits`` (see `keras_seq._checked_ids`). The arg-max of any
+        [B, W] was taken before: a column of labels became all 0 and a width below
+        ``num_classes`` counted without a word."""
+        width = tf.shape(y_pred)[-1]
+        is_scores = tf.equal(width, self.num_classes)
+        if "int" in str(y_pred.dtype):
+            fits = is_scores | tf.equal(width, 1)
+            expected = f"{self.num_classes} scores per example, or one integer label ([batch, 1])"
+        else:
+            fits = is_scores
+            expected = f"{self.num_classes} scores per example"
+        check = tf.debugging.Assert(
+            fits,
+            [f"`y_pred` must hold `num_classes` = {expected}; got shape", tf.shape(y_pred)],
+        )
+        with tf.control_dependencies([check]):
+            labels = tf.cond(
+                is_scores,
+                lambda: tf.argmax(y_pred, axis=-1),
+                lambda: tf.cast(y_pred[:, 0], tf.int64),
+            )
+        return labels, fits
 
     def _checks(self, y_true, y_pred, weights):
         """Equal lengths (statically where known, else in the graph). The labels are checked

@@ -18,7 +18,7 @@ class MaskedAccuracy(keras.metrics.Metric):
         pad_id: int. Target id that marks padding.
 
     Call arguments (``update_state``):
-        y_true: int target ids [B, T].
+        y_true: int target ids [B, T] ([B, T, 1] is read as [B, T]).
         y_pred: scores [B, T, V].
         sample_weight: optional float [B] weights of the examples (each counts for every token
             of its example, as ``model.fit(..., sample_weight=w)`` passes them) or [B, T]

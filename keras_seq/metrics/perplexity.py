@@ -30,7 +30,7 @@ class Perplexity(keras.metrics.Metric):
         from_logits: bool. Whether predictions are logits (default) or probabilities.
 
     Call arguments (``update_state``):
-        y_true: int target ids [B, T].
+        y_true: int target ids [B, T] ([B, T, 1] is read as [B, T]).
         y_pred: logits or probabilities [B, T, V].
         sample_weight: optional float [B] weights of the examples (each counts for every token
             of its example, as ``model.fit(..., sample_weight=w)`` passes them) or [B, T]

@@ -70,7 +70,8 @@ class SpanF1(keras.metrics.Metric):
         name: str.
 
     Call arguments (``update_state``):
-        y_true: int tag ids [B, T], 0 at padding.
+        y_true: int tag ids [B, T], 0 at padding ([B, T, 1] is read as [B, T], as
+            `MaskedSequenceLoss` reads it).
         y_pred: logits or probabilities [B, T, len(tag_vocabulary) + 1] (the arg-max over the
             real tags is taken: padding is never predicted), or int tag ids [B, T].
         sample_weight: must be None (chunks are counted, not weighted).
@@ -160,6 +161,10 @@ class SpanF1(keras.metrics.Metric):
         refuse_ragged(y_true=y_true, y_pred=y_pred)
         y_true = ops.convert_to_tensor(y_true)
         y_pred = ops.convert_to_tensor(y_pred)
+        if len(y_true.shape) == 3 and y_true.shape[-1] == 1:
+            # Sparse targets with a trailing 1, as `MaskedSequenceLoss` and `MaskedAccuracy`
+            # read them (`target_ids`): a tagger's targets may come shaped for the loss.
+            y_true = ops.squeeze(y_true, axis=-1)
         tags = len(self._prefixes)  # the tag vocabulary and padding
         if len(y_pred.shape) == len(y_true.shape) + 1:
             if y_pred.shape[-1] is not None and y_pred.shape[-1] != tags:
