@@ -7,7 +7,8 @@ Flags of ``serve`` keep TF Serving's names (``--model_base_path``, ``--model_nam
 ``--rest_api_timeout_in_ms``), so the same command line works against
 ``tensorflow_model_server``; the local server's own limits (``--max_queued_requests``,
 ``--max_request_bytes``, ``--max_batch_size``, ``--max_string_bytes``) are documented in
-docs/security.md.
+docs/security.md. ``translate`` reads lines as Python's universal newlines end them, each of
+at most ``--max_line_bytes`` bytes (docs/serving.md).
 """
 
 import argparse
@@ -29,6 +30,15 @@ DESCRIPTION = (
 )
 # What `str.splitlines` ends a line at: inside a translation, any of them would add a line.
 _LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# Where an input line ends: Python's universal newlines ("\r\n" first: one line end).
+_LINE_ENDS = {str: re.compile("\r\n|\r|\n"), bytes: re.compile(b"\r\n|\r|\n")}
+# Most bytes of one input line (--max_line_bytes), as `keras-seq serve`'s --max_string_bytes:
+# a sentence is well under 1 KiB, and a line without limit is read, tokenized and encoded
+# whole (a file without line ends is one line).
+DEFAULT_MAX_LINE_BYTES = 64 * 1024
+# What one read asks of stdin: a line longer than --max_line_bytes is refused after at most
+# this much more of it was read.
+_READ_SIZE = 64 * 1024
 # Exit statuses of a shell command ended by SIGPIPE (128 + 13) and by Ctrl-C (128 + SIGINT).
 EXIT_BROKEN_PIPE = 141
 EXIT_INTERRUPTED = 130
@@ -204,18 +214,67 @@ def one_line(text):
     return _LINE_BREAKS.sub(" ", text)
 
 
-def _input_lines(stdin):
-    """Yields the lines of ``stdin`` as they arrive (decoded as UTF-8, a leading byte order
-    mark dropped, as the readers of `keras_seq.datasets` do), without their newline.
+def _split_lines(source, max_line_bytes):
+    """Yields the lines of the stream ``source`` (bytes or text) as they arrive, without
+    their line ends, split as Python's universal newlines split them: at ``\\n``,
+    ``\\r\\n`` and a lone ``\\r`` (a classic Mac OS file, which has no ``\\n`` at all).
+    A line end at the end of the input adds no empty line.
 
     Raises:
-        SystemExit: a line is not valid UTF-8 (the message gives its number).
+        SystemExit: a line has more than ``max_line_bytes`` bytes (None: no limit); it is
+            refused once that much of it was read, not after reading it whole.
+    """
+    empty = source.read(0)
+    line_end = _LINE_ENDS[type(empty)]
+    cr, lf = ("\r", "\n") if isinstance(empty, str) else (b"\r", b"\n")
+    parts, size, number, after_cr = [], 0, 1, False
+    # `readline` (not iteration, which reads ahead in blocks) hands on each line of a
+    # terminal or pipe when it comes; a limit keeps one read bounded.
+    for chunk in iter(lambda: source.readline(_READ_SIZE), empty):
+        if after_cr and chunk.startswith(lf):
+            chunk = chunk[1:]  # the "\n" of a "\r\n" that the previous read cut in two
+        after_cr = False
+        start = 0
+        for match in line_end.finditer(chunk):
+            piece = chunk[start : match.start()]
+            _check_line_size(size + _size(piece), number, max_line_bytes)
+            yield empty.join([*parts, piece])
+            parts, size, number, start = [], 0, number + 1, match.end()
+            after_cr = match.end() == len(chunk) and match.group() == cr
+        if start < len(chunk):
+            parts.append(chunk[start:])
+            size += _size(chunk[start:])
+            _check_line_size(size, number, max_line_bytes)
+    if parts:
+        yield empty.join(parts)
+
+
+def _size(piece):
+    """The UTF-8 bytes of ``piece`` (bytes, or text: lone surrogates counted as 3)."""
+    return len(piece) if isinstance(piece, bytes) else len(piece.encode("utf-8", "surrogatepass"))
+
+
+def _check_line_size(size, number, max_line_bytes):
+    if max_line_bytes is not None and size > max_line_bytes:
+        raise SystemExit(
+            f"translate: line {number} of the input is longer than {max_line_bytes} bytes; "
+            "raise --max_line_bytes (0: no limit) or split the line"
+        )
+
+
+def _input_lines(stdin, max_line_bytes=DEFAULT_MAX_LINE_BYTES):
+    """Yields the lines of ``stdin`` as they arrive (decoded as UTF-8, a leading byte order
+    mark dropped, as the readers of `keras_seq.datasets` do), without their line ends
+    (``\\n``, ``\\r\\n`` or ``\\r``: `_split_lines`).
+
+    Raises:
+        SystemExit: a line is not valid UTF-8, or longer than ``max_line_bytes`` bytes
+            (None: no limit); the message gives its number.
     """
     # Decode line by line from the bytes underneath, when there are any: a text stream
-    # decodes in chunks, so its errors cannot name the line. `readline` (not iteration,
-    # which reads ahead in blocks) hands on each line of a terminal or pipe when it comes.
+    # decodes in chunks, so its errors cannot name the line.
     source = getattr(stdin, "buffer", stdin)
-    for number, line in enumerate(iter(source.readline, source.read(0)), start=1):
+    for number, line in enumerate(_split_lines(source, max_line_bytes), start=1):
         try:
             if isinstance(line, bytes):
                 line = line.decode("utf-8")
@@ -227,12 +286,12 @@ def _input_lines(stdin):
             raise SystemExit(f"translate: line {number} of the input is not valid UTF-8") from None
         if number == 1:
             line = line.removeprefix("\ufeff")  # written by Windows editors
-        yield line.rstrip("\n")
+        yield line
 
 
-def _read_lines(stdin):
+def _read_lines(stdin, max_line_bytes=DEFAULT_MAX_LINE_BYTES):
     """All the lines of `_input_lines`, as a list."""
-    return list(_input_lines(stdin))
+    return list(_input_lines(stdin, max_line_bytes))
 
 
 def _batches(lines, batch_size):
@@ -283,7 +342,8 @@ def _load_error(error):
 
 def _translate(args, stdin=None, stdout=None):
     """Translates stdin (each line as it is entered at a terminal, else in batches of
-    ``--batch_size`` lines once the input is read); one translation per line, or with
+    ``--batch_size`` lines once the input is read; lines end at ``\\n``, ``\\r\\n`` or
+    ``\\r``, as Python's universal newlines); one translation per line, or with
     ``--n_best`` N lines per input as ``index ||| translation`` (Moses n-best style). Line
     breaks inside a translation become spaces (`one_line`), so output line i is always the
     translation of input line i; the output is UTF-8.
@@ -291,8 +351,8 @@ def _translate(args, stdin=None, stdout=None):
     Raises:
         SystemExit: with a one-line message when ``--n_best`` exceeds ``--beam_size``, the
             model is missing, a directory, not a .keras (zip) file, cannot be loaded or is not
-            a translator, stdin or stdout is closed, the input is not UTF-8, or the output
-            cannot be written (a full disk).
+            a translator, stdin or stdout is closed, the input is not UTF-8 or has a line
+            longer than ``--max_line_bytes``, or the output cannot be written (a full disk).
     """
     if args.n_best is not None and args.n_best > args.beam_size:
         raise SystemExit(
@@ -352,7 +412,8 @@ def _translate(args, stdin=None, stdout=None):
     # Ctrl-D before); a file or a pipe is read whole first (a line that is not UTF-8 stops
     # the command before any output), then translated --batch_size lines at a time.
     interactive = _is_terminal(stdin)
-    lines = _input_lines(stdin) if interactive else _read_lines(stdin)
+    max_line_bytes = args.max_line_bytes or None
+    lines = (_input_lines if interactive else _read_lines)(stdin, max_line_bytes)
     for start, batch in _batches(lines, 1 if interactive else args.batch_size):
         try:
             translations = model.translate(
@@ -521,6 +582,13 @@ def build_parser():
     )
     translate.add_argument(
         "--batch_size", type=bounded_number(int, 1), default=32, help="input lines per decode"
+    )
+    translate.add_argument(
+        "--max_line_bytes",
+        type=bounded_number(int, 0),
+        default=DEFAULT_MAX_LINE_BYTES,
+        help="most UTF-8 bytes per input line; a longer line stops the command (status 1) "
+        "before it is read whole; 0: no limit",
     )
     translate.set_defaults(run=_translate)
     return parser

@@ -15,13 +15,17 @@ Every malformed body is a 400 with a message, never an exception of another kind
 too deeply for the parser, lone UTF-16 surrogates (``"\\ud800"``, which UTF-8 cannot carry),
 tensors of more than ``MAX_RANK`` dimensions, numbers out of the input's range, literals past
 the double range (``1e400``) and integers a float input would round (as TF Serving: above
-``2**24 - 1`` for float, ``2**53 - 1`` for double) included.
+``2**24 - 1`` for float, ``2**53 - 1`` for double) included. As in TF Serving, whose parser
+(RapidJSON) reads an integer literal past the int64 and uint64 ranges as a double, such a
+literal (``100000000000000000000``, at least ``2**64``) is a number a float input takes
+(``1e20``) and an integer input refuses.
 Optional limits refuse batches of more than ``max_batch_size`` rows and string values longer
 than ``max_string_bytes`` before any tensor is built.
 """
 
 import base64
 import binascii
+import contextlib
 import json
 import math
 
@@ -48,8 +52,12 @@ _FLOAT_MAX = {
     "DT_DOUBLE": float(np.finfo(np.float64).max),
 }
 # Largest JSON integer a float input takes (TF Serving's IsLosslessDecimal: 2**digits - 1);
-# a larger one, such as an id or a timestamp, would be rounded.
+# a larger one, such as an id or a timestamp, would be rounded. This holds for the integers
+# RapidJSON keeps as integers, those int64 or uint64 holds; a longer literal is a double there
+# (see `_leaf`), which a float input takes.
 _FLOAT_MAX_INTEGER = {"DT_FLOAT": 2**24 - 1, "DT_DOUBLE": 2**53 - 1}
+_INT64_MIN = -(2**63)
+_UINT64_MAX = 2**64 - 1
 
 # Deeper JSON arrays are refused (NumPy allows 64 dimensions, TensorFlow 254); real inputs
 # have a few.
@@ -313,6 +321,13 @@ def _leaf(value, dtype_name, input_name, limits):
         raise type_error()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise type_error()
+    if isinstance(value, int) and not _INT64_MIN <= value <= _UINT64_MAX:
+        # RapidJSON, TF Serving's parser, keeps an integer literal that neither int64 nor
+        # uint64 holds as a double: a float input takes 100000000000000000000 as 1e20 (an
+        # integer input refuses it as not an integer). One past the double range stays an
+        # int here, and is refused below as out of range.
+        with contextlib.suppress(OverflowError):
+            value = float(value)
     if dtype_name in _FLOAT_MAX:
         # NaN and +-Infinity are accepted; a finite number the dtype cannot hold is not.
         finite = isinstance(value, int) or math.isfinite(value)  # no float(10**400)

@@ -18,8 +18,16 @@ logger = logging.getLogger(__name__)
 def read_model_server_config(path):
     """Parses a text ``models.config`` into a ``ModelServerConfig`` proto.
 
+    A ``model_config_list`` that lists no model (``model_config_list {}``) is a config, as
+    in TF Serving: it serves no model (and, read again while serving, unloads every model).
+
     Raises:
-        ValueError: the file does not parse, or has no ``model_config_list``.
+        ValueError: the file does not parse, or has no ``model_config_list`` at all (an
+            empty file, or a ``custom_model_config``). TF Serving refuses the latter when
+            it reads the file again while serving ("It is only legal to transition from one
+            ModelConfigList to another") and starts with nothing to serve from an empty
+            file; an empty file at start is refused here too, as the mistake it most likely
+            is (docs/serving.md).
     """
     config = model_server_config_pb2.ModelServerConfig()
     with open(path) as f:
@@ -27,8 +35,12 @@ def read_model_server_config(path):
             text_format.Parse(f.read(), config)
         except text_format.ParseError as error:
             raise ValueError(f"{path} is not a text ModelServerConfig: {error}") from None
-    if not config.model_config_list.config:
-        raise ValueError(f"{path} has no model_config_list {{ config {{ ... }} }}")
+    if config.WhichOneof("config") != "model_config_list":
+        raise ValueError(
+            f"{path} has no model_config_list {{ config {{ ... }} }}: it is only legal to "
+            "transition from one ModelConfigList to another (write model_config_list {} "
+            "to serve no model)"
+        )
     return config
 
 
@@ -45,7 +57,10 @@ class ModelServer:
     version directory deleted) every version is unloaded, as TF Serving does; a base path
     that cannot be listed (missing, unreadable) unloads nothing. An unloaded version stays
     in the status, ``END`` with status ``OK``; a version being loaded is ``LOADING``. A
-    version that fails to load is reported ``END`` with its error and not retried while its
+    version that fails to load is reported ``END`` with its error, the code and message of
+    the status TF Serving's loader fails with (``NOT_FOUND`` for a directory without
+    saved_model.pb, ``DATA_LOSS`` for one that does not parse, a TensorFlow error's own
+    code...; see :class:`Servable`), and not retried while its
     directory stays as it was; once its files change (a copy in progress finished, or the
     version was deleted and exported again) the next poll loads it again, and a version
     whose directory is gone is forgotten.
@@ -125,8 +140,17 @@ class ModelServer:
     @classmethod
     def from_config_file(cls, path, **kwargs):
         """A server for the models of a text ``models.config`` (``--model_config_file``);
-        with ``config_poll_interval`` > 0 the file is re-read while serving."""
-        return cls(read_model_server_config(path), config_file=path, **kwargs)
+        with ``config_poll_interval`` > 0 the file is re-read while serving. A file whose
+        ``model_config_list`` lists no model serves none (a warning says so), as TF
+        Serving's does, until a re-read file lists some."""
+        config = read_model_server_config(path)
+        if not config.model_config_list.config:
+            logger.warning(
+                "%s lists no model in its model_config_list: no model is served%s",
+                path,
+                " until the file lists one" if kwargs.get("config_poll_interval") else "",
+            )
+        return cls(config, config_file=path, **kwargs)
 
     def start(self):
         """Loads the current versions, then keeps polling in daemon threads."""
@@ -196,7 +220,7 @@ class ModelServer:
                 contents = _directory_contents(path)
                 with self._lock:
                     failure = self._failures[name].get(version)
-                if failure is not None and failure[1] == contents:
+                if failure is not None and failure[2] == contents:
                     continue  # failed as it is now; retried once its files change
                 with self._lock:
                     # TF Serving's status reports a version LOADING while it loads and warms
@@ -205,10 +229,20 @@ class ModelServer:
                 try:
                     servable = Servable(name, version, path, warmup=self.warmup)
                 except Exception as error:  # noqa: BLE001 - a bad version must not stop the rest
-                    logger.error("failed to load %s version %d: %s", name, version, error)
+                    # TF Serving's status reports the load's own error (its code included:
+                    # NOT_FOUND, DATA_LOSS...); anything else the loader raised is UNKNOWN.
+                    if not isinstance(error, ServingError):
+                        error = ServingError.from_code("UNKNOWN", str(error))
+                    logger.error(
+                        "failed to load %s version %d: %s: %s",
+                        name,
+                        version,
+                        error.code,
+                        error.message,
+                    )
                     with self._lock:
                         self._loading[name].discard(version)
-                        self._failures[name][version] = (str(error), contents)
+                        self._failures[name][version] = (error.code, error.message, contents)
                     continue
                 logger.info("serving %s version %d from %s", name, version, path)
                 with self._lock:
@@ -359,7 +393,9 @@ class ModelServer:
                 # unknown servable.
                 version = self._labelled_version(name, label)
             entries = {v: ("END", "OK", "") for v in self._unloaded[name]}
-            entries.update({v: ("END", "UNKNOWN", m) for v, (m, _) in self._failures[name].items()})
+            entries.update(
+                {v: ("END", code, m) for v, (code, m, _) in self._failures[name].items()}
+            )
             entries.update({v: ("LOADING", "OK", "") for v in self._loading[name]})
             entries.update({v: ("AVAILABLE", "OK", "") for v in self._servables[name]})
         if version is not None:

@@ -46,9 +46,13 @@ from keras_seq.serving.serving_error import ServingError
 
 logger = logging.getLogger(__name__)
 
+# TF Serving's kPredictionApiGegex / kModelStatusApiRegex (http_rest_api_util.cc): a version
+# is ASCII digits (RE2's \d), so /versions/x, /versions/-1 or /versions/+1 match no route and
+# answer "Malformed request", as there. [0-9], not Python's \d, which also takes the digits
+# of other scripts.
 _MODEL_PATH = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
-    r"(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
+    r"(?:/versions/(?P<version>[0-9]+)|/labels/(?P<label>[^/:]+))?"
     r"(?P<suffix>/metadata|:predict|:classify|:regress)?\Z"
 )  # \Z: "$" would also match before a trailing newline ("toy:predict%0A")
 
@@ -313,10 +317,9 @@ def create_app(
 
 
 def _parse_version(text):
+    """The version of a path `_MODEL_PATH` matched (ASCII digits), or None."""
     if text is None:
         return None
-    if not (text.isascii() and text.isdigit()):
-        raise ServingError(400, f"Invalid version: {text!r} is not a non-negative integer")
     if int(text) > MAX_VERSION:  # TF Serving parses it as an int64
         raise ServingError(400, f"Failed to convert version: {text} to numeric.")
     return int(text)

@@ -6,6 +6,7 @@ import threading
 
 import tensorflow as tf
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
 
@@ -40,6 +41,14 @@ class Servable:
         warmup: bool. Replay ``assets.extra/tf_serving_warmup_requests`` after loading, as
             TF Serving does; a failing record fails the load.
 
+    Raises:
+        ServingError: the version does not load, with the canonical code and message of
+            the status TF Serving's loader fails with (``NOT_FOUND`` "Could not find
+            SavedModel .pb or .pbtxt ...", ``DATA_LOSS`` "Can't parse ... as binary proto",
+            ``NOT_FOUND`` for no ``serve`` MetaGraph, a TensorFlow error's own code, a failing
+            warm-up record's code, ``INVALID_ARGUMENT`` for more than 1000 warm-up records);
+            ``UNKNOWN`` with the error's text for anything else.
+
     Example:
 
     >>> servable = Servable("toy", 1, "/models/toy/1")  # doctest: +SKIP
@@ -53,13 +62,22 @@ class Servable:
         self.path = path
         self.warmup = warmup
         _ensure_tensorflow_text_kernels()
+        saved_model_file = _saved_model_file(path)
         self._graph = tf.Graph()
         self._session = tf.compat.v1.Session(graph=self._graph)
-        with self._graph.as_default():
-            meta_graph = tf.compat.v1.saved_model.loader.load(self._session, ["serve"], path)
+        try:
+            with self._graph.as_default():
+                meta_graph = tf.compat.v1.saved_model.loader.load(self._session, ["serve"], path)
+        except Exception as error:
+            self._session.close()
+            raise _load_error(error, saved_model_file) from error
         self._graph.finalize()
         self.signature_defs = dict(meta_graph.signature_def)
-        self.num_warmup_records = self._replay_warmup() if warmup else 0
+        try:
+            self.num_warmup_records = self._replay_warmup() if warmup else 0
+        except Exception as error:
+            self._session.close()
+            raise _warmup_error(error, self.path) from error
 
     def input_dtypes(self, signature_name):
         """Input name -> DataType name of a signature (raises 400 for an unknown one)."""
@@ -165,7 +183,11 @@ class Servable:
             return 0
         records = standalone_checker.read_warmup_records(self.path)
         if len(records) > standalone_checker.MAX_WARMUP_RECORDS:
-            raise ValueError(f"{path}: {len(records)} warm-up records, TF Serving allows 1000")
+            raise ServingError.from_code(
+                "INVALID_ARGUMENT",
+                "Number of warmup records exceeds the maximum "
+                f"({standalone_checker.MAX_WARMUP_RECORDS}) at {path}",
+            )
         for log in records:
             request = log.predict_log.request
             inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
@@ -178,3 +200,70 @@ def _canonical_code(exception_name):
     # InvalidArgumentError -> INVALID_ARGUMENT
     name = exception_name.removesuffix("Error")
     return "".join("_" + c if c.isupper() and i else c for i, c in enumerate(name)).upper()
+
+
+# The files TF Serving's SavedModel reader looks for, in its order (tensorflow/cc/saved_model/
+# reader.cc ReadSavedModel), with how it parses each.
+_SAVED_MODEL_FILES = (("saved_model.pb", "binary"), ("saved_model.pbtxt", "text"))
+
+
+def _saved_model_file(path):
+    """``(file, format)`` of the SavedModel file of the version directory ``path``, as TF
+    Serving's reader picks it.
+
+    Raises:
+        ServingError: ``NOT_FOUND`` with the reader's message when there is neither.
+    """
+    for name, kind in _SAVED_MODEL_FILES:
+        file = os.path.join(path, name)
+        if os.path.exists(file):
+            return file, kind
+    raise ServingError.from_code(
+        "NOT_FOUND",
+        f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {path}. "
+        "Check that the directory exists and that you have the right permissions for "
+        "accessing it.",
+    )
+
+
+def _load_error(error, saved_model_file):
+    """The ServingError (canonical code and message) TF Serving's C++ loader fails with where
+    the Python loader raised ``error``: the status a failed version reports."""
+    if isinstance(error, OSError) and error.errno is None:
+        # The Python reader's "Cannot parse file ...": tensorflow's ReadBinaryProto /
+        # ReadTextProto say DataLoss.
+        file, kind = saved_model_file
+        return ServingError.from_code("DATA_LOSS", f"Can't parse {file} as {kind} proto")
+    if isinstance(error, RuntimeError) and "could not be found in SavedModel" in str(error):
+        return ServingError.from_code(
+            "NOT_FOUND",
+            "Could not find meta graph def matching supplied tags: { serve }. To inspect "
+            "available tag-sets in the SavedModel, please use the SavedModel CLI: "
+            "`saved_model_cli`",
+        )
+    return _status_error(error)
+
+
+def _warmup_error(error, path):
+    """The ServingError TF Serving's warm-up (saved_model_warmup_util.cc) fails with where
+    replaying the records of version directory ``path`` raised ``error``."""
+    if isinstance(error, DecodeError):
+        warmup_file = os.path.join(path, standalone_checker.WARMUP_FILE)
+        return ServingError.from_code(
+            "INVALID_ARGUMENT", f"Failed to parse warmup record from {warmup_file}"
+        )
+    return _status_error(error)
+
+
+def _status_error(error):
+    """``error`` as a ServingError: its own code when it has one (a ServingError, a
+    TensorFlow error), else the code of its kind, ``UNKNOWN`` when none fits."""
+    if isinstance(error, ServingError):
+        return error
+    if isinstance(error, tf.errors.OpError):
+        return ServingError.from_code(_canonical_code(type(error).__name__), error.message)
+    if isinstance(error, PermissionError):
+        return ServingError.from_code("PERMISSION_DENIED", str(error))
+    if isinstance(error, FileNotFoundError):
+        return ServingError.from_code("NOT_FOUND", str(error))
+    return ServingError.from_code("UNKNOWN", str(error) or type(error).__name__)

@@ -32,26 +32,36 @@ class ServingError(Exception):
     Args:
         status_code: int. HTTP status (400, 404, 429, 500, 503, 504...).
         message: str. The ``error`` field of the response body.
+        code: optional str. The canonical error code name (``"DATA_LOSS"``...) when known;
+            by default the first code of TF Serving's table with ``status_code`` (400:
+            ``INVALID_ARGUMENT``), ``UNKNOWN`` for a status outside it. A version that
+            fails to load is reported in the model status with this code.
 
     Example:
 
     >>> error = ServingError(404, "Servable not found for request: Latest(m)")
-    >>> error.status_code, str(error)
-    (404, 'HTTP 404: Servable not found for request: Latest(m)')
+    >>> error.status_code, error.code, str(error)
+    (404, 'NOT_FOUND', 'HTTP 404: Servable not found for request: Latest(m)')
     """
 
-    def __init__(self, status_code, message):
+    def __init__(self, status_code, message, code=None):
         super().__init__(f"HTTP {status_code}: {message}")
         self.status_code = status_code
         self.message = message
+        self.code = code or next(
+            (name for name, status in HTTP_STATUS_BY_CODE.items() if status == status_code),
+            "UNKNOWN",
+        )
 
     def __reduce__(self):
         # Exception's own reduce rebuilds from ``self.args`` (the one formatted string), which
         # this __init__ cannot take: pickle (a ProcessPoolExecutor or multiprocessing worker
         # raising it) and copy.copy failed with a TypeError in place of the error.
-        return type(self), (self.status_code, self.message)
+        return type(self), (self.status_code, self.message, self.code)
 
     @classmethod
     def from_code(cls, code, message):
         """Builds the error for a canonical code name such as ``"INVALID_ARGUMENT"``."""
-        return cls(HTTP_STATUS_BY_CODE.get(code, 500), message)
+        if code not in HTTP_STATUS_BY_CODE:
+            code = "UNKNOWN"
+        return cls(HTTP_STATUS_BY_CODE[code], message, code)

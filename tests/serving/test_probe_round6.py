@@ -140,7 +140,7 @@ def test_label_status_reports_the_labelled_version_even_when_it_failed(tmp_path,
     assert (entry["version"], entry["state"], entry["status"]["error_code"]) == (
         "1",
         "END",
-        "UNKNOWN",
+        "DATA_LOSS",
     )
     assert (by_label.status_code, by_label.json()) == (200, by_version.json())
     assert unknown.status_code == 400

@@ -205,7 +205,7 @@ def test_new_version_is_picked_up_and_selectable(served, models):
         ("toy/labels/beta:predict", '{"instances": ["a"]}', 400, "Unrecognized"),
         ("toy/versions/1/labels/stable:predict", '{"instances": ["a"]}', 400, "Malformed"),
         ("toy:predict", '{"instances": [{"text": "a", "extra": "b"}]}', 400, "extra"),
-        ("toy/versions/x:predict", '{"instances": ["a"]}', 400, "Invalid version"),
+        ("toy/versions/x:predict", '{"instances": ["a"]}', 400, "Malformed request"),
         (
             "toy/versions/9223372036854775808:predict",
             '{"instances": ["a"]}',
@@ -410,7 +410,7 @@ def test_failed_version_is_reported_and_previous_keeps_serving(served, tmp_path,
         model_server.poll()
         statuses = model_server.status("toy")["model_version_status"]
         assert [(s["version"], s["state"]) for s in statuses] == [("2", "END"), ("1", "AVAILABLE")]
-        assert statuses[0]["status"]["error_code"] == "UNKNOWN"
+        assert statuses[0]["status"]["error_code"] == "DATA_LOSS"
         assert statuses[0]["status"]["error_message"]
         servable = model_server.servable("toy")
         assert servable.version == 1
