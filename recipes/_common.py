@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 
 import keras
 import numpy as np
@@ -33,6 +34,8 @@ DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 # decides what is trained (`--set` is read through the configuration it changes).
 _RESUMABLE_CHANGES = ("out", "epochs", "set", "final_weights", "strategy", "tpu", "deterministic")
 _SETTINGS_FILE = "settings.json"
+# Next to the backup: the training time of each process of a run (`TrainingClock`).
+_CLOCK_FILE = "training_time.json"
 # The arguments that name your own data files (`own_data_paths`): a backup is resumed only
 # with the same contents, not just the same paths.
 _OWN_DATA_ARGUMENT = re.compile(r"(train|dev|test)_(tsv|conll|csv|text|source|target)")
@@ -113,6 +116,8 @@ class Run:
         initial_epoch: int. The epoch training starts at (0, or the backup's).
         history: list of dict. Per-epoch logs of the epochs the backup already holds.
         final_weights: str or None. ``--final-weights``.
+        clock: `TrainingClock` or None. Times the training across the processes of a resumed
+            run (`training_callbacks` adds it; ``clock.report()`` gives results.json's times).
     """
 
     strategy: tf.distribute.Strategy
@@ -122,6 +127,7 @@ class Run:
     initial_epoch: int
     history: list
     final_weights: str | None
+    clock: keras.callbacks.Callback | None = None  # a TrainingClock, defined below
 
 
 def make_strategy(name, tpu=None):
@@ -332,14 +338,20 @@ def prepare(args, configs, limits=None, scoring_arguments=()):
     if chief and not state:
         os.makedirs(backup_dir, exist_ok=True)  # `finish` deletes it
         write_json(backup_dir, _SETTINGS_FILE, settings)
+    initial_epoch = state["epoch"] if state else 0
     run = Run(
         strategy=strategy,
         chief=chief,
         out=out,
         backup_dir=backup_dir,
-        initial_epoch=state["epoch"] if state else 0,
+        initial_epoch=initial_epoch,
         history=state["history"] if state else [],
         final_weights=args.final_weights,
+        clock=TrainingClock(
+            backup_dir if chief else os.path.join(out, "backup"),
+            read_training_time(backup_dir) if state else [],
+            initial_epoch,
+        ),
     )
     if strategy.num_replicas_in_sync > 1 or not chief:
         print(
@@ -631,7 +643,8 @@ def training_callbacks(run, monitor, mode="min", patience=3, before=()):
     a backup in ``run.backup_dir`` so that rerunning a killed command resumes (kept when `fit`
     ends: `finish` deletes it once the recipe has written its results, so a failure while
     scoring resumes too, without training again); a stop with a message at the first NaN
-    loss (before the epoch's checkpoints are written).
+    loss (before the epoch's checkpoints are written); ``run.clock``, which times the training
+    across the processes of a resumed run.
     ``before`` are callbacks that must run first (e.g. one that adds ``monitor`` to the logs).
     Returns ``(callbacks, best_model_path)``."""
     best_path = os.path.join(run.out, "model.keras")
@@ -649,6 +662,8 @@ def training_callbacks(run, monitor, mode="min", patience=3, before=()):
             initial_value_threshold=best,
         ),
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
+        # Before the backup: the time of an epoch is on disk when its backup is committed.
+        *([run.clock] if run.clock else []),
         AtomicBackupAndRestore(
             run.backup_dir,
             write_dir=None if run.chief else os.path.join(run.out, "backup"),
@@ -671,6 +686,124 @@ def finish(run):
     shutil.rmtree(
         run.backup_dir if run.chief else os.path.join(run.out, "backup"), ignore_errors=True
     )
+
+
+class TrainingClock(keras.callbacks.Callback):
+    """The wall time of a run's training, across the processes of a killed run resumed.
+
+    One process's `fit` time (from `on_train_begin` to `on_train_end`) is the training time of
+    a run trained in one go; a rerun that resumes a killed run's backup only times the epochs
+    after the resume (results.json left out the first process's epochs, and a tokens/s of the
+    rerun was that of its own epochs). Every process that trains therefore records itself in
+    ``training_time.json`` next to the backup, at `fit` start and at each epoch end, before
+    the backup of that epoch is committed (`training_callbacks` lists this callback before
+    `AtomicBackupAndRestore`), through a temporary file: ``{"processes": [{"initial_epoch":
+    e, "epochs": {"<n>": {"seconds": s, <part>: s, …}}}, …]}``, the seconds since its `fit`
+    began at the end of epoch n, and the cumulative seconds of the parts of the training
+    timed apart (`time_part`: the translator's dev-set decoding). The rerun reads the file
+    (`read_training_time`) and counts each earlier process up to the epoch the next process
+    resumed from (`counted_times`): what a process trained past its last backup (an epoch cut
+    short by the kill) is trained again, and counted once, in the process that finished it.
+
+    Args:
+        write_dir: str. Where this process writes ``training_time.json`` (the directory its
+            `AtomicBackupAndRestore` writes to).
+        earlier: list of dict. The earlier processes of the run (`read_training_time`; ``[]``
+            for a new run).
+        initial_epoch: int. The epoch this process starts at (the backup's).
+    """
+
+    def __init__(self, write_dir, earlier, initial_epoch):
+        super().__init__()
+        self.write_dir = write_dir
+        self.earlier = list(earlier)
+        self.initial_epoch = initial_epoch
+        self._parts = {}
+        self._started = None
+        self._ended = None
+        self._entry = None
+
+    def time_part(self, name, seconds):
+        """Also records the part ``name`` of the training: ``seconds()`` gives the seconds of
+        this process's `fit` spent on it so far (e.g. ``lambda: dev_evaluation.seconds``)."""
+        self._parts[name] = seconds
+
+    def _now(self):
+        return {
+            "seconds": time.perf_counter() - self._started,
+            **{name: float(seconds()) for name, seconds in self._parts.items()},
+        }
+
+    def on_train_begin(self, logs=None):
+        self._started = time.perf_counter()
+        self._ended = None
+        self._entry = {"initial_epoch": self.initial_epoch, "epochs": {}}
+        self._write()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._entry["epochs"][str(epoch + 1)] = self._now()
+        self._write()
+
+    def on_train_end(self, logs=None):
+        self._ended = self._now()
+
+    def _write(self):
+        os.makedirs(self.write_dir, exist_ok=True)
+        write_json(self.write_dir, _CLOCK_FILE, {"processes": [*self.earlier, self._entry]})
+
+    def report(self):
+        """results.json's times of the whole run, once `fit` has ended (`training_time`)."""
+        if self._ended is None:
+            raise RuntimeError("`report` needs a `fit` that ran with this callback to its end.")
+        return training_time(counted_times(self.earlier, self.initial_epoch), self._ended)
+
+
+def read_training_time(backup_dir):
+    """The processes of the run whose backup is in ``backup_dir``, as ``training_time.json``
+    holds them (`TrainingClock`). A backup of an older keras_seq, without the file, gives one
+    process (at least) of unknown time: ``[{"initial_epoch": 0, "epochs": {}}]``."""
+    path = os.path.join(backup_dir, _CLOCK_FILE)
+    if not os.path.exists(path):
+        return [{"initial_epoch": 0, "epochs": {}}]
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)["processes"]
+
+
+def counted_times(processes, resumed_from):
+    """The time that counts of each of ``processes`` (``training_time.json``'s entries, in the
+    order they ran): its ``{"seconds": s, <part>: s, …}`` at the end of the epoch the next
+    process started at (after the last one: ``resumed_from``, the epoch of the backup resumed
+    now); ``{"seconds": 0.0}`` for a process that committed no backup (the next one started
+    where it did); None where that epoch's time is missing (not known)."""
+    counted = []
+    for index, process in enumerate(processes):
+        following = processes[index + 1 :]
+        until = following[0]["initial_epoch"] if following else resumed_from
+        if until == process["initial_epoch"]:
+            counted.append({"seconds": 0.0})
+        else:
+            counted.append(process["epochs"].get(str(until)))
+    return counted
+
+
+def training_time(earlier, this):
+    """results.json's times of a run whose earlier processes count ``earlier`` (from
+    `counted_times`, None where not known) and whose last process's `fit` took ``this``
+    (``{"seconds": s, <part>: s, …}``): ``train_seconds`` (the sum over the processes; None
+    when one is not known), ``resumed`` (the number of resumes from a backup,
+    ``len(earlier)``: 0 for a run trained in one go), ``train_seconds_per_process`` and, for
+    each part of ``this``, its sum over the processes (None when one is not known)."""
+    processes = [*earlier, this]
+    known = None not in earlier
+    times = {
+        "train_seconds": sum(p["seconds"] for p in processes) if known else None,
+        "resumed": len(earlier),
+        "train_seconds_per_process": [None if p is None else p["seconds"] for p in processes],
+    }
+    for part in this:
+        if part != "seconds":
+            times[part] = sum(p.get(part, 0.0) for p in processes) if known else None
+    return times
 
 
 def write_weights(path, model):

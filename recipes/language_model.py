@@ -201,7 +201,6 @@ def main(argv=None):
     # The corpus perplexity, a mean over every dev token: Keras' val_loss averages the batches'
     # token means by batch size, which weighs a token of a short batch more.
     callbacks, best_path = training_callbacks(run, monitor="val_perplexity")
-    started = time.perf_counter()
     history = model.fit(
         dataset,
         validation_data=dev_dataset,
@@ -211,7 +210,6 @@ def main(argv=None):
         shuffle=False,  # the pipeline shuffles
         verbose=2,
     )
-    train_seconds = time.perf_counter() - started
     write_history(run.out, history, run.history)
 
     best = keras.saving.load_model(best_path)
@@ -230,7 +228,8 @@ def main(argv=None):
         "config": config,
         "train_sentences": len(train),
         "test_sentences_scored": test_statistics.num_kept,
-        "train_seconds": train_seconds,
+        # train_seconds, resumed, train_seconds_per_process: the whole run's (TrainingClock)
+        **run.clock.report(),
         "dev_loss": dev_scores["loss"],
         "dev_perplexity": dev_scores["perplexity"],
         "test_loss": scores["loss"],

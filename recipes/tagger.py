@@ -21,7 +21,6 @@ set is every tag found in the three files. The output directory receives:
 
 import os
 import sys
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -192,7 +191,6 @@ def main(argv=None):
         )
         build_for_fit(run, model, dataset)
     callbacks, best_path = training_callbacks(run, monitor="val_masked_accuracy", mode="max")
-    started = time.perf_counter()
     history = model.fit(
         dataset,
         validation_data=dev_dataset,
@@ -202,7 +200,6 @@ def main(argv=None):
         shuffle=False,  # the pipeline shuffles
         verbose=2,
     )
-    train_seconds = time.perf_counter() - started
     write_history(run.out, history, run.history)
 
     best = keras.saving.load_model(best_path)
@@ -224,7 +221,8 @@ def main(argv=None):
     results = {
         "config": config,
         "train_sentences": len(train),
-        "train_seconds": train_seconds,
+        # train_seconds, resumed, train_seconds_per_process: the whole run's (TrainingClock)
+        **run.clock.report(),
         "test_tokens": total,
         "test_token_accuracy": accuracy,
         "test_accuracy_per_tag": {

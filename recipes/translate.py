@@ -345,10 +345,10 @@ def main(argv=None):
         )
         build_for_fit(run, model, dataset)
     dev_evaluation = BleuEvaluation([s for s, _ in dev], [t for _, t in dev], beam_size=1)
+    run.clock.time_part("dev_evaluation_seconds", lambda: dev_evaluation.seconds)
     callbacks, best_path = training_callbacks(
         run, monitor="val_bleu", mode="max", patience=4, before=[dev_evaluation]
     )
-    started = time.perf_counter()
     history = model.fit(
         dataset,
         epochs=config["epochs"],
@@ -357,7 +357,6 @@ def main(argv=None):
         verbose=2,
         shuffle=False,  # the pipeline shuffles
     )
-    train_seconds = time.perf_counter() - started
     target_tokens = trained_target_tokens(train, source_tokenizer, target_tokenizer, config)
     write_history(run.out, history, run.history)
 
@@ -365,20 +364,23 @@ def main(argv=None):
     sources = [s for s, _ in test]
     references = [t for _, t in test]
     # `fit`'s wall time includes the dev-set decoding of every epoch; the tokens/s are those
-    # of the training steps alone.
+    # of the training steps alone. Times, epochs and tokens/s are the whole run's, every
+    # process of a resumed run included.
+    times = run.clock.report()
     results = {
         "config": config,
         "corpus": "your own files" if paths else args.corpus or "ding",
         "train_pairs": len(train),
-        "train_seconds": train_seconds,
-        "dev_evaluation_seconds": dev_evaluation.seconds,
-        "epochs_run": len(run.history) + len(history.epoch),  # a resumed run's included
+        **times,
+        "epochs_run": len(run.history) + len(history.epoch),
     }
-    # Of the epochs this process trained: none when it resumed a run killed after its last
-    # epoch (while scoring), whose rate is not known.
-    if not args.steps_per_epoch and history.epoch:
+    # Not known for the time of a backup of an older keras_seq; not a rate of whole epochs
+    # with --steps-per-epoch.
+    if not args.steps_per_epoch and results["epochs_run"] and times["train_seconds"] is not None:
         results["train_target_tokens_per_second"] = (
-            target_tokens * len(history.epoch) / (train_seconds - dev_evaluation.seconds)
+            target_tokens
+            * results["epochs_run"]
+            / (times["train_seconds"] - times["dev_evaluation_seconds"])
         )
     for name, beam in (("greedy", 1), ("beam", args.beam_size)):
         started = time.perf_counter()

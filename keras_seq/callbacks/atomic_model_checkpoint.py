@@ -94,6 +94,11 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
       raised ``TypeError: 'NoneType' object is not callable``; with
       ``initial_value_threshold``, the first one.)
 
+    `get_config` returns the arguments (``filepath`` as a str), so that
+    ``AtomicModelCheckpoint(**checkpoint.get_config())`` makes the same callback; the best
+    value seen so far is state, not configuration (``initial_value_threshold`` stays the one
+    given).
+
     Example:
 
     >>> checkpoint = AtomicModelCheckpoint("out/model.keras", monitor="val_loss",
@@ -122,6 +127,8 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
             save_freq=save_freq,
             initial_value_threshold=initial_value_threshold,
         )
+        # Keras keeps it only as the running `best`, which each save replaces.
+        self.initial_value_threshold = initial_value_threshold
         # Found before training rather than at the first save, an epoch later.
         _check_not_a_directory(self.filepath)
 
@@ -179,6 +186,20 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         if not np.isfinite(np.asarray(monitor_value, dtype="float64")).all():
             return False
         return super()._is_improvement(monitor_value, reference_value)
+
+    def get_config(self):
+        # Keras' callbacks have no `get_config`: the arguments, for `AtomicModelCheckpoint(
+        # **config)` (as the other keras_seq callbacks), the best value seen not included.
+        return {
+            "filepath": self.filepath,
+            "monitor": self.monitor,
+            "verbose": self.verbose,
+            "save_best_only": self.save_best_only,
+            "save_weights_only": self.save_weights_only,
+            "mode": self.mode,
+            "save_freq": self.save_freq,
+            "initial_value_threshold": self.initial_value_threshold,
+        }
 
 
 def _check_arguments(mode, save_freq, initial_value_threshold):

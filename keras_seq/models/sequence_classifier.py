@@ -161,6 +161,59 @@ class SequenceClassifier(keras.Model):
             features = layer(features, training=training)
         return self.output_layer(self.head_dropout(features, training=training))
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras' loss (the compiled loss plus the layers' losses), which under a
+        `tf.distribute` strategy trains and logs as on one device also when the replicas hold
+        different numbers of examples (a last batch of 3 split 2 + 1 between 2 replicas).
+
+        Keras divides each replica's per-example mean by the number of replicas N and sums the
+        replicas' gradients: the update was the mean of the replicas' means, which is the
+        global mean only when every replica holds as many examples; the lone example of
+        replica 2 weighed as much as the two of replica 1 (one device's weights were 0.06 away
+        after two epochs of 7 examples in batches of 4). Each replica's loss is therefore
+        weighted by ``N · d_r / Σ d``, its share of the global batch (``d_r`` its rows; the
+        sum of its sample weights for a ``reduction="mean_with_sample_weight"`` loss): the
+        summed gradients are one device's. A replica without rows counts for nothing.
+
+        The value returned is rescaled outside the gradient for Keras' loss tracker, which
+        weighs each replica by its rows: ``loss``, ``val_loss`` and `evaluate` are the
+        one-device values (they were already for a mean over rows; a ``"sum"`` loss, whose
+        gradient was already right, logged 4.53 for 4.33). Other reductions (``"none"``,
+        or a mean over rows next to one over sample weights) are left as Keras computes them.
+        """
+        loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        share = self._replica_share(y_pred, sample_weight)
+        if share is None:
+            return loss
+        return _one_device_loss(loss, share, ops.shape(y_pred)[0])
+
+    def _replica_share(self, y_pred, sample_weight):
+        """The weight of this replica's loss that makes the replicas' summed gradients one
+        device's (``N · d_r / Σ d`` for a mean over ``d``, 1 for a sum), or None when there is
+        nothing to correct: one replica, no compiled loss, or reductions this does not know."""
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1 or self._compile_loss is None:
+            return None
+        # Keras' `CompileLoss` keeps the resolved losses in `_flat_losses` (path, loss, ...).
+        losses = self._compile_loss._flat_losses or ()
+        kinds = {
+            _divided_by(getattr(entry.loss, "reduction", None), sample_weight is not None)
+            for entry in losses
+        }
+        if len(kinds) != 1:  # none, or two kinds of means: no one share
+            return None
+        (kind,) = kinds
+        if kind == "sum":  # the replicas' sums add up to one device's
+            return ops.ones((), "float32")
+        if kind == "rows":
+            divisor = ops.cast(ops.shape(y_pred)[0], "float32")
+        elif kind == "sample weights":
+            divisor = ops.sum(ops.cast(sample_weight, "float32"))
+        else:
+            return None
+        total = context.all_reduce(tf.distribute.ReduceOp.SUM, divisor)
+        return ops.divide_no_nan(context.num_replicas_in_sync * divisor, total)
+
     # ---------------------------------------------------------------------------- text
     def _require_tokenizer(self, method):
         if self.tokenizer is None:
@@ -259,3 +312,27 @@ class SequenceClassifier(keras.Model):
             }
         )
         return config
+
+
+def _divided_by(reduction, weighted):
+    """What a Keras loss of ``reduction`` divides a replica's sum by: ``"rows"``, ``"sample
+    weights"`` (their sum), ``"sum"`` (nothing), or None (a reduction this does not know, such
+    as ``"none"``). ``weighted``: whether the batch has sample weights."""
+    if reduction in ("sum_over_batch_size", "mean"):
+        return "rows"
+    if reduction == "mean_with_sample_weight":
+        return "sample weights" if weighted else "rows"
+    return "sum" if reduction == "sum" else None
+
+
+def _one_device_loss(loss, share, rows):
+    """``loss · share``, whose value is rescaled outside the gradient by ``Σ rows / (N · rows)``
+    (0 without rows): Keras' loss tracker records ``N · value`` weighted by the replica's
+    ``rows``, which then adds up to the one-device value."""
+    context = tf.distribute.get_replica_context()
+    replicas = ops.cast(context.num_replicas_in_sync, "float32")
+    rows = ops.cast(rows, "float32")
+    all_rows = context.all_reduce(tf.distribute.ReduceOp.SUM, rows)
+    shown = ops.cast(ops.divide_no_nan(all_rows, replicas * rows), loss.dtype)
+    weighted = loss * ops.cast(share, loss.dtype)
+    return weighted + ops.stop_gradient(weighted * (shown - 1))
