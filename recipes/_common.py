@@ -588,17 +588,21 @@ def train_stream(run, dataset, steps_per_epoch=None):
 
 def build_for_fit(run, model, dataset):
     """Builds the compiled state (metrics, loss, optimizer) of ``model`` from the element spec
-    of ``dataset`` under a multi-worker strategy, where Keras 3.15's `fit` cannot.
+    of ``dataset`` under a (multi-worker) mirrored strategy, where Keras 3.15's `fit` cannot.
 
     Under a strategy, `fit` first all-reduces one batch across the replicas to build that
     state (``_maybe_symbolic_build`` in keras/src/backend/tensorflow/trainer.py); with
     MultiWorkerMirroredStrategy the collective reduce rejects an ``(inputs, targets)``
     structure ("Attempt to convert a value (PerReplica...)", keras-team/keras#20585), and the
-    workers' batches would not even agree in length. Only shapes and dtypes are needed: they
-    are taken from ``dataset.element_spec`` and that step of `fit` is skipped for this model.
+    workers' batches would not even agree in length. Under MirroredStrategy a first batch
+    that does not split evenly (a global batch of 3 on 2 replicas, 32 on 3 GPUs) fails the
+    same step ("Inputs to operation AddN ... must have the same size and shape"). Only shapes
+    and dtypes are needed: they are taken from ``dataset.element_spec`` and that step of `fit`
+    is skipped for this model.
 
-    Nothing is done under other strategies."""
-    if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    Nothing is done under other strategies (one device, TPUStrategy)."""
+    mirrored = (tf.distribute.MultiWorkerMirroredStrategy, tf.distribute.MirroredStrategy)
+    if not isinstance(run.strategy, mirrored):
         return
     with run.strategy.scope():
         model._symbolic_build(data_batch=dataset.element_spec)
