@@ -7,7 +7,8 @@ Mac OS); a UTF-8 byte order mark is ignored, at the start of the file or of any 
 `cat` of files that have one leaves it). A UTF-16 or UTF-32 file (one that starts with
 their byte order mark, as Excel's "Unicode Text" export does, or without one, whose first
 bytes alternate with NULs), a zip or tar archive (a tar one also inside gzip, bzip2 or xz:
-`.tar.gz`) and a Zstandard file are refused with a ValueError that says so.
+`.tar.gz`), a Zstandard file and a file compressed twice (gzip inside gzip...) are refused
+with a ValueError that says so.
 
 A malformed line (wrong column count, an empty field, bytes that are not UTF-8, a NUL
 byte) is reported with the file name and line number: with `strict=True` (the default) the
@@ -90,15 +91,25 @@ def _read_text(path):
         raise FileNotFoundError(f"No such file: {os.fspath(path)!r}")
     with open(path, "rb") as file:
         data = file.read()
+    outer = _compression(data)
     try:
-        if data.startswith(_GZIP_MAGIC):
+        if outer == "gzip":
             data = gzip.decompress(data)
-        elif data.startswith(_XZ_MAGIC):
+        elif outer == "xz":
             data = lzma.decompress(data)
-        elif _BZIP2_MAGIC.match(data):
+        elif outer == "bzip2":
             data = bz2.decompress(data)
     except (OSError, EOFError, ValueError, lzma.LZMAError) as error:
         raise ValueError(f"{os.fspath(path)}: corrupt compressed file ({error})") from error
+    inner = _compression(data) if outer else None
+    if inner:
+        # Compressed twice (`gzip` run on a `.gz` file, a server that gzips a download
+        # again): the inner stream's bytes were reported as "invalid UTF-8 byte 0x8b at
+        # column 2" of line 1, which says nothing of the cause.
+        raise ValueError(
+            f"{os.fspath(path)}: compressed twice ({inner} data inside {outer}); the "
+            "readers take UTF-8 text compressed once: decompress the outer layer first"
+        )
     for magic, what in _REFUSED_MAGIC:
         if data.startswith(magic):
             raise ValueError(
@@ -121,6 +132,17 @@ def _read_text(path):
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     return _LINE_START_BOM.sub("", data.decode("utf-8", errors="surrogateescape"))
+
+
+def _compression(data):
+    """The format ("gzip", "xz" or "bzip2") whose magic bytes start ``data``, or None."""
+    if data.startswith(_GZIP_MAGIC):
+        return "gzip"
+    if data.startswith(_XZ_MAGIC):
+        return "xz"
+    if _BZIP2_MAGIC.match(data):
+        return "bzip2"
+    return None
 
 
 def _line_end(text):
@@ -168,7 +190,9 @@ def read_parallel_tsv(path, source_column=0, target_column=1, strict=True):
     manythings.org (the Keras translation tutorial's `fra.txt`: English, French and an
     attribution) are read with the defaults, English to French, or with
     `source_column=1, target_column=0` the other way. Blank lines are ignored; both sides are
-    stripped of surrounding whitespace.
+    stripped of surrounding whitespace. There is no quoting: a `"` is part of the text (a
+    Tatoeba sentence may start with one), so a field that pandas' `to_csv(sep="\t")` quoted
+    (`"Er sagte ""hi""."`) keeps its quotes; write such files with `quoting=csv.QUOTE_NONE`.
 
     Args:
         path: str or os.PathLike. The file (plain, gzip, bzip2 or xz).

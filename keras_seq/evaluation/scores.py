@@ -1,5 +1,7 @@
 """Corpus-level translation scores computed by sacrebleu."""
 
+import collections.abc
+
 import numpy as np
 import sacrebleu
 
@@ -16,6 +18,14 @@ def _check(hypotheses, references):
         if isinstance(texts, (str, bytes)):
             raise TypeError(
                 f"`{name}` must be a list of strings, got a single string {texts!r:.60}."
+            )
+        # A set has no order and a dict iterates its keys: either paired hypotheses with
+        # the wrong references (or scored ids as text) without any error.
+        if isinstance(texts, (collections.abc.Set, collections.abc.Mapping)):
+            raise TypeError(
+                f"`{name}` must be a list of strings in corpus order, got a "
+                f"{type(texts).__name__}; pass a list (`list(mapping.values())` in the order "
+                "of the other side)."
             )
     hypotheses, references = list(hypotheses), list(references)
     wrong = [text for text in hypotheses if not isinstance(text, str)]
@@ -87,17 +97,23 @@ def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
         signature-style summary).
 
     Raises:
-        TypeError: ``hypotheses`` or ``references`` is a single string or holds a non-str
-            (bytes from ``detokenize(...).numpy()`` must be decoded first), or a hypothesis
-            has an empty list of references.
+        TypeError: ``hypotheses`` or ``references`` is a single string, a set or a dict
+            (no corpus order), or holds a non-str (bytes from ``detokenize(...).numpy()``
+            must be decoded first), a hypothesis has an empty list of references, or
+            ``lowercase`` is not a bool.
         ValueError: lengths differ, nothing to score, or an unknown ``tokenize``.
     """
+    if not isinstance(lowercase, (bool, np.bool_)):
+        # sacrebleu takes any truthy value: "False" or "no" from a config lower-cased.
+        raise TypeError(f"`lowercase` must be a bool, got {lowercase!r}.")
     if tokenize not in sacrebleu.BLEU.TOKENIZERS:
         raise ValueError(
             f"`tokenize` must be one of {sorted(sacrebleu.BLEU.TOKENIZERS)}, got {tokenize!r}."
         )
     hypotheses, references = _check(hypotheses, references)
-    return sacrebleu.corpus_bleu(hypotheses, references, tokenize=tokenize, lowercase=lowercase)
+    return sacrebleu.corpus_bleu(
+        hypotheses, references, tokenize=tokenize, lowercase=bool(lowercase)
+    )
 
 
 def corpus_chrf(hypotheses, references):

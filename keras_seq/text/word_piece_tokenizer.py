@@ -11,6 +11,10 @@ from keras_seq.text.tokenizer import Tokenizer, check_finite_corpus, string_cons
 
 _SUFFIX_INDICATOR = "##"
 _MAX_INT32 = 2**31 - 1
+# The UTF-8 length of the marker "▁" that a word after a space carries into
+# FastWordpieceTokenizer: its bound is raised by as much, so that ``max_bytes_per_word``
+# bounds the word's own bytes wherever the word stands.
+_MARKER_BYTES = len("▁".encode())
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -40,8 +44,10 @@ class WordPieceTokenizer(Tokenizer):
         vocabulary: list of str, a path to a one-token-per-line file, or None. Must start with
             the reserved tokens and hold ``"▁"`` and every byte token; no token may hold a NUL
             character (NUL is always written as ``<0x00>``).
-        max_bytes_per_word: int. Longer words fall back to bytes. Any int >= 1
-            (``sys.maxsize``: no limit; `FastWordpieceTokenizer` gets at most 2**31 - 1).
+        max_bytes_per_word: int. Longer words fall back to bytes. The bound counts the
+            word's own UTF-8 bytes, not the marker ``"▁"`` of a word after a space, so a word
+            is cut alike wherever it stands. Any int >= 1 (``sys.maxsize``: no limit;
+            `FastWordpieceTokenizer` gets at most 2**31 - 1).
         (and the arguments of `Tokenizer`: ``sequence_length``, ``lowercase``,
         ``normalization``.)
 
@@ -130,7 +136,7 @@ class WordPieceTokenizer(Tokenizer):
             for word, count in ((w.decode("utf-8"), c) for w, c in counts.items())
             if word not in excluded
             and "\x00" not in word
-            and len(word.encode("utf-8")) <= max_bytes_per_word
+            and len(word.removeprefix(cls.SPACE_MARKER).encode("utf-8")) <= max_bytes_per_word
         }
         vocabulary = list(cls.SPECIAL_TOKENS)
         if word_counts:
@@ -217,8 +223,11 @@ class WordPieceTokenizer(Tokenizer):
             vocab=vocabulary,
             suffix_indicator=_SUFFIX_INDICATOR,
             # The builder takes an int32: a larger bound (sys.maxsize for "no limit") was a
-            # pybind TypeError; no word of a tf.string is longer.
-            max_bytes_per_word=min(self.max_bytes_per_word, _MAX_INT32),
+            # pybind TypeError; no word of a tf.string is longer. The marker's bytes are
+            # added (`_strings_to_ids` bounds an unmarked word itself): counted against the
+            # bound, they sent a 33-character CJK word to 100 byte ids after a space but not
+            # at the start, and with a bound of 3 every word after a space to bytes.
+            max_bytes_per_word=self._word_byte_limit() + _MARKER_BYTES,
             token_out_type=tf.int32,
             unknown_token=self.UNKNOWN_TOKEN,
             no_pretokenization=True,
@@ -239,6 +248,10 @@ class WordPieceTokenizer(Tokenizer):
                 token = " " + token[1:]
             pieces.append(token.encode("utf-8"))
         return pieces
+
+    def _word_byte_limit(self):
+        """``max_bytes_per_word``, capped so that it plus the marker's bytes is an int32."""
+        return min(self.max_bytes_per_word, _MAX_INT32 - _MARKER_BYTES)
 
     def _token_text(self, token):
         if token.startswith(_SUFFIX_INDICATOR) and len(token) > len(_SUFFIX_INDICATOR):
@@ -266,7 +279,13 @@ class WordPieceTokenizer(Tokenizer):
             )
             > 0
         )
-        fallback = fallback | tf.equal(flat_words, self.SPACE_MARKER)
+        # FastWordpieceTokenizer's bound leaves room for the marker: an unmarked word of up
+        # to `_MARKER_BYTES` bytes over `max_bytes_per_word` is sent to bytes here.
+        fallback = (
+            fallback
+            | tf.equal(flat_words, self.SPACE_MARKER)
+            | (tf.strings.length(flat_words) > self._word_byte_limit())
+        )
         # Byte fallback of a word: "▁" if a space came before it, then one id per UTF-8 byte.
         characters = tf.strings.bytes_split(flat_words)
         byte_values = tf.reshape(tf.io.decode_raw(characters.flat_values, tf.uint8), [-1])
