@@ -33,6 +33,9 @@ class DecodingStrategy:
     `max_length[b]` tokens. A hypothesis that has ended is frozen: its ids,
     score and length no longer change, and the step is fed the end token for
     its row until the loop stops (the logits it returns there are ignored).
+    The loop carries one state: inside it the step is fed the state it
+    returned at index 0, and must return the same structure, dtypes and
+    shapes (beyond the batch dimension), else a `ValueError` naming the step.
     Subclasses implement `_search`.
 
     Example:
@@ -160,6 +163,7 @@ class DecodingStrategy:
             )
 
         def body(index, variables, ids, state):
+            fed_state = state
             logits, state, attention = _call_step(step, ids, state, index, end_id)
             if (attention is not None) != has_attention:
                 raise ValueError(
@@ -167,6 +171,7 @@ class DecodingStrategy:
                     f"{'no ' if not has_attention else ''}attention at index 0 and "
                     f"{'no ' if attention is None else ''}attention inside the loop."
                 )
+            _check_loop_state(fed_state, state)
             variables, ids, state = advance(index, logits, attention, variables, state)
             return index + 1, variables, ids, state
 
@@ -233,6 +238,46 @@ def _call_step(step, ids, state, index, end_id):
     state = _check_step_state(state)
     _check_state_rows(state, ids.shape[0], "the state `step` returned", "hypothesis")
     return logits, state, attention
+
+
+def _check_loop_state(fed, returned):
+    """Raises a `ValueError` naming the step when the state it returned inside the loop
+    differs from the state it was fed there (its structure, a tensor's dtype, or a shape
+    beyond the batch dimension): the loop carries one state, and `tf.while_loop` refused
+    the change with the names of its own loop variables ("The two structures don't have
+    the same nested structure" over the search's buffers, or "Input tensor `GatherV2_8:0`
+    enters the loop with shape ...")."""
+    try:
+        tf.nest.assert_same_structure(fed, returned)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "`step` must return a state of the structure it is given (the loop carries one "
+            "state: inside the loop the step is fed the state it returned at index 0), got "
+            f"{_shapes(returned)} for {_shapes(fed)}."
+        ) from None
+    for (path, before), after in zip(
+        keras.tree.flatten_with_path(fed), keras.tree.flatten(returned), strict=True
+    ):
+        # The loop's shape invariant: the batch dimension free (`relax_batch_dimension`),
+        # every other one as fed; a returned shape must be as specific.
+        expected, shape = before.shape, after.shape
+        if expected.rank:
+            expected = tf.TensorShape([None]).concatenate(expected[1:])
+        fits = expected.rank is None or (
+            shape.rank == expected.rank
+            and all(e is None or e == a for e, a in zip(expected, shape, strict=True))
+        )
+        if before.dtype != after.dtype or not fits:
+            raise ValueError(
+                "`step` must return every state tensor with the dtype and the shape (beyond "
+                f"the batch dimension) it is given, got {after.dtype.name} {shape} for "
+                f"{before.dtype.name} {before.shape} at path {path}."
+            )
+
+
+def _shapes(state):
+    """The structure of ``state`` with each tensor shown as its dtype and shape."""
+    return tf.nest.map_structure(lambda tensor: f"{tensor.dtype.name}{list(tensor.shape)}", state)
 
 
 _ROWS_HINT = (

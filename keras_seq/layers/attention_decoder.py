@@ -36,6 +36,10 @@ class AttentionDecoder(keras.layers.Layer):
           s_t = RNN([e_t ; c_t], s_{t-1})
           o_t = tanh(W_o [c_t ; s_t])
 
+      where the query ``s_{t-1}`` is the top level's state ``h`` after the previous step
+      (its initial state at the first one): with ``residual`` that is the top level's
+      recurrent output without the residual, which only ``o_t`` sees.
+
     ``o_t`` (size ``units``) goes to the model's output projection; the attention weights
     ``a_t`` (averaged over heads for multi-head attention) come with it at every step.
 
@@ -197,6 +201,7 @@ class AttentionDecoder(keras.layers.Layer):
             ``(output [B, units], new_states, attention_weights [B, S])``.
         """
         self._check_state_structure(states)
+        self._check_step_inputs(inputs, states)
         if self.attention_style == "bahdanau":
             context, weights = self._attend(states[-1][0], memory, memory_mask, training)
             top, states = self._rnn_step(ops.concatenate([inputs, context], -1), states, training)
@@ -205,6 +210,27 @@ class AttentionDecoder(keras.layers.Layer):
             context, weights = self._attend(top, memory, memory_mask, training)
         output = self.output_projection(ops.concatenate([context, top], axis=-1))
         return output, states, weights
+
+    def _check_step_inputs(self, inputs, states):
+        """`step`'s ``inputs`` must be one step, [B, E], of the states' batch: the Bahdanau
+        form concatenates them with the context first, where a sequence [B, T, E] or another
+        batch failed as a bare ``ConcatOp`` error (the Luong form's cell names them)."""
+        if not hasattr(inputs, "shape"):  # a nested list
+            inputs = ops.convert_to_tensor(inputs)
+        shape = tf.TensorShape(inputs.shape)
+        if shape.rank is None:
+            return
+        if shape.rank != 2:
+            raise ValueError(
+                f"{self.name}: `step` takes one embedded token per row, `inputs` of shape "
+                f"[batch, features], got shape {tuple(shape)} (`call` runs a whole sequence)."
+            )
+        rows = tf.TensorShape(getattr(states[-1][0], "shape", None))
+        if rows.rank and None not in (rows[0], shape[0]) and rows[0] != shape[0]:
+            raise ValueError(
+                f"{self.name}: `inputs` of `step` has batch size {shape[0]} (shape "
+                f"{tuple(shape)}) but the states have {rows[0]} row(s)."
+            )
 
     # ----------------------------------------------------------------------------- call
     def call(self, inputs, memory, memory_mask=None, initial_state=None, mask=None, training=None):

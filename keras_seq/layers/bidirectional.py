@@ -190,6 +190,17 @@ class Bidirectional(keras.layers.Layer):
         inputs = sequences
         forward_state = backward_state = None
         if initial_state is not None:
+            if not isinstance(initial_state, (list, tuple)):
+                # `list()` of one tensor split it into its rows, which passed the count below
+                # when the batch size equalled the number of states, and failed in a
+                # direction on shapes the caller never gave ([units] for [batch, units]).
+                raise ValueError(
+                    f"{self.name}: `initial_state` must be a list of the forward layer's "
+                    f"{len(self.forward_layer.state_size)} state(s) then the backward layer's "
+                    f"{len(self.backward_layer.state_size)}, got a "
+                    f"{type(initial_state).__name__} of shape "
+                    f"{tuple(getattr(initial_state, 'shape', ()))}."
+                )
             initial_state = list(initial_state)
             count = len(self.forward_layer.state_size)
             if len(initial_state) != count + len(self.backward_layer.state_size):

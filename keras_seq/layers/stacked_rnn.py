@@ -93,6 +93,14 @@ class StackedRNN(keras.layers.Layer):
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
         if not hasattr(layer, "return_sequences"):
             raise ValueError(f"`layer` must be a recurrent sequence layer, got {layer!r}.")
+        if isinstance(layer, Bidirectional):
+            # Its config takes no `return_sequences` / `return_state`, which every level's
+            # copy overrides: it failed with "Unrecognized keyword arguments passed to
+            # Bidirectional".
+            raise ValueError(
+                "`layer` must be the recurrent layer itself, not a `Bidirectional`: pass "
+                "`bidirectional=True` (and `merge_mode`) to make every level bidirectional."
+            )
         if getattr(layer, "go_backwards", False):
             # Its outputs come in reverse order: the next level, the residuals and the mask
             # (in time order) would be misaligned with them.
@@ -168,6 +176,14 @@ class StackedRNN(keras.layers.Layer):
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         inputs = sequences
+        if initial_state is not None and not isinstance(initial_state, (list, tuple)):
+            # `len()` of one tensor is its batch size, and its rows went to the levels.
+            raise ValueError(
+                f"{self.name}: `initial_state` must be a list with one entry per level "
+                f"({self.num_layers}), each the list of that level's states, got a "
+                f"{type(initial_state).__name__} of shape "
+                f"{tuple(getattr(initial_state, 'shape', ()))}."
+            )
         if initial_state is not None and len(initial_state) != self.num_layers:
             raise ValueError(
                 f"{self.name}: `initial_state` must have one entry per level "
