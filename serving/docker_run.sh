@@ -2,6 +2,8 @@
 # Serve the exports under MODELS_DIR with the official TF Serving image, pinned to the TF
 # minor of the export (2.21): an older server fails with "Op type not registered".
 # REST on 8501, gRPC on 8500. Usage: serving/docker_run.sh /path/to/models
+# Stop it with `docker stop` (SIGKILL after 10 s: the image's entrypoint, a bash script
+# running as PID 1, ignores SIGTERM and Ctrl-C; serving#1853).
 set -euo pipefail
 MODELS_DIR="${1:?usage: $0 MODELS_DIR (holding models.config, batching_parameters.txt and one dir per model)}"
 docker run --rm \

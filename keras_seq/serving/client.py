@@ -3,6 +3,8 @@
 import base64
 import binascii
 import json
+import math
+import numbers
 import urllib.parse
 
 import numpy as np
@@ -18,26 +20,43 @@ class Client:
     ``Session`` keeps connections alive across calls, and every call has a timeout.
 
     Args:
-        url: str. Server root, e.g. ``"http://127.0.0.1:8501"``.
+        url: str. Server root, e.g. ``"http://127.0.0.1:8501"`` (``http`` or ``https``; a
+            path prefix such as a gateway's ``/tfs`` is kept).
         model: str. Model name.
-        version: optional int. Pin a version (``/versions/N``).
+        version: optional int. Pin a version (``/versions/N``, 0 to 2**63 - 1 as TF
+            Serving's int64 versions; a NumPy integer is taken as its value).
         label: optional str. Pin a version label (``/labels/L``); not with ``version``.
-        timeout: float. Seconds for connecting and for reading each answer.
+        timeout: float. Seconds (> 0) for connecting, and for each wait for the answer's
+            next bytes (requests' timeout: not a bound on the whole call).
         decode_b64: bool. Turn ``{"b64": ...}`` values of answers into ``bytes``.
 
     Raises:
-        ValueError: both ``version`` and ``label`` given; an empty model name or label, or
-            one holding ``/`` or ``:``, which TF Serving's REST paths cannot carry.
-        TypeError: ``version`` is not an int.
+        ValueError: both ``version`` and ``label`` given; a negative version or one past
+            int64; an empty model name or label, or one holding ``/`` or ``:``, which TF
+            Serving's REST paths cannot carry; a ``url`` that is not ``http(s)://host...``
+            (``"localhost:8501"`` failed only at the first call, with requests'
+            "No connection adapters were found"), or holds a query or fragment; a
+            ``timeout`` that is not a positive number (``None`` waited forever, ``0`` failed
+            at each call).
+        TypeError: ``version`` is not an integer.
 
     Request values may be NumPy arrays and scalars (sent as lists and numbers) and
     ``bytes`` (sent as ``{"b64": ...}``, exactly, UTF-8 or not).
 
     Calls raise ``ServingError`` (HTTP status and the server's ``error`` message, always a
-    string: the body text when it has no ``error``) for any non-200 answer and for a 200
-    answer without the expected JSON field; ``requests.Timeout`` /
-    ``requests.ConnectionError`` when the server does not answer in time or cannot be
-    reached.
+    string: the body text when it has no ``error``, its first 1000 characters when it is
+    not JSON) for any non-200 answer and for a 200 answer without the expected JSON field;
+    ``requests.Timeout`` / ``requests.ConnectionError`` when the server does not answer in
+    time or cannot be reached (other ``requests.RequestException`` such as
+    ``ChunkedEncodingError`` for an answer cut short). A redirect of a ``:predict`` POST is
+    not followed (requests would resend 301/302/303 as a GET without the body): it is a
+    ``ServingError`` with the 3xx status naming the ``Location``; GETs follow redirects.
+
+    The client never retries. Every call is idempotent (a predict changes nothing on the
+    server), so retrying a 429/503 or a ``requests.ConnectionError`` is safe; after a
+    ``requests.Timeout`` the server may still run the request. One client may be shared by
+    threads: requests' connection pool is thread-safe and keeps up to 10 connections per
+    host (more threads open extra connections, closed after use).
 
     Example:
 
@@ -49,11 +68,12 @@ class Client:
     def __init__(self, url, model, version=None, label=None, timeout=30.0, decode_b64=True):
         if version is not None and label is not None:
             raise ValueError(f"give version or label, not both (got {version!r}, {label!r})")
-        _check_version(version)
+        version = _check_version(version)
         _path_segment(model, "model name")
         if label is not None:
             _path_segment(label, "label")
-        self.url = url.rstrip("/")
+        _check_timeout(timeout)
+        self.url = _check_url(url)
         self.model = model
         self.version = version
         self.label = label
@@ -75,15 +95,15 @@ class Client:
         label ``.`` or ``..``, a dot segment that HTTP clients remove).
 
         Raises:
-            ValueError: ``version`` and ``label`` both given, or a label no REST path can
-                carry.
-            TypeError: ``version`` is not an int.
+            ValueError: ``version`` and ``label`` both given, a version out of int64's
+                non-negative range, or a label no REST path can carry.
+            TypeError: ``version`` is not an integer.
         """
         if version is not None and label is not None:
             raise ValueError(f"give version or label, not both (got {version!r}, {label!r})")
         if version is None and label is None:
             version, label = self.version, self.label
-        _check_version(version)
+        version = _check_version(version)
         url = f"{self.url}/v1/models/{_path_segment(self.model, 'model name')}"
         if version is not None:
             url += f"/versions/{version}"
@@ -128,9 +148,22 @@ class Client:
         """The answer's JSON object, or its ``field``; ServingError for any other answer."""
         data = None if body is None else json.dumps(body, default=_json_value)
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        # A 301/302/303 would be followed as a GET without the body (requests does what
+        # browsers do), and a predict answered by whatever that GET gets.
         response = self._session.request(
-            method, url, data=data, headers=headers, timeout=self.timeout
+            method,
+            url,
+            data=data,
+            headers=headers,
+            timeout=self.timeout,
+            allow_redirects=method == "GET",
         )
+        if response.is_redirect:
+            raise ServingError(
+                response.status_code,
+                f"{url} redirects to {response.headers['Location']!r}; the client does not "
+                "follow a redirect of a POST (its body would be dropped): use that URL",
+            )
         try:
             payload = response.json()
         except ValueError:
@@ -141,13 +174,15 @@ class Client:
                 message = json.dumps(message)  # e.g. a gateway's {"error": {"code": ...}}
             raise ServingError(
                 response.status_code,
-                message or response.text or f"{response.reason} (empty answer from {url})",
+                message
+                or _body_excerpt(response, 1000)
+                or f"{response.reason} (empty answer from {url})",
             )
         if not isinstance(payload, dict) or (field is not None and field not in payload):
             expected = "a JSON object" if field is None else f"a JSON object with {field!r}"
             raise ServingError(
                 response.status_code,
-                f"answer from {url} is not {expected}: {response.text[:200]}",
+                f"answer from {url} is not {expected}: {_body_excerpt(response, 200)}",
             )
         if self.decode_b64:
             try:
@@ -172,9 +207,60 @@ class Client:
         return value
 
 
+_MAX_VERSION = 2**63 - 1  # TF Serving's versions are int64
+
+
 def _check_version(version):
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+    """``version`` as an int (or None); TypeError / ValueError where no path can carry it."""
+    if version is None:
+        return None
+    if isinstance(version, bool) or not isinstance(version, numbers.Integral):
         raise TypeError(f"version must be an int, got {version!r}")
+    version = int(version)  # np.int64(2) was refused; it is a version like 2
+    if not 0 <= version <= _MAX_VERSION:
+        # "/versions/-1" is no version to TF Serving's path pattern (\d+): a 400
+        # "Malformed request" from the server, where the mistake is the caller's.
+        raise ValueError(f"version must be between 0 and 2**63 - 1, got {version}")
+    return version
+
+
+def _check_timeout(timeout):
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, numbers.Real)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+
+
+def _check_url(url):
+    """``url`` without its trailing slashes; ValueError for what is no server root."""
+    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"url must be a str 'http://host:port' or 'https://...', got {url!r}")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        # The model path would follow them: part of the query, or never sent at all.
+        raise ValueError(f"url must have no query or fragment, got {url!r}")
+    return url.rstrip("/")
+
+
+def _body_excerpt(response, limit):
+    """The first ``limit`` characters of an answer that is not the JSON expected, decoded
+    with its declared charset, else as UTF-8: requests reads an undeclared ``text/*`` body
+    as Latin-1 (a proxy's "—" came out as "â\x80\x94"), and guesses, slowly on a large
+    body, when there is no Content-Type."""
+    declared = None
+    if "charset=" in response.headers.get("Content-Type", "").lower():
+        declared = requests.utils.get_encoding_from_headers(response.headers)
+    head = response.content[: 4 * limit]  # UTF-8 takes at most 4 bytes a character
+    try:
+        text = head.decode(declared or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know
+        text = head.decode("utf-8", "replace")
+    if len(text) > limit or len(response.content) > len(head):
+        return f"{text[:limit]}... ({len(response.content)} bytes)"
+    return text
 
 
 def _path_segment(text, what):

@@ -31,9 +31,12 @@ class RequestBatcher:
 
     A merged run may take until the latest deadline among its requests (each request's own
     504 comes from its handler at its own deadline); a request whose deadline has passed
-    before its run starts does not run. If a merged run fails, or an output does not lead with
-    the batch dimension, each of its requests runs alone, so one bad request cannot fail the
-    others.
+    before its run starts does not run. If a merged run fails, with a ``ServingError`` or any
+    other exception, or an output does not lead with the batch dimension, each of its requests
+    runs alone, so one bad request cannot fail the others; a request whose own run raises
+    something other than a ``ServingError`` gets that exception (the server's 500). A run the
+    pool cancels (``shutdown(cancel_futures=True)`` before it started) answers its requests
+    503, where they waited for an answer that never came.
 
     Lives on the event loop (not thread-safe): ``submit`` must be called from it.
 
@@ -102,14 +105,21 @@ class RequestBatcher:
             for task, result in zip(batch, results, strict=True):
                 if task.future.done():
                     continue
-                if isinstance(result, ServingError):
+                if isinstance(result, Exception):
                     task.future.set_exception(result)
                 else:
                     task.future.set_result(result)
+        except asyncio.CancelledError:
+            # The pool cancelled the run before it started (shut down with cancel_futures),
+            # or this task was cancelled: its requests waited for futures nobody would set,
+            # each to its deadline.
+            _fail(batch, ServingError(503, "Server shutting down: the request did not run"))
+            # `Task.cancelling` is Python 3.11+; on 3.10 the cancellation always propagates.
+            cancelling = getattr(asyncio.current_task(), "cancelling", None)
+            if cancelling is None or cancelling():  # this task itself: let it end
+                raise
         except Exception as error:  # noqa: BLE001 - hand it to every waiting request
-            for task in batch:
-                if not task.future.done():
-                    task.future.set_exception(error)
+            _fail(batch, error)
         finally:
             self._running -= 1
             self._dispatch()
@@ -135,23 +145,31 @@ class RequestBatcher:
             runs += 1
             try:
                 results[i] = servable.predict(signature_name, batch[i].inputs, timeout=remaining)
-            except ServingError as error:
+            except Exception as error:  # noqa: BLE001 - this request's alone, not the others'
                 results[i] = error
         return results, runs
+
+
+def _fail(batch, error):
+    for task in batch:
+        if not task.future.done():
+            task.future.set_exception(error)
 
 
 def _run_merged(servable, signature_name, tasks, now):
     """Outputs split per task, or None when the requests must run alone."""
     names = list(tasks[0].inputs)
-    merged = {n: np.concatenate([task.inputs[n] for task in tasks]) for n in names}
     total = sum(task.rows for task in tasks)
     try:
+        merged = {n: np.concatenate([task.inputs[n] for task in tasks]) for n in names}
         outputs = servable.predict(
             signature_name, merged, timeout=max(task.deadline for task in tasks) - now
         )
     except ServingError as error:
         if error.status_code == 504:  # every deadline has passed: running alone is later still
             return [error] * len(tasks)
+        return None
+    except Exception:  # noqa: BLE001 - e.g. MemoryError for the merged copy: try each alone
         return None
     if any(np.ndim(value) < 1 or len(value) != total for value in outputs.values()):
         return None
