@@ -101,6 +101,16 @@ def check_optional_length(value, name):
     return int(value)
 
 
+def check_size(value, name):
+    """``value`` as a Python int; ValueError naming ``name`` unless it is an int >= 1 (a NumPy
+    integer too, which Keras' layers refuse). The layers check their own sizes under their
+    own names: an ``embedding_dim`` of 0 was told as "`output_dim` must be a positive
+    integer", an argument no caller of the model wrote."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"`{name}` must be an int >= 1, got {value!r}.")
+    return int(value)
+
+
 def check_cell_and_dropout(cell, dropout):
     if not isinstance(cell, str) or cell not in CELL_LAYERS:  # ["lstm"] is unhashable
         raise ValueError(f"`cell` must be one of {sorted(CELL_LAYERS)}, got {cell!r}.")

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_seq._checked_ids import check_bool
+from keras_seq._checked_ids import check_bool, poisoned
 from keras_seq.decoding import (
     ArgmaxSelector,
     GreedySearch,
@@ -20,10 +20,12 @@ from keras_seq.models._recurrent_body import (
     build_recurrent_body,
     check_cell_and_dropout,
     check_optional_length,
+    check_size,
     embed_ids,
     forbid_ids,
     resolve_vocabulary_size,
     sublayer_policy,
+    token_ids,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -145,6 +147,8 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
         # ids 0-3 are reserved (padding, <s>, </s>, <unk>): at least one word beyond them.
         vocabulary_size = resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=END_ID + 2)
         check_cell_and_dropout(cell, dropout)
+        embedding_dim = check_size(embedding_dim, "embedding_dim")
+        units = check_size(units, "units")
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.units = units
@@ -240,15 +244,23 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
         """Consumes prompts ``<s> w_1 … w_n`` (int ids [B, T], right-padded with 0).
 
         Runs the stack over every token but the last of each row and returns
-        ``(last_ids [B], states)``: decoding continues by feeding ``last_ids``.
+        ``(last_ids [B], states)``: decoding continues by feeding ``last_ids``. The ids are
+        checked as the model's `call` checks them (see `token_ids`), the last one of each row
+        included: it was fed to the decoding step unchecked, so a last id of -1 continued from
+        the embedding's last row, 2**32 + 5 (int64) from id 5 and 5.5 from id 5, silently.
+        Under XLA, which drops the check, a bad id makes the states NaN.
         """
-        prompt_ids = tf.convert_to_tensor(prompt_ids, tf.int32)
+        prompt_ids, fine = token_ids(prompt_ids, self.vocabulary_size, "prompt_ids")
+        if len(prompt_ids.shape) != 2:
+            raise ValueError(
+                f"`prompt_ids` must be int ids of shape [batch, length], got {prompt_ids.shape}."
+            )
         lengths = tf.reduce_sum(tf.cast(prompt_ids != PAD_ID, tf.int32), axis=1)
         last_ids = tf.gather(prompt_ids, tf.maximum(lengths - 1, 0), batch_dims=1)
         positions = tf.range(tf.shape(prompt_ids)[1])[None, :]
         prefix = tf.where(positions < (lengths - 1)[:, None], prompt_ids, PAD_ID)
         _, states = self.run_sequence(prefix)
-        return last_ids, states
+        return last_ids, tf.nest.map_structure(lambda state: poisoned(state, fine), states)
 
     def decode(
         self, prompt_ids, strategy, max_length, seed=None, min_length=0, max_length_bound=None

@@ -7,10 +7,10 @@ import tensorflow as tf
 from keras import ops
 
 from keras_seq import attention as attention_module
-from keras_seq._checked_ids import check_bool
+from keras_seq._checked_ids import check_bool, mask_matching, poisoned
 from keras_seq.decoding import BeamSearch, DecodingStrategy, GreedySearch, tile_to_beam
 from keras_seq.layers.attention_decoder import AttentionDecoder
-from keras_seq.layers.bridge import Bridge
+from keras_seq.layers.bridge import BRIDGE_MODES, Bridge
 from keras_seq.layers.gru import GRU
 from keras_seq.layers.lstm import LSTM
 from keras_seq.layers.stacked_rnn import StackedRNN
@@ -18,9 +18,11 @@ from keras_seq.models._recurrent_body import (
     RefusesClassWeight,
     check_cell_and_dropout,
     check_optional_length,
+    check_size,
     embed_ids,
     forbid_ids,
     sublayer_policy,
+    token_ids,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -101,7 +103,8 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
             model translates raw strings (`translate`, `score`).
 
     Call arguments:
-        inputs: tuple ``(source_ids [B, S], target_in [B, T])`` of int ids.
+        inputs: tuple ``(source_ids [B, S], target_in [B, T])`` of int ids, or a dict of
+            them under the keys ``"source"`` and ``"target"``.
         training: bool.
 
     Returns:
@@ -165,6 +168,13 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         # Before any layer is made: a dropout of None or "0.1" failed in a comparison deep in
         # a layer (TypeError: '<=' not supported), a cell of ["lstm"] as unhashable.
         check_cell_and_dropout(cell, dropout)
+        # Before the layers check them under their own names: `embedding_dim` was told as
+        # Keras' `output_dim`, `units` as the halved size of a bidirectional encoder (-1 for
+        # -2; "8" failed in `units % 2`), and `bridge` as the `Bridge` layer's `mode`.
+        embedding_dim = check_size(embedding_dim, "embedding_dim")
+        units = check_size(units, "units")
+        if not isinstance(bridge, str) or bridge not in BRIDGE_MODES:
+            raise ValueError(f"`bridge` must be one of {BRIDGE_MODES}, got {bridge!r}.")
         if bidirectional_encoder and units % 2:
             raise ValueError(f"A bidirectional encoder needs an even `units`, got {units}.")
         self.source_vocabulary_size = source_vocabulary_size
@@ -308,6 +318,12 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
 
     def call(self, inputs, training=False):
         if isinstance(inputs, dict):
+            # A bare KeyError named one missing key, not what the dict must hold.
+            if set(inputs) != {"source", "target"}:
+                raise ValueError(
+                    "Seq2Seq expects a dict of inputs with the keys 'source' (source ids) and "
+                    f"'target' (target_in ids), got the keys {sorted(map(str, inputs))}."
+                )
             inputs = (inputs["source"], inputs["target"])
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError(
@@ -400,7 +416,11 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         return GreedySearch() if beam_size == 1 else beam_search
 
     def compiled_decode(self, beam_size=4, length_penalty=0.6, n_best=1, max_length_bound=100):
-        """The decode of ``source_ids [B, S]`` wrapped once in a `tf.function` per setting."""
+        """The decode of ``source_ids [B, S]`` wrapped once in a `tf.function` per setting.
+
+        Its input signature is int32: an int64 tensor is refused (TypeError), and NumPy ids
+        are cast to int32 before any check, so an int64 id of 2**32 + 5 is read as 5. Call
+        `decode` (or `encode`) to have int64 ids checked in their own dtype."""
         self._ensure_built()
         # Checked at every call, not only when compiling: the cache key of `beam_size=1`
         # equals that of `True` or `1.0`, which would then skip the checks.
@@ -482,11 +502,15 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
             n_best: None for the best translation per input, or an int in [1, beam_size] for
                 that many alternatives per input (best first; greedy decoding has one).
             length_penalty: GNMT alpha, None or a number >= 0 (0 or None: no normalization).
-            max_length: static bound on the output length in tokens.
+            max_length: static bound on the output length in tokens (``</s>`` included). A
+                translation stops at ``min(max_length, 2 * source_length + 10)`` tokens
+                (``source_length``: its source's tokens, after ``max_source_length``), without
+                a word of warning: a one-token source translates to 12 tokens at most.
             max_source_length: None or an int >= 1. Truncation of the source (in tokens).
 
         Returns:
-            A list of strings, or with ``n_best`` a list of lists of strings.
+            A list of strings (also for a single string), or with ``n_best`` a list of lists
+            of strings.
 
         Raises:
             ValueError: ``n_best > beam_size`` (greedy included), ``max_length < 1``,
@@ -588,12 +612,27 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
 
     def sequence_log_probability(self, source_ids, target_in, target_out):
         """Σ_t log p(target_out_t | target_in_≤t, source) over non-padding tokens, float32 [B]
-        (also under a mixed-precision policy, as the decoding scores)."""
+        (also under a mixed-precision policy, as the decoding scores).
+
+        ``target_out`` is checked as the inputs are (see `token_ids`), and must have the shape
+        of ``target_in``: an id outside the vocabulary failed unnamed in a gather on the CPU
+        and was read as log-probability 0 (a certain token) on a GPU. Under XLA, which drops
+        the check, a bad id makes the score NaN."""
         logits = ops.cast(self.encoder_decoder_logits(source_ids, target_in), "float32")
         logits = self.forbid_special_tokens(logits)
         log_probs = tf.nn.log_softmax(logits)
+        target_out, fine = token_ids(target_out, self.target_vocabulary_size, "target_out")
+        if len(target_out.shape) != 2:
+            raise ValueError(
+                f"`target_out` must be int ids of shape [batch, length], got {target_out.shape}."
+            )
+        target_out = mask_matching(
+            target_out,
+            tf.shape(log_probs)[:2],
+            "`target_out` must have the shape [batch, length] of `target_in`",
+        )
         picked = tf.gather(log_probs, target_out, batch_dims=2)
-        return tf.reduce_sum(tf.where(target_out != PAD_ID, picked, 0.0), axis=1)
+        return poisoned(tf.reduce_sum(tf.where(target_out != PAD_ID, picked, 0.0), axis=1), fine)
 
     # ------------------------------------------------------------------------- serving
     def serving_signatures(
@@ -612,8 +651,9 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         keep the first ``max_source_length`` source tokens (None: all; else an int >= 1), so
         that the work of a request is bounded by the two lengths whatever string a client
         sends; ``score`` keeps the same source tokens and scores at most ``max_length``
-        target tokens (see `score`), so that its work is bounded too. ``n_best`` must be in
-        [1, beam_size] (None: ``beam_size``).
+        target tokens (see `score`), so that its work is bounded too. As in `translate`, a
+        translation stops at ``min(max_length, 2 * source_length + 10)`` tokens. ``n_best``
+        must be in [1, beam_size] (None: ``beam_size``).
         """
         self._require_tokenizers("serving_signatures")
         n_best = beam_size if n_best is None else n_best

@@ -10,6 +10,7 @@ from keras_seq.models._recurrent_body import (
     build_recurrent_body,
     check_cell_and_dropout,
     check_optional_length,
+    check_size,
     embed_ids,
     resolve_vocabulary_size,
     sublayer_policy,
@@ -99,6 +100,8 @@ class SequenceClassifier(keras.Model):
             )
         vocabulary_size = resolve_vocabulary_size(vocabulary_size, tokenizer)
         check_cell_and_dropout(cell, dropout)
+        embedding_dim = check_size(embedding_dim, "embedding_dim")
+        units = check_size(units, "units")
         if pooling not in POOLING_MODES:
             raise ValueError(f"`pooling` must be one of {POOLING_MODES}, got {pooling!r}.")
         # A bare int is refused rather than taken as [int]: `hidden_units=2` would read as

@@ -10,9 +10,11 @@ from keras_seq.models._recurrent_body import (
     build_recurrent_body,
     check_cell_and_dropout,
     check_optional_length,
+    check_size,
     embed_ids,
     resolve_vocabulary_size,
     sublayer_policy,
+    token_ids,
 )
 from keras_seq.models._text_inputs import FunctionCache, check_texts
 from keras_seq.text.tokenizer import string_constant
@@ -98,6 +100,8 @@ class SequenceTagger(RefusesClassWeight, keras.Model):
             )
         vocabulary_size = resolve_vocabulary_size(vocabulary_size, tokenizer)
         check_cell_and_dropout(cell, dropout)
+        embedding_dim = check_size(embedding_dim, "embedding_dim")
+        units = check_size(units, "units")
         self.tag_vocabulary = list(tag_vocabulary)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
@@ -130,8 +134,10 @@ class SequenceTagger(RefusesClassWeight, keras.Model):
         return self.output_layer(self.output_dropout(outputs, training=training))
 
     def predict_tag_ids(self, ids):
-        """Arg-max tag ids [B, T] of token ids [B, T] (never the padding id; 0 at padding)."""
-        ids = ops.convert_to_tensor(ids, dtype="int32")
+        """Arg-max tag ids [B, T] of token ids [B, T] (never the padding id; 0 at padding).
+        The ids are checked as `call` checks them (an int64 id of 2**32 + 5 was cast to the
+        valid id 5 first, and tagged)."""
+        ids, _ = token_ids(ids, self.vocabulary_size, "ids")
         best = ops.cast(ops.argmax(self(ids)[..., 1:], axis=-1) + 1, "int32")
         return ops.where(ops.not_equal(ids, PAD_ID), best, PAD_ID)
 
