@@ -274,33 +274,3 @@ def test_results_and_final_weights_are_never_left_half_written(tmp_path, monkeyp
     common.write_weights(path, Model)
     with np.load(path) as arrays:
         assert arrays["w0"].shape == (2, 3) and arrays["w1"].shape == (4,)
-
-
-@pytest.mark.slow
-def test_translate_resumed_after_its_last_epoch_reports_the_first_process_rate(tmp_path, capsys):
-    # A run interrupted while scoring (after its last epoch) resumes without training: its
-    # results.json said the training ran at 0.0 target tokens/s, then (round 8) left the rate
-    # out; since round 13 the whole run's training time is kept, so the real rate is reported.
-    translate = load_recipe("translate")
-    pairs = [("Guten Morgen.", "Good morning."), ("Danke schön.", "Thank you.")] * 8
-    data = tmp_path / "pairs.tsv"
-    data.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
-    argv = ["--quick", "--out", str(tmp_path / "out"), "--epochs", "1", "--beam-size", "2"]
-    argv += ["--set", "vocabulary_size=300", "--set", "units=8", "--set", "embedding_dim=8"]
-    argv += [f"--{split}-tsv={data}" for split in ("train", "dev", "test")]
-    write_history = translate.write_history
-
-    def interrupted_while_scoring(*args):
-        write_history(*args)
-        raise KeyboardInterrupt
-
-    translate.write_history = interrupted_while_scoring
-    with pytest.raises(KeyboardInterrupt):
-        translate.main(argv)
-    translate.write_history = write_history
-    results = translate.main(argv)
-    assert "resuming from the backup" in capsys.readouterr().out
-    assert results["epochs_run"] == 1
-    assert results["resumed"] == 1
-    assert results["train_seconds"] > 0
-    assert results["train_target_tokens_per_second"] > 0
