@@ -472,3 +472,45 @@ def test_serving_load_sigterm_stops_the_server(served):
         except ProcessLookupError:
             pass
         process.wait()
+
+
+# ------------------------------------------------------------------------------ gpu_probe
+def test_gpu_probe_reports_what_this_machine_can_run(tmp_path):
+    """Here (no GPU) the probe finds this TensorFlow, sees no GPU through it, measures no
+    reference and says why keras_seq was not measured; every field is in its JSON record."""
+    import tensorflow as tf
+
+    path = tmp_path / "probe.json"
+    stdout = run_ok("gpu_probe.py", "--json", str(path), "--steps", "1", "--warmup", "0")
+    record = json.loads(path.read_text(encoding="utf-8"))
+    environment = record["environment"]
+    assert environment["python"] == sys.version.split()[0]
+    assert environment["tensorflow"]["version"] == tf.__version__
+    assert environment["tensorflow"]["cuda_version"] == tf.sysconfig.get_build_info().get(
+        "cuda_version"
+    )
+    assert environment["tensorflow"]["gpus"] == []
+    assert sorted(environment["tf_cuda_libraries"]) == sorted(
+        ["libcudart.so.12", "libcublas.so.12", "libcublasLt.so.12", "libcudnn.so.9"]
+    )
+    assert "# TensorFlow cannot use a GPU here, so keras_seq was not measured on it" in stdout
+    assert "rnn_throughput" not in record
+    torch_cuda = False
+    if HAS_TORCH:
+        import torch
+
+        torch_cuda = torch.cuda.is_available()
+    assert ("torch_rows" in record) == torch_cuda
+    if not torch_cuda:
+        assert "# no CUDA build of torch with a GPU here: no references measured" in stdout
+
+
+def test_gpu_probe_refuses_bad_flags_before_measuring(tmp_path):
+    for args, flag in (
+        (["--steps", "0"], "--steps"),
+        (["--warmup", "-1"], "--warmup"),
+        (["--json", str(tmp_path / "missing" / "probe.json")], "--json"),
+    ):
+        returncode, stdout, stderr = run_script("gpu_probe.py", *args, timeout=60)
+        assert returncode == 2, (args, stdout, stderr)
+        assert flag in stderr and stdout == "", (args, stderr)
