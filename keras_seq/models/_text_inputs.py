@@ -20,6 +20,14 @@ class FunctionCache:
             )
         return self._functions[key]
 
+    def wrapped(self, key, make):
+        """The object ``make()`` returns, made at the first request of ``key`` and kept (a
+        wrapper of the function `compiled` keeps for ``key``: one identity per setting)."""
+        key = ("wrapped", key)
+        if key not in self._functions:
+            self._functions[key] = make()
+        return self._functions[key]
+
 
 def check_texts(texts, argument="texts"):
     """A list of str from a str or an iterable of str; clear errors otherwise."""

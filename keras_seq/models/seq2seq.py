@@ -418,19 +418,25 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
     def compiled_decode(self, beam_size=4, length_penalty=0.6, n_best=1, max_length_bound=100):
         """The decode of ``source_ids [B, S]`` wrapped once in a `tf.function` per setting.
 
-        Its input signature is int32: an int64 tensor is refused (TypeError), and NumPy ids
-        are cast to int32 before any check, so an int64 id of 2**32 + 5 is read as 5. Call
-        `decode` (or `encode`) to have int64 ids checked in their own dtype."""
+        The function's input signature is int32 ``[None, None]``; what it returns checks ids
+        of any other dtype (int64, NumPy arrays, lists, whole floats) in their own dtype
+        before the cast, as `decode` does, so an int64 id of 2**32 + 5 is an
+        `InvalidArgumentError`, not the id 5. Its ``get_concrete_function`` (and every other
+        attribute) is the `tf.function`'s."""
         self._ensure_built()
         # Checked at every call, not only when compiling: the cache key of `beam_size=1`
         # equals that of `True` or `1.0`, which would then skip the checks.
         strategy = self._strategy(beam_size, length_penalty, n_best)
         if isinstance(max_length_bound, bool) or not isinstance(max_length_bound, int):
             raise TypeError(f"`max_length_bound` must be an int, got {max_length_bound!r}.")
-        return self._decoders.compiled(
-            ("ids", beam_size, length_penalty, n_best, max_length_bound),
+        key = ("ids", beam_size, length_penalty, n_best, max_length_bound)
+        function = self._decoders.compiled(
+            key,
             lambda source_ids: self.decode(source_ids, strategy, max_length_bound=max_length_bound),
             [tf.TensorSpec([None, None], tf.int32)],
+        )
+        return self._decoders.wrapped(
+            key, lambda: _IdsChecked(function, self.source_vocabulary_size, "source_ids")
         )
 
     def _require_tokenizers(self, method):
@@ -732,3 +738,22 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
             }
         )
         return config
+
+
+class _IdsChecked:
+    """`Seq2Seq.compiled_decode`'s callable: a `tf.function` with an int32 input signature,
+    whose ids of any other dtype are checked in that dtype (`token_ids`) before the cast
+    (the signature alone cast a NumPy int64 2**32 + 5 to 5 and refused int64 tensors)."""
+
+    def __init__(self, function, vocabulary_size, name):
+        self._function = function
+        self._vocabulary_size = vocabulary_size
+        self._name = name
+
+    def __call__(self, source_ids):
+        if not (isinstance(source_ids, tf.Tensor) and source_ids.dtype == tf.int32):
+            source_ids, _ = token_ids(source_ids, self._vocabulary_size, self._name)
+        return self._function(source_ids)
+
+    def __getattr__(self, name):
+        return getattr(self._function, name)

@@ -221,13 +221,30 @@ def test_seq2seq_call_names_the_dict_keys_it_expects(keys):
     np.testing.assert_array_equal(actual, expected)
 
 
-def test_compiled_decode_documents_its_int32_input_signature():
-    # Not fixed (tests/models/test_probe_round5.py relies on the int32 signature): said.
+def test_compiled_decode_checks_ids_of_other_dtypes_before_its_int32_signature():
+    # Its int32 input signature read a NumPy int64 2**32 + 5 as 5 and refused int64 tensors.
     model = _seq2seq()
     decode = model.compiled_decode(beam_size=2, max_length_bound=3)
-    with pytest.raises(TypeError, match="Binding inputs to tf.function failed"):
-        decode(tf.constant([[4, 5]], tf.int64))
-    wrapped = decode(np.array([[4, 2**32 + 5]], "int64")).ids.numpy()
-    np.testing.assert_array_equal(wrapped, decode(np.array([[4, 5]], "int32")).ids.numpy())
-    doc = " ".join(Seq2Seq.compiled_decode.__doc__.split())
-    assert "an int64 id of 2**32 + 5 is read as 5" in doc
+    expected = decode(tf.constant([[4, 5]])).ids.numpy()
+    for ids in (
+        tf.constant([[4, 5]], tf.int64),
+        np.array([[4, 5]], "int64"),
+        [[4, 5]],
+        np.array([[4.0, 5.0]], "float32"),
+    ):
+        np.testing.assert_array_equal(decode(ids).ids.numpy(), expected)
+    message = r"`source_ids` must hold token ids \(whole numbers\) in \[0, 12\)"
+    for bad in (np.array([[4, 2**32 + 5]], "int64"), tf.constant([[4, -1]], tf.int64)):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            decode(bad)
+    with pytest.raises(TypeError, match="must hold integer ids, got dtype string"):
+        decode(tf.constant([["a", "b"]]))
+    # Still the one compiled function per setting, with its concrete function.
+    assert model.compiled_decode(beam_size=2, max_length_bound=3) is decode
+    concrete = decode.get_concrete_function()
+    np.testing.assert_array_equal(concrete(tf.constant([[4, 5]])).ids.numpy(), expected)
+    # Inside another tf.function an int64 id is checked when the graph runs.
+    outer = tf.function(lambda ids: decode(ids).ids)
+    np.testing.assert_array_equal(outer(tf.constant([[4, 5]], tf.int64)).numpy(), expected)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        outer(tf.constant([[4, 2**32 + 5]], tf.int64))
