@@ -38,7 +38,8 @@ def export(model, base_dir, name, version=None, examples=None):
     hidden temporary directory inside ``base_dir/name`` (TF Serving only considers all-digit
     directory names), validated, given its warm-up records, then renamed into place: a
     server polling the base directory never sees a half-written version, and a failure
-    leaves nothing behind.
+    leaves nothing behind: neither the version nor its temporary directory, nor the
+    directories (``base_dir``, ``base_dir/name``) that the export created and left empty.
 
     Args:
         model: a built Keras model with a ``serving_signatures()`` method (see module doc).
@@ -86,13 +87,13 @@ def export(model, base_dir, name, version=None, examples=None):
             f"{model_dir} exists and is not a directory: it cannot hold the versions of "
             f"model {name!r}"
         )
-    os.makedirs(model_dir, exist_ok=True)
-    version = _resolve_version(model_dir, version)
-    final_dir = os.path.join(model_dir, str(version))
-    _refuse_existing(model_dir, version, name, "already exists")
-
-    temp_dir = os.path.join(model_dir, f".tmp-{version}-{uuid.uuid4().hex}")
+    created = _make_directories(model_dir)
+    temp_dir = None
     try:
+        version = _resolve_version(model_dir, version)
+        final_dir = os.path.join(model_dir, str(version))
+        _refuse_existing(model_dir, version, name, "already exists")
+        temp_dir = os.path.join(model_dir, f".tmp-{version}-{uuid.uuid4().hex}")
         archive = keras.export.ExportArchive()
         _track(archive, model)
         functions = {}
@@ -132,9 +133,42 @@ def export(model, base_dir, name, version=None, examples=None):
                 f"version {version} of {name!r} appeared at {final_dir} while exporting"
             ) from None
     except BaseException:
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        _remove_if_empty(created)
         raise
     return final_dir
+
+
+def _make_directories(path):
+    """``os.makedirs(path, exist_ok=True)``; returns the directories it created, deepest
+    first, for `_remove_if_empty` to take back after a failed export."""
+    created = []
+    missing = os.path.abspath(path)
+    while not os.path.lexists(missing):
+        created.append(missing)
+        parent = os.path.dirname(missing)
+        if parent == missing:
+            break
+        missing = parent
+    try:
+        os.makedirs(path, exist_ok=True)
+    except BaseException:
+        _remove_if_empty(created)
+        raise
+    return created
+
+
+def _remove_if_empty(directories):
+    """Removes ``directories`` (deepest first) while they are empty: a concurrent export that
+    wrote into one keeps it (``os.rmdir`` refuses a directory that is not empty)."""
+    for directory in directories:
+        try:
+            os.rmdir(directory)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return
 
 
 def _refuse_existing(model_dir, version, name, verb):
