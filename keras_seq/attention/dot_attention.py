@@ -53,15 +53,18 @@ class DotAttention(BaseAttention):
             )
 
     def _calculate_scores(self, query, key):
-        scores = ops.matmul(query, ops.swapaxes(key, -2, -1))
-        if not self.scaled:
-            return scores
-        size = query.shape[-1]
-        if size is None:  # traced with unknown dimensions, e.g. by a serving signature
-            size = self._built_query_size
-        if size is None:  # and built that way: the size is only known at run time
-            return scores * ops.rsqrt(ops.cast(ops.shape(query)[-1], scores.dtype))
-        return scores * (1.0 / math.sqrt(size))
+        # The 1/sqrt(d) scales the query before the product (as keras.layers.MultiHeadAttention
+        # does), not the scores after it: under float16 a product above 65504 overflowed to
+        # inf (NaN weights) even when the scaled score was in range.
+        if self.scaled:
+            size = query.shape[-1]
+            if size is None:  # traced with unknown dimensions, e.g. by a serving signature
+                size = self._built_query_size
+            if size is None:  # and built that way: the size is only known at run time
+                query = query * ops.rsqrt(ops.cast(ops.shape(query)[-1], query.dtype))
+            else:
+                query = query * ops.cast(1.0 / math.sqrt(size), query.dtype)
+        return ops.matmul(query, ops.swapaxes(key, -2, -1))
 
     def get_config(self):
         config = super().get_config()
