@@ -118,6 +118,8 @@ class Run:
         final_weights: str or None. ``--final-weights``.
         clock: `TrainingClock` or None. Times the training across the processes of a resumed
             run (`training_callbacks` adds it; ``clock.report()`` gives results.json's times).
+        stopped_early: bool. Whether the backup resumed is that of a run that had stopped
+            early (set by `training_callbacks`; `fit_epochs` then trains no epoch).
     """
 
     strategy: tf.distribute.Strategy
@@ -128,6 +130,7 @@ class Run:
     history: list
     final_weights: str | None
     clock: keras.callbacks.Callback | None = None  # a TrainingClock, defined below
+    stopped_early: bool = False  # the backup's run had stopped early (`training_callbacks`)
 
 
 def make_strategy(name, tpu=None):
@@ -643,7 +646,9 @@ def _average_logs_across_workers():
 
 
 def training_callbacks(run, monitor, mode="min", patience=3, before=()):
-    """Best-model checkpoint to ``run.out/model.keras`` and early stopping on ``monitor``;
+    """Best-model checkpoint to ``run.out/model.keras`` and early stopping on ``monitor``
+    (`ResumedEarlyStopping`: on resume, from the logs of the backup's epochs; sets
+    ``run.stopped_early`` when they had stopped the run, for `fit_epochs`);
     a backup in ``run.backup_dir`` so that rerunning a killed command resumes (kept when `fit`
     ends: `finish` deletes it once the recipe has written its results, so a failure while
     scoring resumes too, without training again); a stop with a message at the first NaN
@@ -655,6 +660,18 @@ def training_callbacks(run, monitor, mode="min", patience=3, before=()):
     # On resume the checkpoint must still beat the best epoch before the kill.
     seen = [logs[monitor] for logs in run.history if isinstance(logs.get(monitor), float)]
     best = (max if mode == "max" else min)(seen) if seen else None
+    # On resume the patience goes on from the epochs before the kill, as in a run trained in one
+    # go; a backup whose run had already stopped early (killed while scoring) trains no further.
+    early_stopping = ResumedEarlyStopping(
+        run.history, monitor=monitor, mode=mode, patience=patience
+    )
+    stopped = early_stopping.replay()
+    if stopped is not None:
+        run.stopped_early = True
+        print(
+            f"the run in {run.backup_dir} stopped early after epoch {stopped + 1} ({monitor} "
+            f"did not improve for {patience} epochs): training no further"
+        )
     callbacks = [
         *before,
         StopOnNaN(),
@@ -665,7 +682,7 @@ def training_callbacks(run, monitor, mode="min", patience=3, before=()):
             save_best_only=True,
             initial_value_threshold=best,
         ),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
+        early_stopping,
         # Before the backup: the time of an epoch is on disk when its backup is committed.
         *([run.clock] if run.clock else []),
         AtomicBackupAndRestore(
@@ -681,6 +698,74 @@ def training_callbacks(run, monitor, mode="min", patience=3, before=()):
             )
         )
     return callbacks, best_path
+
+
+def fit_epochs(run, epochs):
+    """The ``epochs`` argument of `model.fit`: ``epochs`` (the configuration's), or
+    ``run.initial_epoch`` (no epoch to train) when the backup resumed is that of a run that had
+    stopped early (`training_callbacks` found it): the run trained in one go ended there."""
+    return run.initial_epoch if run.stopped_early else epochs
+
+
+class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
+    """`keras.callbacks.EarlyStopping` that goes on from the logs of the epochs before a resume.
+
+    Keras' callback starts afresh at each `fit`: a killed run resumed from its backup waited
+    ``patience`` epochs more than the run trained in one go (its best value and patience counter
+    were lost with the process), so it trained other epochs and saved another best model. Here
+    `on_train_begin` replays ``earlier`` (``run.history``: the per-epoch logs the backup holds,
+    non-finite values stored as "nan", "inf") through Keras' rule, so that the next epoch ends
+    with the best value, best epoch and patience counter of the uninterrupted run. `replay`
+    also says whether that run had already stopped. ``restore_best_weights`` is not supported
+    (the earlier epochs' weights are gone).
+
+    Args:
+        earlier: list of dict. The logs of the epochs trained before this `fit`, in order.
+        **kwargs: those of `keras.callbacks.EarlyStopping`.
+    """
+
+    def __init__(self, earlier, **kwargs):
+        if kwargs.get("restore_best_weights"):
+            raise ValueError("ResumedEarlyStopping does not support restore_best_weights.")
+        super().__init__(**kwargs)
+        self.earlier = [dict(logs) for logs in earlier]
+
+    def replay(self):
+        """Resets the state and replays ``earlier``; returns the epoch (0-based) at which the
+        run had stopped, or None."""
+        super().on_train_begin()
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        for epoch, logs in enumerate(self.earlier):
+            current = _logged_number(logs.get(self.monitor))
+            # Keras' `on_epoch_end`, but for what only a live model has (`stop_training`).
+            if current is None or epoch < self.start_from_epoch:
+                continue
+            self.wait += 1
+            if self._is_improvement(current, self.best):
+                self.best = current
+                self.best_epoch = epoch
+                if self.baseline is None or self._is_improvement(current, self.baseline):
+                    self.wait = 0
+                continue
+            if self.wait >= self.patience and epoch > 0:
+                self.stopped_epoch = epoch
+                return epoch
+        return None
+
+    def on_train_begin(self, logs=None):
+        self.replay()
+
+
+def _logged_number(value):
+    """A value of a backup's logs as a number: "nan", "inf" and "-inf" (as the backup writes
+    them) as floats; None for a missing value or one that is not a number."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return value
 
 
 def finish(run):
@@ -829,9 +914,19 @@ def write_json(out, name, data):
 
 def write_history(out, history, earlier=()):
     """``out/history.json``: the per-epoch logs of a `fit`, after those of ``earlier`` epochs
-    (``run.history``: what a resumed run restored)."""
+    (``run.history``: what a resumed run restored). A NaN or infinite value is written as the
+    backup keeps it, the string "nan", "inf" or "-inf": as a float it was written as ``NaN`` /
+    ``Infinity``, which is not JSON (strict parsers refuse the file), and the history.json of
+    a resumed run differed from that of the run trained in one go."""
     keys = {key for logs in earlier for key in logs} | set(history.history)
     merged = {key: [logs.get(key) for logs in earlier] for key in keys}
     for key in keys:
-        merged[key] += [float(x) for x in history.history.get(key, [])]
+        merged[key] += [_json_number(x) for x in history.history.get(key, [])]
     write_json(out, "history.json", merged)
+
+
+def _json_number(value):
+    """``value`` as a float, or for a NaN or an infinity its str ("nan", "inf", "-inf"), as
+    `AtomicBackupAndRestore` writes the logs of the epochs it backs up."""
+    number = float(value)
+    return number if math.isfinite(number) else str(number)

@@ -34,6 +34,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     add_own_data_arguments,
     build_for_fit,
     finish,
+    fit_epochs,
     labels_of_splits,
     own_data_paths,
     prepare,
@@ -278,7 +279,7 @@ def main(argv=None):
     history = model.fit(
         dataset,
         validation_data=batches(dev, shuffle=False),
-        epochs=config["epochs"],
+        epochs=fit_epochs(run, config["epochs"]),
         steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles

@@ -32,6 +32,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     add_own_data_arguments,
     build_for_fit,
     finish,
+    fit_epochs,
     own_data_paths,
     prepare,
     read_own_data,
@@ -42,6 +43,7 @@ from _common import (  # noqa: E402  (recipes/_common.py, next to this file)
     write_json,
 )
 
+from keras_seq.callbacks.atomic_model_checkpoint import write_atomically  # noqa: E402
 from keras_seq.cli import bounded_number, one_line  # noqa: E402
 from keras_seq.datasets import (  # noqa: E402
     load_bible,
@@ -191,9 +193,12 @@ def load_pairs(paths, corpus=None):
 
 def write_hypotheses(path, hypotheses):
     """``path``: the hypotheses, one a line, a line break inside one written as a space
-    (`keras_seq.cli.one_line`): line i stays the translation of test source i."""
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("".join(one_line(hypothesis) + "\n" for hypothesis in hypotheses))
+    (`keras_seq.cli.one_line`): line i stays the translation of test source i. Written
+    through a temporary file (`write_atomically`): a failure or a kill meanwhile leaves the
+    previous file whole (opened in place, it was emptied first, and a truncated file had fewer
+    lines than the test set without any error)."""
+    text = "".join(one_line(hypothesis) + "\n" for hypothesis in hypotheses)
+    write_atomically(path, lambda f: f.write(text))
 
 
 def learn_tokenizers(pairs, vocabulary_size):
@@ -351,7 +356,7 @@ def main(argv=None):
     )
     history = model.fit(
         dataset,
-        epochs=config["epochs"],
+        epochs=fit_epochs(run, config["epochs"]),
         steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         verbose=2,
