@@ -3,8 +3,9 @@
 Follows tensorflow_serving/util/json_tensor.cc: ``instances`` (row format, one element per
 batch row, objects keyed by input name when they name inputs) or ``inputs`` (columnar, a
 tensor or an object of tensors), never both; ``{"b64": ...}`` for string values; outputs whose
-name ends in ``_bytes`` written as ``{"b64": ...}``; floats in shortest round-trip form with
-``NaN`` / ``Infinity`` as bare tokens.
+name ends in ``_bytes`` written as ``{"b64": ...}``; floats written as TF Serving's WriteDecimal
+writes them (six significant digits when they round-trip, else 9 for float and 17 for double),
+with ``NaN`` / ``Infinity`` as bare tokens.
 
 Every signature input must be in the request, those with a default value included, as TF
 Serving's JSON layer wants them (the defaults apply to gRPC requests only): an ``instances``
@@ -86,6 +87,8 @@ def parse_predict_request(body, input_dtypes_for, max_batch_size=None, max_strin
     Raises:
         ServingError: 400 with TF Serving's message for malformed requests.
     """
+    if not body:  # TF Serving's ParseJson says so before parsing
+        raise _invalid("JSON Parse error: The document is empty")
     text = _utf8_text(body)
     try:
         request = json.loads(text, parse_float=_parse_float, object_pairs_hook=_first_key_wins)
@@ -99,6 +102,8 @@ def parse_predict_request(body, input_dtypes_for, max_batch_size=None, max_strin
     if "signature_name" in request and not isinstance(signature_name, str):
         # null included: TF Serving (FillSignature) refuses any present non-string value.
         raise _invalid(f"'signature_name' key must be a string value. Got {_short(signature_name)}")
+    # As FillPredictRequestFromJson: the signature is looked up before the body's keys.
+    input_dtypes = input_dtypes_for(signature_name)
     has_instances, has_inputs = "instances" in request, "inputs" in request
     if has_instances and has_inputs:
         raise _invalid(
@@ -106,7 +111,6 @@ def parse_predict_request(body, input_dtypes_for, max_batch_size=None, max_strin
         )
     if not (has_instances or has_inputs):
         raise _invalid("Missing 'inputs' or 'instances' key")
-    input_dtypes = input_dtypes_for(signature_name)
     limits = _Limits(max_batch_size, max_string_bytes)
     if has_instances:
         return signature_name, _parse_instances(request["instances"], input_dtypes, limits), True
@@ -389,10 +393,14 @@ def format_predict_response(outputs, row_format):
         The JSON text.
 
     Raises:
-        ServingError: 400 when outputs disagree on the batch size in row format.
+        ServingError: 400 when, in row format, an output has no batch dimension or a batch
+            of 0 rows, or outputs disagree on the batch size; 400 for an output of a dtype
+            TF Serving does not write (half, bfloat16, uint16, complex...).
     """
     names = sorted(outputs)
     if not row_format:
+        for name in names:
+            _check_writable(name, outputs[name])
         if len(names) == 1:
             return '{"outputs": ' + _tensor_json(outputs[names[0]], names[0]) + "}"
         fields = ", ".join(f"{json.dumps(n)}: {_tensor_json(outputs[n], n)}" for n in names)
@@ -402,6 +410,9 @@ def format_predict_response(outputs, row_format):
         value = outputs[name]
         if value.ndim == 0:
             raise _invalid(f"Tensor name: {name} has no shape information (not batched)")
+        if value.shape[0] < 1:
+            # As MakeRowFormatJsonFromTensors: no rows is an error, not "predictions": [].
+            raise _invalid(f"Tensor name: {name} has invalid batch size: {value.shape[0]}")
         if batch is None:
             batch = value.shape[0]
         elif value.shape[0] != batch:
@@ -409,6 +420,8 @@ def format_predict_response(outputs, row_format):
                 f"Tensor name: {name} has inconsistent batch size: {value.shape[0]} "
                 f"expecting: {batch}"
             )
+    for name in names:
+        _check_writable(name, outputs[name])
     rows = []
     for index in range(batch or 0):
         if len(names) == 1:
@@ -419,6 +432,25 @@ def format_predict_response(outputs, row_format):
             )
             rows.append("{" + fields + "}")
     return '{"predictions": [' + ", ".join(rows) + "]}"
+
+
+# The dtypes TF Serving's AddSingleValueAndAdvance (json_tensor.cc) writes, strings aside.
+_WRITABLE_DTYPES = {
+    np.dtype(t)
+    for t in (np.float32, np.float64, np.int8, np.int16, np.int32, np.int64)
+    + (np.uint8, np.uint32, np.uint64, np.bool_)
+}
+
+
+def _check_writable(name, value):
+    """400 for an output TF Serving cannot write to JSON (half, bfloat16, uint16, complex...),
+    as there ("Failed to write JSON value for tensor type: half"), once it holds a value: a
+    model exported with such an output would answer here and fail under TF Serving."""
+    array = np.asarray(value)
+    if array.dtype.kind in "OSU" or array.dtype in _WRITABLE_DTYPES or array.size == 0:
+        return
+    type_name = {"float16": "half"}.get(array.dtype.name, array.dtype.name)
+    raise _invalid(f"Failed to write JSON value for tensor type: {type_name}")
 
 
 def _tensor_json(value, name):
@@ -450,10 +482,24 @@ def _scalar_json(item, array, as_b64):
         return "NaN"
     if math.isinf(item):
         return "Infinity" if item > 0 else "-Infinity"
-    if array.dtype == np.float32:
-        # numpy prints the shortest string that round-trips the float32 value.
-        return str(np.float32(item))
-    return repr(float(item))
+    return _decimal_json(float(item), array.dtype == np.float32)
+
+
+def _decimal_json(value, float32):
+    """A finite float as TF Serving's WriteDecimal (json_tensor.cc) writes it: absl::StrCat's
+    six significant digits (``%g``) when they read back as the same float (or double), else
+    ``max_digits10`` of them (9 for float, 17 for double); ``.0`` appended to a number with
+    neither a point nor an exponent. Not the shortest round-trip form: TF Serving writes the
+    float32 0.33333334 as ``0.333333343``, which a JSON reader takes as another double."""
+    text = f"{value:.6g}"
+    back = float(text)
+    if float32:
+        back = float(np.float32(back))
+    if back != value:
+        text = f"{value:.{9 if float32 else 17}g}"
+    if "." not in text and "e" not in text:
+        text += ".0"
+    return text
 
 
 def _short(value):

@@ -6,6 +6,8 @@ Routes (tensorflow_serving/model_servers/http_rest_api_handler.cc):
 - ``GET  /v1/models/M[/versions/N|/labels/L]/metadata``   signature defs
 - ``POST /v1/models/M[/versions/N|/labels/L]:predict``    row or columnar predict
 
+matched without regard to case, as TF Serving's patterns are (``(?i)``).
+
 Predictions run on a fixed pool of ``num_threads`` threads; at most ``max_queued`` more wait.
 Beyond that the server answers 503 at once instead of queueing without bound. Each request has
 a deadline ``timeout`` seconds after it arrives: the answer is 504 then, and the session run
@@ -50,11 +52,21 @@ logger = logging.getLogger(__name__)
 # is ASCII digits (RE2's \d), so /versions/x, /versions/-1 or /versions/+1 match no route and
 # answer "Malformed request", as there. [0-9], not Python's \d, which also takes the digits
 # of other scripts.
+# Like TF Serving's patterns (and its handler's "(?i)/v1/.*"), case-insensitive: /V1/Models/toy
+# /Versions/1 is version 1 of toy there. What it then compares exactly stays exact here: a
+# POST ...:PREDICT is a "Malformed request", and GET .../METADATA answers the model status
+# (the subresource is "metadata" only in lower case).
 _MODEL_PATH = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
     r"(?:/versions/(?P<version>[0-9]+)|/labels/(?P<label>[^/:]+))?"
-    r"(?P<suffix>/metadata|:predict|:classify|:regress)?\Z"
+    r"(?P<suffix>/metadata|:predict|:classify|:regress)?\Z",
+    re.IGNORECASE,
 )  # \Z: "$" would also match before a trailing newline ("toy:predict%0A")
+# A status or metadata path without a model name, which TF Serving's status pattern matches.
+_NO_MODEL_PATH = re.compile(
+    r"^/v1/models(?:/versions/[0-9]+|/labels/[^/:]+)?(?:/metadata)?\Z", re.IGNORECASE
+)
+_API_PATH = re.compile(r"^/v1/", re.IGNORECASE)
 
 
 def _json_response(status_code, payload):
@@ -198,16 +210,20 @@ def create_app(
         # URL, which drops tabs and line breaks and cuts it at a decoded "?" or "#": a
         # model named "toy?beta" (sent as toy%3Fbeta) would have reached "toy".
         path = request.scope["path"]
+        if _API_PATH.match(path) is None:
+            return _error_response(ServingError(404, "Not Found"))
         match = _MODEL_PATH.match(path)
         method = request.method
         if match is None:
+            if method == "GET" and _NO_MODEL_PATH.match(path):
+                return _error_response(ServingError(400, "Missing model name in request."))
             return _error_response(ServingError(400, f"Malformed request: {method} {path}"))
         name, suffix = match["name"], match["suffix"]
         try:
             version = _parse_version(match["version"])
             label = match["label"]
-            if method == "GET" and suffix in (None, "/metadata"):
-                if suffix is None:
+            if method == "GET" and (suffix is None or suffix.lower() == "/metadata"):
+                if suffix != "/metadata":
                     return _json_response(200, model_server.status(name, version, label))
                 servable = model_server.servable(name, version, label)
                 return _json_response(
@@ -307,7 +323,7 @@ def create_app(
         return _error_response(ServingError(error.status_code, error.detail))
 
     limits = {"max_batch_size": max_batch_size, "max_string_bytes": max_string_bytes}
-    routes = [Route("/v1/{path:path}", handle, methods=_METHODS)]
+    routes = [Route("/{path:path}", handle, methods=_METHODS)]  # "/V1/..." too
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )

@@ -80,9 +80,22 @@ class Servable:
             raise _warmup_error(error, self.path) from error
 
     def input_dtypes(self, signature_name):
-        """Input name -> DataType name of a signature (raises 400 for an unknown one)."""
-        signature = self._signature(signature_name)
-        return {k: types_pb2.DataType.Name(v.dtype) for k, v in signature.inputs.items()}
+        """Input name -> DataType name of a signature, for the REST path's JSON parsing.
+
+        Raises:
+            ServingError: 400 with the message of TF Serving's REST handler (GetInfoMap, then
+                FillPredictRequestFromJson), not the predictor's: an unknown signature, or
+                one without inputs (``__saved_model_init_op``).
+        """
+        key = signature_name or "serving_default"
+        if key not in self.signature_defs:
+            raise ServingError(400, f'Serving signature name: "{key}" not found in signature def')
+        inputs = self.signature_defs[key].inputs
+        if not inputs:
+            raise ServingError(
+                400, f"Failed to get input map for signature: {signature_name or 'DEFAULT'}"
+            )
+        return {k: types_pb2.DataType.Name(v.dtype) for k, v in inputs.items()}
 
     def predict(self, signature_name, inputs, timeout=None):
         """Runs one signature.

@@ -11,10 +11,11 @@ def _dtypes(mapping):
     return lambda signature_name: mapping
 
 
-def test_columnar_floats_are_shortest_round_trip_with_bare_nan_and_infinity():
+def test_columnar_floats_are_written_as_tf_serving_writes_them_with_bare_nan_and_infinity():
     values = np.array([0.1, 1 / 3, np.nan, np.inf, -np.inf, 1e-8], np.float32)
     text = format_predict_response({"scores": values}, row_format=False)
-    assert text == ('{"outputs": [0.1, 0.33333334, NaN, Infinity, -Infinity, 1e-08]}')
+    # WriteDecimal: six digits when they round-trip (0.1, 1e-08), else 9 for float32.
+    assert text == ('{"outputs": [0.1, 0.333333343, NaN, Infinity, -Infinity, 1e-08]}')
     decoded = np.array(json.loads(text)["outputs"], np.float32)
     np.testing.assert_array_equal(decoded, values)  # every float32 round-trips exactly
 
