@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
+from keras_seq._checked_ids import as_int
 from keras_seq.decoding import BeamSearch, GreedySearch
 
 
@@ -30,8 +31,12 @@ def attention_alignment(model, text, beam_size=4, max_length=100, length_penalty
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"`text` must be a non-empty sentence, got {text!r}.")
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
-        raise ValueError(f"`max_length` must be an int >= 1, got {max_length!r}.")
+    given = max_length
+    max_length = as_int(max_length)  # NumPy integers pass, as Python ints
+    if max_length is None or max_length < 1:
+        raise ValueError(f"`max_length` must be an int >= 1, got {given!r}.")
+    if as_int(beam_size) is not None:
+        beam_size = as_int(beam_size)
     if length_penalty is not None and (
         isinstance(length_penalty, bool)
         or not isinstance(length_penalty, numbers.Real)

@@ -4,6 +4,7 @@ import time
 
 import keras
 
+from keras_seq._checked_ids import as_int
 from keras_seq.evaluation.scores import corpus_bleu, corpus_chrf, reference_lists
 
 
@@ -49,9 +50,17 @@ class BleuEvaluation(keras.callbacks.Callback):
                 "`sources` and `references` must be non-empty lists of the same length, got "
                 f"{len(sources)} and {len(references)}."
             )
+        numbers = {}
         for name, value in (("beam_size", beam_size), ("every", every), ("max_length", max_length)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            # NumPy integers pass, as Python ints (`translate` checks for int).
+            numbers[name] = as_int(value)
+            if numbers[name] is None or numbers[name] < 1:
                 raise ValueError(f"`{name}` must be an int >= 1, got {value!r}.")
+        beam_size, every, max_length = (
+            numbers["beam_size"],
+            numbers["every"],
+            numbers["max_length"],
+        )
         self.sources = list(sources)
         self.references = list(references)
         self.beam_size = beam_size

@@ -11,6 +11,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from keras_seq._checked_ids import as_int, check_bool
+
 # Every character Python's `str.isspace` accepts, so that the in-graph collapse equals
 # `" ".join(s.split())`. RE2's `\s` alone is ASCII-only.
 _WHITESPACE = (
@@ -93,21 +95,20 @@ class Tokenizer(keras.layers.Layer):
         kwargs.setdefault("dtype", "int32")
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        if sequence_length is not None and (
-            isinstance(sequence_length, bool)
-            or not isinstance(sequence_length, int)
-            or sequence_length < 1
-        ):
-            raise ValueError(
-                f"`sequence_length` must be a positive int or None, got {sequence_length!r}."
-            )
+        given = sequence_length
+        if sequence_length is not None:
+            # NumPy integers (``lengths.max()``) pass, kept as a Python int (JSON config).
+            sequence_length = as_int(sequence_length)
+            if sequence_length is None or sequence_length < 1:
+                raise ValueError(
+                    f"`sequence_length` must be a positive int or None, got {given!r}."
+                )
         if normalization is not None and normalization not in _NORMALIZATION_FORMS:
             raise ValueError(
                 f"`normalization` must be one of {_NORMALIZATION_FORMS} or None, "
                 f"got {normalization!r}."
             )
-        if not isinstance(lowercase, bool):
-            raise TypeError(f"`lowercase` must be a bool, got {lowercase!r}.")
+        lowercase = check_bool(lowercase, "lowercase")  # a NumPy bool passes, as a bool
         self.sequence_length = sequence_length
         self.lowercase = lowercase
         self.normalization = normalization
@@ -294,27 +295,26 @@ class Tokenizer(keras.layers.Layer):
 
         Args:
             strings: tf.string tensor (or list of str) [batch]; `WordTokenizer` also takes
-                pre-split tokens [batch, None] (ragged, or a list of lists of str) or a
-                dense [batch, tokens] tensor, whose trailing "" entries are padding.
+                pre-split tokens [batch, None] (ragged, or a list of lists or NumPy vectors
+                of str) or a dense [batch, tokens] tensor, whose trailing "" entries are
+                padding.
             add_start: bool. Put `<s>` (id 1) first.
             add_end: bool. Put `</s>` (id 2) last; truncation keeps it.
-            sequence_length: int or None. None: ragged output; else dense [batch,
-                sequence_length], truncated and padded with 0.
+            sequence_length: int (a NumPy integer too) or None. None: ragged output; else
+                dense [batch, sequence_length], truncated and padded with 0.
 
         Returns:
             int32 ids: tf.RaggedTensor [batch, None] or tf.Tensor [batch, sequence_length].
         """
         self._check_vocabulary_set()
-        if sequence_length is not None and (
-            isinstance(sequence_length, bool)
-            or not isinstance(sequence_length, int)
-            or sequence_length < int(add_start) + int(add_end)
-            or sequence_length < 1
-        ):
-            raise ValueError(
-                "`sequence_length` must be None or an int >= max(1, add_start + add_end), got "
-                f"{sequence_length!r}."
-            )
+        given = sequence_length
+        if sequence_length is not None:
+            sequence_length = as_int(sequence_length)  # NumPy integers pass, as an int
+            if sequence_length is None or sequence_length < max(1, int(add_start) + int(add_end)):
+                raise ValueError(
+                    "`sequence_length` must be None or an int >= max(1, add_start + add_end), "
+                    f"got {given!r}."
+                )
         strings = self._standardize_strings(strings)
         pre_split = isinstance(strings, tf.RaggedTensor)
         return self._compiled(
@@ -362,8 +362,8 @@ class Tokenizer(keras.layers.Layer):
 
         Args:
             ids: integer tensor [batch, length] (any integer dtype), tf.RaggedTensor [batch,
-                None], or nested lists (an empty row gives ``b""``, an empty list ``[]`` an
-                empty batch).
+                None], or a list of rows, each a list or a NumPy vector, of any lengths (an
+                empty row gives ``b""``, an empty list ``[]`` an empty batch).
 
         Returns:
             tf.string tensor [batch] (valid UTF-8).
@@ -513,6 +513,11 @@ class Tokenizer(keras.layers.Layer):
                 )
             return strings
         if isinstance(strings, (list, tuple)):
+            # Token rows as NumPy vectors of str (a tagged corpus loaded with NumPy) are lists.
+            strings = [
+                row.tolist() if isinstance(row, np.ndarray) and row.ndim == 1 else row
+                for row in strings
+            ]
             if all(isinstance(row, (str, bytes)) for row in strings):
                 strings = string_constant(strings)
             elif all(
@@ -584,6 +589,14 @@ class Tokenizer(keras.layers.Layer):
             if ids.shape.rank != 2:
                 raise ValueError(f"`ids` must have rank 2 [batch, length], got {ids.shape}.")
             return tf.cast(ids, tf.int64).to_tensor(default_value=Tokenizer.PAD_ID)
+        if (
+            isinstance(ids, (list, tuple))
+            and any(isinstance(row, np.ndarray) for row in ids)
+            and len({_row_length(row) for row in ids}) > 1
+        ):
+            # Rows as NumPy vectors of different lengths (ids collected per sentence): read as
+            # lists, so that they make a ragged batch, not a raw conversion error.
+            ids = [row.tolist() if isinstance(row, np.ndarray) else row for row in ids]
         if isinstance(ids, (list, tuple)) and all(
             isinstance(row, (list, tuple)) and not row for row in ids
         ):
@@ -599,6 +612,13 @@ class Tokenizer(keras.layers.Layer):
         if ids.shape.rank is not None and ids.shape.rank != 2:
             raise ValueError(f"`ids` must have rank 2 [batch, length], got shape {ids.shape}.")
         return tf.cast(ids, tf.int64)
+
+
+def _row_length(row):
+    """The length of a row of ids given as a list, tuple or NumPy vector (None otherwise)."""
+    if isinstance(row, (list, tuple)) or (isinstance(row, np.ndarray) and row.ndim):
+        return len(row)
+    return None
 
 
 def check_finite_corpus(dataset):

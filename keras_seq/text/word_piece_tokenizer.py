@@ -1,12 +1,14 @@
 """WordPiece subword tokenizer with explicit spaces and a byte fallback (lossless)."""
 
 import collections
+import collections.abc
 
 import keras
 import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib
 
+from keras_seq._checked_ids import as_int
 from keras_seq.text.tokenizer import Tokenizer, check_finite_corpus, string_constant
 
 _SUFFIX_INDICATOR = "##"
@@ -69,8 +71,10 @@ class WordPieceTokenizer(Tokenizer):
     SPECIAL_TOKENS = Tokenizer.RESERVED_TOKENS + (SPACE_MARKER,) + BYTE_TOKENS
 
     def __init__(self, vocabulary=None, max_bytes_per_word=100, **kwargs):
-        if isinstance(max_bytes_per_word, bool) or not isinstance(max_bytes_per_word, int):
-            raise TypeError(f"`max_bytes_per_word` must be an int, got {max_bytes_per_word!r}.")
+        given = max_bytes_per_word
+        max_bytes_per_word = as_int(max_bytes_per_word)  # NumPy integers pass, as an int
+        if max_bytes_per_word is None:
+            raise TypeError(f"`max_bytes_per_word` must be an int, got {given!r}.")
         if max_bytes_per_word < 1:
             raise ValueError(f"`max_bytes_per_word` must be >= 1, got {max_bytes_per_word}.")
         self.max_bytes_per_word = max_bytes_per_word
@@ -113,12 +117,19 @@ class WordPieceTokenizer(Tokenizer):
             A `WordPieceTokenizer`.
         """
         special = len(cls.SPECIAL_TOKENS)
-        if isinstance(vocabulary_size, bool) or not isinstance(vocabulary_size, int):
-            raise TypeError(f"`vocabulary_size` must be an int, got {vocabulary_size!r}.")
+        given = vocabulary_size
+        vocabulary_size = as_int(vocabulary_size)  # NumPy integers pass, as an int
+        if vocabulary_size is None:
+            raise TypeError(f"`vocabulary_size` must be an int, got {given!r}.")
         if vocabulary_size < special:
             raise ValueError(
                 f"`vocabulary_size` must be >= {special} (reserved, space and byte tokens), "
                 f"got {vocabulary_size}."
+            )
+        if learn_params is not None and not isinstance(learn_params, collections.abc.Mapping):
+            raise TypeError(
+                "`learn_params` must be a dict of learner arguments or None, got "
+                f"{learn_params!r:.100}."
             )
         splitter = cls(
             lowercase=lowercase,

@@ -5,6 +5,7 @@ import collections
 import keras
 import tensorflow as tf
 
+from keras_seq._checked_ids import as_int
 from keras_seq.text.tokenizer import Tokenizer, check_finite_corpus, string_constant
 
 
@@ -75,17 +76,19 @@ class WordTokenizer(Tokenizer):
         Returns:
             A `WordTokenizer`.
         """
-        if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-            raise ValueError(f"`min_count` must be an int >= 1, got {min_count!r}.")
-        if max_vocabulary_size is not None and (
-            isinstance(max_vocabulary_size, bool)
-            or not isinstance(max_vocabulary_size, int)
-            or max_vocabulary_size < len(cls.RESERVED_TOKENS)
-        ):
-            raise ValueError(
-                f"`max_vocabulary_size` must be None or an int >= {len(cls.RESERVED_TOKENS)}, "
-                f"got {max_vocabulary_size!r}."
-            )
+        # NumPy integers (``counts.max()``) pass, as Python ints.
+        given = min_count
+        min_count = as_int(min_count)
+        if min_count is None or min_count < 1:
+            raise ValueError(f"`min_count` must be an int >= 1, got {given!r}.")
+        given = max_vocabulary_size
+        if max_vocabulary_size is not None:
+            max_vocabulary_size = as_int(max_vocabulary_size)
+            if max_vocabulary_size is None or max_vocabulary_size < len(cls.RESERVED_TOKENS):
+                raise ValueError(
+                    "`max_vocabulary_size` must be None or an int >= "
+                    f"{len(cls.RESERVED_TOKENS)}, got {given!r}."
+                )
         splitter = cls(lowercase=lowercase, normalization=normalization)
         counts = collections.Counter()
         for words in _word_batches(texts_or_dataset, splitter):
