@@ -13,6 +13,7 @@ batch}``) used for the warm-up records.
 """
 
 import errno
+import numbers
 import os
 import re
 import shutil
@@ -46,8 +47,8 @@ def export(model, base_dir, name, version=None, examples=None):
         base_dir: str or path. Directory holding one folder per model name.
         name: str. Model name (the ``/v1/models/<name>`` of the REST API): letters, digits,
             ``_``, ``.`` and ``-``, not ``.`` or ``..``.
-        version: optional int in [1, 2**63 - 1] (TF Serving's int64 versions). Defaults to
-            one more than the highest version there.
+        version: optional int in [1, 2**63 - 1] (TF Serving's int64 versions; a NumPy
+            integer too). Defaults to one more than the highest version there.
         examples: optional dict of signature name to ``{input_name: batch}``; defaults to
             ``model.serving_examples()``. Every signature needs one: the examples become the
             warm-up records, with the outputs of the traced signatures stored as their
@@ -193,11 +194,17 @@ def next_version(model_dir):
 def _resolve_version(model_dir, version):
     if version is None:
         return next_version(model_dir)
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+    # NumPy integers are taken (a version computed from a listing, `np.int64(7)`): they were
+    # refused as "must be a positive int", and the directory is named by the Python int.
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, numbers.Integral)
+        or not 1 <= version <= MAX_VERSION
+    ):
         raise ValueError(
             f"version must be a positive int <= 2**63 - 1 (TF Serving's int64), got {version!r}"
         )
-    return version
+    return int(version)
 
 
 def _serving_signatures(model):

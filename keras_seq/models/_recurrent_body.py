@@ -53,9 +53,10 @@ def forbid_ids(logits, ids, vocabulary_size):
     return ops.where(never, ops.cast(float("-inf"), logits.dtype), logits)
 
 
-def resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=1):
+def resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=2):
     """``vocabulary_size``, or the tokenizer's when it is None; checked to be an int >= minimum
-    and, with a tokenizer, to equal the tokenizer's."""
+    (2 by default: padding and one token; a size of 1 failed in `build` on an "id out of
+    range") and, with a tokenizer, to equal the tokenizer's."""
     if vocabulary_size is not None and tokenizer is not None:
         # A smaller size fails on the tokenizer's ids; a larger one generates ids the
         # tokenizer cannot turn back into text.
@@ -66,16 +67,17 @@ def resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=1):
             )
     if vocabulary_size is None and tokenizer is not None:
         vocabulary_size = tokenizer.vocabulary_size
+    # NumPy integers are taken (`ids.max() + 1`), as `check_size` takes them.
     if (
         isinstance(vocabulary_size, bool)
-        or not isinstance(vocabulary_size, int)
+        or not isinstance(vocabulary_size, numbers.Integral)
         or vocabulary_size < minimum
     ):
         raise ValueError(
             f"`vocabulary_size` must be an int >= {minimum}, or come from a tokenizer; got "
             f"{vocabulary_size!r}."
         )
-    return vocabulary_size
+    return int(vocabulary_size)
 
 
 _MAX_LENGTH_BOUND = 2**31 - 1

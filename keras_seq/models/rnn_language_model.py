@@ -181,7 +181,7 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
             self.output_bias = self.add_weight(
                 shape=(self.vocabulary_size,), initializer="zeros", name="output_bias"
             )
-        self.run_sequence(ops.ones((1, 2), dtype="int32"))
+        self._run_sequence(ops.ones((1, 2), dtype="int32"))
         self.built = True
 
     # ------------------------------------------------------------------------ pieces
@@ -203,8 +203,13 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
         """Runs the model over ids [B, T]: returns ``(logits [B, T, V], states)``.
 
         ``states[l]`` holds the final states of level ``l`` after each row's last non-padding
-        token (a row of padding only keeps ``initial_state``, zeros by default).
+        token (a row of padding only keeps ``initial_state``, zeros by default). A model not
+        built yet is built first (a tied model's output bias was missing: AttributeError).
         """
+        self._ensure_built()
+        return self._run_sequence(ids, initial_state, training)
+
+    def _run_sequence(self, ids, initial_state=None, training=False):
         ids, embedded = embed_ids(self.embedding, ids, self.vocabulary_size, "ids")
         if len(ids.shape) != 2:
             raise ValueError(f"`ids` must be int ids of shape [batch, length], got {ids.shape}.")
@@ -222,6 +227,7 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
     # ------------------------------------------------------------------------ decoding
     def step(self, ids, states):
         """One step of every level on token ids [B]: ``(logits [B, V], new_states)``."""
+        self._ensure_built()  # the embedding's weights are read directly
         # A plain lookup: the Embedding layer would attach a Keras mask the cells ignore.
         x = ops.take(self.embedding.embeddings, ids, axis=0)
         new_states = []
@@ -241,10 +247,13 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
         return step
 
     def prompt_state(self, prompt_ids):
-        """Consumes prompts ``<s> w_1 … w_n`` (int ids [B, T], right-padded with 0).
+        """Consumes prompts ``<s> w_1 … w_n`` (int ids [B, T], padded with 0 on either side).
 
-        Runs the stack over every token but the last of each row and returns
-        ``(last_ids [B], states)``: decoding continues by feeding ``last_ids``. The ids are
+        Runs the stack over every token but the last non-padding one of each row and returns
+        ``(last_ids [B], states)``: decoding continues by feeding ``last_ids``. Padding is
+        skipped wherever it is, as `call` skips it: a left-padded prompt ``0 0 <s> w_1``
+        continues from ``w_1`` (it was read as right-padded: the stack ran over padding
+        only and decoding continued from ``<s>``, silently another continuation). The ids are
         checked as the model's `call` checks them (see `token_ids`), the last one of each row
         included: it was fed to the decoding step unchecked, so a last id of -1 continued from
         the embedding's last row, 2**32 + 5 (int64) from id 5 and 5.5 from id 5, silently.
@@ -255,10 +264,11 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
             raise ValueError(
                 f"`prompt_ids` must be int ids of shape [batch, length], got {prompt_ids.shape}."
             )
-        lengths = tf.reduce_sum(tf.cast(prompt_ids != PAD_ID, tf.int32), axis=1)
-        last_ids = tf.gather(prompt_ids, tf.maximum(lengths - 1, 0), batch_dims=1)
         positions = tf.range(tf.shape(prompt_ids)[1])[None, :]
-        prefix = tf.where(positions < (lengths - 1)[:, None], prompt_ids, PAD_ID)
+        # The position of each row's last real token (-1 in a row of padding only).
+        last = tf.reduce_max(tf.where(prompt_ids != PAD_ID, positions, -1), axis=1)
+        last_ids = tf.gather(prompt_ids, tf.maximum(last, 0), batch_dims=1)
+        prefix = tf.where(positions == last[:, None], PAD_ID, prompt_ids)
         _, states = self.run_sequence(prefix)
         return last_ids, tf.nest.map_structure(lambda state: poisoned(state, fine), states)
 

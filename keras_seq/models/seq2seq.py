@@ -160,11 +160,18 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
             ("source_vocabulary_size", source_vocabulary_size),
             ("target_vocabulary_size", target_vocabulary_size),
         ):
-            if not isinstance(value, int) or value <= END_ID + 1:
+            # NumPy integers are taken (`ids.max() + 1`), as the other sizes take them.
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Integral)
+                or value <= END_ID + 1
+            ):
                 raise ValueError(
                     f"`{name}` must be an int > 3 (ids 0-2 are reserved), or come from a "
                     f"tokenizer; got {value!r}."
                 )
+        source_vocabulary_size = int(source_vocabulary_size)
+        target_vocabulary_size = int(target_vocabulary_size)
         # Before any layer is made: a dropout of None or "0.1" failed in a comparison deep in
         # a layer (TypeError: '<=' not supported), a cell of ["lstm"] as unhashable.
         check_cell_and_dropout(cell, dropout)
@@ -173,6 +180,15 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         # -2; "8" failed in `units % 2`), and `bridge` as the `Bridge` layer's `mode`.
         embedding_dim = check_size(embedding_dim, "embedding_dim")
         units = check_size(units, "units")
+        # Told as the stacks' `num_layers` (an argument no caller of Seq2Seq wrote), and
+        # `attention=None` as the attention registry's `name`.
+        encoder_layers = check_size(encoder_layers, "encoder_layers")
+        decoder_layers = check_size(decoder_layers, "decoder_layers")
+        if not isinstance(attention, str):
+            raise ValueError(
+                "`attention` must be one of 'dot', 'general', 'additive', 'multi_head', got "
+                f"{attention!r}."
+            )
         if not isinstance(bridge, str) or bridge not in BRIDGE_MODES:
             raise ValueError(f"`bridge` must be one of {BRIDGE_MODES}, got {bridge!r}.")
         if bidirectional_encoder and units % 2:
@@ -335,6 +351,7 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
     # ------------------------------------------------------------------------ decoding
     def generate_step(self, memory, memory_mask):
         """The step function a `keras_seq.decoding` strategy drives (tiled memory for beams)."""
+        self._ensure_built()  # the step reads the target embedding's weights directly
 
         def step(ids, state, index):
             # A plain lookup: the Embedding layer would attach a Keras mask the cells ignore.
@@ -361,7 +378,8 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         tensor ``max_length`` is capped at ``max_length_bound``. ``seed`` seeds a sampling
         strategy (``GreedySearch(TemperatureSampler(...))``): the same seed, the same
         translations; None draws a fresh one at each call. Returns the strategy's
-        `DecodingResult`.
+        `DecodingResult`. A model not built yet is built first (its decoding step reads the
+        target embedding, which only `build` makes: an AttributeError).
         """
         if not isinstance(strategy, DecodingStrategy):
             raise TypeError(
@@ -375,6 +393,7 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
                 "`max_length_bound` must be an int when `max_length` is None (the default "
                 f"length is capped by it), got {max_length_bound!r}."
             )
+        self._ensure_built()
         memory, memory_mask, states = self.encode(source_ids)
         if max_length is None:
             source_lengths = ops.sum(ops.cast(memory_mask, "int32"), axis=1)
