@@ -7,7 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_seq import attention as attention_module
-from keras_seq._checked_ids import check_bool, mask_matching, poisoned
+from keras_seq._checked_ids import check_bool, leading_dims_matching, mask_matching, poisoned
 from keras_seq.decoding import BeamSearch, DecodingStrategy, GreedySearch, tile_to_beam
 from keras_seq.layers.attention_decoder import AttentionDecoder
 from keras_seq.layers.bridge import BRIDGE_MODES, Bridge
@@ -321,6 +321,14 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         target_in, embedded = embed_ids(
             self.target_embedding, target_in, self.target_vocabulary_size, "target_in"
         )
+        # A batch mismatch was told as the decoder's `initial_state[0]` shape, naming neither.
+        message = (
+            "`source_ids` and `target_in` must have the same batch size (one target per source)"
+        )
+        source_batch, target_batch = memory.shape[0], target_in.shape[0]
+        if source_batch is not None and target_batch is not None and source_batch != target_batch:
+            raise ValueError(f"{message}; got {source_batch} and {target_batch}.")
+        embedded = leading_dims_matching(embedded, memory, 1, message)
         embedded = self.embedding_dropout(embedded, training=training)
         outputs, _ = self.decoder(
             embedded,

@@ -173,3 +173,20 @@ def test_a_vocabulary_of_padding_alone_is_refused_at_construction(kind):
     model = build(2)
     model.build()
     assert model(np.array([[1, 0]], "int32")).shape[0] == 1
+
+
+def test_seq2seq_names_a_batch_mismatch_of_source_and_target():
+    # Told as the decoder's "`initial_state[0]` must have shape [batch, 8]", naming neither.
+    model = Seq2Seq(12, 12, embedding_dim=4, units=8)
+    source, target = np.array([[4, 5], [4, 6]]), np.array([[1, 4]])
+    message = r"`source_ids` and `target_in` must have the same batch size"
+    with pytest.raises(ValueError, match=message + r".*got 2 and 1"):
+        model((source, target))
+    spec = tf.TensorSpec([None, None], tf.int32)
+    traced = tf.function(lambda s, t: model((s, t)), input_signature=[spec, spec])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        traced(tf.constant(source, tf.int32), tf.constant(target, tf.int32))
+    # Matching batches still give the eager result.
+    expected = model((source, np.array([[1, 4], [1, 5]]))).numpy()
+    actual = traced(tf.constant(source, tf.int32), tf.constant([[1, 4], [1, 5]])).numpy()
+    np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=1e-6)
