@@ -32,6 +32,9 @@ PAD_ID, START_ID, END_ID = 0, 1, 2
 
 
 _MAX_INT32 = 2**31 - 1
+# `translate` sizes its search's buffers by the texts above this `max_length`
+# (`Seq2Seq._translation_bound`); up to it, by `max_length` (one trace for every input).
+_SMALL_BOUND = 1024
 
 
 def _check_max_length(max_length, allow_none=False):
@@ -548,7 +551,9 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         Raises:
             ValueError: ``n_best > beam_size`` (greedy included), ``max_length < 1``,
                 ``max_source_length < 1``, a negative ``length_penalty``, or no text.
-            MemoryError: the search's buffers (``max_length`` steps) do not fit in memory.
+            MemoryError: the search's buffers do not fit in memory: they are allocated up
+                front for ``max_length`` steps, or above 1024 for the longest translation
+                the texts can have (``2 * source_length + 10``, rounded up to a power of 2).
         """
         self._require_tokenizers("translate")
         texts = check_texts(texts)
@@ -558,22 +563,37 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         count = 1 if n_best is None else n_best
         # Checked at every call (see `compiled_decode`): a cached setting skipped the checks.
         strategy = self._strategy(beam_size, length_penalty, count)
+        bound = self._translation_bound(texts, max_length, max_source_length)
         translate = self._decoders.compiled(
-            ("text", beam_size, length_penalty, count, max_length, max_source_length),
-            lambda texts: self.translate_text(texts, strategy, max_length, max_source_length)[0],
+            ("text", beam_size, length_penalty, count, bound, max_source_length),
+            lambda texts: self.translate_text(texts, strategy, bound, max_source_length)[0],
             [tf.TensorSpec([None], tf.string)],
         )
         try:
             strings = translate(string_constant(texts)).numpy()
         except tf.errors.ResourceExhaustedError as error:
-            # The search allocates its output buffers for `max_length` steps up front.
+            # The search allocates its output buffers for `bound` steps up front.
             raise MemoryError(
                 f"translate: decoding {len(texts)} text(s) with beam_size={beam_size} and "
                 f"max_length={max_length} needs more memory than there is (the search "
-                "allocates its buffers for max_length steps); lower max_length or the batch."
+                f"allocates its buffers for {bound} steps); lower max_length or the batch."
             ) from error
         decoded = [[s.decode("utf-8") for s in row] for row in strings]
         return [row[0] for row in decoded] if n_best is None else decoded
+
+    def _translation_bound(self, texts, max_length, max_source_length):
+        """The number of steps `translate`'s search allocates its buffers for: ``max_length``
+        up to `_SMALL_BOUND`; above it, no more than the longest translation these ``texts``
+        can have (``2 * source_length + 10`` tokens), rounded up to a power of two (few
+        traces), so the same translations. A ``max_length`` of 10**9 allocated buffers of
+        10**9 steps up front (the process was killed for memory before any MemoryError),
+        and 2**31 - 1 failed in a reshape ("Value is out of int32 range")."""
+        if max_length <= _SMALL_BOUND:
+            return max_length
+        ids = self.source_ids_from_text(string_constant(texts), max_source_length)
+        longest = int(tf.reduce_max(tf.reduce_sum(tf.cast(ids != PAD_ID, tf.int32), axis=1)))
+        needed = max(_SMALL_BOUND, 2 * longest + 10)
+        return min(max_length, 1 << (needed - 1).bit_length())
 
     def score(self, sources, targets, max_source_length=None, max_length=None):
         """Log-probability ``log p(target | source)`` of each given translation (``</s>``

@@ -190,3 +190,34 @@ def test_seq2seq_names_a_batch_mismatch_of_source_and_target():
     expected = model((source, np.array([[1, 4], [1, 5]]))).numpy()
     actual = traced(tf.constant(source, tf.int32), tf.constant([[1, 4], [1, 5]])).numpy()
     np.testing.assert_allclose(actual, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def word_translator():
+    from keras_seq.text import WordTokenizer
+
+    keras.utils.set_random_seed(0)
+    tokenizer = WordTokenizer.from_corpus(["a b c d e f g h", "i j k l m n o p"])
+    model = Seq2Seq(
+        embedding_dim=4, units=8, source_tokenizer=tokenizer, target_tokenizer=tokenizer
+    )
+    model.build()
+    return model
+
+
+def test_translate_sizes_its_buffers_by_the_texts_above_1024_steps(word_translator):
+    # max_length=10**9 allocated buffers of 10**9 steps up front (the process was killed for
+    # memory), and 2**31 - 1 failed in a reshape ("Value is out of int32 range"). No
+    # translation is longer than 2 * source_length + 10 tokens: the same strings come out.
+    texts = ["a b c", "i j", ""]
+    for kwargs in ({"beam_size": 1}, {"beam_size": 2}, {"beam_size": 2, "n_best": 2}):
+        expected = word_translator.translate(texts, max_length=1024, **kwargs)
+        for max_length in (1025, 10**9, 2**31 - 1):
+            assert word_translator.translate(texts, max_length=max_length, **kwargs) == expected
+    bound = word_translator._translation_bound
+    assert bound(texts, 100, None) == 100  # up to 1024: max_length itself, as before
+    assert bound(texts, 10**9, None) == 1024  # 2 * 3 + 10 <= 1024
+    long_text = [" ".join(["a"] * 600)]  # 2 * 600 + 10 = 1210 -> 2048
+    assert bound(long_text, 10**9, None) == 2048
+    assert bound(long_text, 1500, None) == 1500
+    assert bound(long_text, 10**9, 10) == 1024  # max_source_length cuts the source first
