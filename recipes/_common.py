@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_seq.callbacks import AtomicBackupAndRestore, AtomicModelCheckpoint, StopOnNaN
+from keras_seq.callbacks.atomic_backup_and_restore import loggable
 from keras_seq.callbacks.atomic_model_checkpoint import write_atomically
 from keras_seq.cli import bounded_number
 
@@ -921,12 +922,5 @@ def write_history(out, history, earlier=()):
     keys = {key for logs in earlier for key in logs} | set(history.history)
     merged = {key: [logs.get(key) for logs in earlier] for key in keys}
     for key in keys:
-        merged[key] += [_json_number(x) for x in history.history.get(key, [])]
+        merged[key] += [loggable(x) for x in history.history.get(key, [])]
     write_json(out, "history.json", merged)
-
-
-def _json_number(value):
-    """``value`` as a float, or for a NaN or an infinity its str ("nan", "inf", "-inf"), as
-    `AtomicBackupAndRestore` writes the logs of the epochs it backs up."""
-    number = float(value)
-    return number if math.isfinite(number) else str(number)

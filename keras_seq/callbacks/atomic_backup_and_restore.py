@@ -32,7 +32,7 @@ def _seed_states(model):
     return [v for v in model.variables if v.name == "seed_generator_state"]
 
 
-def _loggable(value):
+def loggable(value):
     """A JSON value for a log: floats (non-finite ones as "nan", "inf"), arrays as lists;
     str, bool and None as they are (a callback may log anything), and anything else that is
     not a number as its ``str``."""
@@ -43,7 +43,7 @@ def _loggable(value):
     except (TypeError, ValueError):
         return str(value)
     if array.ndim:
-        return [_loggable(item) for item in array]
+        return [loggable(item) for item in array]
     number = float(array)
     return number if math.isfinite(number) else str(number)
 
@@ -181,7 +181,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         self._put_back_initial_epoch()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.history.append({key: _loggable(value) for key, value in (logs or {}).items()})
+        self.history.append({key: loggable(value) for key, value in (logs or {}).items()})
         broken = non_finite_weights(self.model)
         self._diverged = bool(broken)
         if broken:
