@@ -63,7 +63,10 @@ class DotAttention(BaseAttention):
             if size is None:  # and built that way: the size is only known at run time
                 query = query * ops.rsqrt(ops.cast(ops.shape(query)[-1], query.dtype))
             else:
-                query = query * ops.cast(1.0 / math.sqrt(size), query.dtype)
+                # Converted in the query's dtype, not cast: `ops.cast` of a Python float
+                # goes through float32 first, which cut a float64 query's scale to float32
+                # precision (relative error 1e-8 in every score).
+                query = query * ops.convert_to_tensor(1.0 / math.sqrt(size), query.dtype)
         return ops.matmul(query, ops.swapaxes(key, -2, -1))
 
     def get_config(self):

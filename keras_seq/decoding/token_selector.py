@@ -17,8 +17,10 @@ class TokenSelector:
 
     Subclasses implement `select`. Stochastic selectors set `stochastic = True`
     and draw only through stateless random ops, so a given seed gives the same
-    tokens eagerly, under `tf.function`, under XLA and in an exported
-    SavedModel.
+    tokens eagerly, under `tf.function` and in an exported SavedModel. XLA
+    (`jit_compile=True`) draws with another algorithm: a seed is reproducible
+    there too, from the same distribution, but gives other tokens than without
+    XLA.
 
     Call arguments:
         logits: float tensor `[N, V]`. Unnormalized scores of the next token.
