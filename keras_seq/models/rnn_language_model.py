@@ -149,6 +149,8 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
         check_cell_and_dropout(cell, dropout)
         embedding_dim = check_size(embedding_dim, "embedding_dim")
         units = check_size(units, "units")
+        # A NumPy integer was kept as such in the config (`json.dumps` refuses it).
+        num_layers = check_size(num_layers, "num_layers")
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.units = units

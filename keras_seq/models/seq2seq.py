@@ -398,12 +398,19 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
                 f"`BeamSearch`), got {strategy!r}."
             )
         if max_length is None and (
-            isinstance(max_length_bound, bool) or not isinstance(max_length_bound, int)
+            isinstance(max_length_bound, bool) or not isinstance(max_length_bound, numbers.Integral)
         ):
+            # NumPy integers are taken, as every other length argument takes them.
             raise TypeError(
                 "`max_length_bound` must be an int when `max_length` is None (the default "
                 f"length is capped by it), got {max_length_bound!r}."
             )
+        if max_length is None:
+            max_length_bound = int(max_length_bound)
+        if isinstance(max_length, numbers.Integral) and not isinstance(max_length, bool):
+            # Checked under its own name: it becomes the static bound below, and a
+            # `max_length=0` was told as "`max_length_bound` must be in [1, 2**31 - 1]".
+            max_length = _check_max_length(max_length)
         self._ensure_built()
         memory, memory_mask, states = self.encode(source_ids)
         if max_length is None:
@@ -457,8 +464,15 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         # Checked at every call, not only when compiling: the cache key of `beam_size=1`
         # equals that of `True` or `1.0`, which would then skip the checks.
         strategy = self._strategy(beam_size, length_penalty, n_best)
-        if isinstance(max_length_bound, bool) or not isinstance(max_length_bound, int):
+        # NumPy integers are taken (np.int64(50) was a TypeError), and the range is checked
+        # here, not only when the first call traces the search.
+        if isinstance(max_length_bound, bool) or not isinstance(max_length_bound, numbers.Integral):
             raise TypeError(f"`max_length_bound` must be an int, got {max_length_bound!r}.")
+        if not 1 <= max_length_bound <= _MAX_INT32:
+            raise ValueError(
+                f"`max_length_bound` must be in [1, 2**31 - 1], got {max_length_bound!r}."
+            )
+        max_length_bound = int(max_length_bound)
         key = ("ids", beam_size, length_penalty, n_best, max_length_bound)
         function = self._decoders.compiled(
             key,

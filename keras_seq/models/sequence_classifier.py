@@ -1,5 +1,7 @@
 """Text classifier: (bi)directional recurrent stack → masked pooling → MLP head."""
 
+import numbers
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -102,19 +104,22 @@ class SequenceClassifier(keras.Model):
         check_cell_and_dropout(cell, dropout)
         embedding_dim = check_size(embedding_dim, "embedding_dim")
         units = check_size(units, "units")
+        # A NumPy integer was kept as such in the config (`json.dumps` refuses it).
+        num_layers = check_size(num_layers, "num_layers")
         if pooling not in POOLING_MODES:
             raise ValueError(f"`pooling` must be one of {POOLING_MODES}, got {pooling!r}.")
         # A bare int is refused rather than taken as [int]: `hidden_units=2` would read as
         # either two layers or one layer of 2, and the sizes list stays the one config type.
         if not isinstance(hidden_units, (list, tuple)) or not all(
-            isinstance(size, int) and not isinstance(size, bool) and size > 0
+            isinstance(size, numbers.Integral) and not isinstance(size, bool) and size > 0
             for size in hidden_units
         ):
             raise ValueError(
                 "`hidden_units` must be positive ints: a list or tuple of layer sizes, e.g. "
                 f"[64] (or [] for a linear head), got {hidden_units!r:.100}."
             )
-        hidden_units = list(hidden_units)
+        # NumPy integers are taken (as `units` takes them), as Python ints in the config.
+        hidden_units = [int(size) for size in hidden_units]
         max_length = check_optional_length(max_length, "max_length")
         self.class_names = list(class_names)
         self.vocabulary_size = vocabulary_size
