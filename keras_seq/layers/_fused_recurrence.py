@@ -67,8 +67,9 @@ as fast as projecting all steps at once beforehand (the issue measured that prec
 gained nothing), and no [T, B, k·u] tensor is alive during the loop (the simple RNN projects
 beforehand: see `_simple`). A mask carries the states over at masked steps (``h_t = m_t ?
 h̃_t : h_{t-1}``) as the general loop does; the gradient then flows past a masked step
-unchanged. Dropout in training, ``unroll`` and any other cell are left to `Recurrent`'s
-general loop (`supports_fused_recurrence`).
+unchanged. Dropout in training, ``unroll``, forward-mode autodiff (a
+`tf.autodiff.ForwardAccumulator`, `_forward_accumulating`) and any other cell are left to
+`Recurrent`'s general loop (`supports_fused_recurrence`).
 
 Memory (the train step's peak must stay at or below Keras' loop's):
 
@@ -138,6 +139,8 @@ def supports_fused_recurrence(cell, training, unroll):
     ):
         return False
     if training and (cell.dropout > 0 or cell.recurrent_dropout > 0):
+        return False
+    if _forward_accumulating():
         return False
     dtype = cell.compute_dtype
     if dtype == "bfloat16":  # "mixed_bfloat16": float32 variables, cast to bfloat16 (_weight)
@@ -291,6 +294,20 @@ def _gradient_recorded():
     except ImportError:  # pragma: no cover - moved in a later TensorFlow: assume a tape
         return True
     return record.could_possibly_record()
+
+
+def _forward_accumulating():
+    """Whether a `tf.autodiff.ForwardAccumulator` is active (forward-mode autodiff: a JVP,
+    or a Hessian-vector product taken forward over backward). It differentiates the ops of
+    the loops, whose step-indexed TensorLists it cannot: the fused loops failed there with
+    "`dtype` <dtype: 'variant'> is not compatible with 1 of dtype int64", so the general
+    loop runs instead (as in Keras' layers, whose loop it differentiates)."""
+    try:
+        from tensorflow.python.eager import forwardprop_util
+    except ImportError:  # pragma: no cover - moved in a later TensorFlow: assume none
+        return False
+    # One entry per active accumulator, whatever it watches.
+    return bool(forwardprop_util.pack_tangents([]).indices)
 
 
 def _array(dtype, length):

@@ -71,8 +71,8 @@ class Recurrent(keras.layers.Layer):
     the loop (a ``tf.while_loop``, or unrolled) runs only the recurrence ``cell.step``; any
     other Keras cell (e.g. `keras.layers.LSTMCell`) is called step by step. A plain
     `LSTMCell` / `PeepholeLSTMCell` / `CoupledLSTMCell` / `GRUCell` (sigmoid/tanh) or tanh
-    `SimpleRNNCell` without
-    dropout in training or ``unroll``, computing in float32, float64 or bfloat16 (the
+    `SimpleRNNCell` without dropout in training or ``unroll`` (and outside a
+    `tf.autodiff.ForwardAccumulator`), computing in float32, float64 or bfloat16 (the
     "mixed_bfloat16" policy), runs a fused loop with a hand-written backward pass instead
     (same numbers, faster training; see ``_fused_recurrence``). On a CPU, a batch of 64 rows
     or more runs there as two loops over its halves, side by side on the cores, where that
@@ -151,6 +151,15 @@ class Recurrent(keras.layers.Layer):
             raise ValueError(
                 "`cell` must be a single cell; stack layers with `StackedRNN` or wrap cells in "
                 f"`keras.layers.StackedRNNCells`. Got a {type(cell).__name__}."
+            )
+        if isinstance(cell, (Recurrent, keras.layers.RNN)) or hasattr(cell, "return_sequences"):
+            # A sequence layer has `call` and (ours) `state_size` too, and failed when called,
+            # on a [batch, features] step it was handed, with an error naming that layer.
+            raise ValueError(
+                "`cell` must be a recurrent cell (one step, e.g. `keras_seq.cells.LSTMCell`), "
+                f"not a sequence layer: got {type(cell).__name__} "
+                f"{getattr(cell, 'name', '')!r}; pass its cell (e.g. `LSTMCell(units)`) or use "
+                "the layer itself."
             )
         if not hasattr(cell, "call") or not hasattr(cell, "state_size"):
             raise ValueError(

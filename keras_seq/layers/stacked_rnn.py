@@ -5,7 +5,8 @@ import numbers
 import keras
 from keras import ops
 
-from keras_seq._checked_ids import check_bool, mask_tensor
+from keras_seq._checked_ids import check_bool, mask_tensor, plain_seed
+from keras_seq.cells.recurrent_cell import _check_rate
 from keras_seq.layers.bidirectional import Bidirectional, clone_layer, unshared_config
 from keras_seq.layers.sequence_pooling import SequencePooling
 
@@ -89,8 +90,9 @@ class StackedRNN(keras.layers.Layer):
                 "`merge_mode` of a stack must be 'concat', 'sum', 'mul' or 'ave' (each level "
                 f"feeds one tensor to the next), got {merge_mode!r}."
             )
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+        # A string or None failed on `<=` with a TypeError naming no argument, and a NumPy
+        # float left the config unserializable to JSON.
+        dropout = _check_rate("dropout", dropout)
         if not hasattr(layer, "return_sequences"):
             raise ValueError(f"`layer` must be a recurrent sequence layer, got {layer!r}.")
         if isinstance(layer, Bidirectional):
@@ -127,6 +129,11 @@ class StackedRNN(keras.layers.Layer):
         self.residual = check_bool(residual, "residual")
         self.return_sequences = check_bool(return_sequences, "return_sequences")
         self.return_state = check_bool(return_state, "return_state")
+        # Keras' `Dropout` (its SeedGenerator) refused a NumPy integer seed as "must be an
+        # integer", and a string failed on `seed + index` with a TypeError naming no argument.
+        seed = plain_seed(seed)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"`seed` must be an integer or None, got seed={seed!r}.")
         self.seed = seed
         self.supports_masking = True
 
