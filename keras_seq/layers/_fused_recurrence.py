@@ -40,7 +40,9 @@ gained nothing at first (0.98–1.04× with ``h_{t-1}`` transposed at every back
 1.01× at C and 0.93× at A, with 15% more peak memory, when its backward read ``h_{t-1}``
 from feature-major outputs kept instead), but with its gradients' lists made [u, T·B] rows,
 not transposed block by block, it gained 1.05–1.18× with Eigen at 512 units (1.08–1.18×
-with oneDNN), where it now runs, its peak under Keras' GRU's, and 1.03–1.08× more once its
+with oneDNN forced on the AVX2 machine, but on the AVX-512 / AMX machine, oneDNN's default
+home, batch-major ran faster: see `_gru_feature_major`), where it now runs with Eigen, its
+peak under Keras' GRU's, and 1.03–1.08× more once its
 backward read ``h_{t-1} U_h + b_h`` saved instead of making it again
 (`_gru_reset_after_feature_major`, `_gru_feature_major`); the simple RNN's lost
 (0.83–0.86×: its one matmul a step gains less than the transposes cost). The peephole loop
@@ -185,7 +187,12 @@ def fused_recurrence(cell, inputs, states, mask=None, split_batch=True):
 # products, A, 0.96-0.98x); B = 32 lost (halves of 16 rows: the GRU 0.92-0.95x, the LSTM's
 # forward 0.85x); four loops of 16 rows lost 0.84x at C.
 _SPLIT_BATCH_MIN_ROWS = 64
-_SPLIT_GRU_MAX_UNITS = 256
+# The GRU with oneDNN up to 512 units (`_gru_in_halves`): on the AVX-512 / AMX machine,
+# 2026-12-04, old against new in one process (20-25 train steps, three runs), batch-major in
+# two loops ran 1.16-1.20x the feature-major single loop at C (64 x 30, 256 -> 512), 1.09x at
+# 128 rows; at 1024 units two loops gained nothing (1.00-1.02x the single feature-major loop,
+# against 1.04-1.08x for one batch-major loop), and at 384 units 1.01x.
+_SPLIT_GRU_MAX_UNITS = 512
 
 
 def _batch_halves(cell, inputs):
@@ -220,7 +227,8 @@ def _batch_halves(cell, inputs):
 
 def _gru_in_halves(units):
     """Whether the GRU runs two loops over a batch's halves: with oneDNN up to
-    `_SPLIT_GRU_MAX_UNITS` units (1.12-1.14x at A; above, two loops gained nothing); with
+    `_SPLIT_GRU_MAX_UNITS` units (1.12-1.14x at A, 1.16-1.20x at C in its batch-major loop;
+    at 1024 units two loops gained nothing); with
     Eigen never (`_onednn_matmuls`): on the AMD EPYC / AVX2 machine one loop ran 1.03-1.10x
     two at A (64 x 50, 128 -> 256, three runs), 1.03-1.05x at 64 x 100, 1.06-1.08x at 192
     units, at parity on 128 rows (old against new in one process, two copies each)."""
@@ -1209,26 +1217,35 @@ def _gru_reset_after(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mas
     return gru(inputs, input_kernel, bias, kernel, recurrent_bias, h0)
 
 
-# On the CPU the GRU (reset after) runs feature-major from this many units, with either matmul
-# library (`_onednn_matmuls`). Measured on the AMD EPYC / AVX2 machine, old against new in one
-# process (two copies each, 20-30 train steps), the loop as it is. Eigen: 1.05-1.11x at C (u =
-# 512, B = 64), 1.14-1.18x at B (512, 32), peak memory 0.89-0.91x Keras' GRU at C and
-# 0.92-0.93x at B (batch-major: 0.83x); at 256 units (A) 1.00-1.08x with a peak at 0.95-1.05x
-# Keras' (batch-major 0.78x), at 384 units 1.00-1.02x; and 0.76-0.79x at 128 units on 32 rows
-# (an earlier version), where the copies into and out of the layout cost more than the matmuls
-# gain. oneDNN (``TF_ENABLE_ONEDNN_OPTS=1`` on that machine; not measured on an AVX-512 one):
-# 1.12-1.18x and 1.08-1.16x at C, 1.13-1.15x and 1.15-1.18x at B in two runs, 0.98-0.99x at
-# 384 units; at A (two loops over the batch's halves, `_gru_in_halves`) 1.11x, one loop
-# 1.08x, but a peak of 33.0 and 31.6 MB against Keras' GRU's 31.3 (batch-major 25.0); peak at
-# C 0.85-0.89x Keras' GRU's, at B 0.91x (batch-major 0.82x, 0.78x; three probes each).
+# On the CPU with Eigen the GRU (reset after) runs feature-major from this many units (with oneDNN
+# batch-major: `_gru_feature_major`). Measured on the AMD EPYC / AVX2 machine, old against new in
+# one process (two copies each, 20-30 train steps), the loop as it is. Eigen: 1.05-1.11x at C (u =
+# 512, B = 64), 1.14-1.18x at B (512, 32), peak memory 0.89-0.91x Keras' GRU at C and 0.92-0.93x at
+# B (batch-major: 0.83x); at 256 units (A) 1.00-1.08x with a peak at 0.95-1.05x Keras' (batch-major
+# 0.78x), at 384 units 1.00-1.02x; and 0.76-0.79x at 128 units on 32 rows (an earlier version),
+# where the copies into and out of the layout cost more than the matmuls gain. oneDNN
+# (``TF_ENABLE_ONEDNN_OPTS=1`` on that machine; on the AVX-512 one the other way): 1.12-1.18x and
+# 1.08-1.16x at C, 1.13-1.15x and 1.15-1.18x at B in two runs, 0.98-0.99x at 384 units; at A (two
+# loops over the batch's halves, `_gru_in_halves`) 1.11x, one loop 1.08x, but a peak of 33.0 and
+# 31.6 MB against Keras' GRU's 31.3 (batch-major 25.0); peak at C 0.85-0.89x Keras' GRU's, at B
+# 0.91x (batch-major 0.82x, 0.78x; three probes each).
 _FEATURE_MAJOR_GRU_MIN_UNITS = 512
 
 
 def _gru_feature_major(units):
     """Whether the GRU (reset after) runs feature-major (`_gru_reset_after_feature_major`):
-    on the CPU from `_FEATURE_MAJOR_GRU_MIN_UNITS` units, with Eigen or oneDNN; batch-major
-    where a GPU is visible (never measured there: the rule first measured)."""
-    return units >= _FEATURE_MAJOR_GRU_MIN_UNITS and not tf.config.list_logical_devices("GPU")
+    on the CPU with Eigen from `_FEATURE_MAJOR_GRU_MIN_UNITS` units; batch-major with oneDNN
+    (measured on the AVX-512 / AMX machine, where TensorFlow picks it by default: one
+    batch-major loop ran 1.02-1.09x the feature-major one at C, 1.06x at B, 1.04-1.08x at 1024
+    units, and two batch-major loops over the halves 1.16-1.20x at C) and where a GPU is
+    visible (never measured there: the rule first measured). Forcing oneDNN on the AMD
+    EPYC / AVX2 machine measured the other way (feature-major 1.08-1.18x at C and B, below);
+    TensorFlow does not pick oneDNN there by default."""
+    return (
+        units >= _FEATURE_MAJOR_GRU_MIN_UNITS
+        and not _onednn_matmuls()
+        and not tf.config.list_logical_devices("GPU")
+    )
 
 
 def _gru_reset_after_feature_major(inputs, input_kernel, bias, kernel, recurrent_bias, h0, mask):

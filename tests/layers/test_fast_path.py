@@ -297,18 +297,19 @@ def test_feature_major_gru_traced_with_unknown_sizes(jit_compile, monkeypatch):
 
 
 def test_gru_layout_by_width_and_matmul_library(monkeypatch):
-    """`_gru_feature_major`: on the CPU from 512 units with either matmul library (Eigen or
-    oneDNN), never where a GPU is visible; a GRU of 512 units runs the feature-major loop, one
-    of 511 the batch-major one."""
+    """`_gru_feature_major`: on the CPU with Eigen from 512 units; batch-major with oneDNN
+    (measured faster on the AVX-512 / AMX machine) and where a GPU is visible; with Eigen a
+    GRU of 512 units runs the feature-major loop, one of 511 the batch-major one."""
     widths = [1, 256, 511, 512, 1024]
     if tf.config.list_logical_devices("GPU"):
         assert not any(_fused_recurrence._gru_feature_major(u) for u in widths)
         pytest.skip("a GPU keeps the batch-major loop")
-    for onednn in (True, False):
-        monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda onednn=onednn: onednn)
-        assert [_fused_recurrence._gru_feature_major(u) for u in widths] == [
-            False, False, False, True, True
-        ]  # fmt: skip
+    monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: True)
+    assert not any(_fused_recurrence._gru_feature_major(u) for u in widths)
+    monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: False)
+    assert [_fused_recurrence._gru_feature_major(u) for u in widths] == [
+        False, False, False, True, True
+    ]  # fmt: skip
     ran = []
     for name in ("_gru_reset_after", "_gru_reset_after_feature_major"):
         loop = getattr(_fused_recurrence, name)
@@ -439,7 +440,7 @@ def test_batch_split_under_xla(name, monkeypatch):
 def test_when_the_batch_is_split(monkeypatch):
     """`_batch_halves`: two loops from 64 rows up ([ceil, floor]), one below; one for the
     LSTMs that have per-gate products (with oneDNN up to 256 units; with Eigen except from
-    129 to 256), the GRU above 256 units or with Eigen and the simple RNN; `Bidirectional`
+    129 to 256), the GRU above 512 units or with Eigen and the simple RNN; `Bidirectional`
     turns it off."""
     halves = _fused_recurrence._batch_halves
     monkeypatch.setattr(_fused_recurrence, "_onednn_matmuls", lambda: True)
@@ -447,7 +448,8 @@ def test_when_the_batch_is_split(monkeypatch):
     assert halves(GRUCell(8), x) == [32, 32]
     assert halves(GRUCell(8), tf.zeros([65, 2, 3])) == [33, 32]
     assert halves(GRUCell(8), tf.zeros([63, 2, 3])) is None
-    assert halves(GRUCell(257), x) is None
+    assert halves(GRUCell(512), x) == [32, 32]
+    assert halves(GRUCell(513), x) is None
     assert halves(SimpleRNNCell(8), x) is None
     assert halves(LSTMCell(256), x) is None
     assert halves(PeepholeLSTMCell(256), x) is None
