@@ -10,6 +10,8 @@
 - `StackedRNN(dropout="0.1")` or `dropout=None` failed with a TypeError naming no argument; a
   NumPy integer `seed` failed in Keras' `Dropout` as "must be an integer"; a string seed on
   `seed + index`.
+- `tape.jacobian` (vectorized by pfor) of a GRU failed with "Required handle data not set":
+  its lists of saved states were made with the raw list ops, which give a list no handle data.
 """
 
 import keras
@@ -138,3 +140,29 @@ def test_stack_takes_numpy_numbers_as_its_python_ones():
     assert type(numpy_stack.get_config()["dropout"]) is float
     assert type(numpy_stack.get_config()["seed"]) is int
     np.testing.assert_array_equal(numpy_stack(x, training=True), plain_stack(x, training=True))
+
+
+@pytest.mark.parametrize("feature_major", [False, True], ids=["batch_major", "feature_major"])
+@pytest.mark.parametrize("make_cell", CELLS)
+def test_vectorized_jacobian_of_a_fused_layer_equals_keras_rnn(
+    make_cell, feature_major, monkeypatch
+):
+    """`tape.jacobian` vectorizes the backward pass with pfor, which converts a loop carrying a
+    TensorList only when the list has its handle data (element dtype and shape): the GRU's
+    lists of saved states, set once before its loop with the raw list ops, had none, and its
+    Jacobian failed with "Required handle data not set". Both layouts of the GRU."""
+    from keras_seq.layers import _fused_recurrence
+
+    monkeypatch.setattr(_fused_recurrence, "_gru_feature_major", lambda units: feature_major)
+    x, _ = _inputs()
+    cell = make_cell(3, dtype="float64")
+    ours = Recurrent(cell, dtype="float64", return_sequences=True)
+    reference = keras.layers.RNN(cell, dtype="float64", return_sequences=True)
+    assert _fused_recurrence.supports_fused_recurrence(cell, training=False, unroll=False)
+    jacobians = []
+    for layer in (ours, reference):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs = layer(x, mask=MASK)
+        jacobians.append(tape.jacobian(outputs, x))  # pfor
+    np.testing.assert_allclose(jacobians[0], jacobians[1], rtol=1e-10, atol=1e-12)
