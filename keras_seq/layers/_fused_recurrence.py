@@ -40,8 +40,8 @@ gained nothing at first (0.98–1.04× with ``h_{t-1}`` transposed at every back
 1.01× at C and 0.93× at A, with 15% more peak memory, when its backward read ``h_{t-1}``
 from feature-major outputs kept instead), but with its gradients' lists made [u, T·B] rows,
 not transposed block by block, it gained 1.05–1.18× with Eigen at 512 units (1.08–1.18×
-with oneDNN forced on the AVX2 machine, but on the AVX-512 / AMX machine, oneDNN's default
-home, batch-major ran faster: see `_gru_feature_major`), where it now runs with Eigen, its
+with oneDNN forced on the AVX2 machine, but on an AMD EPYC / AVX-512 machine, where it is
+the default, batch-major ran faster: see `_gru_feature_major`), where it now runs with Eigen, its
 peak under Keras' GRU's, and 1.03–1.08× more once its
 backward read ``h_{t-1} U_h + b_h`` saved instead of making it again
 (`_gru_reset_after_feature_major`, `_gru_feature_major`); the simple RNN's lost
@@ -187,7 +187,7 @@ def fused_recurrence(cell, inputs, states, mask=None, split_batch=True):
 # products, A, 0.96-0.98x); B = 32 lost (halves of 16 rows: the GRU 0.92-0.95x, the LSTM's
 # forward 0.85x); four loops of 16 rows lost 0.84x at C.
 _SPLIT_BATCH_MIN_ROWS = 64
-# The GRU with oneDNN up to 512 units (`_gru_in_halves`): on the AVX-512 / AMX machine,
+# The GRU with oneDNN up to 512 units (`_gru_in_halves`): on an AMD EPYC / AVX-512 machine,
 # 2026-12-04, old against new in one process (20-25 train steps, three runs), batch-major in
 # two loops ran 1.16-1.20x the feature-major single loop at C (64 x 30, 256 -> 512), 1.09x at
 # 128 rows; at 1024 units two loops gained nothing (1.00-1.02x the single feature-major loop,
@@ -228,10 +228,10 @@ def _batch_halves(cell, inputs):
 def _gru_in_halves(units):
     """Whether the GRU runs two loops over a batch's halves: with oneDNN up to
     `_SPLIT_GRU_MAX_UNITS` units (1.12-1.14x at A, 1.16-1.20x at C in its batch-major loop;
-    at 1024 units two loops gained nothing); with
-    Eigen never (`_onednn_matmuls`): on the AMD EPYC / AVX2 machine one loop ran 1.03-1.10x
-    two at A (64 x 50, 128 -> 256, three runs), 1.03-1.05x at 64 x 100, 1.06-1.08x at 192
-    units, at parity on 128 rows (old against new in one process, two copies each)."""
+    at 1024 units two loops gained nothing); with Eigen never (`_onednn_matmuls`): on the AMD
+    EPYC / AVX2 machine one loop ran 1.03-1.10x two at A (64 x 50, 128 -> 256, three runs),
+    1.03-1.05x at 64 x 100, 1.06-1.08x at 192 units, at parity on 128 rows (old against new
+    in one process, two copies each)."""
     return units <= _SPLIT_GRU_MAX_UNITS and _onednn_matmuls()
 
 
@@ -1253,7 +1253,7 @@ _FEATURE_MAJOR_GRU_MIN_UNITS = 512
 def _gru_feature_major(units):
     """Whether the GRU (reset after) runs feature-major (`_gru_reset_after_feature_major`):
     on the CPU with Eigen from `_FEATURE_MAJOR_GRU_MIN_UNITS` units; batch-major with oneDNN
-    (measured on the AVX-512 / AMX machine, where TensorFlow picks it by default: one
+    (measured on an AMD EPYC / AVX-512 machine, where TensorFlow picks it by default: one
     batch-major loop ran 1.02-1.09x the feature-major one at C, 1.06x at B, 1.04-1.08x at 1024
     units, and two batch-major loops over the halves 1.16-1.20x at C) and where a GPU is
     visible (never measured there: the rule first measured). Forcing oneDNN on the AMD

@@ -152,7 +152,7 @@ class Recurrent(keras.layers.Layer):
                 "`cell` must be a single cell; stack layers with `StackedRNN` or wrap cells in "
                 f"`keras.layers.StackedRNNCells`. Got a {type(cell).__name__}."
             )
-        if isinstance(cell, (Recurrent, keras.layers.RNN)) or hasattr(cell, "return_sequences"):
+        if hasattr(cell, "return_sequences"):  # ours, Keras' RNN and Bidirectional alike
             # A sequence layer has `call` and (ours) `state_size` too, and failed when called,
             # on a [batch, features] step it was handed, with an error naming that layer.
             raise ValueError(

@@ -52,6 +52,16 @@ def _check_max_length(max_length, allow_none=False):
     return int(max_length)
 
 
+def _check_max_length_bound(max_length_bound, why=""):
+    """``max_length_bound`` as a Python int (NumPy integers are taken, as every other length
+    argument takes them): TypeError unless an int, ValueError outside [1, 2**31 - 1]."""
+    if isinstance(max_length_bound, bool) or not isinstance(max_length_bound, numbers.Integral):
+        raise TypeError(f"`max_length_bound` must be an int{why}, got {max_length_bound!r}.")
+    if not 1 <= max_length_bound <= _MAX_INT32:
+        raise ValueError(f"`max_length_bound` must be in [1, 2**31 - 1], got {max_length_bound!r}.")
+    return int(max_length_bound)
+
+
 def _make_attention(name, units, dtype):
     cls = attention_module.get(name)  # a str (or TypeError), any case
     name = name.lower()
@@ -397,16 +407,11 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
                 "`strategy` must be a keras_seq.decoding strategy (`GreedySearch`, "
                 f"`BeamSearch`), got {strategy!r}."
             )
-        if max_length is None and (
-            isinstance(max_length_bound, bool) or not isinstance(max_length_bound, numbers.Integral)
-        ):
-            # NumPy integers are taken, as every other length argument takes them.
-            raise TypeError(
-                "`max_length_bound` must be an int when `max_length` is None (the default "
-                f"length is capped by it), got {max_length_bound!r}."
-            )
         if max_length is None:
-            max_length_bound = int(max_length_bound)
+            max_length_bound = _check_max_length_bound(
+                max_length_bound,
+                " when `max_length` is None (the default length is capped by it)",
+            )
         if isinstance(max_length, numbers.Integral) and not isinstance(max_length, bool):
             # Checked under its own name: it becomes the static bound below, and a
             # `max_length=0` was told as "`max_length_bound` must be in [1, 2**31 - 1]".
@@ -464,15 +469,8 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         # Checked at every call, not only when compiling: the cache key of `beam_size=1`
         # equals that of `True` or `1.0`, which would then skip the checks.
         strategy = self._strategy(beam_size, length_penalty, n_best)
-        # NumPy integers are taken (np.int64(50) was a TypeError), and the range is checked
-        # here, not only when the first call traces the search.
-        if isinstance(max_length_bound, bool) or not isinstance(max_length_bound, numbers.Integral):
-            raise TypeError(f"`max_length_bound` must be an int, got {max_length_bound!r}.")
-        if not 1 <= max_length_bound <= _MAX_INT32:
-            raise ValueError(
-                f"`max_length_bound` must be in [1, 2**31 - 1], got {max_length_bound!r}."
-            )
-        max_length_bound = int(max_length_bound)
+        # The range is checked here, not only when the first call traces the search.
+        max_length_bound = _check_max_length_bound(max_length_bound)
         key = ("ids", beam_size, length_penalty, n_best, max_length_bound)
         function = self._decoders.compiled(
             key,

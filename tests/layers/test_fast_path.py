@@ -298,7 +298,7 @@ def test_feature_major_gru_traced_with_unknown_sizes(jit_compile, monkeypatch):
 
 def test_gru_layout_by_width_and_matmul_library(monkeypatch):
     """`_gru_feature_major`: on the CPU with Eigen from 512 units; batch-major with oneDNN
-    (measured faster on the AVX-512 / AMX machine) and where a GPU is visible; with Eigen a
+    (measured faster on an AMD EPYC / AVX-512 machine) and where a GPU is visible; with Eigen a
     GRU of 512 units runs the feature-major loop, one of 511 the batch-major one."""
     widths = [1, 256, 511, 512, 1024]
     if tf.config.list_logical_devices("GPU"):
