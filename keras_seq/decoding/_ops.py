@@ -30,9 +30,12 @@ def write_time_step(buffer, index, values, time_axis):
     """Returns `buffer` with `values` written at position `index` of `time_axis`.
 
     A fixed-shape write (`tf.where` against a one-hot time mask) rather than a
-    TensorArray, so the loop keeps static shapes for XLA and TF Serving.
+    TensorArray, so the loop keeps static shapes for XLA and TF Serving (a growing
+    buffer's length is read at run time).
     """
     length = buffer.shape[time_axis]
+    if length is None:
+        length = tf.shape(buffer)[time_axis]
     trailing = buffer.shape.rank - time_axis - 1
     at_index = tf.reshape(tf.equal(tf.range(length), index), [length] + [1] * trailing)
     return tf.where(at_index, tf.expand_dims(values, time_axis), buffer)

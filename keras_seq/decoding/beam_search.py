@@ -116,6 +116,7 @@ class BeamSearch(DecodingStrategy):
         beam_size = self.beam_size
         batch_size = tf.shape(start_ids)[0]
         beam_offsets = tf.range(batch_size)[:, None] * beam_size  # row of beam 0 of each example
+        buffer_steps = self._buffer_steps(max_steps)
 
         def initialize(logits, attention):
             if self.coverage_penalty > 0 and attention is None:
@@ -130,12 +131,12 @@ class BeamSearch(DecodingStrategy):
                 "lengths": tf.zeros(shape, tf.int32),
                 "log_probs": tf.tile(first_beam_only[None], [batch_size, 1]),
                 "scores": tf.zeros(shape, tf.float32),
-                "ids": tf.zeros(shape + [max_steps], tf.int32),
-                "token_scores": tf.zeros(shape + [max_steps], tf.float32),
+                "ids": tf.zeros(shape + [buffer_steps], tf.int32),
+                "token_scores": tf.zeros(shape + [buffer_steps], tf.float32),
             }
             if attention is not None:
                 source_length = tf.shape(attention)[-1]
-                variables["alignments"] = tf.zeros(shape + [max_steps, source_length])
+                variables["alignments"] = tf.zeros(shape + [buffer_steps, source_length])
                 variables["coverage"] = tf.zeros(shape + [source_length])
             return variables
 
@@ -281,6 +282,7 @@ class BeamSearch(DecodingStrategy):
             max_steps,
             initialize,
             advance,
+            time_axis=2,
         )
         n_best = self.n_best
         best_rows = tf.reshape(beam_offsets + tf.range(n_best)[None, :], [-1])

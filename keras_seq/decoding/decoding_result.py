@@ -8,7 +8,8 @@ class DecodingResult(NamedTuple):
 
     `B` is the batch size, `N` the number of hypotheses per example
     (`BeamSearch.n_best`, 1 for `GreedySearch`), `T` the static length bound
-    and `S` the source length of the attention. A namedtuple, so it passes
+    (above 1024 steps, outside XLA: the number of steps the search ran, see
+    `DecodingStrategy`) and `S` the source length of the attention. A namedtuple, so it passes
     through `tf.nest` and can be returned from a `tf.function`; `to_dict()`
     gives the dense, batch-major tensors a serving signature returns.
 

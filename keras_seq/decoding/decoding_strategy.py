@@ -3,8 +3,19 @@
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.ops import control_flow_util
 
 from keras_seq.decoding._ops import relax_batch_dimension
+
+# Output buffers of up to this many steps are allocated whole, with the static length
+# `T = max_length_bound`. A larger bound starts them at this length and doubles them as the
+# search runs (see `DecodingStrategy._buffer_steps`): `RNNLanguageModel.generate(
+# max_length=10**9)` allocated buffers of 10**9 steps up front, and the process was killed
+# for memory after 51 s, with no error, though `</s>` came within 20 steps.
+GROWING_BUFFERS_ABOVE = 1024
+
+# The buffers of the search with a time axis, which grow.
+_TIME_BUFFERS = ("ids", "token_scores", "alignments")
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -20,12 +31,21 @@ class DecodingStrategy:
     needed for alignments and the coverage penalty).
 
     The loop is pure TensorFlow: the first step is traced before the
-    `tf.while_loop`, the others inside it; outputs live in fixed-shape `[.., T]`
-    buffers (no TensorArray), with no py_func and no custom op, so the search
-    exports in a SavedModel that TF Serving runs, and also compiles with
-    `tf.function(jit_compile=True)`. Called eagerly, the search is wrapped in a
-    `tf.function` (without AutoGraph: the step must be graph-ready TensorFlow
-    code, as Keras layers are) so that it never runs a Python loop over steps;
+    `tf.while_loop`, the others inside it; outputs live in `[.., T]` buffers (no
+    TensorArray), with no py_func and no custom op, so the search exports in a
+    SavedModel that TF Serving runs, and also compiles with
+    `tf.function(jit_compile=True)`. Up to a `max_length_bound` of 1024 steps
+    (`GROWING_BUFFERS_ABOVE`), and always under XLA, which needs static shapes,
+    the buffers have the static length `T = max_length_bound`. Above it they
+    start at 1024 steps and double when the search gets there (up to the
+    bound), so memory follows the steps the search runs, not the bound (a
+    language model asked for up to 10**9 tokens that says `</s>` after 20 needs
+    no 10**9-step buffers); `T` is then the number of steps the search ran
+    (the longest hypothesis, or more in a beam), unknown while tracing.
+
+    Called eagerly, the search is wrapped in a `tf.function` (without
+    AutoGraph: the step must be graph-ready TensorFlow code, as Keras layers
+    are) so that it never runs a Python loop over steps;
     a model should wrap its decoding in its own `tf.function` once, since an
     eager call traces the whole search again.
 
@@ -64,8 +84,9 @@ class DecodingStrategy:
         seed: None, int in `[-2**63, 2**63 - 1]`, or int tensor `[]` or `[2]`.
             Seed of the stateless random draws of a sampling selector; ignored
             by deterministic searches. None draws a fresh seed at each call.
-        max_length_bound: optional int. The static length `T` of the output
-            buffers. Defaults to `max_length` when it is a Python int or a
+        max_length_bound: optional int. The most steps the search runs, and the
+            static length `T` of the output buffers up to 1024 steps (above it,
+            see the growing buffers above). Defaults to `max_length` when it is a Python int or a
             tensor of known value; needed when `max_length` is only known at
             run time. Per-example tensor lengths above it are cut to it; a
             Python int `max_length` above it is an error.
@@ -144,16 +165,31 @@ class DecodingStrategy:
         """Returns the `DecodingResult`; arguments are validated, lengths are `[B]` int32."""
         raise NotImplementedError(f"{type(self).__name__} must implement `_search`.")
 
-    def _run_loop(self, step, ids, state, end_id, max_steps, initialize, advance):
+    def _buffer_steps(self, max_steps):
+        """The length the output buffers of a search of at most ``max_steps`` steps start at:
+        ``max_steps`` itself up to `GROWING_BUFFERS_ABOVE` and under XLA (which needs static
+        shapes), `GROWING_BUFFERS_ABOVE` above it; `_run_loop` grows them, given their
+        ``time_axis``."""
+        if max_steps <= GROWING_BUFFERS_ABOVE or _in_xla_context():
+            return max_steps
+        return GROWING_BUFFERS_ABOVE
+
+    def _run_loop(self, step, ids, state, end_id, max_steps, initialize, advance, time_axis=None):
         """Calls `step` for indices `0 .. max_steps - 1` until every hypothesis has ended.
 
         `initialize(logits, attention)` builds the dict of search variables
         (with a boolean `finished`) from the first step's outputs;
         `advance(index, logits, attention, variables, state)` returns the new
         `(variables, ids, state)`. Returns the final `(variables, state)`.
+
+        When `initialize` made the buffers `ids`, `token_scores` and `alignments`
+        shorter than `max_steps` along `time_axis` (`_buffer_steps`), they double
+        whenever the loop reaches their end (up to `max_steps`), and come out cut to
+        the steps the loop ran.
         """
         logits, state, attention = _call_step(step, ids, state, tf.constant(0), end_id)
         variables = initialize(logits, attention)
+        growing = time_axis is not None and variables["ids"].shape[time_axis] != max_steps
         variables, ids, state = advance(tf.constant(0), logits, attention, variables, state)
         has_attention = attention is not None
 
@@ -172,16 +208,32 @@ class DecodingStrategy:
                     f"{'no ' if attention is None else ''}attention inside the loop."
                 )
             _check_loop_state(fed_state, state)
+            if growing:
+                variables = _grown(variables, index, time_axis, max_steps)
             variables, ids, state = advance(index, logits, attention, variables, state)
             return index + 1, variables, ids, state
 
         loop_variables = (tf.constant(1), variables, ids, state)
-        _, variables, _, state = tf.while_loop(
+        invariants = relax_batch_dimension(loop_variables[1:])
+        if growing:
+            invariants[0].update(
+                {
+                    name: _free_axis(shape, time_axis)
+                    for name, shape in invariants[0].items()
+                    if name in _TIME_BUFFERS
+                }
+            )
+        steps, variables, _, state = tf.while_loop(
             not_done,
             body,
             loop_variables,
-            shape_invariants=(tf.TensorShape([]),) + relax_batch_dimension(loop_variables[1:]),
+            shape_invariants=(tf.TensorShape([]),) + invariants,
         )
+        if growing:
+            variables = {
+                name: _cut(value, time_axis, steps) if name in _TIME_BUFFERS else value
+                for name, value in variables.items()
+            }
         return variables, state
 
     def get_config(self):
@@ -197,6 +249,43 @@ class DecodingStrategy:
         config = {key: getattr(self, key, value) for key, value in self.get_config().items()}
         arguments = ", ".join(f"{key}={value!r}" for key, value in config.items())
         return f"{type(self).__name__}({arguments})"
+
+
+def _in_xla_context():
+    """Whether the search is being traced for XLA (``tf.function(jit_compile=True)``)."""
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
+def _grown(variables, index, time_axis, max_steps):
+    """``variables`` with the time buffers doubled along ``time_axis`` (zeros after, at most
+    ``max_steps`` long) when ``index`` is at their end, else as they are."""
+    capacity = tf.shape(variables["ids"])[time_axis]
+
+    def grow():
+        extra = tf.minimum(capacity, max_steps - capacity)
+        grown = dict(variables)
+        for name in _TIME_BUFFERS:
+            if name in variables:
+                paddings = [[0, 0]] * variables[name].shape.rank
+                paddings[time_axis] = [0, extra]
+                grown[name] = tf.pad(variables[name], paddings)
+        return grown
+
+    return tf.cond(index >= capacity, grow, lambda: dict(variables))
+
+
+def _free_axis(shape, axis):
+    """``shape`` with dimension ``axis`` unknown."""
+    dimensions = shape.as_list()
+    dimensions[axis] = None
+    return tf.TensorShape(dimensions)
+
+
+def _cut(buffer, axis, length):
+    """The first ``length`` positions of ``buffer`` along ``axis``."""
+    size = [-1] * buffer.shape.rank
+    size[axis] = length
+    return tf.slice(buffer, [0] * buffer.shape.rank, tf.stack(size))
 
 
 def _call_step(step, ids, state, index, end_id):

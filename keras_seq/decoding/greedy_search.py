@@ -67,18 +67,20 @@ class GreedySearch(DecodingStrategy):
         if self.selector.stochastic and seed is None:
             seed = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32)
 
+        buffer_steps = self._buffer_steps(max_steps)
+
         def initialize(logits, attention):
             batch_size = tf.shape(logits)[0]
             variables = {
                 "finished": tf.zeros([batch_size], tf.bool),
                 "lengths": tf.zeros([batch_size], tf.int32),
                 "log_probs": tf.zeros([batch_size], tf.float32),
-                "ids": tf.zeros([batch_size, max_steps], tf.int32),
-                "token_scores": tf.zeros([batch_size, max_steps], tf.float32),
+                "ids": tf.zeros([batch_size, buffer_steps], tf.int32),
+                "token_scores": tf.zeros([batch_size, buffer_steps], tf.float32),
             }
             if attention is not None:
                 source_length = tf.shape(attention)[-1]
-                variables["alignments"] = tf.zeros([batch_size, max_steps, source_length])
+                variables["alignments"] = tf.zeros([batch_size, buffer_steps, source_length])
             return variables
 
         def advance(index, logits, attention, variables, state):
@@ -130,7 +132,7 @@ class GreedySearch(DecodingStrategy):
             return new, next_ids, state
 
         variables, state = self._run_loop(
-            step, start_ids, initial_state, end_id, max_steps, initialize, advance
+            step, start_ids, initial_state, end_id, max_steps, initialize, advance, time_axis=1
         )
         alignments = variables.get("alignments")
         return DecodingResult(

@@ -187,7 +187,7 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
         target_vocabulary_size = int(target_vocabulary_size)
         # Before any layer is made: a dropout of None or "0.1" failed in a comparison deep in
         # a layer (TypeError: '<=' not supported), a cell of ["lstm"] as unhashable.
-        check_cell_and_dropout(cell, dropout)
+        dropout = check_cell_and_dropout(cell, dropout)
         # Before the layers check them under their own names: `embedding_dim` was told as
         # Keras' `output_dim`, `units` as the halved size of a bidirectional encoder (-1 for
         # -2; "8" failed in `units % 2`), and `bridge` as the `Bridge` layer's `mode`.
@@ -395,7 +395,8 @@ class Seq2Seq(RefusesClassWeight, keras.Model):
 
         ``max_length`` defaults to ``2 * source_length + 10`` tokens per example, capped at
         the static ``max_length_bound``. A Python int ``max_length`` is also the static bound
-        (the result has ``max_length`` columns, and it may exceed ``max_length_bound``); a
+        (the result has ``max_length`` columns up to 1024, the steps the search ran above;
+        it may exceed ``max_length_bound``); a
         tensor ``max_length`` is capped at ``max_length_bound``. ``seed`` seeds a sampling
         strategy (``GreedySearch(TemperatureSampler(...))``): the same seed, the same
         translations; None draws a fresh one at each call. Returns the strategy's
