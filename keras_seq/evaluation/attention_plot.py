@@ -4,10 +4,10 @@ import math
 import numbers
 
 import numpy as np
-import tensorflow as tf
 
 from keras_seq._checked_ids import as_int
 from keras_seq.decoding import BeamSearch, GreedySearch
+from keras_seq.text.tokenizer import string_constant
 
 
 def attention_alignment(model, text, beam_size=4, max_length=100, length_penalty=0.6):
@@ -20,7 +20,9 @@ def attention_alignment(model, text, beam_size=4, max_length=100, length_penalty
         model: a `keras_seq.models.Seq2Seq` built with its tokenizers.
         text: str. One source sentence.
         beam_size: int >= 1. 1 for greedy decoding.
-        max_length: int >= 1. Static bound of the output length.
+        max_length: int >= 1. Bound of the output length: as in ``translate``, the
+            translation stops at ``min(max_length, 2 * source_tokens + 10)`` tokens, and the
+            search allocates no more steps than that (any int up to 2**31 - 1 works).
         length_penalty: None or a finite number >= 0. GNMT alpha (0 or None: none), the
             default of ``Seq2Seq.translate``.
 
@@ -50,10 +52,18 @@ def attention_alignment(model, text, beam_size=4, max_length=100, length_penalty
     penalty = ("gnmt", float(length_penalty)) if length_penalty else None
     beam_search = BeamSearch(beam_size, length_penalty=penalty)  # checks beam_size
     strategy = GreedySearch() if beam_size == 1 else beam_search
-    source_ids = model.source_ids_from_text(tf.constant([text]))
-    result = model.decode(source_ids, strategy, max_length_bound=max_length)
-    length = int(result.lengths[0, 0])
+    # As `translate` converts its texts: a lone surrogate ("\ud800", from JSON) becomes
+    # U+FFFD, where `tf.constant` failed with "Error converting unicode string".
+    source_ids = model.source_ids_from_text(string_constant([text]))
     source = [int(i) for i in source_ids[0].numpy() if i != 0]
+    # `decode` stops a translation at ``2 * source_length + 10`` tokens; ``max_length_bound``
+    # sizes its buffers (whole up to 1024 steps, and under XLA). ``max_length=2**31 - 1``
+    # (accepted, and `translate` bounds its buffers the same way) asked for hundreds of GiB
+    # and failed after minutes of allocation retries. The same translation, bounded by what
+    # it can reach.
+    bound = min(max_length, 2 * len(source) + 10)
+    result = model.decode(source_ids, strategy, max_length_bound=bound)
+    length = int(result.lengths[0, 0])
     target = [int(i) for i in result.ids[0, 0, :length].numpy()]
     weights = result.alignments[0, 0, :length, : len(source)].numpy()
     return (

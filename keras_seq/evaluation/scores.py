@@ -99,13 +99,19 @@ def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
     Raises:
         TypeError: ``hypotheses`` or ``references`` is a single string, a set or a dict
             (no corpus order), or holds a non-str (bytes from ``detokenize(...).numpy()``
-            must be decoded first), a hypothesis has an empty list of references, or
-            ``lowercase`` is not a bool.
+            must be decoded first), a hypothesis has an empty list of references,
+            ``lowercase`` is not a bool, or ``tokenize`` is not a str.
         ValueError: lengths differ, nothing to score, or an unknown ``tokenize``.
     """
     if not isinstance(lowercase, (bool, np.bool_)):
         # sacrebleu takes any truthy value: "False" or "no" from a config lower-cased.
         raise TypeError(f"`lowercase` must be a bool, got {lowercase!r}.")
+    if not isinstance(tokenize, str):
+        # A list or dict failed in the lookup below with "unhashable type: 'list'".
+        raise TypeError(
+            f"`tokenize` must be a str, one of {sorted(sacrebleu.BLEU.TOKENIZERS)}, got "
+            f"{tokenize!r:.60}."
+        )
     if tokenize not in sacrebleu.BLEU.TOKENIZERS:
         raise ValueError(
             f"`tokenize` must be one of {sorted(sacrebleu.BLEU.TOKENIZERS)}, got {tokenize!r}."

@@ -298,7 +298,8 @@ class Tokenizer(keras.layers.Layer):
                 pre-split tokens [batch, None] (ragged, or a list of lists or NumPy vectors
                 of str) or a dense [batch, tokens] tensor, whose trailing "" entries are
                 padding.
-            add_start: bool. Put `<s>` (id 1) first.
+            add_start: bool (a NumPy bool too; anything else, "False" included, is a
+                TypeError). Put `<s>` (id 1) first.
             add_end: bool. Put `</s>` (id 2) last; truncation keeps it.
             sequence_length: int (a NumPy integer too) or None. None: ragged output; else
                 dense [batch, sequence_length], truncated and padded with 0.
@@ -307,6 +308,12 @@ class Tokenizer(keras.layers.Layer):
             int32 ids: tf.RaggedTensor [batch, None] or tf.Tensor [batch, sequence_length].
         """
         self._check_vocabulary_set()
+        # A str flag read as its truth value: `add_start="False"` put `<s>` first (and, with a
+        # `sequence_length`, failed with "invalid literal for int()"). A NumPy bool passes, as
+        # a bool: as it was, the traced function got it as a tensor and failed ("int()
+        # argument must be ... not 'SymbolicTensor'").
+        add_start = check_bool(add_start, "add_start")
+        add_end = check_bool(add_end, "add_end")
         given = sequence_length
         if sequence_length is not None:
             sequence_length = as_int(sequence_length)  # NumPy integers pass, as an int
