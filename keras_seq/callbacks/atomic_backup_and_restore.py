@@ -232,9 +232,13 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         if self.delete_checkpoint and os.path.isdir(self.write_dir):
             # The backup's own files, then the directory if nothing else is left in it: a
             # whole-tree removal took whatever else was kept there (the best checkpoint).
+            # The state file first: it is the commit, and a kill after the weights it names
+            # were removed left a state that a rerun could not load (FileNotFoundError).
+            # Without it, leftover weights are only files the next backup replaces.
+            _remove_if_present(os.path.join(self.write_dir, _STATE_FILE))
             for name in os.listdir(self.write_dir):
                 if _OWN_FILE.fullmatch(name):
-                    os.remove(os.path.join(self.write_dir, name))
+                    _remove_if_present(os.path.join(self.write_dir, name))
             with contextlib.suppress(OSError):  # not empty: the other files stay
                 os.rmdir(self.write_dir)
 
@@ -244,3 +248,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             "write_dir": self.write_dir,
             "delete_checkpoint": self.delete_checkpoint,
         }
+
+
+def _remove_if_present(path):
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)

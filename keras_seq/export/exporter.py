@@ -62,7 +62,8 @@ def export(model, base_dir, name, version=None, examples=None):
     Raises:
         TypeError: the model has no ``serving_signatures()`` or it returns something else,
             or a signature function returns something other than a dict of tensors.
-        ValueError: a bad ``name`` or ``version``; a signature is not servable (ragged
+        ValueError: a bad ``name`` or ``version`` (or no ``version`` given when version
+            2**63 - 1 exists: there is no next one); a signature is not servable (ragged
             output, non-string input, no batch dimension, ``jit_compile=True``,
             ``tf.py_function``...); or examples are missing or do not fit their signature
             (TF Serving would fail the version when it replays them at load).
@@ -185,10 +186,20 @@ def next_version(model_dir):
     """One more than the highest version in ``model_dir`` (1 when none).
 
     A version is an all-digit directory name that TF Serving reads as an int64.
+
+    Raises:
+        ValueError: the highest version is already 2**63 - 1: one more is no int64, and TF
+            Serving would never see a directory of that name.
     """
     if not os.path.isdir(model_dir):
         return 1
-    return max(standalone_checker.version_directories(model_dir), default=0) + 1
+    highest = max(standalone_checker.version_directories(model_dir), default=0)
+    if highest >= MAX_VERSION:
+        raise ValueError(
+            f"{model_dir} already holds version {highest} = 2**63 - 1, TF Serving's highest "
+            "(int64) version: there is no next one; pass version= a free number below it"
+        )
+    return highest + 1
 
 
 def _resolve_version(model_dir, version):

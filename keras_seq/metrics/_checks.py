@@ -16,3 +16,10 @@ def ids_in_range(named_ids, size, what="class ids"):
         for name, ids in named_ids.items()
     ]
     return [ids for ids, _ in checked], tf.reduce_all([fine for _, fine in checked])
+
+
+def accumulator_dtype(dtype):
+    """The dtype a metric made with ``dtype`` counts and computes in: float64 when asked for
+    (as Keras' own metrics honour ``dtype="float64"``: float32 sums stop growing past 2**24
+    counts), else float32 (a half-precision count would overflow past 65504)."""
+    return "float64" if dtype == "float64" else "float32"

@@ -7,7 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_seq._checked_ids import poisoned, refuse_ragged
-from keras_seq.metrics._checks import ids_in_range
+from keras_seq.metrics._checks import accumulator_dtype, ids_in_range
 
 AVERAGES = ("macro", "micro", "weighted")
 
@@ -34,6 +34,8 @@ class ClassF1Score(keras.metrics.Metric):
         average: "macro", "micro" or "weighted".
         class_names: optional list of distinct str naming the classes in `report()`.
         name: str.
+        dtype: "float64" to count and compute in float64 (as Keras' metrics do; float32 sums
+            stop growing past 2**24); any other dtype (the default) counts in float32.
 
     Call arguments (``update_state``):
         y_true: int labels [B].
@@ -87,8 +89,13 @@ class ClassF1Score(keras.metrics.Metric):
         self.num_classes = num_classes
         self.average = average
         self.class_names = None if class_names is None else list(class_names)
+        # float64 when made with dtype="float64" (Keras' metrics honour it), else float32.
+        self._accumulator_dtype = accumulator_dtype(self.dtype)
         self.confusion = self.add_variable(
-            (num_classes, num_classes), initializer="zeros", name="confusion"
+            (num_classes, num_classes),
+            initializer="zeros",
+            dtype=self._accumulator_dtype,
+            name="confusion",
         )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -119,16 +126,16 @@ class ClassF1Score(keras.metrics.Metric):
             {"y_true": ops.reshape(y_true, (-1,)), "y_pred": ops.reshape(y_pred, (-1,))},
             self.num_classes,
         )
-        weights = ops.ones_like(y_true, dtype="float32")
+        weights = ops.ones_like(y_true, dtype=self._accumulator_dtype)
         if sample_weight is not None:
-            weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+            weights = ops.reshape(ops.cast(sample_weight, self._accumulator_dtype), (-1,))
             if len(weights.shape) and weights.shape[0] == 1:
                 weights = ops.broadcast_to(weights, ops.shape(y_true))
         checks = self._checks(y_true, y_pred, weights)
         with tf.control_dependencies(checks):
-            true_one_hot = ops.one_hot(y_true, self.num_classes, dtype="float32")
+            true_one_hot = ops.one_hot(y_true, self.num_classes, dtype=self._accumulator_dtype)
             true_one_hot = true_one_hot * weights[:, None]
-            pred_one_hot = ops.one_hot(y_pred, self.num_classes, dtype="float32")
+            pred_one_hot = ops.one_hot(y_pred, self.num_classes, dtype=self._accumulator_dtype)
             counts = ops.matmul(ops.transpose(true_one_hot), pred_one_hot)
             self.confusion.assign_add(poisoned(counts, fine & width_fits))
 

@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_seq._checked_ids import poisoned
 from keras_seq.losses.masked_sequence_loss import check_pad_id, target_ids, token_weights
+from keras_seq.metrics._checks import accumulator_dtype
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -16,6 +17,8 @@ class MaskedAccuracy(keras.metrics.Metric):
 
     Args:
         pad_id: int. Target id that marks padding.
+        dtype: "float64" to count and compute in float64 (as Keras' metrics do; float32 sums
+            stop growing past 2**24); any other dtype (the default) counts in float32.
 
     Call arguments (``update_state``):
         y_true: int target ids [B, T] ([B, T, 1] is read as [B, T]).
@@ -44,16 +47,22 @@ class MaskedAccuracy(keras.metrics.Metric):
         # otherwise raises after the first epoch for a metric it cannot place.
         self._direction = "up"
         self.pad_id = check_pad_id(pad_id)
-        self.correct = self.add_variable((), initializer="zeros", name="correct")
-        self.count = self.add_variable((), initializer="zeros", name="count")
+        # float64 when made with dtype="float64" (Keras' metrics honour it), else float32.
+        self._accumulator_dtype = accumulator_dtype(self.dtype)
+        self.correct = self.add_variable(
+            (), initializer="zeros", dtype=self._accumulator_dtype, name="correct"
+        )
+        self.count = self.add_variable(
+            (), initializer="zeros", dtype=self._accumulator_dtype, name="count"
+        )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.convert_to_tensor(y_pred)
         y_true, fine = target_ids(y_true, y_pred, self.pad_id)
-        valid = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
+        valid = ops.cast(ops.not_equal(y_true, self.pad_id), self._accumulator_dtype)
         if sample_weight is not None:
             valid = token_weights(sample_weight, valid)
-        hits = ops.cast(ops.equal(ops.argmax(y_pred, axis=-1), y_true), "float32")
+        hits = ops.cast(ops.equal(ops.argmax(y_pred, axis=-1), y_true), self._accumulator_dtype)
         self.correct.assign_add(ops.sum(hits * valid))
         self.count.assign_add(poisoned(ops.sum(valid), fine))
 

@@ -11,6 +11,7 @@ from keras_seq.losses.masked_sequence_loss import (
     target_ids,
     token_weights,
 )
+from keras_seq.metrics._checks import accumulator_dtype
 
 
 @keras.saving.register_keras_serializable(package="keras_seq")
@@ -28,6 +29,8 @@ class Perplexity(keras.metrics.Metric):
         pad_id: int. Target id that marks padding, inside the vocabulary or not
             (e.g. -100 or V).
         from_logits: bool. Whether predictions are logits (default) or probabilities.
+        dtype: "float64" to count and compute in float64 (as Keras' metrics do; float32 sums
+            stop growing past 2**24); any other dtype (the default) counts in float32.
 
     Call arguments (``update_state``):
         y_true: int target ids [B, T] ([B, T, 1] is read as [B, T]).
@@ -57,15 +60,21 @@ class Perplexity(keras.metrics.Metric):
         self._direction = "down"
         self.pad_id = check_pad_id(pad_id)
         self.from_logits = check_bool(from_logits, "from_logits")
-        self.negative_log_likelihood = self.add_variable((), initializer="zeros", name="nll")
-        self.count = self.add_variable((), initializer="zeros", name="count")
+        # float64 when made with dtype="float64" (Keras' metrics honour it), else float32.
+        self._accumulator_dtype = accumulator_dtype(self.dtype)
+        self.negative_log_likelihood = self.add_variable(
+            (), initializer="zeros", dtype=self._accumulator_dtype, name="nll"
+        )
+        self.count = self.add_variable(
+            (), initializer="zeros", dtype=self._accumulator_dtype, name="count"
+        )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.cast(y_pred, "float32")
+        y_pred = ops.cast(y_pred, self._accumulator_dtype)
         y_true, fine = target_ids(y_true, y_pred, self.pad_id)
         real = ops.not_equal(y_true, self.pad_id)
         y_pred = real_scores(y_pred, real)
-        valid = ops.cast(real, "float32")
+        valid = ops.cast(real, self._accumulator_dtype)
         if sample_weight is not None:
             valid = token_weights(sample_weight, valid)
         if self.from_logits:

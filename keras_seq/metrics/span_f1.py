@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_seq._checked_ids import poisoned, refuse_ragged
-from keras_seq.metrics._checks import ids_in_range
+from keras_seq.metrics._checks import accumulator_dtype, ids_in_range
 
 # Prefix codes of a tag.
 OUTSIDE, BEGIN, INSIDE, END, SINGLE = 0, 1, 2, 3, 4
@@ -68,6 +68,8 @@ class SpanF1(keras.metrics.Metric):
             padding (as `keras_seq.pipelines.tagging_dataset` numbers them).
         scheme: "bio" or "iobes".
         name: str.
+        dtype: "float64" to count and compute in float64 (as Keras' metrics do; float32 sums
+            stop growing past 2**24); any other dtype (the default) counts in float32.
 
     Call arguments (``update_state``):
         y_true: int tag ids [B, T], 0 at padding ([B, T, 1] is read as [B, T], as
@@ -98,9 +100,14 @@ class SpanF1(keras.metrics.Metric):
         self._prefixes = prefixes
         self._types = types
         count = max(len(names), 1)
-        self.true_positives = self.add_variable((count,), initializer="zeros", name="correct")
-        self.predicted = self.add_variable((count,), initializer="zeros", name="predicted")
-        self.gold = self.add_variable((count,), initializer="zeros", name="gold")
+        # float64 when made with dtype="float64" (Keras' metrics honour it), else float32.
+        self._accumulator_dtype = accumulator_dtype(self.dtype)
+        self.true_positives, self.predicted, self.gold = (
+            self.add_variable(
+                (count,), initializer="zeros", dtype=self._accumulator_dtype, name=variable_name
+            )
+            for variable_name in ("correct", "predicted", "gold")
+        )
 
     def _chunks(self, ids, valid):
         """``(start [B, T], end index of the chunk started at t [B, T], type [B, T])``."""
@@ -193,8 +200,9 @@ class SpanF1(keras.metrics.Metric):
         count = self.true_positives.shape[0]
 
         def per_type(chunk_starts, kinds):
-            one_hot = ops.one_hot(ops.maximum(kinds - 1, 0), count, dtype="float32")
-            counts = ops.sum(one_hot * ops.cast(chunk_starts, "float32")[..., None], axis=(0, 1))
+            one_hot = ops.one_hot(ops.maximum(kinds - 1, 0), count, dtype=self._accumulator_dtype)
+            starts = ops.cast(chunk_starts, self._accumulator_dtype)[..., None]
+            counts = ops.sum(one_hot * starts, axis=(0, 1))
             return ops.reshape(counts, (count,))
 
         self.true_positives.assign_add(poisoned(per_type(correct, gold_kind), fine))
