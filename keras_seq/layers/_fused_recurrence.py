@@ -57,12 +57,14 @@ cores: the rows' numbers are the same, the weights' gradients the sum of the two
 the 2-core AVX-512 machine (oneDNN) the LSTM's train step gained 1.09–1.14× at size C (512
 units), the peephole and coupled LSTMs' 1.05–1.06×, the GRU's 1.12–1.14× at A (256 units).
 Where it gained nothing it is off: the LSTMs where they make per-gate products (they
-already keep both cores busy; `_per_gate_products`), the GRU above 256 units (1.00× at C)
-and wherever Eigen runs the matmuls (one loop 1.03–1.10× faster at A on an AVX2 machine;
-`_gru_in_halves`), batches under 64 rows (halves of 32 and fewer: 0.92–0.98×),
-`Bidirectional`'s directions (two loops already: 0.88–0.90×). The simple RNN gained
-1.09–1.18× but its peak rose to 1.00–1.11× Keras' (each half's outputs are kept for the
-backward pass beside their concatenation), so it runs one loop.
+already keep both cores busy; `_per_gate_products`), the GRU above
+`_SPLIT_GRU_MAX_UNITS` = 512 units (1.00–1.02× at 1024; batch-major it gained 1.16–1.20× at
+C on an AMD EPYC / AVX-512 machine) and the GRU wherever Eigen runs the matmuls (one loop
+1.03–1.10× faster at A on an AVX2 machine; `_gru_in_halves`), batches under 64 rows (halves
+of 32 and fewer: 0.92–0.98×), `Bidirectional`'s directions (two loops already:
+0.88–0.90×). The simple RNN gained 1.09–1.18× but its peak rose to 1.00–1.11× Keras' (each
+half's outputs are kept for the backward pass beside their concatenation), so it runs one
+loop.
 
 In the gated cells the input projection ``x_t W + b`` is made step by step inside the loop:
 as fast as projecting all steps at once beforehand (the issue measured that precomputing

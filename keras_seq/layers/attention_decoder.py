@@ -105,6 +105,14 @@ class AttentionDecoder(keras.layers.Layer):
             raise ValueError(
                 "A decoder reads its targets in order: `layer` must have go_backwards=False."
             )
+        if not isinstance(attention, keras.layers.Layer):
+            # A name such as "dot" (or None) failed at the first call with an AttributeError
+            # ("'str' object has no attribute 'built'") naming no argument.
+            raise ValueError(
+                "`attention` must be an attention layer (e.g. `GeneralAttention()`, or "
+                "`keras_seq.attention.get(name)()` for one named in the registry), got "
+                f"{attention!r}."
+            )
         if attention_style not in ATTENTION_STYLES:
             raise ValueError(
                 f"`attention_style` must be one of {ATTENTION_STYLES}, got {attention_style!r}."
@@ -112,9 +120,7 @@ class AttentionDecoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self._layer_config = unshared_config(keras.saving.serialize_keras_object(layer))
         self.units = layer.units
-        self.num_layers = num_layers
         self.attention_style = attention_style
-        self.dropout = dropout
         self.residual = check_bool(residual, "residual")
         self.supports_masking = True  # the target mask: the `mask` argument or `inputs`' own
         self.rnn = StackedRNN(
@@ -129,6 +135,10 @@ class AttentionDecoder(keras.layers.Layer):
             # to float32 before the attention and the projection.
             dtype=layer.dtype_policy,
         )
+        # As `StackedRNN` checked them (plain Python numbers): a NumPy `num_layers` or
+        # `dropout` kept here left the config unserializable to JSON (`Model.save` failed).
+        self.num_layers = self.rnn.num_layers
+        self.dropout = self.rnn.dropout
         self.attention = attention
         self.output_projection = keras.layers.Dense(
             self.units,

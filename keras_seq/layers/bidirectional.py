@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_seq._checked_ids import mask_tensor
+from keras_seq.layers.recurrent import keras_mask
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -89,7 +90,8 @@ class Bidirectional(keras.layers.Layer):
     Call arguments:
         inputs: [batch, time, features].
         initial_state: optional list: the forward layer's states then the backward layer's.
-        mask: optional [batch, time] boolean mask.
+        mask: optional [batch, time] boolean mask; when None, the Keras mask of ``inputs``
+            (also when ``initial_state`` is given).
         training: bool.
 
     Returns:
@@ -133,6 +135,15 @@ class Bidirectional(keras.layers.Layer):
                 go_backwards=not layer.go_backwards,
             )
         else:
+            if not isinstance(backward_layer, keras.layers.Layer) or not hasattr(
+                backward_layer, "go_backwards"
+            ):
+                # A cell or a name failed below with an AttributeError ("'LSTMCell' object
+                # has no attribute 'stateful'") naming no argument.
+                raise ValueError(
+                    "`backward_layer` must be a recurrent sequence layer with `go_backwards` "
+                    f"(e.g. `LSTM(units, go_backwards=True)`), got {backward_layer!r}."
+                )
             self.backward_layer = backward_layer
         for attribute in ("stateful", "return_sequences", "return_state"):
             forward, backward = (
@@ -188,6 +199,7 @@ class Bidirectional(keras.layers.Layer):
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         inputs = sequences
+        mask = keras_mask(inputs, mask)  # also with `initial_state` (see `keras_mask`)
         forward_state = backward_state = None
         if initial_state is not None:
             if not isinstance(initial_state, (list, tuple)):

@@ -49,6 +49,17 @@ def _shape(x):
     return tuple(x.shape)
 
 
+def keras_mask(sequences, mask):
+    """``mask``, or when None the Keras mask that ``sequences`` carry (e.g. from
+    ``Embedding(mask_zero=True)``). Keras fills a layer's ``mask`` argument from its inputs
+    only when it is called with one tensor argument: given ``initial_state`` too (a seq2seq
+    decoder started from the encoder's states), the mask of the sequences was dropped, every
+    padding step was read as valid, and the outputs still carried the mask."""
+    if mask is None:
+        mask = getattr(sequences, "_keras_mask", None)
+    return mask
+
+
 def _dropout_cells(cell):
     """``[(cell, input_size)]`` for every cell whose per-sequence dropout masks the layer
     draws and resets: ``cell`` itself (``input_size`` None: it reads the layer's inputs), or
@@ -76,7 +87,8 @@ class Recurrent(keras.layers.Layer):
     "mixed_bfloat16" policy), runs a fused loop with a hand-written backward pass instead
     (same numbers, faster training; see ``_fused_recurrence``). On a CPU, a batch of 64 rows
     or more runs there as two loops over its halves, side by side on the cores, where that
-    was measured faster (LSTMs above 256 units, GRUs up to 256).
+    was measured faster: with oneDNN's matmuls the LSTMs above 256 units and the GRU up to
+    512; with Eigen's the LSTMs of 129 to 256 units and never the GRU (`_batch_halves`).
 
     Masking: at a masked step the states are carried over unchanged and the output repeats
     the last valid output (zeros if ``zero_output_for_mask``); right- and left-padded batches
@@ -111,7 +123,10 @@ class Recurrent(keras.layers.Layer):
             are cast to the layer's compute dtype, as in Keras' recurrent layers.
         initial_state: optional list of [batch, state_size] tensors, one per cell state.
         mask: optional [batch, time] boolean (or 0/1) tensor or nested list, True at valid
-            steps.
+            steps. When None, the Keras mask that ``inputs`` carry (from
+            ``Embedding(mask_zero=True)``), also when ``initial_state`` is given (Keras fills
+            ``mask`` only for a layer called with one tensor; its own RNN layers then run
+            unmasked).
         training: bool. Enables the cell's dropout.
 
         A mask or an initial state of another batch size (or a mask of another number of
@@ -331,6 +346,7 @@ class Recurrent(keras.layers.Layer):
         inputs = sequences
         if isinstance(inputs, tf.RaggedTensor):  # failed deep in the loop ("not uniform")
             raise ValueError(ragged_inputs_message(self.name))
+        mask = keras_mask(inputs, mask)  # read before the cast below, which drops it
         if not keras.backend.is_float_dtype(inputs.dtype):  # as Keras' RNN layers: ids to floats
             inputs = ops.cast(inputs, self.compute_dtype)
         if initial_state is not None:

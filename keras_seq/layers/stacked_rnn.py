@@ -8,6 +8,7 @@ from keras import ops
 from keras_seq._checked_ids import check_bool, mask_tensor, plain_seed
 from keras_seq.cells.recurrent_cell import _check_rate
 from keras_seq.layers.bidirectional import Bidirectional, clone_layer, unshared_config
+from keras_seq.layers.recurrent import keras_mask
 from keras_seq.layers.sequence_pooling import SequencePooling
 
 
@@ -50,7 +51,8 @@ class StackedRNN(keras.layers.Layer):
         inputs: [batch, time, features].
         initial_state: optional list with one entry per level, each the list of that level's
             states (for a bidirectional level: forward states then backward states) or None.
-        mask: optional [batch, time] boolean mask (applied at every level).
+        mask: optional [batch, time] boolean mask (applied at every level); when None, the
+            Keras mask of ``inputs`` (also when ``initial_state`` is given).
         training: bool.
 
     Returns:
@@ -183,6 +185,7 @@ class StackedRNN(keras.layers.Layer):
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         inputs = sequences
+        mask = keras_mask(inputs, mask)  # also with `initial_state` (see `keras_mask`)
         if initial_state is not None and not isinstance(initial_state, (list, tuple)):
             # `len()` of one tensor is its batch size, and its rows went to the levels.
             raise ValueError(
