@@ -602,9 +602,7 @@ def main(argv=None):
     traceback.
     """
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging()
     try:
         return args.run(args)
     except BrokenPipeError:
@@ -612,6 +610,18 @@ def main(argv=None):
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _configure_logging():
+    """INFO records of every logger on stderr, each once. TensorFlow's logger has its own
+    handler and also passed its records to the root's: `keras-seq serve` printed every
+    TensorFlow warning twice (``loader.load is deprecated``)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    tensorflow_logger = logging.getLogger("tensorflow")
+    if tensorflow_logger.handlers:
+        tensorflow_logger.propagate = False
 
 
 def _silence(stream):
