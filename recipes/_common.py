@@ -258,8 +258,9 @@ def _check_values(config, configs, limits=None):
     where one of ``configs`` holds None) or a rate (a finite float >= 0; ``dropout`` below 1),
     and every list holds counts. A negative count would have cut the data silently
     (``train[:-5]``), a negative learning rate trained uphill. ``limits`` are the recipe's
-    own: ``{key: tuple of the values allowed}`` or ``{key: minimum}`` (an int), checked
-    here rather than by the model once the data is loaded."""
+    own: ``{key: tuple of the values allowed}``, ``{key: minimum}`` (an int) or ``{key:
+    function}`` (of the value, returning what is wrong with it as a str, or None when it is
+    fine), checked here rather than by the model once the data is loaded."""
     for key, value in config.items():
         nullable = any(key in c and c[key] is None for c in configs.values())
         example = _example_value(key, config, configs.values())
@@ -289,6 +290,10 @@ def _check_values(config, configs, limits=None):
             raise SystemExit(f"{key} must be one of {', '.join(map(str, limit))}, got {value!r}")
         if isinstance(limit, int) and isinstance(value, int) and value < limit:
             raise SystemExit(f"{key} must be >= {limit}, got {value!r}")
+        if callable(limit) and value is not None:
+            problem = limit(value)
+            if problem:
+                raise SystemExit(f"{key} {problem}, got {value!r}")
 
 
 def prepare(args, configs, limits=None, scoring_arguments=()):

@@ -92,6 +92,20 @@ CONFIGS = {
 }
 
 
+def _int32_length(max_length):
+    """What is wrong with ``max_length`` for `SequenceClassifier` (None when fine): it is a
+    length of the model's int32 graphs."""
+    if max_length > 2**31 - 1:
+        return "must be <= 2**31 - 1 (a length of the model's int32 graphs)"
+    return None
+
+
+# Checked before anything is read or written: a max_length above 2**31 - 1 failed in
+# `SequenceClassifier` with a traceback, once the data was loaded and vocabulary.txt and
+# --out/backup written.
+LIMITS = {"pooling": POOLING_MODES, "max_length": _int32_length}
+
+
 def pipeline(examples, tokenizer, max_length, batch_size, shuffle, seed):
     """``(token_ids [B, <= max_length], label [B])`` batches: each text cut to its first
     ``max_length`` ids, as `SequenceClassifier.classify` cuts it (the generic
@@ -223,7 +237,7 @@ def make_parser():
 def main(argv=None):
     args = make_parser().parse_args(argv)
     splits, class_names = load_splits(args)
-    config, run = prepare(args, CONFIGS, limits={"pooling": POOLING_MODES})
+    config, run = prepare(args, CONFIGS, limits=LIMITS)
 
     # The splits are sorted by label: `shuffle` happens in the pipeline, the caps below keep
     # both classes by taking every k-th mail.

@@ -106,6 +106,19 @@ CONFIGS = {
 }
 
 
+def _even(units):
+    """What is wrong with ``units`` for the recipe's `Seq2Seq` (None when fine): its
+    bidirectional encoder gives each direction ``units // 2``."""
+    if units % 2:
+        return "must be even (the bidirectional encoder has units // 2 per direction)"
+    return None
+
+
+# Checked before anything is read or written: an odd ``units`` failed in `Seq2Seq` with a
+# traceback, once the corpus was loaded, the tokenizers learned and --out/backup written.
+LIMITS = {"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS), "units": _even}
+
+
 # The bundled corpora of --corpus: ``split -> [(source, target), ...]``.
 CORPORA = {
     "ding": load_ding,  # German -> English
@@ -318,7 +331,7 @@ def main(argv=None):
     config, run = prepare(
         args,
         CONFIGS,
-        limits={"vocabulary_size": len(WordPieceTokenizer.SPECIAL_TOKENS)},
+        limits=LIMITS,
         # Read by the test scoring only: a killed run may be resumed to score otherwise.
         scoring_arguments=("beam_size", "length_penalty", "plot_attention"),
     )

@@ -114,6 +114,8 @@ def check_size(value, name):
 
 
 def check_cell_and_dropout(cell, dropout):
+    """``dropout`` as a Python float, once ``cell`` and ``dropout`` are checked (a NumPy
+    float was kept as such in the models' configs, which `json.dumps` refuses)."""
     if not isinstance(cell, str) or cell not in CELL_LAYERS:  # ["lstm"] is unhashable
         raise ValueError(f"`cell` must be one of {sorted(CELL_LAYERS)}, got {cell!r}.")
     if (
@@ -122,6 +124,7 @@ def check_cell_and_dropout(cell, dropout):
         or not 0.0 <= dropout < 1.0
     ):
         raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}.")
+    return float(dropout)
 
 
 def sublayer_policy(model):

@@ -146,7 +146,7 @@ class RNNLanguageModel(RefusesClassWeight, keras.Model):
             tokenizer = keras.saving.deserialize_keras_object(tokenizer)
         # ids 0-3 are reserved (padding, <s>, </s>, <unk>): at least one word beyond them.
         vocabulary_size = resolve_vocabulary_size(vocabulary_size, tokenizer, minimum=END_ID + 2)
-        check_cell_and_dropout(cell, dropout)
+        dropout = check_cell_and_dropout(cell, dropout)
         embedding_dim = check_size(embedding_dim, "embedding_dim")
         units = check_size(units, "units")
         # A NumPy integer was kept as such in the config (`json.dumps` refuses it).

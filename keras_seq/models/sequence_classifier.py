@@ -101,7 +101,7 @@ class SequenceClassifier(keras.Model):
                 f"{class_names!r:.200}."
             )
         vocabulary_size = resolve_vocabulary_size(vocabulary_size, tokenizer)
-        check_cell_and_dropout(cell, dropout)
+        dropout = check_cell_and_dropout(cell, dropout)
         embedding_dim = check_size(embedding_dim, "embedding_dim")
         units = check_size(units, "units")
         # A NumPy integer was kept as such in the config (`json.dumps` refuses it).
