@@ -2,45 +2,16 @@
 returns (same length penalty, greedy for beam size 1), and tokens or sentences holding "$"
 are drawn as text, not parsed as mathtext (which failed the drawing)."""
 
-import math
-
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_seq.evaluation import attention_alignment, plot_attention
-from keras_seq.models import Seq2Seq
-from keras_seq.text import WordPieceTokenizer
-
-SOURCE = "das ist gut"
+from tests.evaluation.translators import SOURCE, good_or_nothing_translator, translation_of
 
 
 @pytest.fixture(scope="module")
 def good_or_nothing():
-    """A tiny translator whose every step gives "▁good" probability 0.85 and "</s>" 0.15
-    (zero output kernel): with beam search, no length penalty prefers stopping at once (the
-    empty translation), the GNMT penalty of `translate` (alpha 0.6) the longest one."""
-    source = WordPieceTokenizer.from_corpus([SOURCE, "er hat es"] * 5, 300, name="source_tokenizer")
-    target = WordPieceTokenizer.from_corpus(
-        ["it is good", "he has it"] * 5, 300, name="target_tokenizer"
-    )
-    model = Seq2Seq(embedding_dim=4, units=4, source_tokenizer=source, target_tokenizer=target)
-    model.build()
-    kernel, bias = model.output_layer.get_weights()
-    bias[:] = -50.0
-    bias[target.vocabulary.index("▁good")] = math.log(0.85)
-    bias[target.vocabulary.index("</s>")] = math.log(0.15)
-    model.output_layer.set_weights([kernel * 0.0, bias])
-    return model
-
-
-def _translation_of(model, target_tokens):
-    """The string `translate` makes of these target pieces (``</s>`` ends it)."""
-    vocabulary = model.target_tokenizer.vocabulary
-    ids = [vocabulary.index(token) for token in target_tokens if token != "</s>"]
-    if not ids:
-        return ""
-    return model.target_tokenizer.detokenize(tf.constant([ids])).numpy()[0].decode("utf-8")
+    return good_or_nothing_translator()
 
 
 @pytest.mark.parametrize(
@@ -60,7 +31,7 @@ def test_alignment_is_that_of_the_translation_translate_returns(good_or_nothing,
     source_tokens, target_tokens, weights = attention_alignment(model, SOURCE, **options)
     assert source_tokens == ["das", "▁ist", "▁gut"]
     assert target_tokens == expected
-    assert _translation_of(model, target_tokens) == translation
+    assert translation_of(model, target_tokens) == translation
     assert weights.shape == (len(expected), 3)
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
 

@@ -3,41 +3,16 @@ longest translation the source can have (as `translate` does: ``max_length=2**31
 for hundreds of GiB and failed after minutes), and converts its text as `translate` does (a
 lone surrogate failed in `tf.constant`)."""
 
-import math
-
 import pytest
 import sacrebleu
 
 from keras_seq.evaluation import attention_alignment, corpus_bleu
-from keras_seq.models import Seq2Seq
-from keras_seq.text import WordPieceTokenizer
-
-SOURCE = "das ist gut"
+from tests.evaluation.translators import SOURCE, good_or_nothing_translator, translation_of
 
 
 @pytest.fixture(scope="module")
 def good_or_nothing():
-    """A tiny translator whose every step gives "▁good" 0.85 and "</s>" 0.15 (zero output
-    kernel): `translate` (alpha 0.6) returns the longest translation, 2 * 3 + 10 pieces."""
-    source = WordPieceTokenizer.from_corpus([SOURCE, "er hat es"] * 5, 300, name="source_tokenizer")
-    target = WordPieceTokenizer.from_corpus(
-        ["it is good", "he has it"] * 5, 300, name="target_tokenizer"
-    )
-    model = Seq2Seq(embedding_dim=4, units=4, source_tokenizer=source, target_tokenizer=target)
-    model.build()
-    kernel, bias = model.output_layer.get_weights()
-    bias[:] = -50.0
-    bias[target.vocabulary.index("▁good")] = math.log(0.85)
-    bias[target.vocabulary.index("</s>")] = math.log(0.15)
-    model.output_layer.set_weights([kernel * 0.0, bias])
-    return model
-
-
-def _translation_of(model, target_tokens):
-    """The string `translate` makes of these target pieces (``</s>`` ends it)."""
-    vocabulary = model.target_tokenizer.vocabulary
-    ids = [vocabulary.index(token) for token in target_tokens if token != "</s>"]
-    return model.target_tokenizer.detokenize([ids]).numpy()[0].decode("utf-8")
+    return good_or_nothing_translator()
 
 
 @pytest.mark.parametrize("beam_size", [1, 4])
@@ -64,7 +39,7 @@ def test_huge_max_length_decodes_within_the_reachable_bound(
     # The translation `translate` returns with the same arguments: 16 "good".
     assert target_tokens == ["▁good"] * 16
     translation = model.translate([SOURCE], beam_size=beam_size, max_length=2**31 - 1)[0]
-    assert translation == _translation_of(model, target_tokens)
+    assert translation == translation_of(model, target_tokens)
     assert weights.shape == (16, 3)
 
 
@@ -82,7 +57,7 @@ def test_lone_surrogate_is_read_as_translate_reads_it(good_or_nothing):
     assert source_tokens == ["das", "▁", "<0xEF>", "<0xBF>", "<0xBD>"]
     assert target_tokens == ["▁good"] * (2 * 5 + 10)
     translation = model.translate(["das \ud800"], beam_size=1)[0]
-    assert translation == _translation_of(model, target_tokens)
+    assert translation == translation_of(model, target_tokens)
 
 
 @pytest.mark.parametrize("tokenize", [["13a"], {"13a": 1}, ("13a",)])
