@@ -120,6 +120,9 @@ class ModelServer:
         self._unloaded = {name: set() for name in self._models}  # reported END, OK
         self._loading = {name: set() for name in self._models}  # reported LOADING, OK
         self._warned_empty = set()  # base paths found without a version directory
+        # Base path -> the error it could not be listed with, warned once: each poll (every
+        # second by default) repeated "cannot list ..." for a missing base path.
+        self._unlistable = {}
         self._config_error = None  # the last problem logged of the config file
         self._lock = threading.Lock()  # guards the dicts above, held briefly
         self._update_lock = threading.Lock()  # one poll or reload at a time
@@ -421,8 +424,15 @@ class ModelServer:
         try:
             directories = version_directories(model.base_path)  # BASE/0007 is version 7
         except OSError as error:
-            logger.warning("cannot list %s: %s", model.base_path, error)
+            if self._unlistable.get(model.base_path) != str(error):
+                self._unlistable[model.base_path] = str(error)
+                logger.warning(
+                    "cannot list %s: %s (said once, until it can be listed or fails otherwise)",
+                    model.base_path,
+                    error,
+                )
             return None
+        self._unlistable.pop(model.base_path, None)
         if directories:
             self._warned_empty.discard(model.base_path)
         elif model.base_path not in self._warned_empty:

@@ -122,3 +122,30 @@ def test_a_base_path_without_versions_is_named_once(tmp_path, toy_version_dir, c
         assert "point the base path at its parent directory" in warnings[0]
     finally:
         server.stop()
+
+
+def test_a_base_path_that_cannot_be_listed_is_named_once_until_it_can(
+    tmp_path, toy_version_dir, caplog
+):
+    # Each poll (every second under `keras-seq serve`) logged "cannot list ..." again.
+    base_path = tmp_path / "toy"
+    server = ModelServer.for_base_path("toy", base_path)
+    try:
+        with caplog.at_level("WARNING", logger="keras_seq.serving.model_server"):
+
+            def warnings():
+                return [r.getMessage() for r in caplog.records if "cannot list" in r.getMessage()]
+
+            server.poll()
+            server.poll()
+            assert len(warnings()) == 1
+            assert str(base_path) in warnings()[0] and "No such file" in warnings()[0]
+            shutil.copytree(toy_version_dir, base_path / "1")
+            server.poll()
+            assert _states(server) == [("1", "AVAILABLE")]
+            shutil.rmtree(base_path)
+            server.poll()  # listable again in between: a new failure is said again
+            server.poll()
+            assert len(warnings()) == 2
+    finally:
+        server.stop()
