@@ -12,6 +12,7 @@ from keras_seq._checked_ids import (
 )
 from keras_seq.attention.multi_head_cross_attention import MultiHeadCrossAttention
 from keras_seq.layers.bidirectional import unshared_config
+from keras_seq.layers.recurrent import keras_mask
 from keras_seq.layers.stacked_rnn import StackedRNN
 
 ATTENTION_STYLES = ("luong", "bahdanau")
@@ -244,11 +245,10 @@ class AttentionDecoder(keras.layers.Layer):
 
     # ----------------------------------------------------------------------------- call
     def call(self, inputs, memory, memory_mask=None, initial_state=None, mask=None, training=None):
-        if mask is None:
-            # Keras fills `mask` only for a layer of one input; with `memory` beside them the
-            # targets' mask (from `Embedding(mask_zero=True)`) rides on `inputs` alone, and
-            # `compute_mask` puts it on the outputs: it must also mask the steps.
-            mask = getattr(inputs, "_keras_mask", None)
+        # Keras fills `mask` only for a layer of one input; with `memory` beside them the
+        # targets' mask (from `Embedding(mask_zero=True)`) rides on `inputs` alone, and
+        # `compute_mask` puts it on the outputs: it must also mask the steps.
+        mask = keras_mask(inputs, mask)
         if memory_mask is not None:
             memory_mask = ops.cast(memory_mask, "bool")
         if initial_state is None:
