@@ -56,7 +56,8 @@ class ModelServer:
     version while a wanted one has not loaded yet. With no version wanted at all (every
     version directory deleted) every version is unloaded, as TF Serving does; a base path
     that cannot be listed (missing, unreadable) unloads nothing. An unloaded version stays
-    in the status, ``END`` with status ``OK``; a version being loaded is ``LOADING``. A
+    in the status, ``UNLOADING`` while requests that took it (:meth:`acquire`) still run on
+    it, then ``END`` with status ``OK``; a version being loaded is ``LOADING``. A
     version that fails to load is reported ``END`` with its error, the code and message of
     the status TF Serving's loader fails with (``NOT_FOUND`` for a directory without
     saved_model.pb, ``DATA_LOSS`` for one that does not parse, a TensorFlow error's own
@@ -118,6 +119,8 @@ class ModelServer:
         self._servables = {name: {} for name in self._models}
         self._failures = {name: {} for name in self._models}
         self._unloaded = {name: set() for name in self._models}  # reported END, OK
+        # Unloaded versions that requests still run on, reported UNLOADING until they end.
+        self._unloading = {name: {} for name in self._models}
         self._loading = {name: set() for name in self._models}  # reported LOADING, OK
         self._warned_empty = set()  # base paths found without a version directory
         # Base path -> the error it could not be listed with, warned once: each poll (every
@@ -265,11 +268,7 @@ class ModelServer:
                     # never be loaded.
                     drop.discard(max(current))
                 for version in drop:
-                    # In-flight requests keep their reference; the session closes when the
-                    # last one drops it.
-                    del self._servables[name][version]
-                    # TF Serving's status keeps an unloaded version, as END with status OK.
-                    self._unloaded[name].add(version)
+                    self._retire(name, self._servables[name].pop(version))
                     logger.info("unloaded %s version %d", name, version)
 
     def reload_config(self, config):
@@ -296,12 +295,12 @@ class ModelServer:
             with self._lock:
                 removed = [name for name in self._models if name not in models]
                 for name in removed:
-                    # In-flight requests keep their reference; the session closes when the
-                    # last one drops it.
-                    self._unloaded[name].update(self._servables[name])
+                    for servable in self._servables[name].values():
+                        self._retire(name, servable)
                     self._servables[name].clear()
                 for name in models:
                     self._servables.setdefault(name, {})
+                    self._unloading.setdefault(name, {})
                     self._failures.setdefault(name, {})
                     self._unloaded.setdefault(name, set())
                     self._loading.setdefault(name, set())
@@ -322,6 +321,28 @@ class ModelServer:
                 changed,
             )
             self._poll()
+
+    def _retire(self, name, servable):
+        """Takes an unloaded version out of service (called holding ``self._lock``).
+
+        New requests no longer reach it; requests already running on it (those that
+        took it with :meth:`acquire`) finish on it, and meanwhile the status reports it
+        ``UNLOADING``, as TF Serving's manager does while it waits for a servable's handles
+        to be released; then ``END`` with status OK, which TF Serving's status keeps. The
+        session closes when the last reference to it is dropped.
+        """
+        if servable.retire(self._unloaded_done):
+            self._unloaded[name].add(servable.version)
+        else:
+            self._unloading[name][servable.version] = servable
+
+    def _unloaded_done(self, servable):
+        """The last request on a retired version ended: UNLOADING becomes END."""
+        with self._lock:
+            unloading = self._unloading.get(servable.name, {})
+            if unloading.get(servable.version) is servable:
+                del unloading[servable.version]
+            self._unloaded[servable.name].add(servable.version)
 
     def _label_problems(self, config):
         """Labels of ``config`` that TF Serving's UpdateModelVersionLabelMap refuses: an
@@ -351,23 +372,39 @@ class ModelServer:
             ServingError: 404 unknown model or version, 400 version and label together or an
                 unknown label.
         """
+        with self._lock:  # one config: a reload may replace it at any time
+            return self._resolve(name, version, label)
+
+    def acquire(self, name, version=None, label=None):
+        """:meth:`servable`, held (``Servable.acquire``) in the same step, so that no unload
+        comes between: until its ``release`` an unloaded version is reported
+        ``UNLOADING``, not ``END``, as TF Serving reports a version whose in-flight requests
+        have not ended.
+
+        Raises:
+            ServingError: as :meth:`servable`.
+        """
+        with self._lock:
+            servable = self._resolve(name, version, label)
+            servable.acquire()
+            return servable
+
+    def _resolve(self, name, version, label):
+        """:meth:`servable`, called holding ``self._lock``."""
         if version is not None and label is not None:
             raise ServingError(400, "Request cannot have both version and version_label set")
-        with self._lock:  # one config: a reload may replace it at any time
-            if name not in self._models:
+        if name not in self._models:
+            raise ServingError(404, f"Servable not found for request: Latest({name})")
+        if label is not None:
+            version = self._labelled_version(name, label)
+        versions = self._servables[name]
+        if version is None:
+            if not versions:
                 raise ServingError(404, f"Servable not found for request: Latest({name})")
-            if label is not None:
-                version = self._labelled_version(name, label)
-            versions = self._servables[name]
-            if version is None:
-                if not versions:
-                    raise ServingError(404, f"Servable not found for request: Latest({name})")
-                return versions[max(versions)]
-            if version not in versions:
-                raise ServingError(
-                    404, f"Servable not found for request: Specific({name}, {version})"
-                )
-            return versions[version]
+            return versions[max(versions)]
+        if version not in versions:
+            raise ServingError(404, f"Servable not found for request: Specific({name}, {version})")
+        return versions[version]
 
     def _labelled_version(self, name, label):
         """The version the config's ``label`` of model ``name`` names; 400 when unknown (or
@@ -399,6 +436,7 @@ class ModelServer:
             entries.update(
                 {v: ("END", code, m) for v, (code, m, _) in self._failures[name].items()}
             )
+            entries.update({v: ("UNLOADING", "OK", "") for v in self._unloading[name]})
             entries.update({v: ("LOADING", "OK", "") for v in self._loading[name]})
             entries.update({v: ("AVAILABLE", "OK", "") for v in self._servables[name]})
         if version is not None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from keras_seq.serving.serving_error import ServingError
 
-_Task = collections.namedtuple("_Task", ["inputs", "rows", "deadline", "future"])
+_Task = collections.namedtuple("_Task", ["inputs", "rows", "deadline", "future", "done"])
 
 
 def batchable(inputs):
@@ -17,6 +17,26 @@ def batchable(inputs):
     if not inputs or any(np.ndim(value) < 1 for value in inputs.values()):
         return False
     return len({len(value) for value in inputs.values()}) == 1
+
+
+def splittable(signature):
+    """Whether the outputs of ``signature`` (a ``SignatureDef``) split back into each
+    request's own answer: every output has a known rank, leads with the batch dimension
+    (unknown size) and has static sizes after it.
+
+    An output whose later dimensions depend on the run's inputs (``tokens`` [B, T], padded
+    to the longest text of the run) would come back padded to the longest text of the merged
+    requests: not what the request served alone answers.
+    """
+    if signature is None or not signature.outputs:
+        return False
+    for info in signature.outputs.values():
+        shape = info.tensor_shape
+        if shape.unknown_rank or not shape.dim or shape.dim[0].size != -1:
+            return False
+        if any(dim.size < 0 for dim in shape.dim[1:]):
+            return False
+    return True
 
 
 class RequestBatcher:
@@ -28,6 +48,8 @@ class RequestBatcher:
     run ends, the oldest queue is concatenated along dimension 0, up to ``max_rows`` rows, into
     the next run, whose outputs are split back by rows. So batches form exactly when the
     server is loaded, and an idle server answers a lone request at once.
+    The REST server submits only requests that are :func:`batchable`, for signatures that are
+    :func:`splittable`, so that each request gets what it would get served alone.
 
     A merged run may take until the latest deadline among its requests (each request's own
     504 comes from its handler at its own deadline); a request whose deadline has passed
@@ -64,8 +86,13 @@ class RequestBatcher:
         self._queues = {}  # key -> deque of _Task, oldest key first
         self._running = 0
 
-    def submit(self, servable, signature_name, inputs, deadline):
-        """Queues one parsed request; returns an asyncio future of its output arrays."""
+    def submit(self, servable, signature_name, inputs, deadline, done=None):
+        """Queues one parsed request; returns an asyncio future of its output arrays.
+
+        ``done``, when given, is called (maybe from a pool thread) once the request no longer
+        uses ``servable``: its run ended, or it was dropped before running; its future may be
+        answered (or cancelled by its client's timeout) before that.
+        """
         key = (
             servable,
             signature_name,
@@ -74,7 +101,7 @@ class RequestBatcher:
         rows = len(next(iter(inputs.values())))
         future = asyncio.get_running_loop().create_future()
         self._queues.setdefault(key, collections.deque()).append(
-            _Task(inputs, rows, deadline, future)
+            _Task(inputs, rows, deadline, future, done)
         )
         self._dispatch()
         return future
@@ -89,6 +116,8 @@ class RequestBatcher:
                 if not task.future.done():  # done: its client timed out or went away
                     batch.append(task)
                     rows += task.rows
+                else:
+                    _ended([task])
             if queue:
                 self._queues[key] = queue  # to the back: other signatures go first
             if batch:
@@ -97,9 +126,16 @@ class RequestBatcher:
 
     async def _run(self, servable, signature_name, batch):
         try:
-            results, runs = await asyncio.get_running_loop().run_in_executor(
-                self.pool, self._run_batch, servable, signature_name, batch
-            )
+            try:
+                job = self.pool.submit(self._run_batch, servable, signature_name, batch)
+            except RuntimeError:  # the pool is shut down
+                _ended(batch)
+                _fail(batch, ServingError(503, "Server shutting down: the request did not run"))
+                return
+            # The requests' `done` once the job ended in its thread (or was cancelled), not
+            # when this task stops waiting for it.
+            job.add_done_callback(lambda _: _ended(batch))
+            results, runs = await asyncio.wrap_future(job)
             self.runs += runs
             self.requests += len(batch)
             for task, result in zip(batch, results, strict=True):
@@ -148,6 +184,12 @@ class RequestBatcher:
             except Exception as error:  # noqa: BLE001 - this request's alone, not the others'
                 results[i] = error
         return results, runs
+
+
+def _ended(batch):
+    for task in batch:
+        if task.done is not None:
+            task.done()
 
 
 def _fail(batch, error):

@@ -24,7 +24,6 @@ accepts), the number of rows (``max_batch_size``, 400) and the bytes of each str
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import re
@@ -43,7 +42,7 @@ from starlette.routing import Route
 
 from keras_seq.export.standalone_checker import MAX_VERSION
 from keras_seq.serving.json_tensor import format_predict_response, parse_predict_request
-from keras_seq.serving.request_batcher import RequestBatcher, batchable
+from keras_seq.serving.request_batcher import RequestBatcher, batchable, splittable
 from keras_seq.serving.serving_error import ServingError
 
 logger = logging.getLogger(__name__)
@@ -79,11 +78,72 @@ def _error_response(error):
 
 
 class _Admission:
-    """Counts running + queued predictions; refuses beyond the bound."""
+    """Counts running + queued predictions; refuses beyond the bound. Thread-safe: a
+    prediction leaves when its last pool job ends, in that job's thread."""
 
     def __init__(self, limit):
         self.limit = limit
         self.pending = 0
+        self._lock = threading.Lock()
+
+    def enter(self):
+        """Takes a place; raises 503 when there is none."""
+        with self._lock:
+            if self.pending >= self.limit:
+                raise ServingError(
+                    503,
+                    f"Server overloaded: {self.pending} predictions running or queued "
+                    f"(limit {self.limit}); retry later",
+                )
+            self.pending += 1
+
+    def leave(self):
+        with self._lock:
+            self.pending -= 1
+
+
+class _Hold:
+    """What one admitted prediction holds, its place in :class:`_Admission` and its servable
+    (``Servable.acquire``), until its handler and every pool job it started have ended: a
+    request answered 504 at its deadline may still run in a pool thread (parsing its body,
+    or a run that has not seen the cancellation yet), and that thread is neither free for
+    another request nor done with the version."""
+
+    def __init__(self, servable, admission):
+        self.servable = servable
+        self._admission = admission
+        self._count = 1  # the handler's own, ended by `end`
+        self._lock = threading.Lock()
+
+    def begin(self):
+        with self._lock:
+            self._count += 1
+
+    def end(self):
+        with self._lock:
+            self._count -= 1
+            last = self._count == 0
+        if last:
+            self.servable.release()
+            self._admission.leave()
+
+    def submit(self, pool, function, *args):
+        """``function(*args)`` in ``pool``, as an asyncio future; held until it ends."""
+        self.begin()
+        try:
+            job = pool.submit(function, *args)
+        except BaseException:
+            self.end()
+            raise
+        job.add_done_callback(lambda _: self.end())
+        future = asyncio.wrap_future(job)
+        future.add_done_callback(_retrieve)
+        return future
+
+
+def _retrieve(future):
+    if not future.cancelled():
+        future.exception()  # retrieved: a run that ends after its 504 logs nothing
 
 
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
@@ -255,26 +315,24 @@ def create_app(
             return _error_response(ServingError(500, f"{type(error).__name__}: {error}"))
 
     async def _predict(name, version, label, body, deadline):
-        servable = model_server.servable(name, version, label)
-        if admission.pending >= admission.limit:
-            raise ServingError(
-                503,
-                f"Server overloaded: {admission.pending} predictions running or queued "
-                f"(limit {admission.limit}); retry later",
-            )
-        admission.pending += 1
-        if batcher is not None:
-            return await _predict_batched(servable, body, deadline)
-        future = asyncio.get_running_loop().run_in_executor(
-            pool, _run_predict, servable, body, deadline, limits
-        )
+        # Held as one step with the lookup: a version unloaded meanwhile is UNLOADING until
+        # this request ends on it.
+        servable = model_server.acquire(name, version, label)
+        try:
+            admission.enter()
+        except ServingError:
+            servable.release()
+            raise
+        hold = _Hold(servable, admission)
+        try:
+            if batcher is not None:
+                return await _predict_batched(hold, body, deadline)
+            return await _predict_alone(hold, body, deadline)
+        finally:
+            hold.end()
 
-        def release(done):
-            admission.pending -= 1
-            if not done.cancelled():
-                done.exception()  # retrieved: a run that ends after its 504 logs nothing
-
-        future.add_done_callback(release)
+    async def _predict_alone(hold, body, deadline):
+        future = hold.submit(pool, _run_predict, hold.servable, body, deadline, limits)
         timed_out = ServingError(504, f"Request timed out after {timeout} s")
         try:
             text = await asyncio.wait_for(
@@ -288,23 +346,29 @@ def create_app(
             raise
         return _json_response(200, text)
 
-    async def _predict_batched(servable, body, deadline):
-        loop = asyncio.get_running_loop()
+    async def _predict_batched(hold, body, deadline):
+        servable = hold.servable
 
         async def parse_run_format():
-            signature_name, inputs, row_format = await loop.run_in_executor(
-                pool,
-                functools.partial(parse_predict_request, **limits),
-                body,
-                servable.input_dtypes,
+            signature_name, inputs, row_format = await hold.submit(
+                pool, _parse_predict, servable, body, deadline, limits
             )
-            if batchable(inputs):
-                outputs = await batcher.submit(servable, signature_name, inputs, deadline)
+            signature = servable.signature_defs.get(signature_name or "serving_default")
+            if batchable(inputs) and splittable(signature):
+                hold.begin()  # ended by the batcher once its run ended
+                try:
+                    submitted = batcher.submit(
+                        servable, signature_name, inputs, deadline, done=hold.end
+                    )
+                except BaseException:
+                    hold.end()
+                    raise
+                outputs = await submitted
             else:
-                outputs = await loop.run_in_executor(
+                outputs = await hold.submit(
                     pool, _run_alone, servable, signature_name, inputs, deadline
                 )
-            return await loop.run_in_executor(pool, format_predict_response, outputs, row_format)
+            return await hold.submit(pool, format_predict_response, outputs, row_format)
 
         try:
             text = await asyncio.wait_for(parse_run_format(), max(deadline - time.monotonic(), 0))
@@ -314,8 +378,6 @@ def create_app(
             if error.status_code == 504:
                 raise ServingError(504, f"Request timed out after {timeout} s") from None
             raise
-        finally:
-            admission.pending -= 1
         return _json_response(200, text)
 
     async def http_error(request, error):
@@ -341,10 +403,14 @@ def _parse_version(text):
     return int(text)
 
 
+def _parse_predict(servable, body, deadline, limits):
+    if deadline <= time.monotonic():  # waited for a thread past the deadline: not parsed
+        raise ServingError(504, "Request timed out before it ran")
+    return parse_predict_request(body, servable.input_dtypes, **limits)
+
+
 def _run_predict(servable, body, deadline, limits):
-    signature_name, inputs, row_format = parse_predict_request(
-        body, servable.input_dtypes, **limits
-    )
+    signature_name, inputs, row_format = _parse_predict(servable, body, deadline, limits)
     outputs = _run_alone(servable, signature_name, inputs, deadline)
     return format_predict_response(outputs, row_format)
 

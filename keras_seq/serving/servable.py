@@ -73,6 +73,11 @@ class Servable:
             raise _load_error(error, saved_model_file) from error
         self._graph.finalize()
         self.signature_defs = dict(meta_graph.signature_def)
+        # Requests holding this version (`acquire` / `release`), and what to call once the
+        # last of them ends after the version was unloaded (`retire`).
+        self._users = 0
+        self._users_lock = threading.Lock()
+        self._on_idle = None
         try:
             self.num_warmup_records = self._replay_warmup() if warmup else 0
         except Exception as error:
@@ -153,6 +158,42 @@ class Servable:
     def close(self):
         """Releases the session."""
         self._session.close()
+
+    def acquire(self):
+        """Counts one more request holding this version (see :meth:`retire`); each call
+        needs one :meth:`release`."""
+        with self._users_lock:
+            self._users += 1
+
+    def release(self):
+        """Ends a hold of :meth:`acquire`; the last one after :meth:`retire` calls its
+        ``on_idle``."""
+        with self._users_lock:
+            self._users -= 1
+            on_idle = self._on_idle if self._users == 0 else None
+            if on_idle is not None:
+                self._on_idle = None
+        if on_idle is not None:
+            on_idle(self)
+
+    @property
+    def users(self):
+        """Requests holding this version now."""
+        with self._users_lock:
+            return self._users
+
+    def retire(self, on_idle):
+        """Marks the version unloaded: ``on_idle(self)`` is called once no request holds it
+        (TF Serving reports such a version ``UNLOADING`` until its in-flight requests end).
+
+        Returns:
+            bool: True when no request holds it now (``on_idle`` is not called then).
+        """
+        with self._users_lock:
+            if self._users == 0:
+                return True
+            self._on_idle = on_idle
+            return False
 
     def _signature(self, signature_name):
         key = signature_name or "serving_default"
