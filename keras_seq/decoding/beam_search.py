@@ -217,6 +217,17 @@ class BeamSearch(DecodingStrategy):
                 if self.coverage_penalty > 0:
                     penalty = self.coverage_penalty * _gnmt_coverage(coverage)
                     scores += tf.where(completes, penalty[:, :, None], 0.0)
+            # A complete hypothesis keeps the very score it was ranked by when it completed,
+            # not one computed again: the vectorized `log` (and `pow`) kernels round a value
+            # differently by its position in the tensor, so two frozen hypotheses tied at
+            # completion (two tokens of one beam) drifted an ulp apart at the next steps and
+            # swapped, by their batch row (a row decoded alone or among others ranked them
+            # differently).
+            scores = tf.where(
+                ended[:, :, None],
+                tf.where(end_column, variables["scores"][:, :, None], NEGATIVE_INFINITY),
+                scores,
+            )
 
             flat_scores = tf.reshape(scores, [batch_size, -1])
             # A NaN (from a NaN or +inf logit of a live hypothesis) has no place in the

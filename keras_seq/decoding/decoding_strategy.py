@@ -43,6 +43,14 @@ class DecodingStrategy:
     no 10**9-step buffers); `T` is then the number of steps the search ran
     (the longest hypothesis, or more in a beam), unknown while tracing.
 
+    XLA has no run-time errors: it compiles `Assert` ops out. Under
+    `tf.function(jit_compile=True)` the checks made while the search runs (NaN
+    or `+inf` logits of a live row, a row with no token to choose, a run-time
+    `max_length` below 1, a step answering another number of rows when the
+    batch is unknown while tracing) raise nothing, and the search answers
+    unspecified tokens (NaN scores for NaN logits); check a step without XLA
+    first. The checks made while tracing raise as they do without XLA.
+
     Called eagerly, the search is wrapped in a `tf.function` (without
     AutoGraph: the step must be graph-ready TensorFlow code, as Keras layers
     are) so that it never runs a Python loop over steps;

@@ -20,7 +20,9 @@ class TokenSelector:
     tokens eagerly, under `tf.function` and in an exported SavedModel. XLA
     (`jit_compile=True`) draws with another algorithm: a seed is reproducible
     there too, from the same distribution, but gives other tokens than without
-    XLA.
+    XLA. XLA compiles `Assert` ops out: under it a row no token can be chosen
+    from (NaN or `+inf` logits, only `-inf`) raises nothing, and the selector
+    answers an unspecified (in-range) id for it.
 
     Call arguments:
         logits: float tensor `[N, V]`. Unnormalized scores of the next token.
