@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 from keras.src.backend import AutocastScope, get_autocast_scope
+from keras.src.utils import tracking
 
 from keras_seq._checked_ids import (
     check_bool,
@@ -107,8 +108,12 @@ class Recurrent(keras.layers.Layer):
             reverse order too (as in Keras), and so is the mask it carries to the next layer
             (which Keras' RNN leaves in time order).
         stateful: bool. Carry the final states of a batch over as the initial states of the
-            next one; `reset_states()` zeroes them. Needs a fixed batch size: every call must
-            have the batch size the layer was built with, else a ValueError. Inside a
+            next one; `reset_states()` zeroes them. As in Keras' RNN layers, the carried
+            states (``layer.states``) are variables outside the layer's weights, so neither
+            ``get_weights`` nor a saved model or weights file holds them (reloaded, the
+            states are zeros; a file saved when they were weights restores them). Needs a
+            fixed batch size: every call must have the batch size the layer was built
+            with, else a ValueError. Inside a
             `tf.function` traced with an unknown batch size (e.g. `predict` with a last,
             partial batch) the check runs in the graph and raises an InvalidArgumentError:
             either this message or, where TensorFlow checks shapes first (always under XLA),
@@ -235,15 +240,39 @@ class Recurrent(keras.layers.Layer):
                     f"{self.name}: a stateful layer needs a fixed batch size; give the input a "
                     "`batch_shape` (e.g. `keras.Input(batch_shape=(32, None, 8))`)."
                 )
+            if self.states is not None:  # built again (as Keras' RNN): zeroed, kept
+                self.reset_states()
+            else:
+                self._create_state_variables(batch_size)
+
+    @tracking.no_automatic_dependency_tracking
+    def _create_state_variables(self, batch_size):
+        """The carried states of a stateful layer: variables, but not among its weights (as
+        in `keras.layers.RNN`), so that its ``get_weights`` / ``set_weights`` hold the
+        cell's weights alone and match Keras' stateful layers (with them, ``set_weights``
+        of a Keras layer's weights failed on the count), and a saved model or weights file
+        holds no batch of states (reloaded, a stateful layer starts from zeros)."""
+        with keras.name_scope(self.name, caller=self):
             self.states = [
-                self.add_weight(
-                    shape=(batch_size, size),
-                    initializer="zeros",
+                keras.Variable(
+                    ops.zeros((batch_size, size)),
                     trainable=False,
+                    dtype=self.variable_dtype,
                     name=f"state_{i}",
                 )
                 for i, size in enumerate(self.state_size)
             ]
+
+    def load_own_variables(self, store):
+        # A file saved before the carried states left the weights (`_create_state_variables`)
+        # holds them as this layer's own variables: restored into the states, as then, rather
+        # than failing with "expected 0 variables, but received 2".
+        own = self._trainable_variables + self._non_trainable_variables
+        if not own and self.states and len(store.keys()) == len(self.states):
+            for i, state in enumerate(self.states):
+                state.assign(store[f"{i}"])
+            return
+        super().load_own_variables(store)
 
     def reset_states(self):
         """Zeroes the carried states of a stateful layer."""
