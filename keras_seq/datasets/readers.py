@@ -16,6 +16,9 @@ reader raises a `ValueError` saying `path:line: problem`; with `strict=False` it
 the line, records `(path, line_number, reason)` in `LoadResult.skipped` and goes on.
 Problems that no skipping can fix (a missing file, a column index out of range, the same
 column or file for both sides, two aligned files of different lengths) always raise.
+
+Column indices may be Python or NumPy integers (not bools), and ``strict`` a Python or NumPy
+bool.
 """
 
 import bz2
@@ -24,8 +27,11 @@ import collections
 import csv
 import gzip
 import lzma
+import operator
 import os
 import re
+
+import numpy as np
 
 from keras_seq.datasets.load_result import LoadResult
 
@@ -67,13 +73,33 @@ _CONLLU_SPECIAL_ID = re.compile(r"\d+-\d+|\d+\.\d+")
 _CONLLU_COLUMNS = 10
 
 
+def _as_index(value):
+    """``value`` as a Python int if it is an integer (a NumPy integer too: a column found with
+    ``np.argmax`` or read from a NumPy array), else None; a bool is not one."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _int_column(name, column):
+    """``column`` as a Python int; TypeError for anything but an integer."""
+    index = _as_index(column)
+    if index is None:
+        raise TypeError(f"{name} must be an int, got {column!r}")
+    return index
+
+
 class _Problems:
     """Raises (strict) or records (lenient) the malformed lines of one read."""
 
     def __init__(self, strict):
-        if not isinstance(strict, bool):
+        # A NumPy bool is a bool, as for the pipelines' flags.
+        if not isinstance(strict, (bool, np.bool_)):
             raise TypeError(f"strict must be True or False, got {strict!r}")
-        self.strict = strict
+        self.strict = bool(strict)
         self.skipped = []
 
     def report(self, path, line_number, reason):
@@ -217,9 +243,8 @@ def read_parallel_tsv(path, source_column=0, target_column=1, strict=True):
     >>> result.examples[0]  # doctest: +SKIP
     ('Guten Morgen.', 'Good morning.')
     """
-    for name, column in (("source_column", source_column), ("target_column", target_column)):
-        if isinstance(column, bool) or not isinstance(column, int):
-            raise TypeError(f"{name} must be an int, got {column!r}")
+    source_column = _int_column("source_column", source_column)
+    target_column = _int_column("target_column", target_column)
     problems = _Problems(strict)
     lines = [
         (number, line, _undecodable(line))
@@ -401,9 +426,8 @@ def read_conll(path, word_column=0, tag_column=-1, strict=True):
     >>> result.examples[0]  # doctest: +SKIP
     (['The', 'cat', 'sat', '.'], ['DET', 'NOUN', 'VERB', 'PUNCT'])
     """
-    for name, column in (("word_column", word_column), ("tag_column", tag_column)):
-        if isinstance(column, bool) or not isinstance(column, int):
-            raise TypeError(f"{name} must be an int, got {column!r}")
+    word_column = _int_column("word_column", word_column)
+    tag_column = _int_column("tag_column", tag_column)
     problems = _Problems(strict)
     lines = _lines(_read_text(path))
     shape = _conll_shape(lines)
@@ -503,9 +527,14 @@ def _is_conll_comment(line, shape):
     return ("\t" in line) != tab_separated or len(_conll_fields(line)) != num_columns
 
 
-def _check_csv_column(name, column):
-    if isinstance(column, bool) or not isinstance(column, (str, int)):
+def _csv_column(name, column):
+    """``column`` as a str (a name) or a Python int (an index; a NumPy integer too)."""
+    if isinstance(column, str):
+        return str(column)
+    index = _as_index(column)
+    if index is None:
         raise TypeError(f"{name} must be a column name (str) or index (int), got {column!r}")
+    return index
 
 
 def read_classification_csv(path, text_column="text", label_column="label", strict=True):
@@ -547,8 +576,8 @@ def read_classification_csv(path, text_column="text", label_column="label", stri
     >>> result.examples[0]  # doctest: +SKIP
     ('Great value for money.', '5')
     """
-    _check_csv_column("text_column", text_column)
-    _check_csv_column("label_column", label_column)
+    text_column = _csv_column("text_column", text_column)
+    label_column = _csv_column("label_column", label_column)
     problems = _Problems(strict)
     text = _read_text(path)
     # The csv module refuses fields over 128 KiB by default (a guard for streamed input);
@@ -654,8 +683,21 @@ def _csv_rows(text):
             continue
         if not row or not "".join(row).strip():
             continue
-        rows.append((first_line, row, _undecodable(",".join(row))))
+        # Judged on the row's lines as they are in the file: on its fields joined by commas,
+        # quotes and line breaks left out, the column of a bad byte was not the file's.
+        row_lines = source[first_line - 1 : lines.start + reader.line_num]
+        rows.append((first_line, row, _row_problem(row_lines, first_line)))
     return rows
+
+
+def _row_problem(row_lines, first_line):
+    """`_undecodable` of the lines of a CSV row starting on line ``first_line``; a problem on a
+    later line of a multi-line row names that line."""
+    for offset, line in enumerate(row_lines):
+        reason = _undecodable(line)
+        if reason is not None:
+            return reason if offset == 0 else f"{reason} of line {first_line + offset}"
+    return None
 
 
 class _TrackedLines:

@@ -1,5 +1,6 @@
 """Shared plumbing of the tf.data pipelines: input checks, length filter, buckets, batches."""
 
+import numpy as np
 import tensorflow as tf
 
 from keras_seq._checked_ids import as_int, check_bool
@@ -64,11 +65,21 @@ def check_finite(name, dataset):
 
 
 def check_bucket_boundaries(bucket_boundaries):
-    """``bucket_boundaries`` as a list of Python ints (NumPy integers taken), or None."""
+    """``bucket_boundaries`` as a list of Python ints, or None.
+
+    A list, tuple, ``range`` or 1-D NumPy integer array (``np.arange(8, 64, 8)``, quantiles of
+    the lengths cast to int) is taken; its entries may be NumPy integers.
+    """
     if bucket_boundaries is None:
         return None
-    # Anything but a list or tuple (an int, a one-shot iterator) cannot be checked and reused.
-    given = list(bucket_boundaries) if isinstance(bucket_boundaries, (list, tuple)) else []
+    # Anything else (an int, a one-shot iterator) cannot be checked and reused. A NumPy array
+    # or a range was refused as "not a non-empty increasing list" although it was one.
+    if isinstance(bucket_boundaries, np.ndarray) and bucket_boundaries.ndim == 1:
+        given = bucket_boundaries.tolist()  # Python ints; floats and bools stay refused
+    elif isinstance(bucket_boundaries, (list, tuple, range)):
+        given = list(bucket_boundaries)
+    else:
+        given = []
     values = [as_int(v) for v in given]
     if (
         not values
@@ -77,8 +88,9 @@ def check_bucket_boundaries(bucket_boundaries):
         or values != sorted(set(values))
     ):
         raise ValueError(
-            "`bucket_boundaries` must be None or a non-empty increasing list of positive ints "
-            f"(at most 2**31 - 1), got {bucket_boundaries!r}."
+            "`bucket_boundaries` must be None or a non-empty increasing list (tuple, range, "
+            "1-D NumPy array) of positive ints (at most 2**31 - 1), got "
+            f"{bucket_boundaries!r}."
         )
     return values
 
@@ -118,12 +130,31 @@ def string_columns(name, examples, columns):
     )
 
 
-def _as_rows(name, examples):
+def _as_rows(name, examples, nested=False):
+    """``examples`` as a list of rows, a row that is a 1-D NumPy array as a list (and, where
+    ``nested``, each such part of a row too).
+
+    Pairs from ``df[["de", "en"]].to_numpy()`` (a 2-D object array) are array rows, and the
+    tokens and tags of a corpus loaded with NumPy are arrays: both were refused as "must hold
+    (str, str) tuples", though the tokenizers take NumPy token rows.
+    """
     if isinstance(examples, (str, bytes)) or not hasattr(examples, "__iter__"):
         raise TypeError(
             f"`{name}` must be a list or a tf.data.Dataset, got {type(examples).__name__}."
         )
-    return list(examples)
+    rows = [_as_list(row) for row in examples]
+    if nested:
+        rows = [
+            [_as_list(part) for part in row] if isinstance(row, (list, tuple)) else row
+            for row in rows
+        ]
+    return rows
+
+
+def _as_list(value):
+    """A 1-D NumPy array as a list (of Python str and int for str and int arrays), anything
+    else unchanged."""
+    return value.tolist() if isinstance(value, np.ndarray) and value.ndim == 1 else value
 
 
 def tokenize_batches(dataset, function, ragged=False):

@@ -32,9 +32,10 @@ def classification_dataset(
     `PipelineStatistics` (``num_dropped``, of which ``num_empty`` empty).
 
     Args:
-        examples: list of (text str, label int), or a finite tf.data.Dataset of (tf.string
-            scalar, integer scalar). Labels are class ids, 0 … 2**31 - 1 (Python or numpy
-            integers).
+        examples: list of (text str, label int) (a pair may be a 1-D NumPy object array:
+            the rows of ``df[["text", "label"]].to_numpy()``), or a finite tf.data.Dataset of
+            (tf.string scalar, integer scalar). Labels are class ids, 0 … 2**31 - 1 (Python
+            or numpy integers).
         tokenizer: keras_seq `Tokenizer`.
         batch_size: int. Examples per batch.
         max_length: int or None. Longest text kept, in ids (``<s>``/``</s>`` included).
@@ -46,6 +47,9 @@ def classification_dataset(
         ``(dataset, statistics)``.
 
     Raises:
+        TypeError: malformed ``examples``: a list entry that is not a (str, integer) pair, or
+            a dataset whose elements are not (tf.string scalar, integer scalar) pairs (such
+            as Keras' ``({"text": texts}, labels)``: pass ``(texts, labels)``).
         ValueError: a label outside ``[0, 2**31 - 1]`` in a list (labels are int32 class ids;
             a dataset's label there raises tf.errors.InvalidArgumentError while the pipeline
             is built, by the pass that counts the corpus), or an infinite dataset.
@@ -111,9 +115,12 @@ def _class_ids(labels):
 def _labelled_texts(examples):
     if isinstance(examples, tf.data.Dataset):
         spec = examples.element_spec
+        # TensorSpecs first: a Keras-style `({"text": texts}, labels)` dataset has a dict
+        # there, whose missing `.dtype` raised AttributeError instead of this TypeError.
         if (
             not isinstance(spec, tuple)
             or len(spec) != 2
+            or not all(isinstance(part, tf.TensorSpec) for part in spec)
             or spec[0].dtype != tf.string
             or spec[0].shape.rank != 0
             or not spec[1].dtype.is_integer

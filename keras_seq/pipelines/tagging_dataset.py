@@ -29,8 +29,9 @@ def tagging_dataset(
     (``num_dropped``, of which ``num_empty`` empty).
 
     Args:
-        examples: list of (tokens, tags) with tokens and tags lists of str of equal length,
-            or a finite tf.data.Dataset of (tf.string [None], tf.string [None]).
+        examples: list of (tokens, tags) with tokens and tags lists (or 1-D NumPy arrays)
+            of str of equal length, or a finite tf.data.Dataset of (tf.string [None],
+            tf.string [None]).
         word_tokenizer: `WordTokenizer`.
         tag_vocabulary: list (or tuple) of distinct non-empty str, the tag set (ids 1 …), in
             the order `SequenceTagger` is given.
@@ -145,7 +146,7 @@ def _token_tag_columns(examples, tags):
             )
         _common.check_finite("examples", examples)
         return examples
-    rows = _common._as_rows("examples", examples)
+    rows = _common._as_rows("examples", examples, nested=True)
     for index, row in enumerate(rows):
         if (
             not isinstance(row, (tuple, list))

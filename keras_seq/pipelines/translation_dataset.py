@@ -38,8 +38,9 @@ def translation_dataset(
     the `PipelineStatistics` (``num_dropped``, of which ``num_empty`` with an empty side).
 
     Args:
-        pairs: list of (source str, target str), or a finite tf.data.Dataset of two tf.string
-            scalars.
+        pairs: list of (source str, target str) (a pair may be a 1-D NumPy array: the rows
+            of ``df[["de", "en"]].to_numpy()``), or a finite tf.data.Dataset of two
+            tf.string scalars.
         source_tokenizer: keras_seq `Tokenizer` for the source side.
         target_tokenizer: keras_seq `Tokenizer` for the target side.
         batch_size: int. Examples per batch.
@@ -47,9 +48,9 @@ def translation_dataset(
         max_target_length: int or None. Longest ``target_in`` (= ``target_out``) kept.
         shuffle: bool. Reshuffle every epoch.
         seed: int or None. Shuffle seed; with a seed the batches are the same on every run.
-        bucket_boundaries: list of int or None. Length boundaries for
-            `tf.data.Dataset.bucket_by_sequence_length` (key: the longer of source and
-            ``target_in``); None batches without bucketing.
+        bucket_boundaries: list of int (or a tuple, range or 1-D NumPy integer array) or
+            None. Length boundaries for `tf.data.Dataset.bucket_by_sequence_length` (key:
+            the longer of source and ``target_in``); None batches without bucketing.
         cache: bool. Keep the tokenized corpus in memory after the first pass.
         shuffle_buffer_size: positive int or None. None shuffles the whole corpus, as does
             any size at least the number of kept examples (larger sizes, and a
