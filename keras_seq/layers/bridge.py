@@ -3,6 +3,7 @@
 import numbers
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_seq._checked_ids import check_bool
@@ -44,7 +45,8 @@ class Bridge(keras.layers.Layer):
     Args:
         mode: "copy", "dense" or "zeros".
         decoder_state_sizes: list per decoder level of the sizes of its states (positive
-            integers), e.g. ``[[256, 256], [256, 256]]`` for two LSTM levels.
+            integers), e.g. ``[[256, 256], [256, 256]]`` for two LSTM levels (a NumPy array
+            of them too).
         bidirectional: bool. Whether the encoder levels are bidirectional.
 
     Call arguments:
@@ -64,6 +66,15 @@ class Bridge(keras.layers.Layer):
         super().__init__(**kwargs)
         if mode not in BRIDGE_MODES:
             raise ValueError(f"`mode` must be one of {BRIDGE_MODES}, got mode={mode!r}.")
+        # A NumPy array of sizes (its levels too) as the lists it holds: its truth value
+        # failed with "The truth value of an array ... is ambiguous", naming no argument.
+        if isinstance(decoder_state_sizes, np.ndarray):
+            decoder_state_sizes = decoder_state_sizes.tolist()
+        if isinstance(decoder_state_sizes, (list, tuple)):
+            decoder_state_sizes = [
+                level.tolist() if isinstance(level, np.ndarray) else level
+                for level in decoder_state_sizes
+            ]
         if not decoder_state_sizes or not all(
             isinstance(level, (list, tuple))
             and level

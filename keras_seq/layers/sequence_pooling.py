@@ -84,13 +84,17 @@ class SequencePooling(keras.layers.Layer):
         if self.mode == "sum":
             return ops.sum(ops.where(step_mask, inputs, ops.zeros_like(inputs)), axis=1)
         if self.mode == "mean":
-            if not keras.backend.is_float_dtype(inputs.dtype):  # the mean of integers is a float
-                inputs = ops.cast(inputs, self.compute_dtype)
+            # The mean of integers is a float of the compute dtype.
             dtype = inputs.dtype
+            if not keras.backend.is_float_dtype(dtype):
+                dtype = self.compute_dtype
             if keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16"):
                 # Summed in float32: a float16 sum of 1000 steps of 100 overflows to inf
-                # (the mean fits), and float16 counts are inexact above 2048 steps.
+                # (the mean fits), and float16 counts are inexact above 2048 steps. Integers
+                # go to float32 directly: through float16 one above 65504 was inf.
                 inputs = ops.cast(inputs, "float32")
+            else:
+                inputs = ops.cast(inputs, dtype)
             total = ops.sum(ops.where(step_mask, inputs, ops.zeros_like(inputs)), axis=1)
             count = ops.sum(ops.cast(mask, inputs.dtype), axis=1, keepdims=True)
             return ops.cast(total / ops.maximum(count, 1.0), dtype)

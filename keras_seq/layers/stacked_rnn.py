@@ -35,7 +35,8 @@ class StackedRNN(keras.layers.Layer):
             final states the levels hand the stack.
         num_layers: int >= 1.
         bidirectional: bool. Wrap each level in `Bidirectional`.
-        merge_mode: "concat", "sum", "mul" or "ave" for bidirectional levels.
+        merge_mode: "concat", "sum", "mul" or "ave" for bidirectional levels (any other value
+            is refused, also when ``bidirectional=False``; None only then).
         dropout: float in [0, 1). Dropout on the inputs of levels 2..num_layers.
         residual: bool. Residual connections from the second level on; each adds the level's
             input before dropout.
@@ -87,7 +88,11 @@ class StackedRNN(keras.layers.Layer):
         ):
             raise ValueError(f"`num_layers` must be an integer >= 1, got {num_layers!r}.")
         num_layers = int(num_layers)
-        if bidirectional and merge_mode not in ("concat", "sum", "mul", "ave"):
+        # Checked without `bidirectional` too: a misspelt mode ("avg") was kept in the config
+        # and only failed once the stack was made bidirectional.
+        if merge_mode not in ("concat", "sum", "mul", "ave") and (
+            bidirectional or merge_mode is not None
+        ):
             raise ValueError(
                 "`merge_mode` of a stack must be 'concat', 'sum', 'mul' or 'ave' (each level "
                 f"feeds one tensor to the next), got {merge_mode!r}."

@@ -38,9 +38,11 @@ class MaskedSequenceLoss(keras.losses.Loss):
     ``Σ_{b,t} w_{b,t} m_{b,t} ℓ_{b,t} / Σ_{b,t} w_{b,t} m_{b,t}`` with m the non-padding mask:
     a [B] weight counts for every token of its example, a [B, T] weight for one token (as
     ``model.fit(x, y, sample_weight=w)`` passes them); 0 when the weights of the real tokens sum
-    to 0. So weights [1, 0, 0] give the loss of example 0 alone, and scaling all weights by the
-    same factor changes nothing. The result is always this scalar mean: Keras' ``reduction``
-    does not apply, and a ``reduction`` other than Keras' default is refused.
+    to 0. The weight of a padded position is never read either: NaN or inf there (``1 /
+    length`` for an example of length 0) leaves the loss finite. So weights [1, 0, 0] give the
+    loss of example 0 alone, and scaling all weights by the same factor changes nothing. The
+    result is always this scalar mean: Keras' ``reduction`` does not apply, and a
+    ``reduction`` other than Keras' default is refused.
 
     Under a `tf.distribute` strategy the mean is over the real tokens of the *global* batch:
     each replica divides its sum by the all-reduced token count, and the replicas' gradients
@@ -245,19 +247,20 @@ def token_weights(sample_weight, valid):
     A [B] ``sample_weight`` (one weight per example, what ``model.fit`` passes for weights of
     shape (num_examples,)) counts for every token of its example, a [B, T] one for one token,
     [B, 1] is read as [B], [B, T, 1] as [B, T] (as Keras' losses squeeze a trailing 1) and a
-    scalar weighs all tokens alike. Raises ValueError for any other shape, naming both shapes.
+    scalar weighs all tokens alike. The weight of a padded position is not read (a NaN or inf
+    there gives 0, not NaN). Raises ValueError for any other shape, naming both shapes.
     """
     weight = ops.cast(sample_weight, valid.dtype)
     rank = len(valid.shape)
     if weight.shape.rank is None:
         # A graph traced again after weights of two ranks (Keras' `reduce_retracing`) sees
         # a weight of unknown rank: read it as [B, 1] or [B, T], checked at run time.
-        return valid * _weight_of_unknown_rank(weight, valid)
+        return _weighted(valid, _weight_of_unknown_rank(weight, valid))
     given_shape = tuple(weight.shape)
     if len(weight.shape) == rank + 1 and weight.shape[-1] == 1:
         weight = ops.squeeze(weight, axis=-1)
     if len(weight.shape) == 0:
-        return valid * weight
+        return _weighted(valid, weight)
     if len(weight.shape) == 1 and rank > 1:
         # One weight per example: a trailing axis of 1 broadcasts it over the time steps
         # (without it a [B] weight would broadcast along the last axis, i.e. along time).
@@ -277,7 +280,16 @@ def token_weights(sample_weight, valid):
     weight = leading_dims_matching(
         weight, valid, 1, "`sample_weight` must have the batch size of `y_true`"
     )
-    return valid * weight
+    return _weighted(valid, weight)
+
+
+def _weighted(valid, weight):
+    """``valid · weight``, and 0 wherever ``valid`` is 0 (padding) whatever the weight: a
+    weight is never read at a padded position, as a score is not (`real_scores`). ``0 · inf``
+    and ``0 · NaN`` are NaN, so a per-example weight of ``1 / length`` made an example without
+    real tokens (length 0, weight inf) turn the whole batch's loss and the metrics' totals
+    into NaN."""
+    return ops.where(ops.not_equal(valid, 0), valid * weight, ops.zeros((), valid.dtype))
 
 
 def _weight_of_unknown_rank(weight, valid):
