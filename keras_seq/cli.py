@@ -4,11 +4,14 @@
 Flags of ``serve`` keep TF Serving's names (``--model_base_path``, ``--model_name``,
 ``--rest_api_port``, ``--model_config_file``, ``--model_config_file_poll_wait_seconds``,
 ``--file_system_poll_wait_seconds``, ``--rest_api_num_threads``,
-``--rest_api_timeout_in_ms``), so the same command line works against
-``tensorflow_model_server``; the local server's own limits (``--max_queued_requests``,
-``--max_request_bytes``, ``--max_batch_size``, ``--max_string_bytes``) are documented in
-docs/security.md. ``translate`` reads lines as Python's universal newlines end them, each of
-at most ``--max_line_bytes`` bytes (docs/serving.md).
+``--rest_api_timeout_in_ms``, ``--enable_batching``), so the same command line works against
+``tensorflow_model_server`` when written as its flag parser reads it: ``--flag=value`` (not
+``--flag value``), ``--enable_batching`` or ``--enable_batching=true|false``, whole seconds
+for the poll waits (int32 flags there); the local server's own limits
+(``--max_queued_requests``, ``--max_request_bytes``, ``--max_batch_size``,
+``--max_string_bytes``) are documented in docs/security.md. ``translate`` reads lines as
+Python's universal newlines end them, each of at most ``--max_line_bytes`` bytes
+(docs/serving.md).
 """
 
 import argparse
@@ -93,6 +96,15 @@ def _path(text):
     if not text:
         raise argparse.ArgumentTypeError("expected a path, got ''")
     return text
+
+
+def _flag_bool(text):
+    """An argparse ``type``: the value of a boolean flag written as tensorflow_model_server's
+    parser reads it, ``true`` or ``false`` (``--enable_batching=true``, as in
+    serving/docker_run.sh, was a usage error: "ignored explicit argument 'true'")."""
+    if text not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return text == "true"
 
 
 def _check_port(host, port):
@@ -514,8 +526,13 @@ def build_parser():
     )
     serve.add_argument(
         "--enable_batching",
-        action="store_true",
-        help="merge concurrent requests for a signature into one run of <= max_batch_size rows",
+        nargs="?",
+        const=True,
+        default=False,
+        type=_flag_bool,
+        metavar="true|false",
+        help="merge concurrent requests for a signature into one run of <= max_batch_size "
+        "rows (--enable_batching or, as tensorflow_model_server, --enable_batching=true)",
     )
     serve.add_argument("--log_level", type=str.lower, choices=LOG_LEVELS, default="info")
     serve.set_defaults(run=_serve)
@@ -523,17 +540,19 @@ def build_parser():
     check = commands.add_parser(
         "check-export", help="prove exports serve as TF Serving serves them (no Keras loaded)"
     )
-    check.add_argument("paths", nargs="+", help="model base directories or version directories")
+    check.add_argument(
+        "paths", nargs="+", type=_path, help="model base directories or version directories"
+    )
     check.add_argument("--model_config_file", type=_path, help="a models.config to parse")
     check.add_argument(
         "--rtol",
         type=bounded_number(float, 0),
-        help="relative tolerance on numeric outputs (1e-5; 1e-2 for bfloat16/float16 graphs)",
+        help="relative tolerance on float outputs (1e-5; 1e-2 for bfloat16/float16 graphs)",
     )
     check.add_argument(
         "--atol",
         type=bounded_number(float, 0),
-        help="absolute tolerance on numeric outputs (1e-6; 1e-2 for bfloat16/float16 graphs)",
+        help="absolute tolerance on float outputs (1e-6; 1e-2 for bfloat16/float16 graphs)",
     )
     check.add_argument(
         "--report_modules",

@@ -28,9 +28,10 @@ def check_export(
             checker process had loaded (a ``modules: {...}`` JSON line).
         timeout: float or None. Seconds before the check is abandoned (None: no limit).
         capture_output: bool. Capture the report (``.stdout``) instead of printing it.
-        rtol: optional float. Relative tolerance of the comparison of numeric outputs with
-            the recorded outputs (the checker's default when None: 1e-5, or 1e-2 for a
-            graph that computes in bfloat16/float16).
+        rtol: optional float. Relative tolerance of the comparison of floating-point
+            outputs with the recorded outputs (the checker's default when None: 1e-5, or
+            1e-2 for a graph that computes in bfloat16/float16); strings, integers and
+            booleans must be equal.
         atol: optional float. Absolute tolerance of that comparison (default 1e-6, or 1e-2
             for such a graph).
 

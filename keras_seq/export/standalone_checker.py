@@ -9,9 +9,10 @@ What it checks, for every all-digit version directory (or a single version direc
 1. Static, on ``saved_model.pb``: a ``serve`` MetaGraph; every op (graph and function
    library) is a stock TensorFlow op or a ``TFText>`` op, never ``PyFunc``/``EagerPyFunc``;
    no function or call carries ``_XlaMustCompile`` (``jit_compile=True``); every signature
-   has method ``tensorflow/serving/predict``, dense inputs and outputs (a TensorInfo with a
-   tensor name, not a ragged/sparse composite) of a dtype JSON can carry, and every output
-   and every input without a default leads with an unknown (batch) dimension.
+   has method ``tensorflow/serving/predict``, at least one input, dense inputs and outputs (a
+   TensorInfo with a tensor name, not a ragged/sparse composite) of a dtype TF Serving's JSON
+   codec carries (not uint16), and every output and every input without a default leads
+   with an unknown (batch) dimension.
 2. Dynamic, the way the C++ server runs it: the version is loaded into a TF1 session with
    ``tf.compat.v1.saved_model.loader.load`` and each record of
    ``assets.extra/tf_serving_warmup_requests`` (at most 1000 PredictionLog protos) is fed by
@@ -19,7 +20,8 @@ What it checks, for every all-digit version directory (or a single version direc
    TF Serving does. Every output must share the batch dimension of the request, and when a
    record carries a ``predict_log.response`` (keras_seq's exporter stores the model's
    outputs there; TF Serving ignores that field at warm-up), the outputs must equal it
-   (numbers within a tolerance, wider for a graph computing in bfloat16/float16).
+   (strings, integers and booleans exactly, floating-point numbers within a tolerance,
+   wider for a graph computing in bfloat16/float16).
    Every signature must be exercised by at least one record.
 3. ``--model_config_file``: parses into ``ModelServerConfig`` (text format).
 
@@ -49,6 +51,9 @@ FORBIDDEN_OPS = ("PyFunc", "PyFuncStateless", "EagerPyFunc")
 ALLOWED_CUSTOM_OP_PREFIX = "TFText>"
 XLA_MUST_COMPILE_ATTR = "_XlaMustCompile"
 # DataType enum names that TF Serving's JSON codec (util/json_tensor.cc) reads and writes.
+# Not DT_UINT16: its AddValueToTensor has no case for it (a request is "Unimplemented:
+# Conversion of JSON Value ... to type: uint16") nor has AddSingleValueAndAdvance (an answer
+# is "Failed to write JSON value for tensor type: uint16").
 JSON_DTYPES = (
     "DT_FLOAT",
     "DT_DOUBLE",
@@ -57,7 +62,6 @@ JSON_DTYPES = (
     "DT_INT32",
     "DT_INT64",
     "DT_UINT8",
-    "DT_UINT16",
     "DT_UINT32",
     "DT_UINT64",
     "DT_BOOL",
@@ -202,6 +206,12 @@ def static_problems(meta_graph, require_string_inputs=False):
                 f"signature {key!r}: method_name {signature.method_name!r}, "
                 f"expected {PREDICT_METHOD_NAME!r}"
             )
+        if not signature.inputs:
+            # FillPredictRequestFromJson refuses an empty input map before reading the body.
+            problems.append(
+                f"signature {key!r} has no inputs; TF Serving's REST API answers every "
+                f"request to it 400 'Failed to get input map for signature: {key}'"
+            )
         tensors = [("input", n, info) for n, info in signature.inputs.items()]
         tensors += [("output", n, info) for n, info in signature.outputs.items()]
         for kind, name, info in sorted(tensors, key=lambda t: (t[0], t[1])):
@@ -291,6 +301,16 @@ def _compare(name, actual, expected, rtol, atol):
     if expected.dtype == object or actual.dtype == object:
         if actual.tolist() != expected.tolist():
             return f"output {name!r}: {actual.tolist()!r} != expected {expected.tolist()!r}"
+        return None
+    if expected.dtype.kind in "biu" or actual.dtype.kind in "biu":
+        # Ids, counts, lengths, flags: exact. A tolerance let a token id 1000 pass for 1001
+        # at rtol 1e-2 (the default for a bfloat16 graph) while 10 vs 11 failed.
+        if not np.array_equal(actual, expected):
+            differ = int(np.count_nonzero(actual != expected))
+            return (
+                f"output {name!r}: {differ} of {expected.size} integer values differ from the "
+                "recorded outputs (integers and booleans are compared exactly)"
+            )
         return None
     if not np.allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True):
         worst = float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64))))
@@ -494,8 +514,9 @@ def tolerance(text):
 
 
 def config_path(text):
-    """Parses a ``--model_config_file`` value: not the empty string (which names no file, and
-    was skipped: an unset ``$CONFIG`` passed the check without one)."""
+    """Parses a ``--model_config_file`` value or a path to check: not the empty string (which
+    names no file: an unset ``$CONFIG`` passed the check without one, and an unset
+    ``$MODEL_DIR`` checked the working directory when it was a version directory)."""
     if not text:
         raise argparse.ArgumentTypeError("expected a path, got ''")
     return text
@@ -506,17 +527,22 @@ def main(argv=None):
         prog="keras-seq check-export",
         description="Check that exported SavedModels serve as TF Serving serves them.",
     )
-    parser.add_argument("paths", nargs="+", help="model base directories or version directories")
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        type=config_path,
+        help="model base directories or version directories",
+    )
     parser.add_argument("--model_config_file", type=config_path, help="a models.config to parse")
     parser.add_argument(
         "--rtol",
         type=tolerance,
-        help="relative tolerance on numeric outputs (1e-5; 1e-2 for bfloat16/float16 graphs)",
+        help="relative tolerance on float outputs (1e-5; 1e-2 for bfloat16/float16 graphs)",
     )
     parser.add_argument(
         "--atol",
         type=tolerance,
-        help="absolute tolerance on numeric outputs (1e-6; 1e-2 for bfloat16/float16 graphs)",
+        help="absolute tolerance on float outputs (1e-6; 1e-2 for bfloat16/float16 graphs)",
     )
     parser.add_argument(
         "--report_modules",

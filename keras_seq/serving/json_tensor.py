@@ -7,6 +7,10 @@ name ends in ``_bytes`` written as ``{"b64": ...}``; floats written as TF Servin
 writes them (six significant digits when they round-trip, else 9 for float and 17 for double),
 with ``NaN`` / ``Infinity`` as bare tokens.
 
+Numbers are read as TF Serving's parser (RapidJSON with ``kParseNanAndInfFlag``) reads them:
+the bare tokens ``NaN``, ``Infinity``, ``-Infinity``, ``Inf``, ``-Inf`` and ``-NaN`` are
+float values.
+
 Every signature input must be in the request, those with a default value included, as TF
 Serving's JSON layer wants them (the defaults apply to gRPC requests only): an ``instances``
 object has exactly the input names, an ``inputs`` object all of them (other keys of an
@@ -29,11 +33,14 @@ import binascii
 import contextlib
 import json
 import math
+import re
 
 import numpy as np
 
 from keras_seq.serving.serving_error import ServingError
 
+# The input dtypes TF Serving's AddValueToTensor reads from JSON: not DT_UINT16 (nor half,
+# bfloat16...), for which it answers "Unimplemented: Conversion of JSON Value ... to type".
 _NUMPY_DTYPES = {
     "DT_FLOAT": np.float32,
     "DT_DOUBLE": np.float64,
@@ -42,7 +49,6 @@ _NUMPY_DTYPES = {
     "DT_INT32": np.int32,
     "DT_INT64": np.int64,
     "DT_UINT8": np.uint8,
-    "DT_UINT16": np.uint16,
     "DT_UINT32": np.uint32,
     "DT_UINT64": np.uint64,
     "DT_BOOL": np.bool_,
@@ -89,13 +95,7 @@ def parse_predict_request(body, input_dtypes_for, max_batch_size=None, max_strin
     """
     if not body:  # TF Serving's ParseJson says so before parsing
         raise _invalid("JSON Parse error: The document is empty")
-    text = _utf8_text(body)
-    try:
-        request = json.loads(text, parse_float=_parse_float, object_pairs_hook=_first_key_wins)
-    except RecursionError:
-        raise _invalid("JSON Parse error: the document is nested too deeply") from None
-    except ValueError as error:
-        raise _invalid(f"JSON Parse error: {error}") from None
+    request = _parse_json(_utf8_text(body))
     if not isinstance(request, dict):
         raise _invalid(f"JSON Value: {_short(request)} Is not object")
     signature_name = request.get("signature_name")
@@ -104,6 +104,9 @@ def parse_predict_request(body, input_dtypes_for, max_batch_size=None, max_strin
         raise _invalid(f"'signature_name' key must be a string value. Got {_short(signature_name)}")
     # As FillPredictRequestFromJson: the signature is looked up before the body's keys.
     input_dtypes = input_dtypes_for(signature_name)
+    if not input_dtypes:
+        # A signature without inputs: TF Serving's REST layer refuses every request to it.
+        raise _invalid(f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
     has_instances, has_inputs = "instances" in request, "inputs" in request
     if has_instances and has_inputs:
         raise _invalid(
@@ -133,6 +136,43 @@ def _utf8_text(body):
             f"JSON Parse error: Invalid encoding in string. at offset: {error.start} "
             f"(the body must be UTF-8: {error.reason})"
         ) from None
+
+
+# What RapidJSON's kParseNanAndInfFlag (TF Serving's parser) reads beyond Python's NaN,
+# Infinity and -Infinity: Inf, -Inf and -NaN. Strings come first so that none is looked for
+# inside one (the unrolled form does not backtrack).
+_RAPIDJSON_CONSTANTS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|(-?)Inf(?:inity)?|-NaN')
+
+
+def _rapidjson_constant(match):
+    token = match.group()
+    if token.startswith('"'):
+        return token
+    return "NaN" if token == "-NaN" else match.group(1) + "Infinity"
+
+
+def _parse_json(text):
+    def parse(text):
+        return json.loads(text, parse_float=_parse_float, object_pairs_hook=_first_key_wins)
+
+    try:
+        try:
+            return parse(text)
+        except ValueError as error:
+            # Only a body that failed to parse is searched for RapidJSON's other constants;
+            # if the body still fails with them written as Python reads them, the first error
+            # is the one reported.
+            spelled = _RAPIDJSON_CONSTANTS.sub(_rapidjson_constant, text)
+            if spelled == text:
+                raise
+            try:
+                return parse(spelled)
+            except ValueError:
+                raise error from None
+    except RecursionError:
+        raise _invalid("JSON Parse error: the document is nested too deeply") from None
+    except ValueError as error:
+        raise _invalid(f"JSON Parse error: {error}") from None
 
 
 def _first_key_wins(pairs):
