@@ -3,6 +3,7 @@
 import time
 
 import keras
+import numpy as np
 
 from keras_seq._checked_ids import as_int
 from keras_seq.evaluation.scores import corpus_bleu, corpus_chrf, reference_lists
@@ -17,7 +18,9 @@ class BleuEvaluation(keras.callbacks.Callback):
 
     Args:
         sources, references: non-empty lists of the same length (the dev set): a str per
-            source, and per source a str or a list of str (several references).
+            source, and per source a str or a list of str (several references). NumPy
+            arrays of str are such lists: a 1-D one, or a 2-D one of references whose row
+            holds the references of its source.
         beam_size: int >= 1. 1 for greedy decoding (fast), more for beam search.
         every: int >= 1. Evaluate every ``every`` epochs (and the logs of other epochs carry
             no score).
@@ -37,6 +40,12 @@ class BleuEvaluation(keras.callbacks.Callback):
     def __init__(self, sources, references, beam_size=1, every=1, max_length=100):
         super().__init__()
         # Checked here: a bad setting would otherwise surface only after an epoch of training.
+        # NumPy columns (``df["de"].to_numpy()``, ``df[["en1", "en2"]].to_numpy()``) are lists
+        # here, as `corpus_bleu` reads them: their str were refused as "not a list".
+        if isinstance(sources, np.ndarray) and sources.ndim == 1:
+            sources = sources.tolist()
+        if isinstance(references, np.ndarray) and references.ndim in (1, 2):
+            references = references.tolist()  # a 2-D array: a list of references per row
         if not isinstance(sources, (list, tuple)) or not all(isinstance(t, str) for t in sources):
             raise TypeError(f"`sources` must be a list of strings, got {sources!r:.100}.")
         if not isinstance(references, (list, tuple)):

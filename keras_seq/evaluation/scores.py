@@ -36,9 +36,21 @@ def _check(hypotheses, references):
         )
     per_hypothesis = reference_lists(references)
     if len(hypotheses) != len(references):
+        # sacrebleu takes streams, ``[refs]`` (the j-th reference of every hypothesis): say so
+        # rather than only that the lengths differ.
+        streams = all(len(entries) == len(hypotheses) for entries in per_hypothesis) and any(
+            isinstance(entry, (list, tuple, np.ndarray)) for entry in references
+        )
+        hint = (
+            " `references` looks like sacrebleu's streams (one list per reference, each with an "
+            "entry per hypothesis): pass one entry per hypothesis, `[list(refs) for refs in "
+            "zip(*references)]`."
+            if streams
+            else ""
+        )
         raise ValueError(
             f"`hypotheses` and `references` must have the same length, got {len(hypotheses)} "
-            f"and {len(references)}."
+            f"and {len(references)}.{hint}"
         )
     if not hypotheses:
         raise ValueError("`hypotheses` is empty: nothing to score.")
@@ -101,7 +113,8 @@ def corpus_bleu(hypotheses, references, tokenize="13a", lowercase=False):
             (no corpus order), or holds a non-str (bytes from ``detokenize(...).numpy()``
             must be decoded first), a hypothesis has an empty list of references,
             ``lowercase`` is not a bool, or ``tokenize`` is not a str.
-        ValueError: lengths differ, nothing to score, or an unknown ``tokenize``.
+        ValueError: lengths differ (with a hint when ``references`` is given as sacrebleu's
+            streams, ``[refs]``), nothing to score, or an unknown ``tokenize``.
     """
     if not isinstance(lowercase, (bool, np.bool_)):
         # sacrebleu takes any truthy value: "False" or "no" from a config lower-cased.

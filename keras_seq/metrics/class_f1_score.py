@@ -32,7 +32,9 @@ class ClassF1Score(keras.metrics.Metric):
     Args:
         num_classes: int >= 2.
         average: "macro", "micro" or "weighted".
-        class_names: optional list of distinct str naming the classes in `report()`.
+        class_names: optional list (or any iterable) of distinct str naming the classes in
+            `report()`; a name that is not a str (a NumPy int of ``np.unique(labels)``)
+            raises TypeError.
         name: str.
         dtype: "float64" to count and compute in float64 (as Keras' metrics do; float32 sums
             stop growing past 2**24); any other dtype (the default) counts in float32.
@@ -75,6 +77,16 @@ class ClassF1Score(keras.metrics.Metric):
             raise ValueError(f"`class_names` must be a list of str, got the str {class_names!r}.")
         if class_names is not None:
             class_names = list(class_names)  # any iterable, a generator included
+            wrong = [name for name in class_names if not isinstance(name, str)]
+            if wrong:
+                # `np.unique(labels)` of int labels named the classes 0, 1, ... as NumPy ints:
+                # `report()` keyed by them could not be written with `json.dumps`, and
+                # differed from the str keys "0", "1", ... it has without names.
+                raise TypeError(
+                    f"`class_names` must hold str, got {wrong[0]!r} of type "
+                    f"{type(wrong[0]).__name__}."
+                )
+            class_names = [str(name) for name in class_names]  # NumPy str as str
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(
                 f"`class_names` must have `num_classes` = {num_classes} entries, got "

@@ -75,7 +75,8 @@ class SpanF1(keras.metrics.Metric):
         y_true: int tag ids [B, T], 0 at padding ([B, T, 1] is read as [B, T], as
             `MaskedSequenceLoss` reads it).
         y_pred: logits or probabilities [B, T, len(tag_vocabulary) + 1] (the arg-max over the
-            real tags is taken: padding is never predicted), or int tag ids [B, T].
+            real tags is taken: padding is never predicted), or int tag ids [B, T] (an int
+            [B, T, 1] is read as [B, T], as ``y_true``).
         sample_weight: must be None (chunks are counted, not weighted).
 
     Example:
@@ -172,6 +173,15 @@ class SpanF1(keras.metrics.Metric):
             # Sparse targets with a trailing 1, as `MaskedSequenceLoss` and `MaskedAccuracy`
             # read them (`target_ids`): a tagger's targets may come shaped for the loss.
             y_true = ops.squeeze(y_true, axis=-1)
+        if (
+            len(y_pred.shape) == 3
+            and y_pred.shape[-1] == 1
+            and len(y_true.shape) == 2
+            and "int" in str(y_pred.dtype)
+        ):
+            # Predicted ids shaped like the targets, [B, T, 1]: never scores (those have a
+            # column for padding and one per tag, at least 2), read as [B, T] like y_true.
+            y_pred = ops.squeeze(y_pred, axis=-1)
         tags = len(self._prefixes)  # the tag vocabulary and padding
         if len(y_pred.shape) == len(y_true.shape) + 1:
             if y_pred.shape[-1] is not None and y_pred.shape[-1] != tags:
