@@ -1,4 +1,3 @@
-import functools
 import math
 
 import keras
@@ -14,24 +13,12 @@ from keras_seq.cells import (
     SimpleRNNCell,
 )
 from tests import references
+from tests.cells.cell_table import cells_and_steps
 from tests.test_case import assert_allclose, run_serialization_test
 
 B, D, U = 3, 5, 4
 
-CELLS = {
-    "simple_rnn": (lambda: SimpleRNNCell(U), references.simple_rnn_step),
-    "lstm": (lambda: LSTMCell(U), references.lstm_step),
-    "peephole_lstm": (lambda: PeepholeLSTMCell(U), references.peephole_lstm_step),
-    "coupled_lstm": (lambda: CoupledLSTMCell(U), references.coupled_lstm_step),
-    "gru_reset_after": (
-        lambda: GRUCell(U, reset_after=True),
-        functools.partial(references.gru_step, reset_after=True),
-    ),
-    "gru_reset_before": (
-        lambda: GRUCell(U, reset_after=False),
-        functools.partial(references.gru_step, reset_after=False),
-    ),
-}
+CELLS = cells_and_steps(U)
 
 
 def randomize(cell, rng, scale=0.5):

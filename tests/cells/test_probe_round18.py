@@ -6,34 +6,19 @@ outputs and final states are compared to `tests.references` stepped in float64, 
 steps keep the states.
 """
 
-import functools
-
 import keras
 import numpy as np
 import pytest
 
-from keras_seq.cells import CoupledLSTMCell, GRUCell, LSTMCell, PeepholeLSTMCell, SimpleRNNCell
 from tests import references
+from tests.cells.cell_table import cells_and_steps
 
 B, T, D, U = 3, 5, 4, 3
 MASK = np.array(
     [[True, True, True, False, False], [False, False, True, True, True], [True] * 5]
 )  # right-padded, left-padded, full
 
-CELLS = {
-    "simple_rnn": (lambda: SimpleRNNCell(U), references.simple_rnn_step),
-    "lstm": (lambda: LSTMCell(U), references.lstm_step),
-    "peephole_lstm": (lambda: PeepholeLSTMCell(U), references.peephole_lstm_step),
-    "coupled_lstm": (lambda: CoupledLSTMCell(U), references.coupled_lstm_step),
-    "gru_reset_after": (
-        lambda: GRUCell(U, reset_after=True),
-        functools.partial(references.gru_step, reset_after=True),
-    ),
-    "gru_reset_before": (
-        lambda: GRUCell(U, reset_after=False),
-        functools.partial(references.gru_step, reset_after=False),
-    ),
-}
+CELLS = cells_and_steps(U)
 
 
 def randomized(cell, rng):
