@@ -27,12 +27,12 @@ import collections
 import csv
 import gzip
 import lzma
-import operator
 import os
 import re
 
 import numpy as np
 
+from keras_seq._checked_ids import as_int
 from keras_seq.datasets.load_result import LoadResult
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -73,20 +73,9 @@ _CONLLU_SPECIAL_ID = re.compile(r"\d+-\d+|\d+\.\d+")
 _CONLLU_COLUMNS = 10
 
 
-def _as_index(value):
-    """``value`` as a Python int if it is an integer (a NumPy integer too: a column found with
-    ``np.argmax`` or read from a NumPy array), else None; a bool is not one."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    try:
-        return operator.index(value)
-    except TypeError:
-        return None
-
-
 def _int_column(name, column):
     """``column`` as a Python int; TypeError for anything but an integer."""
-    index = _as_index(column)
+    index = as_int(column)
     if index is None:
         raise TypeError(f"{name} must be an int, got {column!r}")
     return index
@@ -531,7 +520,7 @@ def _csv_column(name, column):
     """``column`` as a str (a name) or a Python int (an index; a NumPy integer too)."""
     if isinstance(column, str):
         return str(column)
-    index = _as_index(column)
+    index = as_int(column)
     if index is None:
         raise TypeError(f"{name} must be a column name (str) or index (int), got {column!r}")
     return index
